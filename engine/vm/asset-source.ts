@@ -1,0 +1,53 @@
+// Where guest assets come from. The browser fetches them; Node reads files.
+// Both check every file against manifest.json.
+import { AssetError, verifyAsset } from './asset-check.ts';
+import type { AssetManifest } from './guest-config.ts';
+
+export interface AssetSource {
+  /** Raw bytes of a file next to manifest.json; throws AssetError if missing. */
+  read(name: string): Promise<Uint8Array>;
+  /** The v86 WebAssembly module's bytes. */
+  readWasm(): Promise<ArrayBuffer>;
+}
+
+export async function readManifest(source: AssetSource): Promise<AssetManifest> {
+  const bytes = await source.read('manifest.json');
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as AssetManifest;
+  } catch (err) {
+    throw new AssetError(`asset manifest.json: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export async function readVerified(source: AssetSource, manifest: AssetManifest, name: string): Promise<ArrayBuffer> {
+  const bytes = await source.read(name);
+  await verifyAsset(manifest, name, bytes);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+export async function gunzip(data: ArrayBuffer): Promise<ArrayBuffer> {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Response(stream).arrayBuffer();
+}
+
+export function fetchAssetSource(base: string, wasmUrl: string): AssetSource {
+  const get = async (url: string, name: string): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(url);
+    } catch (err) {
+      throw new AssetError(`asset ${name}: could not fetch ${url} (${(err as Error).message})`);
+    }
+    if (!response.ok) throw new AssetError(`asset ${name}: missing (HTTP ${response.status} from ${url})`);
+    return response;
+  };
+  return {
+    async read(name) {
+      const url = new URL(name, base).href;
+      return new Uint8Array(await (await get(url, name)).arrayBuffer());
+    },
+    async readWasm() {
+      return (await get(wasmUrl, 'v86.wasm')).arrayBuffer();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// The one description of the guest machine: asset files, memory sizes and the
+// kernel command line. Every VM that exchanges state must be built from it, since
+// v86 can only restore a state into an instance made with the same options.
+
+export const GUEST_CONFIG = {
+  files: {
+    bios: 'seabios.bin',
+    vgaBios: 'vgabios-stdvga.bin',
+    kernel: 'vmlinuz',
+    initrd: 'initramfs.cpio.gz',
+    snapshot: 'booted-state.bin.gz',
+  },
+  // v86 puts a separate initrd at 64 MiB, so RAM must extend past 64 MiB + initrd.
+  memoryBytes: 80 * 1024 * 1024,
+  vgaMemoryBytes: 2 * 1024 * 1024,
+  cmdline: 'console=tty0 console=ttyS0 init_on_free=1 init_on_alloc=0 tsc=reliable mitigations=off',
+} as const;
+
+export type AssetName = (typeof GUEST_CONFIG.files)[keyof typeof GUEST_CONFIG.files];
+
+export interface PackageRecord {
+  name: string;
+  version: string;
+  architecture: string;
+}
+
+export interface FileRecord {
+  bytes: number;
+  sha256: string;
+}
+
+export interface SnapshotRecord {
+  v86Version: string;
+  memoryBytes: number;
+  vgaMemoryBytes: number;
+  cmdline: string;
+  stateBytes: number;
+}
+
+export interface AssetManifest {
+  note: string;
+  packages: PackageRecord[];
+  licences: Record<string, string>;
+  files: Record<string, FileRecord>;
+  snapshot?: SnapshotRecord;
+}

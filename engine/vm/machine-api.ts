@@ -1,0 +1,46 @@
+// The VM adapter's contract: what a worker running one v86 guest offers its
+// host over comlink. Types only, so host code never pulls v86 into its bundle.
+
+export type SerialPort = 0 | 1;
+
+export type MachineEvent =
+  | { type: 'serial'; port: SerialPort; text: string }
+  | { type: 'screen-changed' }
+  | { type: 'run-state'; running: boolean };
+
+export type MachineListener = (events: MachineEvent[]) => void;
+
+export type StartMode = 'snapshot' | 'boot';
+
+export interface StartOptions {
+  /** 'snapshot' restores the committed booted state; 'boot' runs BIOS and kernel. */
+  mode: StartMode;
+  /** Where the assets live: a URL in the browser, a directory under Node. */
+  assetBase: string;
+}
+
+export interface StartReport {
+  mode: StartMode;
+  /** Fetch, verify and decompress the assets. */
+  assetsMs: number;
+  /** Build the v86 instance (wasm instantiation, device setup). */
+  createMs: number;
+  /** Restore the booted snapshot; 0 when booting. */
+  restoreMs: number;
+}
+
+export interface MachineApi {
+  start(options: StartOptions, listener: MachineListener): Promise<StartReport>;
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  isRunning(): boolean;
+  /** The full v86 state. Transferred to the caller, not copied. */
+  saveState(): Promise<ArrayBuffer>;
+  /** Checks the header (format version, memory size, length) before v86 loads it. */
+  restoreState(state: ArrayBuffer): Promise<void>;
+  sendSerial(port: SerialPort, text: string): void;
+  textScreen(): string[];
+  /** Instructions executed since start, as a 64-bit-safe count. */
+  instructionCount(): number;
+  destroy(): Promise<void>;
+}

@@ -1,0 +1,162 @@
+// One v86 guest, built from the project's assets. Runs inside a worker (see
+// worker-main.ts) and knows nothing about replication.
+import { V86 } from 'v86';
+import { readManifest, readVerified, gunzip, type AssetSource } from './asset-source.ts';
+import { GUEST_CONFIG } from './guest-config.ts';
+import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOptions, StartReport } from './machine-api.ts';
+import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
+
+/** v86 internals the adapter reads; absent from v86.d.ts, so checked at start. */
+interface V86Internals {
+  screen_adapter?: { get_text_screen?: () => string[] };
+}
+
+const INSTRUCTION_POLL_MS = 1000;
+
+export class GuestMachine implements MachineApi {
+  private emulator: V86 | undefined;
+  private listener: MachineListener = () => {};
+  private pending: MachineEvent[] = [];
+  private flushQueued = false;
+  private instructions = 0;
+  private lastCounter = 0;
+  private counterTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
+
+  async start(options: StartOptions, listener: MachineListener): Promise<StartReport> {
+    if (this.emulator) throw new Error('machine: already started');
+    this.listener = listener;
+    const t0 = performance.now();
+    const source = this.openSource(options.assetBase);
+    const manifest = await readManifest(source);
+    const { files } = GUEST_CONFIG;
+    const [bios, vgaBios, kernel, initrd, wasm, snapshot] = await Promise.all([
+      readVerified(source, manifest, files.bios),
+      readVerified(source, manifest, files.vgaBios),
+      readVerified(source, manifest, files.kernel),
+      readVerified(source, manifest, files.initrd),
+      source.readWasm(),
+      options.mode === 'snapshot' ? readVerified(source, manifest, files.snapshot).then(gunzip) : undefined,
+    ]);
+    const t1 = performance.now();
+
+    const emulator = new V86({
+      wasm_fn: async (imports) => (await WebAssembly.instantiate(wasm, imports)).instance.exports,
+      memory_size: GUEST_CONFIG.memoryBytes,
+      vga_memory_size: GUEST_CONFIG.vgaMemoryBytes,
+      bios: { buffer: bios },
+      vga_bios: { buffer: vgaBios },
+      bzimage: { buffer: kernel },
+      initrd: { buffer: initrd },
+      cmdline: GUEST_CONFIG.cmdline,
+      uart1: true,
+      autostart: false,
+      disable_keyboard: true,
+      disable_mouse: true,
+      disable_speaker: true,
+    });
+    await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    this.emulator = emulator;
+    this.wireEvents(emulator);
+    const t2 = performance.now();
+
+    if (snapshot) await this.restoreState(snapshot);
+    const t3 = performance.now();
+    await this.run();
+    this.counterTimer = setInterval(() => this.instructionCount(), INSTRUCTION_POLL_MS);
+    return { mode: options.mode, assetsMs: t1 - t0, createMs: t2 - t1, restoreMs: t3 - t2 };
+  }
+
+  private wireEvents(emulator: V86): void {
+    const decoder = [new TextDecoder(), new TextDecoder()] as const;
+    const serial = (port: SerialPort) => (byte: number) => {
+      this.emit({ type: 'serial', port, text: decoder[port].decode(new Uint8Array([byte]), { stream: true }) });
+    };
+    emulator.add_listener('serial0-output-byte', serial(0));
+    emulator.add_listener('serial1-output-byte', serial(1));
+    emulator.add_listener('screen-put-char', () => this.emit({ type: 'screen-changed' }));
+    emulator.add_listener('emulator-started', () => this.emit({ type: 'run-state', running: true }));
+    emulator.add_listener('emulator-stopped', () => this.emit({ type: 'run-state', running: false }));
+  }
+
+  // Events leave in one message per v86 time slice, not one per byte.
+  private emit(event: MachineEvent): void {
+    const last = this.pending.at(-1);
+    if (event.type === 'serial' && last?.type === 'serial' && last.port === event.port) {
+      last.text += event.text;
+    } else if (!(event.type === 'screen-changed' && this.pending.some((e) => e.type === 'screen-changed'))) {
+      this.pending.push(event);
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        const batch = this.pending;
+        this.pending = [];
+        this.listener(batch);
+      });
+    }
+  }
+
+  private vm(): V86 {
+    if (!this.emulator) throw new Error('machine: not started');
+    return this.emulator;
+  }
+
+  async run(): Promise<void> {
+    await this.vm().run();
+  }
+
+  async stop(): Promise<void> {
+    await this.vm().stop();
+  }
+
+  isRunning(): boolean {
+    return this.vm().is_running();
+  }
+
+  async saveState(): Promise<ArrayBuffer> {
+    return this.vm().save_state();
+  }
+
+  async restoreState(state: ArrayBuffer): Promise<void> {
+    const vm = this.vm();
+    checkStateFits(readStateSummary(state), GUEST_CONFIG.memoryBytes);
+    const wasRunning = vm.is_running();
+    if (wasRunning) await vm.stop();
+    try {
+      await vm.restore_state(state);
+    } catch (err) {
+      throw new StateError(`state: v86 could not load it (${(err as Error).message})`);
+    } finally {
+      if (wasRunning) await vm.run();
+    }
+  }
+
+  sendSerial(port: SerialPort, text: string): void {
+    this.vm().serial_send_bytes(port, new TextEncoder().encode(text));
+  }
+
+  textScreen(): string[] {
+    const screen = (this.vm() as unknown as V86Internals).screen_adapter;
+    if (typeof screen?.get_text_screen !== 'function') {
+      throw new Error('machine: this v86 build has no screen_adapter.get_text_screen (internal API changed)');
+    }
+    return screen.get_text_screen();
+  }
+
+  instructionCount(): number {
+    const counter = this.vm().get_instruction_counter();
+    this.instructions += (counter - this.lastCounter) >>> 0;
+    this.lastCounter = counter;
+    return this.instructions;
+  }
+
+  async destroy(): Promise<void> {
+    clearInterval(this.counterTimer);
+    const vm = this.emulator;
+    this.emulator = undefined;
+    await vm?.destroy();
+  }
+}

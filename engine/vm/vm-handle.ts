@@ -1,0 +1,111 @@
+// The host's view of one VM worker: commands over comlink, a running transcript
+// of both serial ports, and awaitable conditions on what the guest printed.
+import * as Comlink from 'comlink';
+import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from './machine-api.ts';
+
+export interface WorkerLike {
+  terminate(): unknown;
+}
+
+interface Waiter {
+  port: SerialPort;
+  test: (text: string) => boolean;
+  resolve: () => void;
+}
+
+/** Guest prompt on ttyS0 and the ledger's banner on ttyS1 (wasm-assets/guest/). */
+export const SHELL_PROMPT = 'colo:/# ';
+export const LEDGER_READY = 'ledger: ready';
+
+export class VmHandle {
+  private readonly transcripts: [string, string] = ['', ''];
+  private readonly waiters = new Set<Waiter>();
+  private readonly listeners = new Set<(events: MachineEvent[]) => void>();
+  private terminated = false;
+
+  constructor(
+    readonly remote: Comlink.Remote<MachineApi>,
+    private readonly worker: WorkerLike,
+  ) {}
+
+  async start(options: StartOptions): Promise<StartReport> {
+    return this.remote.start(options, Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)));
+  }
+
+  /** Everything the guest wrote to a serial port so far. */
+  transcript(port: SerialPort): string {
+    return this.transcripts[port];
+  }
+
+  onEvents(events: MachineEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'serial') this.transcripts[event.port] += event.text;
+    }
+    for (const waiter of this.waiters) {
+      if (waiter.test(this.transcripts[waiter.port])) {
+        this.waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+    for (const listener of this.listeners) listener(events);
+  }
+
+  subscribe(listener: (events: MachineEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the port's transcript (from `from` on) contains `text`. */
+  waitForOutput(port: SerialPort, text: string, timeoutMs: number, from = 0): Promise<void> {
+    const test = (all: string) => all.indexOf(text, from) !== -1;
+    if (test(this.transcripts[port])) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { port, test, resolve: () => (clearTimeout(timer), resolve()) };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        const tail = this.transcripts[port].slice(-300);
+        reject(new Error(`no "${text}" on serial${port} within ${timeoutMs} ms; last output: ${JSON.stringify(tail)}`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Runs a shell command on ttyS0 and returns what it printed. */
+  async shell(command: string, timeoutMs = 20_000): Promise<string> {
+    const marker = `__done_${Math.random().toString(36).slice(2)}__`;
+    const from = this.transcripts[0].length;
+    await this.remote.sendSerial(0, `${command}; echo ${marker.slice(0, 6)}""${marker.slice(6)}\n`);
+    await this.waitForOutput(0, marker + '\r\n', timeoutMs, from);
+    const out = this.transcripts[0].slice(from);
+    const start = out.indexOf('\n') + 1;
+    return out.slice(start, out.indexOf(marker, start)).replace(/\r\n/g, '\n');
+  }
+
+  /** Sends one ledger request on ttyS1 and returns the reply line for its id. */
+  async ledger(id: string, operation: string, timeoutMs = 20_000): Promise<string> {
+    const from = this.transcripts[1].length;
+    await this.remote.sendSerial(1, `${id} ${operation}\n`);
+    await this.waitForOutput(1, `${id} `, timeoutMs, from);
+    await this.waitForOutput(1, '\n', timeoutMs, this.transcripts[1].indexOf(`${id} `, from));
+    const at = this.transcripts[1].indexOf(`${id} `, from);
+    return this.transcripts[1].slice(at, this.transcripts[1].indexOf('\n', at)).trim();
+  }
+
+  /** The VM's full state, moved out of the worker without a copy. */
+  saveState(): Promise<ArrayBuffer> {
+    return this.remote.saveState();
+  }
+
+  /** Moves `state` into the worker (the caller's buffer is detached). */
+  restoreState(state: ArrayBuffer): Promise<void> {
+    return this.remote.restoreState(Comlink.transfer(state, [state]));
+  }
+
+  /** Kills the worker at once, as a crash would; nothing is awaited. */
+  terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.remote[Comlink.releaseProxy]();
+    void this.worker.terminate();
+  }
+}
