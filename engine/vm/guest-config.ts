@@ -3,12 +3,14 @@
 // v86 can only restore a state into an instance made with the same options.
 
 export const GUEST_CONFIG = {
+  // No .gz endings: static servers would add Content-Encoding and browsers
+  // would hand over the unpacked bytes, which then fail the manifest check.
   files: {
     bios: 'seabios.bin',
     vgaBios: 'vgabios-stdvga.bin',
     kernel: 'vmlinuz',
-    initrd: 'initramfs.cpio.gz',
-    snapshot: 'booted-state.bin.gz',
+    initrd: 'initramfs.img',
+    snapshot: 'booted-state.v86gz',
   },
   // v86 puts a separate initrd at 64 MiB, so RAM must extend past 64 MiB + initrd.
   memoryBytes: 80 * 1024 * 1024,

@@ -1,8 +1,9 @@
 // One v86 guest, built from the project's assets. Runs inside a worker (see
 // worker-main.ts) and knows nothing about replication.
 import { V86 } from 'v86';
+import v86Package from 'v86/package.json';
 import { readManifest, readVerified, gunzip, type AssetSource } from './asset-source.ts';
-import { GUEST_CONFIG } from './guest-config.ts';
+import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
 import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOptions, StartReport } from './machine-api.ts';
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
 
@@ -12,6 +13,23 @@ interface V86Internals {
 }
 
 const INSTRUCTION_POLL_MS = 1000;
+
+/** The booted snapshot only fits the v86 build and machine options it was saved with. */
+function checkSnapshotRecord(manifest: AssetManifest): void {
+  const record = manifest.snapshot;
+  if (!record) throw new StateError('snapshot: manifest.json has no snapshot record; run `npm run assets`');
+  if (record.v86Version !== v86Package.version) {
+    throw new StateError(
+      `snapshot: saved by v86 ${record.v86Version}, this build runs v86 ${v86Package.version}; run \`npm run assets\``,
+    );
+  }
+  if (record.memoryBytes !== GUEST_CONFIG.memoryBytes || record.vgaMemoryBytes !== GUEST_CONFIG.vgaMemoryBytes) {
+    throw new StateError(
+      `snapshot: saved from a VM with ${record.memoryBytes} bytes of memory and ${record.vgaMemoryBytes} of VGA memory, ` +
+        `this VM has ${GUEST_CONFIG.memoryBytes} and ${GUEST_CONFIG.vgaMemoryBytes}`,
+    );
+  }
+}
 
 export class GuestMachine implements MachineApi {
   private emulator: V86 | undefined;
@@ -30,6 +48,7 @@ export class GuestMachine implements MachineApi {
     const t0 = performance.now();
     const source = this.openSource(options.assetBase);
     const manifest = await readManifest(source);
+    if (options.mode === 'snapshot') checkSnapshotRecord(manifest);
     const { files } = GUEST_CONFIG;
     const [bios, vgaBios, kernel, initrd, wasm, snapshot] = await Promise.all([
       readVerified(source, manifest, files.bios),

@@ -1,0 +1,45 @@
+// Starts the Vite dev server and Debian's Chromium for browser tests and
+// benchmarks. Playwright cannot download browsers here, so it drives
+// /usr/bin/chromium (override with CHROMIUM_PATH).
+import { chromium, type Browser } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+// Without the background-networking flags Chromium keeps dialling out on this
+// machine's closed network.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface BrowserRig {
+  browser: Browser;
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startBrowserRig(): Promise<BrowserRig> {
+  const server: ViteDevServer = await createServer({
+    configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
+    server: { port: 0, host: '127.0.0.1' },
+    logLevel: 'warn',
+  });
+  await server.listen();
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('vite: no listening address');
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  return {
+    browser,
+    baseUrl: `http://127.0.0.1:${address.port}/`,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}

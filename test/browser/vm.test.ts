@@ -1,0 +1,100 @@
+// The real guest in real v86 in Web Workers of Debian's Chromium.
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBrowserRig, type BrowserRig } from './chromium.ts';
+
+let rig: BrowserRig;
+beforeAll(async () => {
+  rig = await startBrowserRig();
+  mkdirSync('test-results', { recursive: true });
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+async function openPage(path: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await rig.browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+  });
+  await page.goto(new URL(path, rig.baseUrl).href);
+  return { page, problems };
+}
+
+describe('the page', () => {
+  it('opens to an interactive guest shell started from the booted snapshot', async () => {
+    const { page, problems } = await openPage('/');
+    await page.waitForSelector('body[data-vm-state="interactive"], body[data-vm-state="failed"]', { timeout: 60_000 });
+    expect(await page.textContent('[data-vm-status]')).toMatch(/^Running Linux 6\.1\.0-\d+-686/);
+    await page.fill('[data-shell-input]', 'echo hello from $(hostname) $((40 + 2))');
+    await page.press('[data-shell-input]', 'Enter');
+    await page.waitForFunction(() => document.querySelector('[data-serial0]')?.textContent?.includes('hello from colo 42'));
+    await page.waitForFunction(() => document.querySelector('[data-screen]')?.textContent?.includes('BusyBox'));
+    await page.screenshot({ path: 'test-results/page-interactive.png' });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('the VM adapter in a Web Worker', () => {
+  it('boots the kernel to a shell and a ledger without the snapshot', async () => {
+    const { page, problems } = await openPage('/test/browser/blank.html');
+    const result = await page.evaluate(`(async () => {
+      const { spawnBrowserVm } = await import('/engine/vm/spawn.browser.ts');
+      const { SHELL_PROMPT, LEDGER_READY } = await import('/engine/vm/vm-handle.ts');
+      const vm = spawnBrowserVm();
+      await vm.start({ mode: 'boot', assetBase: new URL('/', location.href).href });
+      await vm.waitForOutput(0, SHELL_PROMPT, 90000);
+      await vm.waitForOutput(1, LEDGER_READY, 90000);
+      const out = { kernel: vm.transcript(0).includes('Linux version 6.1.0'), shell: await vm.shell('echo booted $((1 + 1))'),
+        ledger: [await vm.ledger('k1', 'add 3'), await vm.ledger('k1', 'add 3'), await vm.ledger('k2', 'get')] };
+      vm.terminate();
+      return out;
+    })()`);
+    expect(result).toEqual({ kernel: true, shell: 'booted 2\n', ledger: ['k1 ok 3', 'k1 ok 3', 'k2 ok 3'] });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('serves the ledger and carries its total to a second worker through save/restore', async () => {
+    const { page, problems } = await openPage('/test/browser/blank.html');
+    // Runs in the page: Vite serves the engine's TypeScript modules as ES modules.
+    const result = await page.evaluate(`(async () => {
+      const { spawnBrowserVm } = await import('/engine/vm/spawn.browser.ts');
+      const base = new URL('/', location.href).href;
+      const first = spawnBrowserVm();
+      const second = spawnBrowserVm();
+      await Promise.all([first.start({ mode: 'snapshot', assetBase: base }), second.start({ mode: 'snapshot', assetBase: base })]);
+      const replies = [];
+      replies.push(await first.ledger('w1', 'add 20'));
+      replies.push(await first.ledger('w2', 'add 22'));
+      replies.push(await first.ledger('w1', 'add 20'));
+      const shell = await first.shell('echo $((6 * 7))');
+      await first.remote.stop();
+      const state = await first.saveState();
+      const stateBytes = state.byteLength;
+      await second.restoreState(state);
+      const detached = state.byteLength === 0;
+      replies.push(await second.ledger('w3', 'add 1'));
+      replies.push(await second.ledger('w2', 'add 22'));
+      let refused = '';
+      try { await second.restoreState(new ArrayBuffer(8)); } catch (err) { refused = err.message; }
+      replies.push(await second.ledger('w4', 'get'));
+      first.terminate();
+      second.terminate();
+      return { replies, shell, stateBytes, detached, refused };
+    })()`);
+    expect(result).toEqual({
+      replies: ['w1 ok 20', 'w2 ok 42', 'w1 ok 20', 'w3 ok 43', 'w2 ok 42', 'w4 ok 43'],
+      shell: '42\n',
+      stateBytes: expect.any(Number),
+      detached: true,
+      refused: 'state: truncated, 8 bytes is less than the 16-byte header',
+    });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
