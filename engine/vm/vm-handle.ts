@@ -17,6 +17,11 @@ interface Waiter {
 export const SHELL_PROMPT = 'colo:/# ';
 export const LEDGER_READY = 'ledger: ready';
 
+/** A ledger request line (see wasm-assets/guest/ledger for why it is framed so). */
+export function ledgerRequest(id: string, operation: string): string {
+  return `\n${id} ${operation} .\n`;
+}
+
 export class VmHandle {
   private readonly transcripts: [string, string] = ['', ''];
   private readonly waiters = new Set<Waiter>();
@@ -84,7 +89,7 @@ export class VmHandle {
   /** Sends one ledger request on ttyS1 and returns the reply line for its id. */
   async ledger(id: string, operation: string, timeoutMs = 20_000): Promise<string> {
     const from = this.transcripts[1].length;
-    await this.remote.sendSerial(1, `${id} ${operation}\n`);
+    await this.remote.sendSerial(1, ledgerRequest(id, operation));
     await this.waitForOutput(1, `${id} `, timeoutMs, from);
     await this.waitForOutput(1, '\n', timeoutMs, this.transcripts[1].indexOf(`${id} `, from));
     const at = this.transcripts[1].indexOf(`${id} `, from);

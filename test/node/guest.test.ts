@@ -46,6 +46,11 @@ describe('starting from the booted snapshot', () => {
     expect(await vm.ledger('b1', 'add 100')).toBe('b1 ok 100');
     expect(await vm.ledger('b5', 'get')).toBe('b5 ok 70');
     expect(await vm.ledger('b6', 'rand')).toMatch(/^b6 ok 70 rand=\d+$/);
+    // A fragment cut off by a checkpoint, then the client's retry: the fragment
+    // is refused on its own line and does not claim the id.
+    await vm.remote.sendSerial(1, 'b7 add 1');
+    expect(await vm.ledger('b7', 'add 12')).toBe('b7 ok 82');
+    expect(vm.transcript(1)).toContain('- err malformed\n');
     const screen = await vm.remote.textScreen();
     expect(screen.join('\n')).toContain('BusyBox');
     // The worker keeps answering while the guest burns CPU.

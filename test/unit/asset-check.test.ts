@@ -16,7 +16,7 @@ describe('verifyAsset', () => {
   it('names the file and both hashes on a mismatch', async () => {
     const manifest = await manifestFor('vmlinuz', data);
     const altered = data.slice();
-    altered[0] ^= 1;
+    altered[0] = (altered[0] ?? 0) ^ 1;
     await expect(verifyAsset(manifest, 'vmlinuz', altered)).rejects.toThrow(AssetError);
     await expect(verifyAsset(manifest, 'vmlinuz', altered)).rejects.toThrow(/asset vmlinuz: sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/);
   });

@@ -1,0 +1,64 @@
+// COLO's checkpoint messages, named exactly as QEMU's COLOMessage enum, plus the
+// heartbeat this project adds (QEMU leaves failure detection to an outside tool).
+
+export const COLO_MESSAGE_TYPES = [
+  'checkpoint-ready',
+  'checkpoint-request',
+  'checkpoint-reply',
+  'vmstate-send',
+  'vmstate-size',
+  'vmstate-received',
+  'vmstate-loaded',
+] as const;
+
+export type ColoMessageType = (typeof COLO_MESSAGE_TYPES)[number];
+
+/** What `vmstate-size` announces about the bytes that travel with it. */
+export interface VmstateHeader {
+  bytes: number;
+  checksum: number;
+}
+
+export type ColoMessage =
+  | { type: 'checkpoint-ready' }
+  | { type: 'checkpoint-request'; checkpoint: number }
+  | { type: 'checkpoint-reply'; checkpoint: number }
+  | { type: 'vmstate-send'; checkpoint: number }
+  | { type: 'vmstate-size'; checkpoint: number; header: VmstateHeader }
+  | { type: 'vmstate-received'; checkpoint: number }
+  | { type: 'vmstate-loaded'; checkpoint: number };
+
+export interface Heartbeat {
+  type: 'heartbeat';
+  sequence: number;
+}
+
+export type WireMessage = ColoMessage | Heartbeat;
+
+export type Side = 'primary' | 'secondary';
+
+export function isColoMessageType(value: unknown): value is ColoMessageType {
+  return typeof value === 'string' && (COLO_MESSAGE_TYPES as readonly string[]).includes(value);
+}
+
+/** Checks the shape of anything that arrives on the wire; the peer is not trusted. */
+export function parseWireMessage(data: unknown): WireMessage | { error: string } {
+  if (typeof data !== 'object' || data === null) return { error: `not a message: ${String(data)}` };
+  const m = data as Record<string, unknown>;
+  if (m.type === 'heartbeat') {
+    return typeof m.sequence === 'number' ? { type: 'heartbeat', sequence: m.sequence } : { error: 'heartbeat without sequence' };
+  }
+  if (!isColoMessageType(m.type)) return { error: `unknown message type ${JSON.stringify(m.type)}` };
+  if (m.type === 'checkpoint-ready') return { type: m.type };
+  if (typeof m.checkpoint !== 'number' || !Number.isInteger(m.checkpoint) || m.checkpoint < 0) {
+    return { error: `${m.type} without a valid checkpoint number` };
+  }
+  if (m.type === 'vmstate-size') {
+    const h = m.header as Record<string, unknown> | undefined;
+    if (!h || typeof h.bytes !== 'number' || typeof h.checksum !== 'number') {
+      return { error: 'vmstate-size without a valid header' };
+    }
+    return { type: m.type, checkpoint: m.checkpoint, header: { bytes: h.bytes, checksum: h.checksum } };
+  }
+  return { type: m.type, checkpoint: m.checkpoint };
+}

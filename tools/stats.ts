@@ -1,0 +1,37 @@
+// Summaries for benchmark figures: median with spread, never a lone mean.
+
+export interface Summary {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+  p25: number;
+  p75: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const a = sorted[lo] ?? NaN;
+  const b = sorted[hi] ?? NaN;
+  return a + (b - a) * (pos - lo);
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    median: quantile(sorted, 0.5),
+    min: sorted[0] ?? NaN,
+    max: sorted.at(-1) ?? NaN,
+    p25: quantile(sorted, 0.25),
+    p75: quantile(sorted, 0.75),
+  };
+}
+
+export function formatSummary(s: Summary, unit: string, digits = 0): string {
+  const f = (v: number) => v.toFixed(digits);
+  return `median ${f(s.median)} ${unit} (IQR ${f(s.p25)}–${f(s.p75)}, min ${f(s.min)}, max ${f(s.max)}, n=${s.n})`;
+}
