@@ -33,7 +33,13 @@ export interface Heartbeat {
   sequence: number;
 }
 
-export type WireMessage = ColoMessage | Heartbeat;
+/** A side leaving COLO on an error tells its peer, as QEMU's closed socket would. */
+export interface ColoExit {
+  type: 'colo-exit';
+  detail: string;
+}
+
+export type WireMessage = ColoMessage | Heartbeat | ColoExit;
 
 export type Side = 'primary' | 'secondary';
 
@@ -47,6 +53,9 @@ export function parseWireMessage(data: unknown): WireMessage | { error: string }
   const m = data as Record<string, unknown>;
   if (m.type === 'heartbeat') {
     return typeof m.sequence === 'number' ? { type: 'heartbeat', sequence: m.sequence } : { error: 'heartbeat without sequence' };
+  }
+  if (m.type === 'colo-exit') {
+    return typeof m.detail === 'string' ? { type: 'colo-exit', detail: m.detail } : { error: 'colo-exit without detail' };
   }
   if (!isColoMessageType(m.type)) return { error: `unknown message type ${JSON.stringify(m.type)}` };
   if (m.type === 'checkpoint-ready') return { type: m.type };

@@ -1,0 +1,160 @@
+// The primary side of COLO's checkpoint transaction, as a pure state machine.
+// One transaction, in the order of the sequence diagram:
+//   checkpoint-request → (checkpoint-reply) → stop + capture → vmstate-send,
+//   vmstate-size + bytes → (vmstate-received) → release output → (vmstate-loaded) → resume
+// It owns no timers, VM or channel: inputs arrive as data, effects leave as data.
+import { Failover, type ExitReason } from './failover.ts';
+import type { ColoMessage, ColoMessageType, VmstateHeader } from './messages.ts';
+
+export type PrimaryPhase = 'wait-ready' | 'idle' | 'requested' | 'capturing' | 'await-received' | 'await-loaded' | 'exited';
+
+export type CheckpointCause = 'initial' | 'periodic' | 'manual';
+
+export type PrimaryInput =
+  | { kind: 'message'; message: ColoMessage }
+  | { kind: 'checkpoint-due'; cause: Exclude<CheckpointCause, 'initial'> }
+  | { kind: 'captured'; checkpoint: number; header: VmstateHeader }
+  | { kind: 'capture-failed'; checkpoint: number; error: string }
+  | { kind: 'peer-exited'; detail: string }
+  | { kind: 'protocol-error'; error: string }
+  /** The heartbeat monitor gave up on the secondary. */
+  | { kind: 'peer-lost'; detail: string }
+  /** Operator command, QEMU's x-colo-lost-heartbeat: on the primary it only leaves COLO. */
+  | { kind: 'lost-heartbeat' };
+
+export type PrimaryEffect =
+  | { kind: 'send'; message: ColoMessage }
+  /** Stop the VM and capture its state; answer with `captured` or `capture-failed`. */
+  | { kind: 'capture'; checkpoint: number; cause: CheckpointCause }
+  | { kind: 'resume' }
+  /** Output produced before checkpoint `upTo` was captured may now leave. */
+  | { kind: 'release'; upTo: number }
+  /** Replication is over: every held output leaves. */
+  | { kind: 'release-all' }
+  | { kind: 'notify-peer-exit'; detail: string }
+  | { kind: 'exited'; reason: ExitReason; detail: string };
+
+const EXPECTED: Partial<Record<PrimaryPhase, ColoMessageType>> = {
+  'wait-ready': 'checkpoint-ready',
+  requested: 'checkpoint-reply',
+  'await-received': 'vmstate-received',
+  'await-loaded': 'vmstate-loaded',
+};
+
+export class PrimaryCore {
+  phase: PrimaryPhase = 'wait-ready';
+  /** Number of the transaction under way, or of the last one started. */
+  checkpoint = 0;
+  /** Last checkpoint the secondary confirmed it holds whole (vmstate-received). */
+  received = 0;
+  /** Last checkpoint the secondary confirmed loaded. */
+  loaded = 0;
+  readonly failover = new Failover();
+  exitReason: ExitReason = 'none';
+  exitDetail = '';
+  private cause: CheckpointCause = 'initial';
+  private manualQueued = false;
+
+  handle(input: PrimaryInput): PrimaryEffect[] {
+    if (this.phase === 'exited') return [];
+    switch (input.kind) {
+      case 'message':
+        return this.onMessage(input.message);
+      case 'checkpoint-due':
+        if (this.phase === 'idle') return this.request(input.cause);
+        if (input.cause === 'manual') this.manualQueued = true;
+        return [];
+      case 'captured':
+        if (this.phase !== 'capturing' || input.checkpoint !== this.checkpoint) {
+          return this.error(`capture of checkpoint ${input.checkpoint} finished while ${this.describe()}`);
+        }
+        this.phase = 'await-received';
+        return [
+          { kind: 'send', message: { type: 'vmstate-send', checkpoint: this.checkpoint } },
+          { kind: 'send', message: { type: 'vmstate-size', checkpoint: this.checkpoint, header: input.header } },
+        ];
+      case 'capture-failed':
+        return this.error(`capturing checkpoint ${input.checkpoint} failed: ${input.error}`);
+      case 'peer-exited':
+        return this.leave('error', `secondary left COLO: ${input.detail}`, false);
+      case 'protocol-error':
+        return this.error(input.error);
+      case 'peer-lost':
+        return this.failoverToSelf(input.detail);
+      case 'lost-heartbeat':
+        return this.failoverToSelf('operator: x-colo-lost-heartbeat');
+    }
+  }
+
+  private onMessage(message: ColoMessage): PrimaryEffect[] {
+    const expected = EXPECTED[this.phase];
+    if (message.type !== expected) {
+      return this.error(`unexpected ${message.type}, expected ${expected ?? 'no message'} (${this.describe()})`);
+    }
+    if (message.type !== 'checkpoint-ready' && message.checkpoint !== this.checkpoint) {
+      return this.error(`${message.type} for checkpoint ${message.checkpoint}, expected checkpoint ${this.checkpoint}`);
+    }
+    switch (message.type) {
+      case 'checkpoint-ready':
+        // A new secondary starts from a full copy: the initial sync is checkpoint 1.
+        return this.request('initial');
+      case 'checkpoint-reply':
+        this.phase = 'capturing';
+        return [{ kind: 'capture', checkpoint: this.checkpoint, cause: this.cause }];
+      case 'vmstate-received':
+        this.received = this.checkpoint;
+        this.phase = 'await-loaded';
+        return [{ kind: 'release', upTo: this.checkpoint }];
+      case 'vmstate-loaded': {
+        this.loaded = this.checkpoint;
+        this.phase = 'idle';
+        const effects: PrimaryEffect[] = [{ kind: 'resume' }];
+        if (this.manualQueued) {
+          this.manualQueued = false;
+          effects.push(...this.request('manual'));
+        }
+        return effects;
+      }
+      default:
+        return this.error(`unexpected ${message.type}`);
+    }
+  }
+
+  private request(cause: CheckpointCause): PrimaryEffect[] {
+    this.checkpoint += 1;
+    this.cause = cause;
+    this.phase = 'requested';
+    return [{ kind: 'send', message: { type: 'checkpoint-request', checkpoint: this.checkpoint } }];
+  }
+
+  private failoverToSelf(detail: string): PrimaryEffect[] {
+    if (!this.failover.compareAndSet('none', 'require')) return [];
+    this.failover.compareAndSet('require', 'active');
+    const effects = this.leave('request', detail, false);
+    this.failover.compareAndSet('active', 'completed');
+    return effects;
+  }
+
+  private error(detail: string): PrimaryEffect[] {
+    return this.leave('error', detail, true);
+  }
+
+  // Leaving COLO: nothing can take over any more, so held output goes out and
+  // a VM stopped for a checkpoint runs again.
+  private leave(reason: ExitReason, detail: string, tellPeer: boolean): PrimaryEffect[] {
+    const wasStopped = this.phase === 'capturing' || this.phase === 'await-received' || this.phase === 'await-loaded';
+    this.phase = 'exited';
+    this.exitReason = reason;
+    this.exitDetail = detail;
+    const effects: PrimaryEffect[] = [];
+    if (tellPeer) effects.push({ kind: 'notify-peer-exit', detail });
+    effects.push({ kind: 'release-all' });
+    if (wasStopped) effects.push({ kind: 'resume' });
+    effects.push({ kind: 'exited', reason, detail });
+    return effects;
+  }
+
+  private describe(): string {
+    return `primary ${this.phase}, checkpoint ${this.checkpoint}`;
+  }
+}

@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import { HeartbeatMonitor } from '../../engine/protocol/heartbeat.ts';
+import { parseWireMessage, type ColoMessage } from '../../engine/protocol/messages.ts';
+import { PrimaryCore } from '../../engine/protocol/primary.ts';
+import { SecondaryCore } from '../../engine/protocol/secondary.ts';
+
+const header = { bytes: 100, checksum: 7 };
+const msg = {
+  ready: { type: 'checkpoint-ready' },
+  request: (checkpoint: number) => ({ type: 'checkpoint-request', checkpoint }),
+  reply: (checkpoint: number) => ({ type: 'checkpoint-reply', checkpoint }),
+  send: (checkpoint: number) => ({ type: 'vmstate-send', checkpoint }),
+  size: (checkpoint: number) => ({ type: 'vmstate-size', checkpoint, header }),
+  received: (checkpoint: number) => ({ type: 'vmstate-received', checkpoint }),
+  loaded: (checkpoint: number) => ({ type: 'vmstate-loaded', checkpoint }),
+} satisfies Record<string, ColoMessage | ((n: number) => ColoMessage)>;
+
+/** A primary that finished checkpoint 1 (the initial sync) and is idle. */
+function idlePrimary(): PrimaryCore {
+  const p = new PrimaryCore();
+  p.handle({ kind: 'message', message: msg.ready });
+  p.handle({ kind: 'message', message: msg.reply(1) });
+  p.handle({ kind: 'captured', checkpoint: 1, header });
+  p.handle({ kind: 'message', message: msg.received(1) });
+  p.handle({ kind: 'message', message: msg.loaded(1) });
+  return p;
+}
+
+/** A secondary that loaded checkpoint 1 and is idle. */
+function idleSecondary(): SecondaryCore {
+  const s = new SecondaryCore();
+  s.handle({ kind: 'ready' });
+  s.handle({ kind: 'message', message: msg.request(1) });
+  s.handle({ kind: 'message', message: msg.send(1) });
+  s.handle({ kind: 'message', message: msg.size(1), verdict: 'ok' });
+  s.handle({ kind: 'loaded', checkpoint: 1 });
+  return s;
+}
+
+describe('PrimaryCore', () => {
+  it('runs one transaction in the order of the diagram', () => {
+    const p = new PrimaryCore();
+    expect(p.phase).toBe('wait-ready');
+    expect(p.handle({ kind: 'message', message: msg.ready })).toEqual([{ kind: 'send', message: msg.request(1) }]);
+    expect(p.phase).toBe('requested');
+    expect(p.handle({ kind: 'message', message: msg.reply(1) })).toEqual([{ kind: 'capture', checkpoint: 1, cause: 'initial' }]);
+    expect(p.phase).toBe('capturing');
+    expect(p.handle({ kind: 'captured', checkpoint: 1, header })).toEqual([
+      { kind: 'send', message: msg.send(1) },
+      { kind: 'send', message: msg.size(1) },
+    ]);
+    expect(p.phase).toBe('await-received');
+    expect(p.handle({ kind: 'message', message: msg.received(1) })).toEqual([{ kind: 'release', upTo: 1 }]);
+    expect(p.received).toBe(1);
+    expect(p.phase).toBe('await-loaded');
+    expect(p.handle({ kind: 'message', message: msg.loaded(1) })).toEqual([{ kind: 'resume' }]);
+    expect(p.phase).toBe('idle');
+    expect(p.loaded).toBe(1);
+  });
+
+  it('starts periodic checkpoints only when idle, and queues a manual one', () => {
+    const p = idlePrimary();
+    expect(p.handle({ kind: 'checkpoint-due', cause: 'periodic' })).toEqual([{ kind: 'send', message: msg.request(2) }]);
+    expect(p.handle({ kind: 'checkpoint-due', cause: 'periodic' })).toEqual([]);
+    expect(p.handle({ kind: 'checkpoint-due', cause: 'manual' })).toEqual([]);
+    p.handle({ kind: 'message', message: msg.reply(2) });
+    p.handle({ kind: 'captured', checkpoint: 2, header });
+    p.handle({ kind: 'message', message: msg.received(2) });
+    expect(p.handle({ kind: 'message', message: msg.loaded(2) })).toEqual([
+      { kind: 'resume' },
+      { kind: 'send', message: msg.request(3) },
+    ]);
+  });
+
+  it('names the unexpected message and the expected one, then leaves COLO cleanly', () => {
+    const p = idlePrimary();
+    p.handle({ kind: 'checkpoint-due', cause: 'manual' });
+    const effects = p.handle({ kind: 'message', message: msg.loaded(2) });
+    expect(p.phase).toBe('exited');
+    expect(p.exitReason).toBe('error');
+    expect(p.exitDetail).toMatch(/^unexpected vmstate-loaded, expected checkpoint-reply/);
+    expect(effects.map((e) => e.kind)).toEqual(['notify-peer-exit', 'release-all', 'exited']);
+    expect(p.handle({ kind: 'checkpoint-due', cause: 'manual' })).toEqual([]);
+  });
+
+  it('refuses a reply for the wrong checkpoint number', () => {
+    const p = idlePrimary();
+    p.handle({ kind: 'checkpoint-due', cause: 'manual' });
+    p.handle({ kind: 'message', message: msg.reply(5) });
+    expect(p.exitDetail).toBe('checkpoint-reply for checkpoint 5, expected checkpoint 2');
+  });
+
+  it('resumes a VM stopped for a checkpoint when it leaves COLO mid-transaction', () => {
+    const p = idlePrimary();
+    p.handle({ kind: 'checkpoint-due', cause: 'manual' });
+    p.handle({ kind: 'message', message: msg.reply(2) });
+    const effects = p.handle({ kind: 'capture-failed', checkpoint: 2, error: 'boom' });
+    expect(effects.map((e) => e.kind)).toEqual(['notify-peer-exit', 'release-all', 'resume', 'exited']);
+    expect(p.exitDetail).toBe('capturing checkpoint 2 failed: boom');
+  });
+
+  it('on losing the secondary, completes its own failover: releases everything and runs on', () => {
+    const p = idlePrimary();
+    p.handle({ kind: 'checkpoint-due', cause: 'manual' });
+    p.handle({ kind: 'message', message: msg.reply(2) });
+    p.handle({ kind: 'captured', checkpoint: 2, header });
+    const effects = p.handle({ kind: 'peer-lost', detail: 'no heartbeat for 600 ms' });
+    expect(effects).toEqual([
+      { kind: 'release-all' },
+      { kind: 'resume' },
+      { kind: 'exited', reason: 'request', detail: 'no heartbeat for 600 ms' },
+    ]);
+    expect(p.failover.status).toBe('completed');
+    expect(p.handle({ kind: 'lost-heartbeat' })).toEqual([]);
+  });
+
+  it('treats a colo-exit from the secondary as the end of replication, without answering it', () => {
+    const p = idlePrimary();
+    const effects = p.handle({ kind: 'peer-exited', detail: 'bad checksum' });
+    expect(effects.map((e) => e.kind)).toEqual(['release-all', 'exited']);
+    expect(p.exitDetail).toBe('secondary left COLO: bad checksum');
+  });
+});
+
+describe('SecondaryCore', () => {
+  it('announces itself, then answers a transaction and loads only after vmstate-received', () => {
+    const s = new SecondaryCore();
+    expect(s.handle({ kind: 'ready' })).toEqual([{ kind: 'send', message: msg.ready }]);
+    expect(s.handle({ kind: 'message', message: msg.request(1) })).toEqual([{ kind: 'send', message: msg.reply(1) }]);
+    expect(s.handle({ kind: 'message', message: msg.send(1) })).toEqual([]);
+    expect(s.phase).toBe('await-size');
+    expect(s.handle({ kind: 'message', message: msg.size(1), verdict: 'ok' })).toEqual([
+      { kind: 'send', message: msg.received(1) },
+      { kind: 'load', checkpoint: 1 },
+    ]);
+    expect(s.phase).toBe('loading');
+    expect(s.handle({ kind: 'loaded', checkpoint: 1 })).toEqual([{ kind: 'send', message: msg.loaded(1) }]);
+    expect(s.loaded).toBe(1);
+    expect(s.phase).toBe('idle');
+  });
+
+  it('refuses a corrupt vmstate, discards it and keeps the last good checkpoint', () => {
+    const s = idleSecondary();
+    s.handle({ kind: 'message', message: msg.request(2) });
+    s.handle({ kind: 'message', message: msg.send(2) });
+    const effects = s.handle({ kind: 'message', message: msg.size(2), verdict: { error: 'checksum 1 != 2' } });
+    expect(effects.map((e) => e.kind)).toEqual(['discard-staging', 'notify-peer-exit', 'exited']);
+    expect(s.exitDetail).toBe('vmstate of checkpoint 2 refused: checksum 1 != 2');
+    expect(s.loaded).toBe(1);
+  });
+
+  it('refuses a request that skips a checkpoint number', () => {
+    const s = idleSecondary();
+    s.handle({ kind: 'message', message: msg.request(3) });
+    expect(s.exitDetail).toBe('checkpoint-request for checkpoint 3, expected checkpoint 2');
+  });
+
+  it('names an unexpected message', () => {
+    const s = idleSecondary();
+    s.handle({ kind: 'message', message: msg.size(2), verdict: 'ok' });
+    expect(s.exitDetail).toMatch(/^unexpected vmstate-size, expected checkpoint-request/);
+  });
+
+  it.each(['idle', 'await-send', 'await-size'] as const)('takes over from the last loaded checkpoint when the primary is lost in %s', (phase) => {
+    const s = idleSecondary();
+    if (phase !== 'idle') s.handle({ kind: 'message', message: msg.request(2) });
+    if (phase === 'await-size') s.handle({ kind: 'message', message: msg.send(2) });
+    expect(s.phase).toBe(phase);
+    const effects = s.handle({ kind: 'peer-lost', detail: 'silent for 600 ms' });
+    expect(effects.filter((e) => e.kind === 'takeover')).toEqual([{ kind: 'takeover', from: 1 }]);
+    expect(effects.some((e) => e.kind === 'discard-staging')).toBe(phase !== 'idle');
+    expect(s.failover.status).toBe('completed');
+    expect(s.phase).toBe('primary');
+    expect(s.handle({ kind: 'message', message: msg.request(2) })).toEqual([]);
+  });
+
+  it('finishes a load before taking over (relaunch)', () => {
+    const s = idleSecondary();
+    s.handle({ kind: 'message', message: msg.request(2) });
+    s.handle({ kind: 'message', message: msg.send(2) });
+    s.handle({ kind: 'message', message: msg.size(2), verdict: 'ok' });
+    expect(s.handle({ kind: 'lost-heartbeat' })).toEqual([{ kind: 'failover-status', status: 'relaunch' }]);
+    expect(s.failover.status).toBe('relaunch');
+    const effects = s.handle({ kind: 'loaded', checkpoint: 2 });
+    expect(effects).toContainEqual({ kind: 'takeover', from: 2 });
+    expect(s.failover.status).toBe('completed');
+  });
+
+  it('reloads the last good checkpoint when a load fails, and can still take over from it', () => {
+    const s = idleSecondary();
+    s.handle({ kind: 'message', message: msg.request(2) });
+    s.handle({ kind: 'message', message: msg.send(2) });
+    s.handle({ kind: 'message', message: msg.size(2), verdict: 'ok' });
+    s.handle({ kind: 'lost-heartbeat' });
+    const effects = s.handle({ kind: 'load-failed', checkpoint: 2, error: 'bad' });
+    expect(effects[0]).toEqual({ kind: 'reload-last-good', checkpoint: 1 });
+    expect(effects).toContainEqual({ kind: 'takeover', from: 1 });
+  });
+
+  it('cannot take over before the initial sync, and never after COLO exited', () => {
+    const fresh = new SecondaryCore();
+    fresh.handle({ kind: 'ready' });
+    expect(fresh.handle({ kind: 'lost-heartbeat' })).toContainEqual(
+      expect.objectContaining({ kind: 'exited', detail: expect.stringMatching(/no complete checkpoint was ever loaded/) }),
+    );
+    const s = idleSecondary();
+    s.handle({ kind: 'peer-exited', detail: 'primary capture failed' });
+    expect(s.phase).toBe('exited');
+    expect(s.handle({ kind: 'peer-lost', detail: 'silent' })).toEqual([]);
+    expect(s.failover.status).toBe('none');
+  });
+
+  it('lets only the first of two failover triggers win', () => {
+    const s = idleSecondary();
+    expect(s.handle({ kind: 'peer-lost', detail: 'silent' }).length).toBeGreaterThan(0);
+    expect(s.handle({ kind: 'lost-heartbeat' })).toEqual([]);
+  });
+});
+
+describe('parseWireMessage', () => {
+  it.each([
+    [null, /not a message/],
+    [{ type: 'checkpoint-explode' }, /unknown message type "checkpoint-explode"/],
+    [{ type: 'checkpoint-request' }, /checkpoint-request without a valid checkpoint number/],
+    [{ type: 'checkpoint-request', checkpoint: -1 }, /without a valid checkpoint number/],
+    [{ type: 'vmstate-size', checkpoint: 1 }, /vmstate-size without a valid header/],
+    [{ type: 'heartbeat' }, /heartbeat without sequence/],
+  ])('rejects %j', (data, error) => {
+    expect(parseWireMessage(data)).toEqual({ error: expect.stringMatching(error) });
+  });
+
+  it('accepts well-formed messages and drops unknown fields', () => {
+    expect(parseWireMessage({ type: 'vmstate-size', checkpoint: 2, header, extra: 1 })).toEqual(msg.size(2));
+    expect(parseWireMessage({ type: 'heartbeat', sequence: 4 })).toEqual({ type: 'heartbeat', sequence: 4 });
+    expect(parseWireMessage({ type: 'colo-exit', detail: 'x' })).toEqual({ type: 'colo-exit', detail: 'x' });
+  });
+});
+
+describe('HeartbeatMonitor', () => {
+  it('declares the peer lost after missLimit silent intervals, and not before', () => {
+    const m = new HeartbeatMonitor({ intervalMs: 100, missLimit: 3 }, 1000);
+    expect(m.isLost(1300)).toBe(false);
+    expect(m.isLost(1301)).toBe(true);
+    m.heard(1250);
+    expect(m.isLost(1500)).toBe(false);
+    expect(m.silentMs(1500)).toBe(250);
+  });
+});
