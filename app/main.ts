@@ -1,6 +1,6 @@
 // The page: one primary VM started from the booted snapshot, its serial
 // console and VGA text screen, and a line input for shell commands.
-import { spawnBrowserVm } from '../engine/vm/spawn.browser.ts';
+import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
 
 const SCREEN_REFRESH_MS = 250;
 const MAX_TERMINAL_CHARS = 200_000;
@@ -56,11 +56,11 @@ async function main(): Promise<void> {
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    void vm.remote.sendSerial(0, input.value + '\n');
+    void vm.machine.sendSerial(0, input.value + '\n');
     input.value = '';
   });
   setInterval(() => {
-    void vm.remote.textScreen().then((rows) => {
+    void vm.machine.textScreen().then((rows) => {
       screen.textContent = rows.map((row) => row.trimEnd()).join('\n');
     });
   }, SCREEN_REFRESH_MS);

@@ -11,8 +11,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { preview } from 'vite';
-import { spawnNodeVm } from '../engine/vm/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT, type VmHandle } from '../engine/vm/vm-handle.ts';
+import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
+import { LEDGER_READY, SHELL_PROMPT, type VmHandle } from '../engine/worker/vm-handle.ts';
 import { startBrowserRig } from '../test/browser/chromium.ts';
 import { formatSummary, summarize, type Summary } from './stats.ts';
 
@@ -105,7 +105,7 @@ async function benchBrowser(): Promise<BrowserFigures> {
     const page = await rig.browser.newPage();
     await page.goto(new URL('/test/browser/blank.html', rig.baseUrl).href);
     const raw = (await page.evaluate(`(async () => {
-      const { spawnBrowserVm } = await import('/engine/vm/spawn.browser.ts');
+      const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
       const vm = spawnBrowserVm();
       await vm.start({ mode: 'snapshot', assetBase: new URL('/', location.href).href });
       await vm.shell('true');

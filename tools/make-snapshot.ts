@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { GUEST_CONFIG, type AssetManifest } from '../engine/vm/guest-config.ts';
-import { spawnNodeVm } from '../engine/vm/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/vm-handle.ts';
+import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
+import { LEDGER_READY, SHELL_PROMPT } from '../engine/worker/vm-handle.ts';
 
 const ASSETS_DIR = join(import.meta.dirname, '..', 'wasm-assets');
 const BOOT_TIMEOUT_MS = 120_000;
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     await vm.waitForOutput(1, LEDGER_READY, BOOT_TIMEOUT_MS);
     // Free the page cache so the snapshot holds fewer non-zero pages.
     await vm.shell('sync; echo 3 > /proc/sys/vm/drop_caches; clear');
-    await vm.remote.stop();
+    await vm.machine.stop();
     const state = await vm.saveState();
     const packed = gzipSync(new Uint8Array(state), { level: 9 });
     writeFileSync(join(ASSETS_DIR, GUEST_CONFIG.files.snapshot), packed);

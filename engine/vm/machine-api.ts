@@ -10,10 +10,14 @@ export type MachineEvent =
 
 export type MachineListener = (events: MachineEvent[]) => void;
 
-export type StartMode = 'snapshot' | 'boot';
+export type StartMode = 'snapshot' | 'boot' | 'standby';
 
 export interface StartOptions {
-  /** 'snapshot' restores the committed booted state; 'boot' runs BIOS and kernel. */
+  /**
+   * 'snapshot' restores the committed booted state; 'boot' runs BIOS and kernel;
+   * 'standby' builds the machine but neither boots nor runs it (a secondary
+   * waiting for its first checkpoint).
+   */
   mode: StartMode;
   /** Where the assets live: a URL in the browser, a directory under Node. */
   assetBase: string;

@@ -39,6 +39,7 @@ export class GuestMachine implements MachineApi {
   private instructions = 0;
   private lastCounter = 0;
   private counterTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly taps: [Set<(text: string) => void>, Set<(text: string) => void>] = [new Set(), new Set()];
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
@@ -82,7 +83,7 @@ export class GuestMachine implements MachineApi {
 
     if (snapshot) await this.restoreState(snapshot);
     const t3 = performance.now();
-    await this.run();
+    if (options.mode !== 'standby') await this.run();
     this.counterTimer = setInterval(() => this.instructionCount(), INSTRUCTION_POLL_MS);
     return { mode: options.mode, assetsMs: t1 - t0, createMs: t2 - t1, restoreMs: t3 - t2 };
   }
@@ -90,7 +91,9 @@ export class GuestMachine implements MachineApi {
   private wireEvents(emulator: V86): void {
     const decoder = [new TextDecoder(), new TextDecoder()] as const;
     const serial = (port: SerialPort) => (byte: number) => {
-      this.emit({ type: 'serial', port, text: decoder[port].decode(new Uint8Array([byte]), { stream: true }) });
+      const text = decoder[port].decode(new Uint8Array([byte]), { stream: true });
+      for (const tap of this.taps[port]) tap(text);
+      this.emit({ type: 'serial', port, text });
     };
     emulator.add_listener('serial0-output-byte', serial(0));
     emulator.add_listener('serial1-output-byte', serial(1));
@@ -151,6 +154,11 @@ export class GuestMachine implements MachineApi {
     } finally {
       if (wasRunning) await vm.run();
     }
+  }
+
+  onSerialOutput(port: SerialPort, listener: (text: string) => void): () => void {
+    this.taps[port].add(listener);
+    return () => this.taps[port].delete(listener);
   }
 
   sendSerial(port: SerialPort, text: string): void {

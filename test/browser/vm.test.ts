@@ -43,8 +43,8 @@ describe('the VM adapter in a Web Worker', () => {
   it('boots the kernel to a shell and a ledger without the snapshot', async () => {
     const { page, problems } = await openPage('/test/browser/blank.html');
     const result = await page.evaluate(`(async () => {
-      const { spawnBrowserVm } = await import('/engine/vm/spawn.browser.ts');
-      const { SHELL_PROMPT, LEDGER_READY } = await import('/engine/vm/vm-handle.ts');
+      const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
+      const { SHELL_PROMPT, LEDGER_READY } = await import('/engine/worker/vm-handle.ts');
       const vm = spawnBrowserVm();
       await vm.start({ mode: 'boot', assetBase: new URL('/', location.href).href });
       await vm.waitForOutput(0, SHELL_PROMPT, 90000);
@@ -63,7 +63,7 @@ describe('the VM adapter in a Web Worker', () => {
     const { page, problems } = await openPage('/test/browser/blank.html');
     // Runs in the page: Vite serves the engine's TypeScript modules as ES modules.
     const result = await page.evaluate(`(async () => {
-      const { spawnBrowserVm } = await import('/engine/vm/spawn.browser.ts');
+      const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
       const base = new URL('/', location.href).href;
       const first = spawnBrowserVm();
       const second = spawnBrowserVm();
@@ -73,7 +73,7 @@ describe('the VM adapter in a Web Worker', () => {
       replies.push(await first.ledger('w2', 'add 22'));
       replies.push(await first.ledger('w1', 'add 20'));
       const shell = await first.shell('echo $((6 * 7))');
-      await first.remote.stop();
+      await first.machine.stop();
       const state = await first.saveState();
       const stateBytes = state.byteLength;
       await second.restoreState(state);

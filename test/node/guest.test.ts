@@ -3,8 +3,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GUEST_CONFIG } from '../../engine/vm/guest-config.ts';
-import { spawnNodeVm } from '../../engine/vm/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT, type VmHandle } from '../../engine/vm/vm-handle.ts';
+import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
+import { LEDGER_READY, SHELL_PROMPT, type VmHandle } from '../../engine/worker/vm-handle.ts';
 import { ASSETS_DIR, alteredAssets, flipByte } from '../support/assets.ts';
 
 const BOOT_TIMEOUT_MS = 90_000;
@@ -48,17 +48,17 @@ describe('starting from the booted snapshot', () => {
     expect(await vm.ledger('b6', 'rand')).toMatch(/^b6 ok 70 rand=\d+$/);
     // A fragment cut off by a checkpoint, then the client's retry: the fragment
     // is refused on its own line and does not claim the id.
-    await vm.remote.sendSerial(1, 'b7 add 1');
+    await vm.machine.sendSerial(1, 'b7 add 1');
     expect(await vm.ledger('b7', 'add 12')).toBe('b7 ok 82');
     expect(vm.transcript(1)).toContain('- err malformed\n');
-    const screen = await vm.remote.textScreen();
+    const screen = await vm.machine.textScreen();
     expect(screen.join('\n')).toContain('BusyBox');
     // The worker keeps answering while the guest burns CPU.
     await vm.shell('(burn 5 &)');
-    let last = await vm.remote.instructionCount();
+    let last = await vm.machine.instructionCount();
     for (let i = 0; i < 5; i++) {
-      await new Promise<void>((resolve) => vm.subscribe(() => resolve()) && void vm.remote.sendSerial(0, '\n'));
-      const now = await vm.remote.instructionCount();
+      await new Promise<void>((resolve) => vm.subscribe(() => resolve()) && void vm.machine.sendSerial(0, '\n'));
+      const now = await vm.machine.instructionCount();
       expect(now).toBeGreaterThan(last);
       last = now;
     }
@@ -73,7 +73,7 @@ describe('starting from the booted snapshot', () => {
     ]);
     expect(await first.ledger('c1', 'add 40')).toBe('c1 ok 40');
     expect(await first.ledger('c2', 'add 2')).toBe('c2 ok 42');
-    await first.remote.stop();
+    await first.machine.stop();
     const state = await first.saveState();
     expect(state.byteLength).toBeGreaterThan(GUEST_CONFIG.vgaMemoryBytes);
     await second.restoreState(state);

@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { AssetError } from './asset-check.ts';
-import type { AssetSource } from './asset-source.ts';
-import { serveMachine } from './worker-main.ts';
+import { AssetError } from '../vm/asset-check.ts';
+import type { AssetSource } from '../vm/asset-source.ts';
+import { serveWorker } from './worker-main.ts';
 
 const wasmPath = join(createRequire(import.meta.url).resolve('v86'), '..', 'v86.wasm');
 
@@ -28,4 +28,4 @@ function fileAssetSource(dir: string): AssetSource {
 }
 
 if (!parentPort) throw new Error('worker.node.ts must run in a worker_threads Worker');
-serveMachine(nodeEndpoint(parentPort), fileAssetSource);
+serveWorker(nodeEndpoint(parentPort), fileAssetSource);

@@ -1,7 +1,10 @@
 // The host's view of one VM worker: commands over comlink, a running transcript
 // of both serial ports, and awaitable conditions on what the guest printed.
 import * as Comlink from 'comlink';
-import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from './machine-api.ts';
+import type { ReplicationConfig } from '../replication/config.ts';
+import type { ReplicationEvent } from '../replication/events.ts';
+import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from '../vm/machine-api.ts';
+import type { WorkerApi } from './worker-main.ts';
 
 export interface WorkerLike {
   terminate(): unknown;
@@ -28,13 +31,32 @@ export class VmHandle {
   private readonly listeners = new Set<(events: MachineEvent[]) => void>();
   private terminated = false;
 
+  readonly machine: Comlink.Remote<MachineApi>;
+  readonly replication: Comlink.Remote<WorkerApi['replication']>;
+
   constructor(
-    readonly remote: Comlink.Remote<MachineApi>,
+    private readonly remote: Comlink.Remote<WorkerApi>,
     private readonly worker: WorkerLike,
-  ) {}
+  ) {
+    // comlink types a nested property as a promise of its value, but the
+    // property proxy forwards calls, which is all these are used for.
+    this.machine = remote.machine as unknown as Comlink.Remote<MachineApi>;
+    this.replication = remote.replication as unknown as Comlink.Remote<WorkerApi['replication']>;
+  }
 
   async start(options: StartOptions): Promise<StartReport> {
-    return this.remote.start(options, Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)));
+    return this.machine.start(options, Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)));
+  }
+
+  /** Gives this VM its replication role; `port` moves into the worker. */
+  async startReplication(
+    role: 'primary' | 'secondary',
+    port: MessagePort,
+    config: ReplicationConfig,
+    listener: (events: ReplicationEvent[]) => void,
+  ): Promise<void> {
+    const args = [Comlink.transfer(port, [port]), config, Comlink.proxy(listener)] as const;
+    await (role === 'primary' ? this.replication.startPrimary(...args) : this.replication.startSecondary(...args));
   }
 
   /** Everything the guest wrote to a serial port so far. */
@@ -79,7 +101,7 @@ export class VmHandle {
   async shell(command: string, timeoutMs = 20_000): Promise<string> {
     const marker = `__done_${Math.random().toString(36).slice(2)}__`;
     const from = this.transcripts[0].length;
-    await this.remote.sendSerial(0, `${command}; echo ${marker.slice(0, 6)}""${marker.slice(6)}\n`);
+    await this.machine.sendSerial(0, `${command}; echo ${marker.slice(0, 6)}""${marker.slice(6)}\n`);
     await this.waitForOutput(0, marker + '\r\n', timeoutMs, from);
     const out = this.transcripts[0].slice(from);
     const start = out.indexOf('\n') + 1;
@@ -89,7 +111,7 @@ export class VmHandle {
   /** Sends one ledger request on ttyS1 and returns the reply line for its id. */
   async ledger(id: string, operation: string, timeoutMs = 20_000): Promise<string> {
     const from = this.transcripts[1].length;
-    await this.remote.sendSerial(1, ledgerRequest(id, operation));
+    await this.machine.sendSerial(1, ledgerRequest(id, operation));
     await this.waitForOutput(1, `${id} `, timeoutMs, from);
     await this.waitForOutput(1, '\n', timeoutMs, this.transcripts[1].indexOf(`${id} `, from));
     const at = this.transcripts[1].indexOf(`${id} `, from);
@@ -98,12 +120,16 @@ export class VmHandle {
 
   /** The VM's full state, moved out of the worker without a copy. */
   saveState(): Promise<ArrayBuffer> {
-    return this.remote.saveState();
+    return this.machine.saveState();
   }
 
   /** Moves `state` into the worker (the caller's buffer is detached). */
   restoreState(state: ArrayBuffer): Promise<void> {
-    return this.remote.restoreState(Comlink.transfer(state, [state]));
+    return this.machine.restoreState(Comlink.transfer(state, [state]));
+  }
+
+  get alive(): boolean {
+    return !this.terminated;
   }
 
   /** Kills the worker at once, as a crash would; nothing is awaited. */

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { MachineApi } from './machine-api.ts';
+import type { WorkerApi } from './worker-main.ts';
 import { VmHandle } from './vm-handle.ts';
 
 const tsxPackage = createRequire(import.meta.url).resolve('tsx/package.json');
@@ -16,5 +16,5 @@ const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { re
 
 export function spawnNodeVm(): VmHandle {
   const worker = new Worker(bootstrap, { eval: true });
-  return new VmHandle(Comlink.wrap<MachineApi>(nodeEndpoint(worker)), worker);
+  return new VmHandle(Comlink.wrap<WorkerApi>(nodeEndpoint(worker)), worker);
 }

@@ -1,0 +1,29 @@
+// The trace: every protocol message and state change as data, in the order it
+// happened, for the UI and for tests. Times are milliseconds since the epoch
+// (performance.timeOrigin + performance.now()), comparable across workers.
+import type { ExitReason, FailoverStatus } from './failover.ts';
+import type { ColoMessageType, Side } from './messages.ts';
+
+export type TraceEvent =
+  | {
+      kind: 'message';
+      time: number;
+      from: Side;
+      to: Side;
+      /** 'sent' when it left, 'received' when the peer read it. */
+      at: 'sent' | 'received';
+      type: ColoMessageType | 'colo-exit';
+      checkpoint?: number;
+      bytes?: number;
+    }
+  /** A message stopped at the step gate or a breakpoint, waiting to be released. */
+  | { kind: 'held'; time: number; side: Side; type: ColoMessageType; checkpoint?: number }
+  | { kind: 'phase'; time: number; side: Side; phase: string; checkpoint: number }
+  | { kind: 'capture'; time: number; checkpoint: number; cause: string; pauseStartedAt: number; bytes: number; captureMs: number }
+  | { kind: 'load'; time: number; checkpoint: number; loadMs: number; ok: boolean }
+  | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }
+  | { kind: 'failover'; time: number; side: Side; status: FailoverStatus }
+  | { kind: 'takeover'; time: number; from: number }
+  | { kind: 'exit'; time: number; side: Side; reason: ExitReason; detail: string }
+  | { kind: 'error'; time: number; side: Side; detail: string }
+  | { kind: 'output'; time: number; side: Side; state: 'held' | 'released'; lines: string[]; checkpoint?: number };

@@ -1,0 +1,27 @@
+// What a replicating worker reports to its host: trace lines and status.
+import type { ExitReason, FailoverStatus } from '../protocol/failover.ts';
+import type { Side } from '../protocol/messages.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+
+export interface ReplicationStatus {
+  side: Side;
+  /** 'primary' once a secondary took over, too. */
+  role: 'primary' | 'secondary';
+  phase: string;
+  /** Checkpoint under way (primary) or being received (secondary). */
+  checkpoint: number;
+  /** Last checkpoint the secondary holds whole (primary) / has loaded (secondary). */
+  committed: number;
+  failover: FailoverStatus;
+  exitReason: ExitReason;
+  exitDetail: string;
+  heldOutputLines: number;
+}
+
+export type ReplicationEvent =
+  | { type: 'trace'; event: TraceEvent }
+  | { type: 'status'; status: ReplicationStatus }
+  /** Client-visible output that may now leave the VM, in order. */
+  | { type: 'released'; lines: string[] };
+
+export type ReplicationListener = (events: ReplicationEvent[]) => void;

@@ -1,0 +1,161 @@
+// One side's end of the replication channel: heartbeats both ways, checked
+// parsing of whatever arrives, a trace line for every protocol message, and the
+// gate that holds messages for step mode and breakpoints. Heartbeats and
+// colo-exit never wait at the gate, so a held handshake is not a dead peer.
+import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts';
+import { parseWireMessage, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+import type { Clock, PeerPort } from './ports.ts';
+
+export interface GateConfig {
+  /** Hold every protocol message until `step()` releases it. */
+  step: boolean;
+  /** Hold only these message types (breakpoints). */
+  breakBefore: ColoMessageType[];
+}
+
+export const OPEN_GATE: GateConfig = { step: false, breakBefore: [] };
+
+export interface LinkHandlers {
+  onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;
+  onPeerExit(detail: string): void;
+  onProtocolError(error: string): void;
+  onPeerLost(detail: string): void;
+}
+
+interface Outgoing {
+  message: ColoMessage;
+  payload: ArrayBuffer | undefined;
+}
+
+export class Link {
+  private readonly peer: Side;
+  private readonly monitor: HeartbeatMonitor;
+  private readonly stopBeats: () => void;
+  private readonly listener = (event: MessageEvent) => this.receive(event.data);
+  private gate: GateConfig = OPEN_GATE;
+  private readonly held: Outgoing[] = [];
+  private sequence = 0;
+  private lost = false;
+  private closed = false;
+
+  constructor(
+    private readonly side: Side,
+    private readonly port: PeerPort,
+    private readonly clock: Clock,
+    private readonly heartbeat: HeartbeatConfig,
+    private readonly handlers: LinkHandlers,
+    private readonly trace: (event: TraceEvent) => void,
+  ) {
+    this.peer = side === 'primary' ? 'secondary' : 'primary';
+    this.monitor = new HeartbeatMonitor(heartbeat, clock.now());
+    port.addEventListener('message', this.listener);
+    port.start();
+    this.stopBeats = clock.every(heartbeat.intervalMs, () => this.beat());
+  }
+
+  send(message: ColoMessage, payload?: ArrayBuffer): void {
+    if (this.closed) return;
+    const outgoing = { message, payload };
+    if (this.held.length > 0 || this.gate.step || this.gate.breakBefore.includes(message.type)) {
+      this.held.push(outgoing);
+      this.trace({ kind: 'held', time: this.clock.now(), side: this.side, type: message.type, ...numberOf(message) });
+      return;
+    }
+    this.post(outgoing);
+  }
+
+  /** Tells the peer this side left COLO; bypasses the gate. */
+  sendExit(detail: string): void {
+    if (this.closed) return;
+    this.port.postMessage({ type: 'colo-exit', detail }, []);
+    this.trace({ kind: 'message', time: this.clock.now(), from: this.side, to: this.peer, at: 'sent', type: 'colo-exit' });
+  }
+
+  setGate(gate: GateConfig): void {
+    this.gate = gate;
+    if (!gate.step) this.releaseUnblocked();
+  }
+
+  /** Releases the oldest held message; false if none was held. */
+  step(): boolean {
+    const next = this.held.shift();
+    if (!next) return false;
+    this.post(next);
+    return true;
+  }
+
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopBeats();
+    this.port.removeEventListener('message', this.listener);
+    this.port.close();
+  }
+
+  private releaseUnblocked(): void {
+    while (this.held.length > 0 && !this.gate.breakBefore.includes(this.held[0]?.message.type as ColoMessageType)) this.step();
+  }
+
+  private post({ message, payload }: Outgoing): void {
+    if (this.closed) return;
+    this.port.postMessage(payload ? { ...message, payload } : message, payload ? [payload] : []);
+    this.trace({
+      kind: 'message',
+      time: this.clock.now(),
+      from: this.side,
+      to: this.peer,
+      at: 'sent',
+      type: message.type,
+      ...numberOf(message),
+      ...(payload ? { bytes: payload.byteLength } : {}),
+    });
+  }
+
+  private beat(): void {
+    if (this.closed) return;
+    this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
+    const now = this.clock.now();
+    if (!this.lost && this.monitor.isLost(now)) {
+      this.lost = true;
+      this.handlers.onPeerLost(
+        `no message from the ${this.peer} for ${Math.round(this.monitor.silentMs(now))} ms ` +
+          `(${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,
+      );
+    }
+  }
+
+  private receive(data: unknown): void {
+    if (this.closed) return;
+    this.monitor.heard(this.clock.now());
+    const parsed = parseWireMessage(data);
+    if ('error' in parsed) {
+      this.trace({ kind: 'error', time: this.clock.now(), side: this.side, detail: `from ${this.peer}: ${parsed.error}` });
+      this.handlers.onProtocolError(`malformed message from the ${this.peer}: ${parsed.error}`);
+      return;
+    }
+    if (parsed.type === 'heartbeat') return;
+    const payload = (data as { payload?: unknown }).payload;
+    const buffer = payload instanceof ArrayBuffer ? payload : undefined;
+    this.trace({
+      kind: 'message',
+      time: this.clock.now(),
+      from: this.peer,
+      to: this.side,
+      at: 'received',
+      type: parsed.type,
+      ...(parsed.type === 'colo-exit' ? {} : numberOf(parsed)),
+      ...(buffer ? { bytes: buffer.byteLength } : {}),
+    });
+    if (parsed.type === 'colo-exit') this.handlers.onPeerExit(parsed.detail);
+    else this.handlers.onMessage(parsed, buffer);
+  }
+}
+
+function numberOf(message: ColoMessage): { checkpoint?: number } {
+  return 'checkpoint' in message ? { checkpoint: message.checkpoint } : {};
+}

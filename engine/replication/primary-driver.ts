@@ -1,0 +1,181 @@
+// Runs the primary's COLO core against the real world: the VM to stop and
+// capture, the link to the secondary, the period timer, and output commit of
+// the client's serial port (ttyS1).
+import { checksum32 } from '../protocol/checksum.ts';
+import { OutputCommit } from '../protocol/output-commit.ts';
+import { PrimaryCore, type PrimaryEffect, type PrimaryInput } from '../protocol/primary.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+import type { ReplicationConfig } from './config.ts';
+import type { ReplicationEvent, ReplicationStatus } from './events.ts';
+import { Link, type GateConfig } from './link.ts';
+import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
+
+const CLIENT_PORT = 1;
+
+export class PrimaryDriver {
+  private readonly core = new PrimaryCore();
+  private readonly output = new OutputCommit();
+  private readonly link: Link;
+  private readonly stopTap: () => void;
+  private cancelPeriod: () => void = () => {};
+  private periodMs: number;
+  /** Epoch of output written now: covered by the next checkpoint captured. */
+  private epoch = 1;
+  private captured: ArrayBuffer | undefined;
+  private pauseStartedAt = 0;
+
+  constructor(
+    private readonly vm: ReplicatedVm,
+    port: PeerPort,
+    private readonly clock: Clock,
+    config: ReplicationConfig,
+    private readonly emit: (event: ReplicationEvent) => void,
+  ) {
+    this.periodMs = config.periodMs;
+    this.link = new Link('primary', port, clock, config.heartbeat, {
+      onMessage: (message) => this.input({ kind: 'message', message }),
+      onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
+      onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
+      onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
+    }, (event) => this.trace(event));
+    this.link.setGate(config.gate);
+    this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
+    this.publish();
+  }
+
+  checkpointNow(): void {
+    this.input({ kind: 'checkpoint-due', cause: 'manual' });
+  }
+
+  setPeriod(ms: number): void {
+    this.periodMs = ms;
+    if (this.core.phase === 'idle') this.armPeriod();
+  }
+
+  lostHeartbeat(): void {
+    this.input({ kind: 'lost-heartbeat' });
+  }
+
+  setGate(gate: GateConfig): void {
+    this.link.setGate(gate);
+  }
+
+  step(): boolean {
+    return this.link.step();
+  }
+
+  status(): ReplicationStatus {
+    return {
+      side: 'primary',
+      role: 'primary',
+      phase: this.core.phase,
+      checkpoint: this.core.checkpoint,
+      committed: this.core.received,
+      failover: this.core.failover.status,
+      exitReason: this.core.exitReason,
+      exitDetail: this.core.exitDetail,
+      heldOutputLines: this.output.heldCount,
+    };
+  }
+
+  dispose(): void {
+    this.cancelPeriod();
+    this.stopTap();
+    this.link.close();
+  }
+
+  private input(input: PrimaryInput): void {
+    const before = this.core.phase;
+    const effects = this.core.handle(input);
+    if (this.core.phase !== before) {
+      this.trace({ kind: 'phase', time: this.clock.now(), side: 'primary', phase: this.core.phase, checkpoint: this.core.checkpoint });
+    }
+    for (const effect of effects) this.apply(effect);
+    this.publish();
+  }
+
+  private apply(effect: PrimaryEffect): void {
+    switch (effect.kind) {
+      case 'send': {
+        const payload = effect.message.type === 'vmstate-size' ? this.captured : undefined;
+        if (payload) this.captured = undefined;
+        this.link.send(effect.message, payload);
+        return;
+      }
+      case 'capture':
+        this.cancelPeriod();
+        void this.capture(effect.checkpoint, effect.cause);
+        return;
+      case 'resume':
+        void this.resume();
+        return;
+      case 'release':
+        this.release(this.output.releaseUpTo(effect.upTo), effect.upTo);
+        return;
+      case 'release-all':
+        this.release(this.output.releaseAll());
+        return;
+      case 'notify-peer-exit':
+        this.link.sendExit(effect.detail);
+        return;
+      case 'exited':
+        this.cancelPeriod();
+        this.trace({ kind: 'exit', time: this.clock.now(), side: 'primary', reason: effect.reason, detail: effect.detail });
+        this.trace({ kind: 'failover', time: this.clock.now(), side: 'primary', status: this.core.failover.status });
+        this.link.close();
+        return;
+    }
+  }
+
+  private async capture(checkpoint: number, cause: string): Promise<void> {
+    this.pauseStartedAt = this.clock.now();
+    try {
+      await this.vm.stop();
+      // Everything written before the stop is in this checkpoint.
+      this.epoch = checkpoint + 1;
+      const state = await this.vm.saveState();
+      const header = { bytes: state.byteLength, checksum: checksum32(state) };
+      this.captured = state;
+      const now = this.clock.now();
+      this.trace({ kind: 'capture', time: now, checkpoint, cause, pauseStartedAt: this.pauseStartedAt, bytes: state.byteLength, captureMs: now - this.pauseStartedAt });
+      this.input({ kind: 'captured', checkpoint, header });
+    } catch (err) {
+      this.input({ kind: 'capture-failed', checkpoint, error: (err as Error).message });
+    }
+  }
+
+  private async resume(): Promise<void> {
+    await this.vm.run();
+    const now = this.clock.now();
+    this.trace({ kind: 'resume', time: now, side: 'primary', checkpoint: this.core.checkpoint, pausedMs: now - this.pauseStartedAt });
+    if (this.core.phase === 'idle') this.armPeriod();
+  }
+
+  private armPeriod(): void {
+    this.cancelPeriod();
+    this.cancelPeriod = this.clock.after(this.periodMs, () => this.input({ kind: 'checkpoint-due', cause: 'periodic' }));
+  }
+
+  private onClientOutput(text: string): void {
+    const { held, released } = this.output.append(text, this.epoch);
+    if (held.length > 0) {
+      this.trace({ kind: 'output', time: this.clock.now(), side: 'primary', state: 'held', lines: held.map((l) => l.text), checkpoint: this.epoch });
+      this.publish();
+    }
+    this.release(released);
+  }
+
+  private release(lines: string[], checkpoint?: number): void {
+    if (lines.length === 0) return;
+    this.trace({ kind: 'output', time: this.clock.now(), side: 'primary', state: 'released', lines, ...(checkpoint ? { checkpoint } : {}) });
+    this.emit({ type: 'released', lines });
+  }
+
+  private trace(event: TraceEvent): void {
+    this.emit({ type: 'trace', event });
+  }
+
+  private publish(): void {
+    this.emit({ type: 'status', status: this.status() });
+  }
+}

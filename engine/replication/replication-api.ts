@@ -1,0 +1,19 @@
+// What a worker offers its host for replication, next to the VM itself.
+import type { ReplicationConfig } from './config.ts';
+import type { ReplicationListener, ReplicationStatus } from './events.ts';
+import type { GateConfig } from './link.ts';
+
+export interface ReplicationApi {
+  /** This worker's VM becomes the primary, replicating over `port`. */
+  startPrimary(port: MessagePort, config: ReplicationConfig, listener: ReplicationListener): void;
+  /** This worker's VM (started in standby) becomes the secondary behind `port`. */
+  startSecondary(port: MessagePort, config: ReplicationConfig, listener: ReplicationListener): void;
+  checkpointNow(): void;
+  setPeriod(ms: number): void;
+  /** QEMU's x-colo-lost-heartbeat: the secondary takes over; the primary leaves COLO. */
+  lostHeartbeat(): void;
+  setGate(gate: GateConfig): void;
+  /** Releases one message held at the gate; false if none was held here. */
+  step(): boolean;
+  status(): ReplicationStatus | undefined;
+}

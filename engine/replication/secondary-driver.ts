@@ -1,0 +1,177 @@
+// Runs the secondary's COLO core: stages each received vmstate, verifies it in
+// full before answering vmstate-received, keeps the last state it loaded, and
+// on failover runs the VM as the new primary with its output going straight out.
+import { checksum32 } from '../protocol/checksum.ts';
+import { OutputCommit } from '../protocol/output-commit.ts';
+import type { VmstateHeader } from '../protocol/messages.ts';
+import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
+import type { ReplicationConfig } from './config.ts';
+import type { ReplicationEvent, ReplicationStatus } from './events.ts';
+import { Link, type GateConfig } from './link.ts';
+import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
+
+const CLIENT_PORT = 1;
+
+/** Full check of a received vmstate against what vmstate-size announced. */
+export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | undefined, memoryBytes: number): 'ok' | { error: string } {
+  if (!payload) return { error: 'no state bytes came with vmstate-size' };
+  if (payload.byteLength !== header.bytes) {
+    return { error: `truncated: ${payload.byteLength} bytes arrived, vmstate-size announced ${header.bytes}` };
+  }
+  const sum = checksum32(payload);
+  if (sum !== header.checksum) {
+    return { error: `checksum mismatch: computed ${sum.toString(16)}, announced ${header.checksum.toString(16)}` };
+  }
+  try {
+    checkStateFits(readStateSummary(payload), memoryBytes);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  return 'ok';
+}
+
+export class SecondaryDriver {
+  private readonly core = new SecondaryCore();
+  private readonly link: Link;
+  private stopTap: () => void = () => {};
+  private staging: ArrayBuffer | undefined;
+  private lastGood: ArrayBuffer | undefined;
+  private readonly output = new OutputCommit();
+
+  constructor(
+    private readonly vm: ReplicatedVm,
+    port: PeerPort,
+    private readonly clock: Clock,
+    config: ReplicationConfig,
+    private readonly memoryBytes: number,
+    private readonly emit: (event: ReplicationEvent) => void,
+  ) {
+    this.link = new Link('secondary', port, clock, config.heartbeat, {
+      onMessage: (message, payload) => {
+        const verdict = message.type === 'vmstate-size' ? this.stage(message.header, payload) : undefined;
+        this.input({ kind: 'message', message, ...(verdict ? { verdict } : {}) });
+      },
+      onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
+      onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
+      onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
+    }, (event) => this.trace(event));
+    this.link.setGate(config.gate);
+    this.input({ kind: 'ready' });
+  }
+
+  lostHeartbeat(): void {
+    this.input({ kind: 'lost-heartbeat' });
+  }
+
+  setGate(gate: GateConfig): void {
+    this.link.setGate(gate);
+  }
+
+  step(): boolean {
+    return this.link.step();
+  }
+
+  status(): ReplicationStatus {
+    return {
+      side: 'secondary',
+      role: this.core.phase === 'primary' ? 'primary' : 'secondary',
+      phase: this.core.phase,
+      checkpoint: this.core.incoming,
+      committed: this.core.loaded,
+      failover: this.core.failover.status,
+      exitReason: this.core.exitReason,
+      exitDetail: this.core.exitDetail,
+      heldOutputLines: 0,
+    };
+  }
+
+  dispose(): void {
+    this.stopTap();
+    this.link.close();
+  }
+
+  private stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+    const verdict = verifyVmstate(header, payload, this.memoryBytes);
+    this.staging = verdict === 'ok' ? payload : undefined;
+    if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
+    return verdict;
+  }
+
+  private input(input: SecondaryInput): void {
+    const before = this.core.phase;
+    const effects = this.core.handle(input);
+    if (this.core.phase !== before) {
+      this.trace({ kind: 'phase', time: this.clock.now(), side: 'secondary', phase: this.core.phase, checkpoint: this.core.incoming });
+    }
+    for (const effect of effects) this.apply(effect);
+    this.emit({ type: 'status', status: this.status() });
+  }
+
+  private apply(effect: SecondaryEffect): void {
+    switch (effect.kind) {
+      case 'send':
+        this.link.send(effect.message);
+        return;
+      case 'load':
+        void this.load(effect.checkpoint);
+        return;
+      case 'discard-staging':
+        this.staging = undefined;
+        return;
+      case 'reload-last-good':
+        if (this.lastGood) void this.vm.restoreState(this.lastGood.slice(0));
+        return;
+      case 'takeover':
+        void this.takeover(effect.from);
+        return;
+      case 'notify-peer-exit':
+        this.link.sendExit(effect.detail);
+        return;
+      case 'exited':
+        this.trace({ kind: 'exit', time: this.clock.now(), side: 'secondary', reason: effect.reason, detail: effect.detail });
+        this.link.close();
+        return;
+      case 'failover-status':
+        this.trace({ kind: 'failover', time: this.clock.now(), side: 'secondary', status: effect.status });
+        return;
+    }
+  }
+
+  private async load(checkpoint: number): Promise<void> {
+    const state = this.staging;
+    this.staging = undefined;
+    const started = this.clock.now();
+    try {
+      if (!state) throw new Error('nothing staged');
+      await this.vm.restoreState(state);
+      // v86 copies out of the buffer, so it can be kept as the last good state.
+      this.lastGood = state;
+      this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true });
+      this.input({ kind: 'loaded', checkpoint });
+    } catch (err) {
+      this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: false });
+      this.input({ kind: 'load-failed', checkpoint, error: (err as Error).message });
+    }
+  }
+
+  private async takeover(from: number): Promise<void> {
+    // As primary, the survivor's client output leaves at once: no one is left to protect it.
+    this.output.releaseAll();
+    this.stopTap = this.vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
+    await this.vm.run();
+    this.trace({ kind: 'takeover', time: this.clock.now(), from });
+  }
+
+  private onClientOutput(text: string): void {
+    const lines = this.output.append(text, this.core.loaded).released;
+    if (lines.length === 0) return;
+    this.trace({ kind: 'output', time: this.clock.now(), side: 'secondary', state: 'released', lines });
+    this.emit({ type: 'released', lines });
+  }
+
+  private trace(event: TraceEvent): void {
+    this.emit({ type: 'trace', event });
+  }
+}

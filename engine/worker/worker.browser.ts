@@ -1,0 +1,6 @@
+// Browser worker entry: assets are fetched from the page's origin.
+import wasmUrl from 'v86/build/v86.wasm?url';
+import { fetchAssetSource } from '../vm/asset-source.ts';
+import { serveWorker } from './worker-main.ts';
+
+serveWorker(self as unknown as Worker, (assetBase) => fetchAssetSource(assetBase, new URL(wasmUrl, self.location.href).href));
