@@ -12,7 +12,8 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { preview } from 'vite';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT, type VmHandle } from '../engine/worker/vm-handle.ts';
+import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
+import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { startBrowserRig } from '../test/browser/chromium.ts';
 import { formatSummary, summarize, type Summary } from './stats.ts';
 

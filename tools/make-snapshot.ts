@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { GUEST_CONFIG, type AssetManifest } from '../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT } from '../engine/worker/vm-handle.ts';
+import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 
 const ASSETS_DIR = join(import.meta.dirname, '..', 'wasm-assets');
 const BOOT_TIMEOUT_MS = 120_000;

@@ -26,4 +26,8 @@ export type TraceEvent =
   | { kind: 'takeover'; time: number; from: number }
   | { kind: 'exit'; time: number; side: Side; reason: ExitReason; detail: string }
   | { kind: 'error'; time: number; side: Side; detail: string }
-  | { kind: 'output'; time: number; side: Side; state: 'held' | 'released'; lines: string[]; checkpoint?: number };
+  | { kind: 'output'; time: number; side: Side; state: 'held' | 'released'; lines: string[]; checkpoint?: number }
+  /** Something the host did to the pair: kill, fence, a new primary. */
+  | { kind: 'host'; time: number; action: HostAction; detail: string };
+
+export type HostAction = 'start' | 'protected' | 'kill-primary' | 'kill-secondary' | 'fence' | 'primary-changed' | 'failover-command';

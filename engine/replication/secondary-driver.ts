@@ -160,8 +160,8 @@ export class SecondaryDriver {
     // As primary, the survivor's client output leaves at once: no one is left to protect it.
     this.output.releaseAll();
     this.stopTap = this.vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
-    await this.vm.run();
     this.trace({ kind: 'takeover', time: this.clock.now(), from });
+    await this.vm.run();
   }
 
   private onClientOutput(text: string): void {

@@ -4,6 +4,7 @@ import * as Comlink from 'comlink';
 import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent } from '../replication/events.ts';
 import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from '../vm/machine-api.ts';
+import { ledgerRequest } from '../vm/guest-protocol.ts';
 import type { WorkerApi } from './worker-main.ts';
 
 export interface WorkerLike {
@@ -14,15 +15,6 @@ interface Waiter {
   port: SerialPort;
   test: (text: string) => boolean;
   resolve: () => void;
-}
-
-/** Guest prompt on ttyS0 and the ledger's banner on ttyS1 (wasm-assets/guest/). */
-export const SHELL_PROMPT = 'colo:/# ';
-export const LEDGER_READY = 'ledger: ready';
-
-/** A ledger request line (see wasm-assets/guest/ledger for why it is framed so). */
-export function ledgerRequest(id: string, operation: string): string {
-  return `\n${id} ${operation} .\n`;
 }
 
 export class VmHandle {

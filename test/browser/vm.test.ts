@@ -44,7 +44,7 @@ describe('the VM adapter in a Web Worker', () => {
     const { page, problems } = await openPage('/test/browser/blank.html');
     const result = await page.evaluate(`(async () => {
       const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
-      const { SHELL_PROMPT, LEDGER_READY } = await import('/engine/worker/vm-handle.ts');
+      const { SHELL_PROMPT, LEDGER_READY } = await import('/engine/vm/guest-protocol.ts');
       const vm = spawnBrowserVm();
       await vm.start({ mode: 'boot', assetBase: new URL('/', location.href).href });
       await vm.waitForOutput(0, SHELL_PROMPT, 90000);

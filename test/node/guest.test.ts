@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GUEST_CONFIG } from '../../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT, type VmHandle } from '../../engine/worker/vm-handle.ts';
+import { LEDGER_READY, SHELL_PROMPT } from '../../engine/vm/guest-protocol.ts';
+import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import { ASSETS_DIR, alteredAssets, flipByte } from '../support/assets.ts';
 
 const BOOT_TIMEOUT_MS = 90_000;

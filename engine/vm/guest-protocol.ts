@@ -1,0 +1,15 @@
+// What the guest prints and expects on its serial ports (wasm-assets/guest/).
+
+/** The shell prompt on ttyS0. */
+export const SHELL_PROMPT = 'colo:/# ';
+
+/** The ledger's banner on ttyS1. */
+export const LEDGER_READY = 'ledger: ready';
+
+/**
+ * A ledger request line. The leading newline and the final " ." let the ledger
+ * refuse a fragment left over from a request that a checkpoint caught half-read.
+ */
+export function ledgerRequest(id: string, operation: string): string {
+  return `\n${id} ${operation} .\n`;
+}
