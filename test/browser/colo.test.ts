@@ -1,0 +1,38 @@
+// COLO with real v86 guests in real Web Workers of Chromium: the same kill
+// scenarios as under Node, run in the page.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KillResult } from '../support/scenarios.ts';
+import { STAGES } from '../support/scenarios.ts';
+import { startBrowserRig, type BrowserRig } from './chromium.ts';
+
+let rig: BrowserRig;
+beforeAll(async () => {
+  rig = await startBrowserRig();
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+describe('killing the primary in Chromium', () => {
+  it.each(STAGES.map((s) => s.name))('%s: the secondary takes over and nothing released is lost', async (stage) => {
+    const page = await rig.browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(msg.text());
+    });
+    await page.goto(new URL('/test/browser/blank.html', rig.baseUrl).href);
+    const result = (await page.evaluate(`(async () => {
+      const { killPrimaryAt } = await import('/test/support/scenarios.ts');
+      const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
+      return killPrimaryAt(spawnBrowserVm, new URL('/', location.href).href, ${JSON.stringify(stage)});
+    })()`)) as KillResult;
+    expect(result.takeoverFrom).toBe(result.expectedFrom);
+    expect(result.finalReply).toBe(result.expectedFinalReply);
+    expect(result.report.violations).toEqual([]);
+    expect({ lost: result.report.lost, contradicted: result.report.contradicted }).toEqual({ lost: 0, contradicted: 0 });
+    expect(result.secondary).toMatchObject({ role: 'primary', failover: 'completed' });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,116 @@
+// Failover scenarios over a real replicated pair, written once and run both
+// under Node and in Chromium (the browser test imports this module through
+// Vite). They return what happened; the tests assert on it.
+import type { ColoCluster } from '../../engine/colo/cluster.ts';
+import type { ClientReport } from '../../engine/colo/ledger-client.ts';
+import type { ReplicationStatus } from '../../engine/replication/events.ts';
+import type { VmHandle } from '../../engine/worker/vm-handle.ts';
+import { ask, heldSeen, messageSeen, startCluster, takeoverFrom } from './cluster.ts';
+
+export interface Stage {
+  name: string;
+  /** Sets breakpoints, waits for the stage, and returns the checkpoint the kill falls in. */
+  reach(c: ColoCluster, after: number): Promise<number>;
+  /** Checkpoint the secondary must take over from, given the one the kill fell in. */
+  expectedFrom(k: number): number;
+}
+
+export const STAGES: Stage[] = [
+  {
+    name: 'between checkpoints',
+    async reach(c, after) {
+      await c.waitFor(() => c.status.primary?.phase === 'idle' && (c.status.primary?.committed ?? 0) > after, 30_000, 'idle after a checkpoint');
+      return c.status.primary?.committed ?? -1;
+    },
+    expectedFrom: (k) => k,
+  },
+  {
+    name: 'after checkpoint-reply',
+    async reach(c) {
+      await c.setGate('primary', { step: false, breakBefore: ['vmstate-send'] });
+      await c.waitFor(() => !!heldSeen(c, 'primary', 'vmstate-send'), 30_000, 'holding vmstate-send');
+      return heldSeen(c, 'primary', 'vmstate-send')?.checkpoint ?? -1;
+    },
+    expectedFrom: (k) => k - 1,
+  },
+  {
+    name: 'in the middle of the state transfer',
+    async reach(c) {
+      await c.setGate('primary', { step: false, breakBefore: ['vmstate-size'] });
+      await c.waitFor(() => !!heldSeen(c, 'primary', 'vmstate-size') && c.status.secondary?.phase === 'await-size', 30_000, 'mid-transfer');
+      return heldSeen(c, 'primary', 'vmstate-size')?.checkpoint ?? -1;
+    },
+    expectedFrom: (k) => k - 1,
+  },
+  {
+    name: 'after vmstate-received',
+    async reach(c, after) {
+      await c.setGate('secondary', { step: false, breakBefore: ['vmstate-loaded'] });
+      await c.waitFor(() => !!messageSeen(c, 'received', 'primary', 'vmstate-received', after + 1), 30_000, 'vmstate-received at the primary');
+      return messageSeen(c, 'received', 'primary', 'vmstate-received', after + 1)?.checkpoint ?? -1;
+    },
+    expectedFrom: (k) => k,
+  },
+  {
+    name: 'after vmstate-loaded',
+    async reach(c, after) {
+      await c.waitFor(() => !!messageSeen(c, 'received', 'primary', 'vmstate-loaded', after + 1), 30_000, 'vmstate-loaded at the primary');
+      return messageSeen(c, 'received', 'primary', 'vmstate-loaded', after + 1)?.checkpoint ?? -1;
+    },
+    expectedFrom: (k) => k,
+  },
+];
+
+export interface KillResult {
+  stage: string;
+  takeoverFrom: number | undefined;
+  expectedFrom: number;
+  finalReply: string;
+  expectedFinalReply: string;
+  report: ClientReport;
+  secondary: ReplicationStatus | undefined;
+  /** Kill → first reply released by the new primary, and kill → takeover decision. */
+  failoverMs: number;
+  detectionMs: number;
+}
+
+/**
+ * Three acknowledged adds, a fourth in flight while the stage is reached, a
+ * kill, then three more adds and a read on the new primary.
+ */
+export async function killPrimaryAt(spawn: () => VmHandle, assetBase: string, stageName: string): Promise<KillResult> {
+  const stage = STAGES.find((s) => s.name === stageName);
+  if (!stage) throw new Error(`no stage ${stageName}`);
+  const c = await startCluster({ spawn, assetBase });
+  try {
+    for (let i = 1; i <= 3; i++) await ask(c, { op: 'add', amount: i });
+    const committed = c.status.primary?.committed ?? 0;
+    c.client.request({ op: 'add', amount: 1000 });
+    const k = await stage.reach(c, committed);
+    let firstReleaseAt = 0;
+    const stop = c.onReleased((side) => {
+      if (side === 'secondary' && firstReleaseAt === 0) firstReleaseAt = performance.timeOrigin + performance.now();
+    });
+    const killedAt = performance.timeOrigin + performance.now();
+    c.killPrimary();
+    await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
+    await c.waitFor(() => c.client.pending === undefined, 30_000, 'in-flight request answered');
+    const takeover = c.trace.find((e) => e.kind === 'takeover');
+    for (let i = 0; i < 3; i++) await ask(c, { op: 'add', amount: 7 });
+    const finalReply = await ask(c, { op: 'get' });
+    stop();
+    return {
+      stage: stage.name,
+      takeoverFrom: takeoverFrom(c),
+      expectedFrom: stage.expectedFrom(k),
+      finalReply,
+      expectedFinalReply: `c${c.client.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`,
+      report: c.client.summary(),
+      secondary: c.status.secondary,
+      failoverMs: firstReleaseAt - killedAt,
+      detectionMs: (takeover?.time ?? NaN) - killedAt,
+    };
+  } finally {
+    c.dispose();
+  }
+}
