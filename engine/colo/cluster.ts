@@ -29,6 +29,7 @@ export interface ClusterOptions {
 type Listener = () => void;
 
 export class ColoCluster {
+  /** Every protocol event of both sides and the host, in time order. */
   readonly trace: TraceEvent[] = [];
   readonly client: LedgerClient;
   /** Latest status reported by each side's worker. */
@@ -39,6 +40,7 @@ export class ColoCluster {
   serving: Side = 'primary';
   private readonly listeners = new Set<Listener>();
   private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
+  private relayPorts: MessagePort[] = [];
 
   constructor(private readonly options: ClusterOptions) {
     this.client = new LedgerClient((line) => this.sendToPrimary(line), realClock.now);
@@ -50,13 +52,19 @@ export class ColoCluster {
     this.primary = spawn();
     this.secondary = spawn();
     this.host('start', 'primary from the booted snapshot, secondary in standby');
-    await Promise.all([
-      this.primary.start({ mode: 'snapshot', assetBase }),
-      this.secondary.start({ mode: 'standby', assetBase }),
-    ]);
-    const [primaryPort, secondaryPort] = this.options.wireTap ? tappedChannel(this.options.wireTap) : directChannel();
-    await this.primary.startReplication('primary', primaryPort, replication, (events) => this.onEvents('primary', events));
-    await this.secondary.startReplication('secondary', secondaryPort, replication, (events) => this.onEvents('secondary', events));
+    try {
+      await Promise.all([
+        this.primary.start({ mode: 'snapshot', assetBase }),
+        this.secondary.start({ mode: 'standby', assetBase }),
+      ]);
+      const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : directChannel();
+      this.relayPorts = relayPorts;
+      await this.primary.startReplication('primary', primaryPort, replication, (events) => this.onEvents('primary', events));
+      await this.secondary.startReplication('secondary', secondaryPort, replication, (events) => this.onEvents('secondary', events));
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
   }
 
   /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs`. */
@@ -135,6 +143,7 @@ export class ColoCluster {
   dispose(): void {
     this.primary?.terminate();
     this.secondary?.terminate();
+    for (const port of this.relayPorts) port.close();
     this.listeners.clear();
     this.releasedListeners.clear();
   }
@@ -148,7 +157,7 @@ export class ColoCluster {
     for (const event of events) {
       switch (event.type) {
         case 'trace':
-          this.trace.push(event.event);
+          this.record(event.event);
           break;
         case 'status':
           this.onStatus(side, event.status);
@@ -181,17 +190,31 @@ export class ColoCluster {
   }
 
   private host(action: HostAction, detail: string): void {
-    this.trace.push({ kind: 'host', time: realClock.now(), action, detail });
+    this.record({ kind: 'host', time: realClock.now(), action, detail });
+  }
+
+  // Batches from the two workers interleave; events are kept in time order.
+  private record(event: TraceEvent): void {
+    let at = this.trace.length;
+    while (at > 0 && (this.trace[at - 1]?.time ?? 0) > event.time) at--;
+    this.trace.splice(at, 0, event);
   }
 }
 
-function directChannel(): [MessagePort, MessagePort] {
+interface Wiring {
+  primaryPort: MessagePort;
+  secondaryPort: MessagePort;
+  /** Ports the host itself keeps (only when it relays). */
+  relayPorts: MessagePort[];
+}
+
+function directChannel(): Wiring {
   const channel = new MessageChannel();
-  return [channel.port1, channel.port2];
+  return { primaryPort: channel.port1, secondaryPort: channel.port2, relayPorts: [] };
 }
 
 // Two channels with the host in the middle, relaying through the tap.
-function tappedChannel(tap: WireTap): [MessagePort, MessagePort] {
+function tappedChannel(tap: WireTap): Wiring {
   const toPrimary = new MessageChannel();
   const toSecondary = new MessageChannel();
   const relay = (from: Side, into: MessagePort) => (event: MessageEvent) => {
@@ -199,5 +222,5 @@ function tappedChannel(tap: WireTap): [MessagePort, MessagePort] {
   };
   toPrimary.port2.onmessage = relay('primary', toSecondary.port2);
   toSecondary.port2.onmessage = relay('secondary', toPrimary.port2);
-  return [toPrimary.port1, toSecondary.port1];
+  return { primaryPort: toPrimary.port1, secondaryPort: toSecondary.port1, relayPorts: [toPrimary.port2, toSecondary.port2] };
 }
