@@ -28,6 +28,9 @@ export interface ClusterOptions {
 
 type Listener = () => void;
 
+/** How long the host waits for a primary to answer before it counts as hung. */
+const ARBITER_PING_MS = 500;
+
 export class ColoCluster {
   /** Every protocol event of both sides and the host, in time order. */
   readonly trace: TraceEvent[] = [];
@@ -38,6 +41,11 @@ export class ColoCluster {
   secondary: VmHandle | undefined;
   /** Which worker serves the client: the original primary, or the secondary after takeover. */
   serving: Side = 'primary';
+  /** Host-side facts the workers cannot report: who was killed, frozen or fenced. */
+  readonly fate: Record<Side, 'alive' | 'killed' | 'frozen' | 'fenced'> = { primary: 'alive', secondary: 'alive' };
+  private operatorFailover = false;
+  private arbitrating = false;
+  private heldForArbitration: string[] = [];
   private readonly listeners = new Set<Listener>();
   private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
   private relayPorts: MessagePort[] = [];
@@ -122,22 +130,44 @@ export class ColoCluster {
     return false;
   }
 
-  /** QEMU's x-colo-lost-heartbeat on the secondary: take over now. */
+  /** QEMU's x-colo-lost-heartbeat on the secondary: take over now (the operator is the arbiter). */
   failover(): void {
+    if (!this.secondary?.alive || this.serving !== 'primary') return;
+    this.operatorFailover = true;
     this.host('failover-command', 'x-colo-lost-heartbeat sent to the secondary');
-    void this.secondary?.replication.lostHeartbeat();
+    void this.secondary.replication.lostHeartbeat();
+  }
+
+  setOutputCommit(mode: 'hold' | 'unsafe'): void {
+    void this.primary?.replication.setOutputCommit(mode);
   }
 
   killPrimary(): void {
     if (!this.primary?.alive) return;
     this.host('kill-primary', 'primary worker terminated');
+    this.fate.primary = 'killed';
     this.primary.terminate();
   }
 
   killSecondary(): void {
     if (!this.secondary?.alive) return;
     this.host('kill-secondary', 'secondary worker terminated');
+    this.fate.secondary = 'killed';
     this.secondary.terminate();
+  }
+
+  /** The primary hangs but its worker lives: only the missing heartbeats give it away. */
+  freezePrimary(): void {
+    if (!this.primary?.alive || this.fate.primary !== 'alive') return;
+    this.host('freeze-primary', 'primary VM stopped; it sends and reads nothing');
+    this.fate.primary = 'frozen';
+    void this.primary.replication.freeze();
+  }
+
+  /** Partition: both sides are alive and lose each other. */
+  cutLink(): void {
+    this.host('cut-link', 'the replication channel carries nothing more');
+    for (const vm of [this.primary, this.secondary]) if (vm?.alive) void vm.replication.cutLink();
   }
 
   dispose(): void {
@@ -163,10 +193,9 @@ export class ColoCluster {
           this.onStatus(side, event.status);
           break;
         case 'released':
+          if (side === 'secondary' && this.arbitrating) this.heldForArbitration.push(...event.lines);
           // Only the serving VM speaks for the service; a fenced one is not heard.
-          if (side !== this.serving) break;
-          for (const line of event.lines) this.client.onReleasedLine(line);
-          for (const listener of this.releasedListeners) listener(side, event.lines);
+          else if (side === this.serving) this.deliver(side, event.lines);
           break;
       }
     }
@@ -177,15 +206,54 @@ export class ColoCluster {
     const wasProtected = this.protected;
     this.status[side] = status;
     if (!wasProtected && this.protected) this.host('protected', `secondary holds checkpoint ${status.committed}`);
-    if (side === 'secondary' && status.role === 'primary' && this.serving === 'primary') {
-      this.serving = 'secondary';
-      // Fencing: the old primary must never speak again, even if it was only frozen.
-      if (this.primary?.alive) {
-        this.host('fence', 'old primary terminated after takeover');
-        this.primary.terminate();
-      }
-      this.host('primary-changed', `secondary took over from checkpoint ${status.committed}`);
-      this.client.retry();
+    if (side === 'secondary' && status.role === 'primary' && this.serving === 'primary' && !this.arbitrating) {
+      void this.arbitrate(status.committed);
+    }
+  }
+
+  private deliver(side: Side, lines: string[]): void {
+    for (const line of lines) this.client.onReleasedLine(line);
+    for (const listener of this.releasedListeners) listener(side, lines);
+  }
+
+  // The secondary has taken over. If the primary is dead, killed or hung, the
+  // secondary serves. If the primary still answers the host, it was the link
+  // that failed: the primary may already have released output the secondary's
+  // checkpoint does not cover, so the secondary is the one fenced.
+  private async arbitrate(from: number): Promise<void> {
+    this.arbitrating = true;
+    const primaryAnswers =
+      !this.operatorFailover && this.fate.primary === 'alive' && !!this.primary?.alive && (await this.answersWithin(this.primary, ARBITER_PING_MS));
+    this.arbitrating = false;
+    const held = this.heldForArbitration;
+    this.heldForArbitration = [];
+    if (primaryAnswers) {
+      this.host('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced');
+      this.fate.secondary = 'fenced';
+      this.secondary?.terminate();
+      return;
+    }
+    if (this.primary?.alive) {
+      this.host('fence', 'old primary terminated after takeover, so it can never speak again');
+      if (this.fate.primary === 'alive' || this.fate.primary === 'frozen') this.fate.primary = 'fenced';
+      this.primary.terminate();
+    }
+    this.serving = 'secondary';
+    this.host('primary-changed', `secondary took over from checkpoint ${from}`);
+    this.deliver('secondary', held);
+    this.client.retry();
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  private async answersWithin(vm: VmHandle, ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    try {
+      return await Promise.race([vm.replication.ping().then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -30,4 +30,14 @@ export type TraceEvent =
   /** Something the host did to the pair: kill, fence, a new primary. */
   | { kind: 'host'; time: number; action: HostAction; detail: string };
 
-export type HostAction = 'start' | 'protected' | 'kill-primary' | 'kill-secondary' | 'fence' | 'primary-changed' | 'failover-command';
+export type HostAction =
+  | 'start'
+  | 'protected'
+  | 'kill-primary'
+  | 'kill-secondary'
+  | 'freeze-primary'
+  | 'cut-link'
+  | 'fence'
+  | 'primary-changed'
+  | 'failover-command'
+  | 'arbitrate';

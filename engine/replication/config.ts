@@ -7,10 +7,16 @@ export interface ReplicationConfig {
   periodMs: number;
   heartbeat: HeartbeatConfig;
   gate: GateConfig;
+  /**
+   * 'hold' is COLO's output commit. 'unsafe' releases the primary's output at
+   * once, to show what goes wrong without it.
+   */
+  outputCommit: 'hold' | 'unsafe';
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
   periodMs: 1000,
   heartbeat: { intervalMs: 50, missLimit: 8 },
   gate: { step: false, breakBefore: [] },
+  outputCommit: 'hold',
 };

@@ -12,6 +12,8 @@ export interface GateConfig {
   step: boolean;
   /** Hold only these message types (breakpoints). */
   breakBefore: ColoMessageType[];
+  /** Slow the handshake down for teaching: each protocol message waits this long. */
+  delayMs?: number;
 }
 
 export const OPEN_GATE: GateConfig = { step: false, breakBefore: [] };
@@ -38,6 +40,10 @@ export class Link {
   private sequence = 0;
   private lost = false;
   private closed = false;
+  /** Simulated faults: a hung side sends and reads nothing; a cut link carries nothing. */
+  private frozen = false;
+  private cut = false;
+  private delayQueue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly side: Side,
@@ -67,7 +73,7 @@ export class Link {
 
   /** Tells the peer this side left COLO; bypasses the gate. */
   sendExit(detail: string): void {
-    if (this.closed) return;
+    if (this.closed || this.frozen || this.cut) return;
     this.port.postMessage({ type: 'colo-exit', detail }, []);
     this.trace({ kind: 'message', time: this.clock.now(), from: this.side, to: this.peer, at: 'sent', type: 'colo-exit' });
   }
@@ -89,6 +95,16 @@ export class Link {
     return this.held.length;
   }
 
+  /** This side hangs: no heartbeats leave, nothing is read. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** The channel stops carrying anything, both ways, as a network partition would. */
+  cutLink(): void {
+    this.cut = true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -101,8 +117,20 @@ export class Link {
     while (this.held.length > 0 && !this.gate.breakBefore.includes(this.held[0]?.message.type as ColoMessageType)) this.step();
   }
 
-  private post({ message, payload }: Outgoing): void {
-    if (this.closed) return;
+  private post(outgoing: Outgoing): void {
+    const delay = this.gate.delayMs ?? 0;
+    if (delay <= 0) {
+      this.postNow(outgoing);
+      return;
+    }
+    // Delayed messages keep their order.
+    this.delayQueue = this.delayQueue.then(
+      () => new Promise<void>((resolve) => this.clock.after(delay, () => (this.postNow(outgoing), resolve()))),
+    );
+  }
+
+  private postNow({ message, payload }: Outgoing): void {
+    if (this.closed || this.frozen || this.cut) return;
     this.port.postMessage(payload ? { ...message, payload } : message, payload ? [payload] : []);
     this.trace({
       kind: 'message',
@@ -117,8 +145,8 @@ export class Link {
   }
 
   private beat(): void {
-    if (this.closed) return;
-    this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
+    if (this.closed || this.frozen) return;
+    if (!this.cut) this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
     const now = this.clock.now();
     if (!this.lost && this.monitor.isLost(now)) {
       this.lost = true;
@@ -130,7 +158,7 @@ export class Link {
   }
 
   private receive(data: unknown): void {
-    if (this.closed) return;
+    if (this.closed || this.frozen || this.cut) return;
     this.monitor.heard(this.clock.now());
     const parsed = parseWireMessage(data);
     if ('error' in parsed) {

@@ -14,7 +14,8 @@ const CLIENT_PORT = 1;
 
 export class PrimaryDriver {
   private readonly core = new PrimaryCore();
-  private readonly output = new OutputCommit();
+  private output = new OutputCommit();
+  private frozen = false;
   private readonly link: Link;
   private readonly stopTap: () => void;
   private cancelPeriod: () => void = () => {};
@@ -39,6 +40,7 @@ export class PrimaryDriver {
       onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
     }, (event) => this.trace(event));
     this.link.setGate(config.gate);
+    this.setOutputCommit(config.outputCommit);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
     this.publish();
   }
@@ -62,6 +64,23 @@ export class PrimaryDriver {
 
   step(): boolean {
     return this.link.step();
+  }
+
+  setOutputCommit(mode: 'hold' | 'unsafe'): void {
+    if (mode === 'unsafe') this.release(this.output.releaseAll());
+    else if (this.core.phase !== 'exited') this.output = new OutputCommit();
+  }
+
+  /** Simulated hang: the VM stops, nothing is sent or read, no timer fires. */
+  freeze(): void {
+    this.frozen = true;
+    this.cancelPeriod();
+    this.link.freeze();
+    void this.vm.stop();
+  }
+
+  cutLink(): void {
+    this.link.cutLink();
   }
 
   status(): ReplicationStatus {
@@ -107,7 +126,7 @@ export class PrimaryDriver {
         void this.capture(effect.checkpoint, effect.cause);
         return;
       case 'resume':
-        void this.resume();
+        if (!this.frozen) void this.resume();
         return;
       case 'release':
         this.release(this.output.releaseUpTo(effect.upTo), effect.upTo);

@@ -16,4 +16,12 @@ export interface ReplicationApi {
   /** Releases one message held at the gate; false if none was held here. */
   step(): boolean;
   status(): ReplicationStatus | undefined;
+  /** 'unsafe' releases the primary's output without waiting for a checkpoint (teaching only). */
+  setOutputCommit(mode: 'hold' | 'unsafe'): void;
+  /** Simulated hang: the VM stops and this side neither sends nor reads; `ping` never answers. */
+  freeze(): void;
+  /** Simulated partition: the channel carries nothing more, both ways. */
+  cutLink(): void;
+  /** Answers at once unless the worker is frozen: how the host tells a hung side from a cut link. */
+  ping(): Promise<true>;
 }

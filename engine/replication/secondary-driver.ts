@@ -73,6 +73,16 @@ export class SecondaryDriver {
     return this.link.step();
   }
 
+  /** Simulated hang: nothing is sent or read any more. */
+  freeze(): void {
+    this.link.freeze();
+    void this.vm.stop();
+  }
+
+  cutLink(): void {
+    this.link.cutLink();
+  }
+
   status(): ReplicationStatus {
     return {
       side: 'secondary',

@@ -23,6 +23,7 @@ export interface WorkerApi {
 export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource): void {
   const machine = new GuestMachine(openSource);
   let driver: PrimaryDriver | SecondaryDriver | undefined;
+  let frozen = false;
 
   const attach = (make: (emit: (event: ReplicationEvent) => void) => PrimaryDriver | SecondaryDriver, listener: ReplicationListener) => {
     if (driver) throw new Error('replication: this worker already has a role');
@@ -51,6 +52,16 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
     setGate: (gate) => need().setGate(gate),
     step: () => need().step(),
     status: () => driver?.status(),
+    setOutputCommit: (mode) => {
+      const d = need();
+      if (d instanceof PrimaryDriver) d.setOutputCommit(mode);
+    },
+    freeze: () => {
+      frozen = true;
+      need().freeze();
+    },
+    cutLink: () => need().cutLink(),
+    ping: () => (frozen ? new Promise<true>(() => {}) : Promise.resolve(true)),
   };
 
   const api: WorkerApi = {

@@ -52,6 +52,46 @@ describe('killing the primary', () => {
     expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
   });
 
+  it('a frozen primary (alive, silent) is detected by heartbeats, found hung by the host, and fenced', async () => {
+    const c = await start();
+    expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/ ok 5$/);
+    c.freezePrimary();
+    c.client.request({ op: 'add', amount: 6 });
+    await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
+    expect(c.fate).toEqual({ primary: 'fenced', secondary: 'alive' });
+    await c.waitFor(() => c.client.pending === undefined, 30_000, 'in-flight request answered');
+    expect(await ask(c, { op: 'get' })).toMatch(/ ok 11$/);
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+  });
+
+  it('a cut link makes both sides lose each other; the host keeps the primary and fences the secondary', async () => {
+    const c = await start();
+    expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/ ok 5$/);
+    c.cutLink();
+    c.client.request({ op: 'add', amount: 6 });
+    await c.waitFor(() => c.fate.secondary === 'fenced', 30_000, 'secondary fenced');
+    expect(c.serving).toBe('primary');
+    expect(c.trace.some((e) => e.kind === 'host' && e.action === 'arbitrate')).toBe(true);
+    await c.waitFor(() => c.client.pending === undefined, 30_000, 'in-flight request answered');
+    expect(c.status.primary).toMatchObject({ phase: 'exited', exitReason: 'request' });
+    expect(await ask(c, { op: 'get' })).toMatch(/ ok 11$/);
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+  });
+
+  it('unsafe mode (no output commit) plus a kill loses replies the client already saw', async () => {
+    const c = await start();
+    c.setPeriod(60_000);
+    await c.waitFor(() => c.status.primary?.phase === 'idle', 30_000, 'idle');
+    c.setOutputCommit('unsafe');
+    for (let i = 0; i < 3; i++) await ask(c, { op: 'add', amount: 10 });
+    c.killPrimary();
+    await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
+    await ask(c, { op: 'add', amount: 1 });
+    const report = c.client.summary();
+    expect(report.lost).toBeGreaterThan(0);
+    expect(report.violations[0]).toMatch(/^lost: c\d+ ok 1: total 1, acknowledged adds sum to 31$/);
+  });
+
   it('losing the secondary leaves the primary serving, unprotected, with held output released', async () => {
     const c = await start();
     expect(await ask(c, { op: 'add', amount: 2 })).toMatch(/ ok 2$/);
