@@ -1,69 +1,122 @@
-// The page: one primary VM started from the booted snapshot, its serial
-// console and VGA text screen, and a line input for shell commands.
+// The demo page: a replicated pair of PCs, the client, the protocol timeline,
+// measurements, controls and the guided tour. Every view reads the engine.
+import '@xterm/xterm/css/xterm.css';
+import './style.css';
+import { ColoCluster } from '../engine/colo/cluster.ts';
+import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
+import type { VmHandle } from '../engine/worker/vm-handle.ts';
+import { viewOf } from './cluster-view.ts';
+import { DemoTraffic } from './demo-traffic.ts';
+import { Tour } from './tour.ts';
+import { ClientPanel } from './views/client-panel.ts';
+import { Controls } from './views/controls.ts';
+import { Metrics } from './views/metrics.ts';
+import { Timeline } from './views/timeline.ts';
+import { VmPanel } from './views/vm-panel.ts';
 
-const SCREEN_REFRESH_MS = 250;
-const MAX_TERMINAL_CHARS = 200_000;
+const VIEW_REFRESH_MS = 200;
+const SLOW_REFRESH_MS = 1000;
 
-function element<T extends HTMLElement>(selector: string): T {
-  const found = document.querySelector<T>(selector);
+function element(selector: string): HTMLElement {
+  const found = document.querySelector<HTMLElement>(selector);
   if (!found) throw new Error(`page: missing ${selector}`);
   return found;
 }
 
-const status = element<HTMLElement>('[data-vm-status]');
-const progress = element<HTMLProgressElement>('[data-vm-progress]');
-const serial0 = element<HTMLPreElement>('[data-serial0]');
-const screen = element<HTMLPreElement>('[data-screen]');
-const form = element<HTMLFormElement>('[data-shell-form]');
-const input = element<HTMLInputElement>('[data-shell-input]');
+const status = element('[data-status]');
+const progress = element('[data-progress]') as HTMLProgressElement;
 
-// Terminal queries (cursor position requests, colours) are not drawn.
-const stripEscapes = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-
-function setStatus(text: string, state: string): void {
+function setStatus(text: string, state: string, step?: number): void {
   status.textContent = text;
-  document.body.dataset.vmState = state;
+  document.body.dataset.state = state;
+  if (step !== undefined) progress.value = step;
 }
 
 async function main(): Promise<void> {
-  const vm = spawnBrowserVm();
-  setStatus('Fetching and verifying guest assets…', 'loading');
-  progress.value = 1;
-  vm.subscribe((events) => {
-    for (const event of events) {
-      if (event.type === 'serial' && event.port === 0) {
-        serial0.textContent = (serial0.textContent + stripEscapes(event.text)).slice(-MAX_TERMINAL_CHARS);
-        serial0.scrollTop = serial0.scrollHeight;
-      }
-    }
+  const cluster = new ColoCluster({
+    spawn: spawnBrowserVm,
+    assetBase: new URL(import.meta.env.BASE_URL, location.href).href,
+    replication: DEFAULT_REPLICATION,
   });
-  const report = await vm.start({ mode: 'snapshot', assetBase: new URL(import.meta.env.BASE_URL, location.href).href });
-  progress.value = 2;
-  setStatus('Restored the booted snapshot; waiting for the shell…', 'starting');
-  const probe = await vm.shell('uname -sr');
-  progress.value = 3;
-  progress.hidden = true;
-  const ready = performance.now();
-  setStatus(
-    `Running ${probe.trim()} — interactive ${Math.round(ready)} ms after page open ` +
-      `(assets ${Math.round(report.assetsMs)} ms, restore ${Math.round(report.restoreMs)} ms)`,
-    'interactive',
-  );
-  document.body.dataset.interactiveMs = String(Math.round(ready));
-  input.disabled = false;
-  input.focus();
+  const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
+  element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
+  const timeline = new Timeline(cluster.trace);
+  element('[data-timeline]').append(timeline.root);
+  const traffic = new DemoTraffic(cluster);
+  const client = new ClientPanel(cluster, traffic);
+  const metrics = new Metrics();
+  element('[data-lower]').append(client.root, metrics.root);
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    void vm.machine.sendSerial(0, input.value + '\n');
-    input.value = '';
-  });
+  setStatus('Fetching and verifying the guest (BIOS, Linux kernel, booted snapshot)…', 'loading', 1);
+  await cluster.start();
+  const vms: Record<'primary' | 'secondary', VmHandle | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
+  if (vms.primary) {
+    panels.primary.attach(vms.primary);
+    // The snapshot's prompt was printed before this page existed: ask for a fresh one.
+    void vms.primary.machine.sendSerial(0, '\n');
+  }
+  if (vms.secondary) panels.secondary.attach(vms.secondary);
+  setStatus('PC A runs; PC B is receiving its first checkpoint (a full copy)…', 'syncing', 2);
+  await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+  setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
+  progress.hidden = true;
+  document.body.dataset.protectedMs = String(Math.round(performance.now()));
+
+  const controls = new Controls(cluster);
+  element('[data-controls]').append(controls.root);
+  const tour = new Tour();
+  const tourButton = element('[data-action="tour"]') as HTMLButtonElement;
+  tourButton.disabled = false;
+  tourButton.addEventListener('click', () => tour.open());
+
+  let traced = 0;
+  const refresh = () => {
+    for (const side of ['primary', 'secondary'] as const) panels[side].update(viewOf(cluster, side));
+    controls.update();
+    client.refresh();
+    for (; traced < cluster.trace.length; traced++) {
+      const event = cluster.trace[traced];
+      if (event) client.onTrace(event);
+    }
+    document.body.dataset.serving = cluster.serving;
+    document.body.dataset.protected = String(cluster.protected);
+    const pvm = viewOf(cluster, 'primary');
+    const svm = viewOf(cluster, 'secondary');
+    const headline =
+      cluster.serving === 'secondary'
+        ? `Failed over: PC B serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
+        : cluster.protected
+          ? `Protected: PC B holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
+          : `Unprotected: ${pvm.roleDetail}`;
+    setStatus(headline, cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
+  };
+  setInterval(refresh, VIEW_REFRESH_MS);
+  const draw = () => {
+    timeline.render();
+    requestAnimationFrame(draw);
+  };
+  requestAnimationFrame(draw);
+
+  const lastCount: Record<string, number> = {};
   setInterval(() => {
-    void vm.machine.textScreen().then((rows) => {
-      screen.textContent = rows.map((row) => row.trimEnd()).join('\n');
-    });
-  }, SCREEN_REFRESH_MS);
+    metrics.render(cluster.trace);
+    for (const side of ['primary', 'secondary'] as const) {
+      const vm = vms[side];
+      if (!vm?.alive || cluster.fate[side] !== 'alive') {
+        panels[side].showRate(undefined);
+        continue;
+      }
+      void vm.machine.instructionCount().then((count) => {
+        const before = lastCount[side];
+        lastCount[side] = count;
+        panels[side].showRate(before === undefined ? undefined : ((count - before) * 1000) / SLOW_REFRESH_MS);
+      });
+      void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows));
+    }
+  }, SLOW_REFRESH_MS);
+  traffic.start();
+  refresh();
 }
 
 main().catch((err: unknown) => {

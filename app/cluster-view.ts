@@ -1,0 +1,59 @@
+// What the page shows about each PC, derived from the engine's state: the UI
+// is a view of the cluster, never a second source of truth.
+import type { ColoCluster } from '../engine/colo/cluster.ts';
+import type { Side } from '../engine/protocol/messages.ts';
+
+export type Role = 'starting' | 'primary' | 'secondary' | 'unprotected' | 'dead' | 'frozen' | 'fenced' | 'stopped';
+export type RunState = 'running' | 'paused' | 'loading' | 'stopped';
+
+export interface VmView {
+  role: Role;
+  roleDetail: string;
+  run: RunState;
+  /** Checkpoint this PC holds: last captured (primary), last loaded (secondary). */
+  checkpoint: number;
+  /** Its serial console takes keystrokes. */
+  interactive: boolean;
+}
+
+const PAUSED_PHASES = new Set(['capturing', 'await-received', 'await-loaded']);
+
+export function viewOf(cluster: ColoCluster, side: Side): VmView {
+  const fate = cluster.fate[side];
+  const status = cluster.status[side];
+  const gone = (role: Role, detail: string): VmView => ({ role, roleDetail: detail, run: 'stopped', checkpoint: status?.committed ?? 0, interactive: false });
+  if (fate === 'killed') return gone('dead', 'its worker was terminated');
+  if (fate === 'fenced') return gone('fenced', 'terminated by the host so it can never speak again');
+  if (fate === 'frozen') return gone('frozen', 'hung: alive but silent');
+  if (!status) return { role: 'starting', roleDetail: 'starting…', run: 'stopped', checkpoint: 0, interactive: false };
+
+  if (side === 'primary') {
+    const checkpoint = status.checkpoint;
+    if (status.phase === 'exited') {
+      return { role: 'unprotected', roleDetail: `primary alone: ${status.exitDetail}`, run: 'running', checkpoint, interactive: true };
+    }
+    const run: RunState = PAUSED_PHASES.has(status.phase) ? 'paused' : 'running';
+    const detail = cluster.protected ? `protected: the secondary holds checkpoint ${status.committed}` : 'waiting for the first checkpoint';
+    return { role: 'primary', roleDetail: detail, run, checkpoint, interactive: true };
+  }
+  if (status.role === 'primary') {
+    const serving = cluster.serving === 'secondary';
+    return {
+      role: serving ? 'unprotected' : 'secondary',
+      roleDetail: serving ? `took over from checkpoint ${status.committed}; now primary, alone` : 'taking over…',
+      run: 'running',
+      checkpoint: status.committed,
+      interactive: serving,
+    };
+  }
+  if (status.phase === 'exited') {
+    return { role: 'stopped', roleDetail: `left COLO: ${status.exitDetail}`, run: 'paused', checkpoint: status.committed, interactive: false };
+  }
+  return {
+    role: 'secondary',
+    roleDetail: status.committed > 0 ? `holds checkpoint ${status.committed}, paused between checkpoints` : 'waiting for the initial sync',
+    run: status.phase === 'loading' ? 'loading' : 'paused',
+    checkpoint: status.committed,
+    interactive: false,
+  };
+}

@@ -1,0 +1,25 @@
+// What each step of COLO is for, in words a newcomer can follow. Used by the
+// timeline's detail box and by the guided tour.
+import type { ColoMessageType } from '../engine/protocol/messages.ts';
+
+export const MESSAGE_MEANING: Record<ColoMessageType | 'colo-exit', string> = {
+  'checkpoint-ready':
+    'The secondary is set up and can take checkpoints. Sent once; the primary answers with the first checkpoint, a full copy of itself (the initial sync).',
+  'checkpoint-request':
+    'The primary starts a checkpoint. Until the secondary has the new state, nothing the primary says to clients may leave.',
+  'checkpoint-reply':
+    'The secondary is ready to receive. The primary now stops its VM, so that the state it captures is one consistent instant.',
+  'vmstate-send': 'The primary has captured its state (CPU, devices, RAM) and the bytes follow.',
+  'vmstate-size':
+    'The size and checksum of the state, with the bytes themselves, moved (transferred, not copied) to the secondary, which stages them and checks every byte before it accepts them.',
+  'vmstate-received':
+    'The secondary holds the whole checkpoint. From this moment a failover cannot lose anything the primary did before it, so the primary releases the client replies that this checkpoint covers (output commit).',
+  'vmstate-loaded': 'The secondary has loaded the state: it is now an exact copy. The primary resumes running.',
+  'colo-exit': 'One side left COLO because of an error and tells the other. The primary carries on alone, unprotected.',
+};
+
+export const PHASE_MEANING = {
+  pause: 'Primary paused: from the stop for capture until it resumes after vmstate-loaded. Every millisecond here is lost service.',
+  transfer: 'The state buffer in flight between the two workers.',
+  load: 'The secondary loading the staged state into its VM.',
+} as const;

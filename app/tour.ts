@@ -1,0 +1,121 @@
+// The guided tour: a card that walks through the handshake, output commit and
+// failover, each step pointing at the live part of the page.
+
+interface TourStep {
+  target: string;
+  title: string;
+  text: string;
+}
+
+const STEPS: TourStep[] = [
+  {
+    target: '.vm-panel[data-side="primary"]',
+    title: 'Two real PCs',
+    text: 'Each panel is a whole x86 PC emulated by v86 in its own Web Worker, running Linux. PC A is the primary: it serves the client. Type in its console: it is a real shell.',
+  },
+  {
+    target: '.vm-panel[data-side="secondary"]',
+    title: 'The secondary waits',
+    text: 'PC B never booted. It started from a full copy of PC A (checkpoint #1) and since then stays paused, loading each new checkpoint. Its VGA screen shows PC A as it was at the last checkpoint.',
+  },
+  {
+    target: '.client-panel',
+    title: 'A client with a ledger',
+    text: 'The client adds amounts to a ledger running inside PC A (on its second serial port). Watch each reply: first “held” inside the primary, then “released”.',
+  },
+  {
+    target: '.timeline-panel',
+    title: 'One checkpoint, message by message',
+    text: 'Every arrow is a COLO message between the two workers: checkpoint-request, checkpoint-reply, vmstate-send, vmstate-size (carrying the state), vmstate-received, vmstate-loaded. Red bars: the primary paused. Green bars: the secondary loading. Click any of them.',
+  },
+  {
+    target: '[data-action="step-mode"]',
+    title: 'Slow it down',
+    text: 'Turn on step mode, then press “Step ▶” to let one message through at a time. Heartbeats keep flowing meanwhile, so nobody thinks the other side died. Or pick a slow speed.',
+  },
+  {
+    target: '.client-panel',
+    title: 'Output commit',
+    text: 'A reply is released only after vmstate-received of the checkpoint that covers it. So whatever the client has seen, the secondary already holds: a failover can never take it back.',
+  },
+  {
+    target: '[data-action="kill-primary"]',
+    title: 'Kill the primary',
+    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats, takes over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0.',
+  },
+  {
+    target: '.controls .danger',
+    title: 'Freeze, cut, kill',
+    text: 'A frozen primary is alive but silent: only heartbeats reveal it. A cut link makes both sides lose each other; the host acts as arbiter and keeps the primary, fencing the secondary, because two primaries would contradict each other.',
+  },
+  {
+    target: 'label.unsafe',
+    title: 'Why wait? Unsafe mode',
+    text: 'Reload, tick unsafe mode and kill the primary: replies now leave before any checkpoint covers them, and after failover the ledger total goes back. The badge turns red. That is what output commit prevents.',
+  },
+];
+
+export class Tour {
+  private index = 0;
+  private readonly card: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly text: HTMLElement;
+  private readonly counter: HTMLElement;
+  private readonly next: HTMLButtonElement;
+
+  constructor() {
+    this.title = document.createElement('h2');
+    this.text = document.createElement('p');
+    this.counter = document.createElement('span');
+    const back = this.button('Back', () => this.go(this.index - 1));
+    const next = this.button('Next', () => this.go(this.index + 1));
+    this.next = next;
+    const close = this.button('Close tour', () => this.close());
+    this.card = document.createElement('aside');
+    this.card.className = 'tour';
+    this.card.setAttribute('role', 'dialog');
+    this.card.setAttribute('aria-live', 'polite');
+    this.card.setAttribute('aria-label', 'Guided tour');
+    this.card.hidden = true;
+    const nav = document.createElement('div');
+    nav.append(back, this.counter, next, close);
+    this.card.append(this.title, this.text, nav);
+    this.card.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.close();
+    });
+    document.body.append(this.card);
+  }
+
+  open(): void {
+    this.card.hidden = false;
+    this.go(0);
+  }
+
+  private go(index: number): void {
+    if (index < 0 || index >= STEPS.length) return;
+    this.index = index;
+    const step = STEPS[index];
+    if (!step) return;
+    document.querySelector('.tour-target')?.classList.remove('tour-target');
+    const target = document.querySelector(step.target);
+    target?.classList.add('tour-target');
+    target?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    this.title.textContent = step.title;
+    this.text.textContent = step.text;
+    this.counter.textContent = `${index + 1} / ${STEPS.length}`;
+    this.next.focus();
+  }
+
+  private close(): void {
+    this.card.hidden = true;
+    document.querySelector('.tour-target')?.classList.remove('tour-target');
+  }
+
+  private button(label: string, action: () => void): HTMLButtonElement {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.addEventListener('click', action);
+    return b;
+  }
+}

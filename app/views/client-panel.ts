@@ -1,0 +1,94 @@
+// The client's view: each request, its reply held inside the primary (waiting
+// for a checkpoint) and then released, and the consistency badge.
+import type { ColoCluster } from '../../engine/colo/cluster.ts';
+import type { ClientRequest } from '../../engine/colo/ledger-client.ts';
+import type { TraceEvent } from '../../engine/protocol/trace.ts';
+import type { DemoTraffic } from '../demo-traffic.ts';
+import { formatMs, h } from '../dom.ts';
+
+interface Entry {
+  row: HTMLLIElement;
+  status: HTMLElement;
+  reply: HTMLElement;
+}
+
+const MAX_ROWS = 14;
+
+export class ClientPanel {
+  readonly root: HTMLElement;
+  private readonly list: HTMLOListElement;
+  private readonly badge: HTMLElement;
+  private readonly violations: HTMLElement;
+  private readonly counts: HTMLElement;
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly cluster: ColoCluster,
+    traffic: DemoTraffic,
+  ) {
+    this.list = h('ol', { class: 'requests', 'aria-live': 'off' });
+    this.badge = h('p', { class: 'consistency', role: 'status', 'data-consistency': '0' });
+    this.violations = h('ul', { class: 'violations' });
+    this.counts = h('p', { class: 'counts' });
+    const auto = h('input', { type: 'checkbox', id: 'auto-traffic', checked: true });
+    auto.addEventListener('change', () => traffic.setAuto(auto.checked));
+    const add = h('button', { type: 'button', 'data-action': 'client-add', text: 'Send “add 5”' });
+    add.addEventListener('click', () => traffic.send({ op: 'add', amount: 5 }));
+    const get = h('button', { type: 'button', 'data-action': 'client-get', text: 'Read total' });
+    get.addEventListener('click', () => traffic.send({ op: 'get' }));
+    this.root = h(
+      'section',
+      { class: 'client-panel', 'aria-labelledby': 'client-title' },
+      h('h2', { id: 'client-title', text: 'Client (ledger on ttyS1)' }),
+      this.badge,
+      this.violations,
+      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get),
+      this.counts,
+      this.list,
+    );
+    traffic.onSent((request) => this.added(request));
+    cluster.client.onAnswer((answer) => {
+      const entry = this.entries.get(answer.id);
+      if (!entry) return;
+      entry.row.dataset.state = 'released';
+      entry.status.textContent = `released after ${formatMs(answer.answeredAt - answer.sentAt)}${answer.attempts > 1 ? `, ${answer.attempts} tries` : ''}`;
+      entry.reply.textContent = answer.reply;
+    });
+    this.refresh();
+  }
+
+  onTrace(event: TraceEvent): void {
+    if (event.kind !== 'output' || event.state !== 'held') return;
+    for (const line of event.lines) {
+      const entry = this.entries.get(line.split(' ')[0] ?? '');
+      if (!entry || entry.row.dataset.state === 'released') continue;
+      entry.row.dataset.state = 'held';
+      entry.status.textContent = `held in the primary until checkpoint #${event.checkpoint ?? '?'} is safe`;
+      entry.reply.textContent = line;
+    }
+  }
+
+  refresh(): void {
+    const report = this.cluster.client.summary();
+    const bad = report.lost + report.contradicted;
+    this.badge.textContent = `Released replies lost or contradicted: ${bad}`;
+    this.badge.dataset.consistency = String(bad);
+    this.counts.textContent = `${report.sent} sent, ${report.answered} answered, ${report.retries} retried after failover`;
+    this.violations.replaceChildren(...report.violations.slice(-3).map((v) => h('li', { text: v })));
+  }
+
+  private added(request: ClientRequest): void {
+    const status = h('span', { class: 'status', text: 'sent to the primary' });
+    const reply = h('code', { class: 'reply' });
+    const op = request.operation.op === 'add' ? `add ${request.operation.amount}` : 'get';
+    const row = h('li', { 'data-state': 'sent', 'data-id': request.id }, h('code', { text: `${request.id} ${op}` }), reply, status);
+    this.entries.set(request.id, { row, status, reply });
+    this.list.prepend(row);
+    while (this.list.children.length > MAX_ROWS) {
+      const last = this.list.lastElementChild as HTMLElement | null;
+      if (!last) break;
+      this.entries.delete(last.dataset.id ?? '');
+      last.remove();
+    }
+  }
+}

@@ -1,0 +1,98 @@
+// Every button is an engine command; nothing here keeps state the engine does not.
+import type { ColoCluster } from '../../engine/colo/cluster.ts';
+import { h } from '../dom.ts';
+
+const PERIODS = [250, 500, 1000, 2000, 5000, 20000];
+const SPEEDS: [string, number][] = [
+  ['normal', 0],
+  ['slow (0.4 s per message)', 400],
+  ['very slow (1.5 s per message)', 1500],
+];
+
+export class Controls {
+  readonly root: HTMLElement;
+  private readonly buttons: Record<string, HTMLButtonElement> = {};
+  private stepMode = false;
+  private delayMs = 0;
+
+  constructor(private readonly cluster: ColoCluster) {
+    const period = h('select', { id: 'period', 'data-control': 'period' },
+      ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === 1000, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
+    period.addEventListener('change', () => cluster.setPeriod(Number(period.value)));
+    const speed = h('select', { id: 'speed', 'data-control': 'speed' }, ...SPEEDS.map(([label, ms]) => h('option', { value: ms, text: label })));
+    speed.addEventListener('change', () => {
+      this.delayMs = Number(speed.value);
+      void this.applyGate();
+    });
+    const unsafe = h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe' });
+    unsafe.addEventListener('change', () => {
+      cluster.setOutputCommit(unsafe.checked ? 'unsafe' : 'hold');
+      document.body.dataset.unsafe = String(unsafe.checked);
+    });
+
+    this.root = h(
+      'nav',
+      { class: 'controls', 'aria-label': 'Controls' },
+      h('div', { class: 'group' }, h('label', { for: 'period', text: 'Checkpoint every' }), period, this.button('checkpoint', 'Checkpoint now', () => cluster.checkpointNow())),
+      h(
+        'div',
+        { class: 'group' },
+        this.button('step-mode', 'Step mode', () => this.toggleStep(), true),
+        this.button('step', 'Step ▶', () => void cluster.step()),
+        h('label', { for: 'speed', text: 'Speed' }),
+        speed,
+      ),
+      h(
+        'div',
+        { class: 'group danger' },
+        this.button('kill-primary', 'Kill primary', () => cluster.killPrimary()),
+        this.button('freeze-primary', 'Freeze primary', () => cluster.freezePrimary()),
+        this.button('cut-link', 'Cut the link', () => cluster.cutLink()),
+        this.button('kill-secondary', 'Kill secondary', () => cluster.killSecondary()),
+        this.button('failover', 'Failover now', () => cluster.failover()),
+      ),
+      h('div', { class: 'group' }, h('label', { class: 'unsafe' }, unsafe, ' Unsafe mode: release replies without waiting for a checkpoint')),
+    );
+    this.buttons.failover?.setAttribute('title', "QEMU's x-colo-lost-heartbeat: the secondary takes over at once");
+    this.update();
+  }
+
+  update(): void {
+    const c = this.cluster;
+    const replicating = c.serving === 'primary' && c.status.primary?.phase !== 'exited' && !!c.status.primary;
+    const set = (name: string, enabled: boolean) => {
+      const b = this.buttons[name];
+      if (b) b.disabled = !enabled;
+    };
+    set('checkpoint', replicating && c.fate.primary === 'alive');
+    set('step-mode', replicating);
+    set('step', replicating && this.stepMode);
+    set('kill-primary', c.serving === 'primary' && !!c.primary?.alive);
+    set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && !!c.primary?.alive);
+    set('cut-link', replicating && !!c.secondary?.alive);
+    set('kill-secondary', !!c.secondary?.alive && c.serving === 'primary');
+    set('failover', c.protected);
+  }
+
+  private button(name: string, label: string, action: () => void, toggle = false): HTMLButtonElement {
+    const b = h('button', { type: 'button', 'data-action': name, text: label, ...(toggle ? { 'aria-pressed': 'false' } : {}) });
+    b.addEventListener('click', () => {
+      action();
+      this.update();
+    });
+    this.buttons[name] = b;
+    return b;
+  }
+
+  private toggleStep(): void {
+    this.stepMode = !this.stepMode;
+    this.buttons['step-mode']?.setAttribute('aria-pressed', String(this.stepMode));
+    document.body.dataset.stepMode = String(this.stepMode);
+    void this.applyGate();
+  }
+
+  private async applyGate(): Promise<void> {
+    const gate = { step: this.stepMode, breakBefore: [], delayMs: this.delayMs };
+    await Promise.all([this.cluster.setGate('primary', gate), this.cluster.setGate('secondary', gate)]);
+  }
+}

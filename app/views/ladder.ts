@@ -1,0 +1,83 @@
+// The last checkpoint as a ladder: every message and step of one transaction,
+// in order, with its time since checkpoint-request, so the timeline's crowded
+// 100 ms can be read line by line.
+import type { TraceEvent } from '../../engine/protocol/trace.ts';
+import { MESSAGE_MEANING } from '../explain.ts';
+import { formatBytes, formatMs, h } from '../dom.ts';
+
+const NAME = { primary: 'PC A', secondary: 'PC B' } as const;
+
+export class Ladder {
+  readonly root: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly list: HTMLOListElement;
+  private shown = '';
+
+  constructor() {
+    this.title = h('h3', { text: 'Last checkpoint, step by step' });
+    this.list = h('ol', { class: 'ladder' });
+    this.root = h('div', { class: 'ladder-box' }, this.title, this.list);
+  }
+
+  render(trace: readonly TraceEvent[]): void {
+    // A checkpoint starts when its request leaves, or is held at the gate in step mode.
+    const request = trace.findLast(
+      (e) => (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request') || (e.kind === 'held' && e.type === 'checkpoint-request'),
+    );
+    if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) return;
+    const n = request.checkpoint;
+    const start = trace.indexOf(request);
+    const steps = trace.slice(start).filter((e) => describes(e, n));
+    const key = `${n}:${steps.length}:${trace.length - start}`;
+    if (key === this.shown) return;
+    this.shown = key;
+    this.title.textContent = `Checkpoint #${n}, step by step`;
+    this.list.dataset.checkpoint = String(n);
+    this.list.dataset.messages = String(steps.filter((e) => e.kind === 'message').length);
+    // The next message a Step would release: the oldest held one not yet sent.
+    const after = trace.slice(start);
+    const sent = new Set(after.flatMap((e) => (e.kind === 'message' && e.at === 'sent' && e.checkpoint === n ? [e.type] : [])));
+    const waiting = after.find((e) => e.kind === 'held' && e.checkpoint === n && !sent.has(e.type));
+    this.list.dataset.waiting = waiting?.kind === 'held' ? waiting.type : '';
+    this.list.replaceChildren(
+      ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: `+${formatMs(e.time - request.time)}` }), line(e))),
+    );
+  }
+}
+
+function describes(e: TraceEvent, n: number): boolean {
+  switch (e.kind) {
+    case 'message':
+      return e.at === 'received' && e.checkpoint === n;
+    case 'capture':
+    case 'load':
+      return e.checkpoint === n;
+    case 'resume':
+      return e.side === 'primary' && e.checkpoint === n;
+    case 'held':
+      return e.checkpoint === n;
+    case 'output':
+      return e.state === 'released' && e.checkpoint === n;
+    default:
+      return false;
+  }
+}
+
+function line(e: TraceEvent): string {
+  switch (e.kind) {
+    case 'message':
+      return `${NAME[e.from]} → ${NAME[e.to]}  ${e.type}${e.bytes ? ` (${formatBytes(e.bytes)})` : ''}`;
+    case 'capture':
+      return `PC A stopped and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}`;
+    case 'load':
+      return `PC B ${e.ok ? 'loaded' : 'FAILED to load'} the state in ${formatMs(e.loadMs)}`;
+    case 'resume':
+      return `PC A resumed after a pause of ${formatMs(e.pausedMs)}`;
+    case 'held':
+      return `${NAME[e.side]} holds ${e.type} at the gate (step mode)`;
+    case 'output':
+      return `PC A released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;
+    default:
+      return '';
+  }
+}

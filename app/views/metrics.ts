@@ -1,0 +1,90 @@
+// Measured, not modelled: the primary's pause and the bytes moved at every
+// checkpoint, and the last failover split into detection and takeover.
+import type { TraceEvent } from '../../engine/protocol/trace.ts';
+import { formatBytes, formatMs, h, svg } from '../dom.ts';
+
+const BARS = 40;
+const CHART_HEIGHT = 70;
+
+export interface FailoverSplit {
+  cause: string;
+  detectionMs: number;
+  takeoverMs: number | undefined;
+}
+
+/** The last failover: from the host's kill/freeze/cut to the takeover decision, then to the first released reply. */
+export function lastFailover(trace: readonly TraceEvent[]): FailoverSplit | undefined {
+  const takeoverAt = trace.findLastIndex((e) => e.kind === 'takeover');
+  const takeover = trace[takeoverAt];
+  if (!takeover) return undefined;
+  const cause = trace
+    .slice(0, takeoverAt)
+    .findLast((e) => e.kind === 'host' && ['kill-primary', 'freeze-primary', 'cut-link', 'failover-command'].includes(e.action));
+  if (!cause || cause.kind !== 'host') return undefined;
+  const firstReply = trace.slice(takeoverAt).find((e) => e.kind === 'output' && e.side === 'secondary' && e.state === 'released');
+  return { cause: cause.action, detectionMs: takeover.time - cause.time, takeoverMs: firstReply ? firstReply.time - takeover.time : undefined };
+}
+
+export class Metrics {
+  readonly root: HTMLElement;
+  private readonly pauseChart: SVGSVGElement;
+  private readonly bytesChart: SVGSVGElement;
+  private readonly pauseSummary: HTMLElement;
+  private readonly bytesSummary: HTMLElement;
+  private readonly failover: HTMLElement;
+
+  constructor() {
+    this.pauseChart = svg('svg', { class: 'chart', height: CHART_HEIGHT, role: 'img', 'aria-label': 'primary pause per checkpoint' });
+    this.bytesChart = svg('svg', { class: 'chart', height: CHART_HEIGHT, role: 'img', 'aria-label': 'bytes per checkpoint' });
+    this.pauseSummary = h('p', { class: 'chart-summary', 'data-metric': 'pause' });
+    this.bytesSummary = h('p', { class: 'chart-summary', 'data-metric': 'bytes' });
+    this.failover = h('p', { 'data-metric': 'failover', text: 'No failover yet.' });
+    this.root = h(
+      'section',
+      { class: 'metrics', 'aria-labelledby': 'metrics-title' },
+      h('h2', { id: 'metrics-title', text: 'Measurements' }),
+      h('h3', { text: 'Primary pause per checkpoint' }),
+      this.pauseChart,
+      this.pauseSummary,
+      h('h3', { text: 'Bytes sent per checkpoint' }),
+      this.bytesChart,
+      this.bytesSummary,
+      h('h3', { text: 'Last failover' }),
+      this.failover,
+    );
+  }
+
+  render(trace: readonly TraceEvent[]): void {
+    const pauses = trace.filter((e): e is TraceEvent & { kind: 'resume' } => e.kind === 'resume' && e.side === 'primary').slice(-BARS);
+    const captures = trace.filter((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture').slice(-BARS);
+    this.bars(this.pauseChart, pauses.map((e) => e.pausedMs), 'pause');
+    this.bars(this.bytesChart, captures.map((e) => e.bytes), 'bytes');
+    const last = pauses.at(-1);
+    this.pauseSummary.textContent = last
+      ? `last ${formatMs(last.pausedMs)} (checkpoint #${last.checkpoint}); median of the last ${pauses.length}: ${formatMs(median(pauses.map((e) => e.pausedMs)))}`
+      : 'no checkpoint yet';
+    const lastCapture = captures.at(-1);
+    this.bytesSummary.textContent = lastCapture ? `last ${formatBytes(lastCapture.bytes)} (full state: every checkpoint moves all of it)` : '';
+    const split = lastFailover(trace);
+    if (split) {
+      this.failover.textContent =
+        `after ${split.cause}: detection ${formatMs(split.detectionMs)}, then ` +
+        (split.takeoverMs === undefined ? 'waiting for the first reply…' : `first reply from the new primary ${formatMs(split.takeoverMs)} later (total ${formatMs(split.detectionMs + split.takeoverMs)})`);
+    }
+  }
+
+  private bars(chart: SVGSVGElement, values: number[], kind: string): void {
+    const width = Math.max(200, chart.clientWidth || 300);
+    const max = Math.max(1, ...values);
+    const w = width / BARS;
+    chart.replaceChildren(
+      ...values.map((v, i) => svg('rect', { x: i * w + 1, y: CHART_HEIGHT - (v / max) * (CHART_HEIGHT - 4), width: Math.max(1, w - 2), height: (v / max) * (CHART_HEIGHT - 4), class: `chart-bar chart-${kind}` })),
+    );
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}

@@ -1,0 +1,91 @@
+// One PC: role and run state, the checkpoint it holds, instructions per second,
+// its serial console (xterm.js, interactive while it serves) and VGA screen.
+import { Terminal } from '@xterm/xterm';
+import type { VmHandle } from '../../engine/worker/vm-handle.ts';
+import type { VmView } from '../cluster-view.ts';
+import { h } from '../dom.ts';
+
+export class VmPanel {
+  readonly root: HTMLElement;
+  private readonly role: HTMLElement;
+  private readonly roleDetail: HTMLElement;
+  private readonly run: HTMLElement;
+  private readonly checkpoint: HTMLElement;
+  private readonly ips: HTMLElement;
+  private readonly screen: HTMLPreElement;
+  private readonly terminal: Terminal;
+  private readonly termBox: HTMLElement;
+  private vm: VmHandle | undefined;
+  private interactive = false;
+
+  constructor(readonly name: string, side: string) {
+    this.role = h('span', { class: 'badge', 'data-role': '' });
+    this.roleDetail = h('span', { class: 'role-detail' });
+    this.run = h('span', { class: 'badge run', 'data-run': '' });
+    this.checkpoint = h('span', { 'data-checkpoint': '' }, '—');
+    this.ips = h('span', { 'data-ips': '' }, '—');
+    const termBox = h('div', { class: 'term', role: 'region', 'aria-label': `${name} serial console` });
+    this.screen = h('pre', { class: 'screen', 'aria-label': `${name} VGA text screen`, tabindex: 0 });
+    const consoleTab = h('button', { type: 'button', role: 'tab', 'aria-selected': 'true', text: 'Serial console' });
+    const screenTab = h('button', { type: 'button', role: 'tab', 'aria-selected': 'false', text: 'VGA screen' });
+    const select = (serial: boolean) => {
+      consoleTab.setAttribute('aria-selected', String(serial));
+      screenTab.setAttribute('aria-selected', String(!serial));
+      termBox.hidden = !serial;
+      this.screen.hidden = serial;
+    };
+    consoleTab.addEventListener('click', () => select(true));
+    screenTab.addEventListener('click', () => select(false));
+    select(side === 'primary');
+    this.root = h(
+      'section',
+      { class: 'vm-panel', 'data-side': side, 'aria-label': name },
+      h('header', {}, h('h2', { text: name }), this.role, this.run),
+      this.roleDetail,
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', { text: 'checkpoint held' }),
+        h('dd', {}, this.checkpoint),
+        h('dt', { text: 'instructions/s' }),
+        h('dd', {}, this.ips),
+      ),
+      h('div', { role: 'tablist', class: 'tabs' }, consoleTab, screenTab),
+      termBox,
+      this.screen,
+    );
+    this.termBox = termBox;
+    this.terminal = new Terminal({ rows: 15, cols: 80, fontSize: 11, convertEol: false, scrollback: 2000 });
+    this.terminal.onData((data) => {
+      if (this.interactive) void this.vm?.machine.sendSerial(0, data);
+    });
+  }
+
+  /** Call once the panel is in the document: xterm measures its box when it opens. */
+  attach(vm: VmHandle): void {
+    this.terminal.open(this.termBox);
+    this.vm = vm;
+    vm.subscribe((events) => {
+      for (const event of events) if (event.type === 'serial' && event.port === 0) this.terminal.write(event.text);
+    });
+  }
+
+  update(view: VmView): void {
+    this.role.textContent = view.role;
+    this.role.dataset.role = view.role;
+    this.roleDetail.textContent = view.roleDetail;
+    this.run.textContent = view.run;
+    this.run.dataset.run = view.run;
+    this.checkpoint.textContent = view.checkpoint > 0 ? `#${view.checkpoint}` : '—';
+    this.interactive = view.interactive;
+    this.root.dataset.role = view.role;
+  }
+
+  showRate(instructionsPerSecond: number | undefined): void {
+    this.ips.textContent = instructionsPerSecond === undefined ? '—' : `${(instructionsPerSecond / 1e6).toFixed(1)} M`;
+  }
+
+  showScreen(rows: string[]): void {
+    this.screen.textContent = rows.map((row) => row.trimEnd()).join('\n');
+  }
+}

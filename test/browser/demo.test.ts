@@ -1,0 +1,112 @@
+// The demo page used as a newcomer would: open it, wait for protection, watch
+// the client, kill the primary, step through a checkpoint, break consistency
+// on purpose in unsafe mode. Screenshots of each state go to test-results/.
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBrowserRig, type BrowserRig } from './chromium.ts';
+
+let rig: BrowserRig;
+beforeAll(async () => {
+  rig = await startBrowserRig();
+  mkdirSync('test-results', { recursive: true });
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+async function openDemo(width = 1280, height = 800): Promise<{ page: Page; problems: string[] }> {
+  const page = await rig.browser.newPage({ viewport: { width, height } });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+  });
+  await page.goto(rig.baseUrl);
+  await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
+  expect(await page.getAttribute('body', 'data-state')).not.toBe('failed');
+  return { page, problems };
+}
+
+const releasedCount = (page: Page) => page.locator('.requests li[data-state="released"]').count();
+
+describe('the demo page', () => {
+  it('protects the client: kill the primary and the secondary carries on with nothing lost', async () => {
+    const { page, problems } = await openDemo();
+    await expect.poll(() => page.textContent('[data-status]')).toMatch(/^Protected: PC B holds checkpoint #\d+\.$/);
+    await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
+    expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
+    // The primary's console is a real, interactive shell.
+    await page.locator('.vm-panel[data-side="primary"] .xterm-helper-textarea').focus();
+    await page.keyboard.type('echo typed $((20 + 22))\n');
+    await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] .xterm-rows'), { timeout: 20_000 }).toContain('typed 42');
+    await page.screenshot({ path: 'test-results/demo-protected.png', fullPage: true });
+
+    const before = await releasedCount(page);
+    await page.locator('[data-action="kill-primary"]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('dead');
+    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('unprotected');
+    await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(Math.min(before + 3, 14));
+    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    expect(await page.textContent('[data-status]')).toMatch(/^Failed over: PC B serves the client from checkpoint #\d+/);
+    await expect.poll(() => page.textContent('[data-metric="failover"]')).toMatch(/after kill-primary: detection \d+ ms, then first reply from the new primary/);
+    await page.screenshot({ path: 'test-results/demo-failover.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('step mode lets one handshake message through per click', async () => {
+    const { page, problems } = await openDemo();
+    const ladder = page.locator('.ladder');
+    await page.click('[data-action="step-mode"]');
+    // The next checkpoint stops at the gate before its first message.
+    await expect.poll(() => ladder.getAttribute('data-waiting'), { timeout: 30_000 }).toBe('checkpoint-request');
+    const checkpoint = await ladder.getAttribute('data-checkpoint');
+    expect(await ladder.getAttribute('data-messages')).toBe('0');
+    const order = ['checkpoint-request', 'checkpoint-reply', 'vmstate-send', 'vmstate-size', 'vmstate-received', 'vmstate-loaded'];
+    for (let i = 0; i < order.length; i++) {
+      await expect.poll(() => ladder.getAttribute('data-waiting'), { timeout: 30_000 }).toBe(order[i]);
+      await page.click('[data-action="step"]');
+      await expect.poll(() => ladder.getAttribute('data-messages'), { timeout: 30_000 }).toBe(String(i + 1));
+      expect(await ladder.getAttribute('data-checkpoint')).toBe(checkpoint);
+      if (i === 2) await page.screenshot({ path: 'test-results/demo-step-mode.png', fullPage: true });
+    }
+    await expect.poll(() => page.textContent('.ladder')).toContain('PC A resumed after a pause of');
+    await expect.poll(() => ladder.getAttribute('data-waiting'), { timeout: 30_000 }).toBe('checkpoint-request');
+    expect(Number(await ladder.getAttribute('data-checkpoint'))).toBe(Number(checkpoint) + 1);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('unsafe mode plus a kill visibly breaks consistency', async () => {
+    const { page, problems } = await openDemo();
+    await page.selectOption('[data-control="period"]', '20000');
+    await page.check('[data-control="unsafe"]');
+    const before = await releasedCount(page);
+    await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(Math.min(before + 4, 14));
+    await page.click('[data-action="kill-primary"]');
+    await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await expect.poll(() => page.getAttribute('.consistency', 'data-consistency'), { timeout: 30_000 }).not.toBe('0');
+    expect(await page.textContent('.violations')).toMatch(/lost: c\d+ ok \d+: total \d+, acknowledged adds sum to \d+/);
+    await page.screenshot({ path: 'test-results/demo-unsafe.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('is readable on a narrow window and the guided tour walks through it', async () => {
+    const { page, problems } = await openDemo(420, 900);
+    await page.click('[data-action="tour"]');
+    await expect.poll(() => page.textContent('.tour h2')).toBe('Two real PCs');
+    for (let i = 0; i < 3; i++) await page.click('.tour button:has-text("Next")');
+    await expect.poll(() => page.textContent('.tour h2')).toBe('One checkpoint, message by message');
+    expect(await page.locator('.timeline-panel.tour-target').count()).toBe(1);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: 'test-results/demo-narrow-tour.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
