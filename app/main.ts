@@ -4,6 +4,7 @@ import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { ColoCluster } from '../engine/colo/cluster.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
+import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { viewOf } from './cluster-view.ts';
@@ -54,7 +55,11 @@ async function main(): Promise<void> {
   if (vms.primary) {
     panels.primary.attach(vms.primary);
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
+    const from = vms.primary.transcript(0).length;
     void vms.primary.machine.sendSerial(0, '\n');
+    void vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(() => {
+      document.body.dataset.interactiveMs = String(Math.round(performance.now()));
+    });
   }
   if (vms.secondary) panels.secondary.attach(vms.secondary);
   setStatus('PC A runs; PC B is receiving its first checkpoint (a full copy)…', 'syncing', 2);

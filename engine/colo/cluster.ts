@@ -199,7 +199,7 @@ export class ColoCluster {
           break;
       }
     }
-    for (const listener of [...this.listeners]) listener();
+    this.notify();
   }
 
   private onStatus(side: Side, status: ReplicationStatus): void {
@@ -231,6 +231,7 @@ export class ColoCluster {
       this.host('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced');
       this.fate.secondary = 'fenced';
       this.secondary?.terminate();
+      this.notify();
       return;
     }
     if (this.primary?.alive) {
@@ -242,6 +243,10 @@ export class ColoCluster {
     this.host('primary-changed', `secondary took over from checkpoint ${from}`);
     this.deliver('secondary', held);
     this.client.retry();
+    this.notify();
+  }
+
+  private notify(): void {
     for (const listener of [...this.listeners]) listener();
   }
 
@@ -259,6 +264,7 @@ export class ColoCluster {
 
   private host(action: HostAction, detail: string): void {
     this.record({ kind: 'host', time: realClock.now(), action, detail });
+    this.notify();
   }
 
   // Batches from the two workers interleave; events are kept in time order.

@@ -37,7 +37,9 @@ describe('the demo page', () => {
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
     expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
-    // The primary's console is a real, interactive shell.
+    // The primary's console is a real, interactive shell, with its prompt up.
+    await page.waitForSelector('body[data-interactive-ms]', { timeout: 30_000 });
+    expect(await page.textContent('.vm-panel[data-side="primary"] .xterm-rows')).toContain('colo:/#');
     await page.locator('.vm-panel[data-side="primary"] .xterm-helper-textarea').focus();
     await page.keyboard.type('echo typed $((20 + 22))\n');
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] .xterm-rows'), { timeout: 20_000 }).toContain('typed 42');

@@ -24,21 +24,6 @@ async function openPage(path: string): Promise<{ page: Page; problems: string[] 
   return { page, problems };
 }
 
-describe('the page', () => {
-  it('opens to an interactive guest shell started from the booted snapshot', async () => {
-    const { page, problems } = await openPage('/');
-    await page.waitForSelector('body[data-vm-state="interactive"], body[data-vm-state="failed"]', { timeout: 60_000 });
-    expect(await page.textContent('[data-vm-status]')).toMatch(/^Running Linux 6\.1\.0-\d+-686/);
-    await page.fill('[data-shell-input]', 'echo hello from $(hostname) $((40 + 2))');
-    await page.press('[data-shell-input]', 'Enter');
-    await page.waitForFunction(() => document.querySelector('[data-serial0]')?.textContent?.includes('hello from colo 42'));
-    await page.waitForFunction(() => document.querySelector('[data-screen]')?.textContent?.includes('BusyBox'));
-    await page.screenshot({ path: 'test-results/page-interactive.png' });
-    expect(problems).toEqual([]);
-    await page.close();
-  });
-});
-
 describe('the VM adapter in a Web Worker', () => {
   it('boots the kernel to a shell and a ledger without the snapshot', async () => {
     const { page, problems } = await openPage('/test/browser/blank.html');
