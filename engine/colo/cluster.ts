@@ -6,10 +6,10 @@ import { LedgerClient } from './ledger-client.ts';
 import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
 import type { GateConfig } from '../replication/link.ts';
-import { realClock } from '../replication/ports.ts';
+import { realClock, type Clock } from '../replication/ports.ts';
 import type { Side } from '../protocol/messages.ts';
 import type { HostAction, TraceEvent } from '../protocol/trace.ts';
-import type { VmHandle } from '../worker/vm-handle.ts';
+import type { ClusterNode } from '../replication/cluster-node.ts';
 
 /**
  * Sees every message between the two workers and returns what to deliver in
@@ -19,11 +19,15 @@ import type { VmHandle } from '../worker/vm-handle.ts';
 export type WireTap = (from: Side, message: WireData) => WireData[];
 export type WireData = Record<string, unknown> & { payload?: ArrayBuffer };
 
-export interface ClusterOptions {
-  spawn: () => VmHandle;
+export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
+  spawn: () => N;
   assetBase: string;
   replication: ReplicationConfig;
   wireTap?: WireTap;
+  /** Defaults to the real clock; the simulation brings a virtual one. */
+  clock?: Clock;
+  /** Defaults to a MessageChannel. */
+  channel?: () => [MessagePort, MessagePort];
 }
 
 type Listener = () => void;
@@ -31,14 +35,14 @@ type Listener = () => void;
 /** How long the host waits for a primary to answer before it counts as hung. */
 const ARBITER_PING_MS = 500;
 
-export class ColoCluster {
+export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** Every protocol event of both sides and the host, in time order. */
   readonly trace: TraceEvent[] = [];
   readonly client: LedgerClient;
   /** Latest status reported by each side's worker. */
   readonly status: Partial<Record<Side, ReplicationStatus>> = {};
-  primary: VmHandle | undefined;
-  secondary: VmHandle | undefined;
+  primary: N | undefined;
+  secondary: N | undefined;
   /** Which worker serves the client: the original primary, or the secondary after takeover. */
   serving: Side = 'primary';
   /** Host-side facts the workers cannot report: who was killed, frozen or fenced. */
@@ -50,8 +54,11 @@ export class ColoCluster {
   private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
   private relayPorts: MessagePort[] = [];
 
-  constructor(private readonly options: ClusterOptions) {
-    this.client = new LedgerClient((line) => this.sendToPrimary(line), realClock.now);
+  private readonly clock: Clock;
+
+  constructor(private readonly options: ClusterOptions<N>) {
+    this.clock = options.clock ?? realClock;
+    this.client = new LedgerClient((line) => this.sendToPrimary(line), () => this.clock.now());
   }
 
   /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
@@ -65,7 +72,8 @@ export class ColoCluster {
         this.primary.start({ mode: 'snapshot', assetBase }),
         this.secondary.start({ mode: 'standby', assetBase }),
       ]);
-      const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : directChannel();
+      const channel = this.options.channel ?? directChannel;
+      const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
       this.relayPorts = relayPorts;
       await this.primary.startReplication('primary', primaryPort, replication, (events) => this.onEvents('primary', events));
       await this.secondary.startReplication('secondary', secondaryPort, replication, (events) => this.onEvents('secondary', events));
@@ -180,7 +188,7 @@ export class ColoCluster {
 
   private sendToPrimary(line: string): void {
     const vm = this.serving === 'primary' ? this.primary : this.secondary;
-    if (vm?.alive) void vm.machine.sendSerial(1, line).catch(() => {});
+    if (vm?.alive) void vm.sendClient(line).catch(() => {});
   }
 
   private onEvents(side: Side, events: ReplicationEvent[]): void {
@@ -250,20 +258,20 @@ export class ColoCluster {
     for (const listener of [...this.listeners]) listener();
   }
 
-  private async answersWithin(vm: VmHandle, ms: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  private async answersWithin(vm: N, ms: number): Promise<boolean> {
+    let cancel = () => {};
+    const timeout = new Promise<false>((resolve) => (cancel = this.clock.after(ms, () => resolve(false))));
     try {
       return await Promise.race([vm.replication.ping().then(() => true), timeout]);
     } catch {
       return false;
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 
   private host(action: HostAction, detail: string): void {
-    this.record({ kind: 'host', time: realClock.now(), action, detail });
+    this.record({ kind: 'host', time: this.clock.now(), action, detail });
     this.notify();
   }
 
@@ -282,9 +290,13 @@ interface Wiring {
   relayPorts: MessagePort[];
 }
 
-function directChannel(): Wiring {
+function directChannel(): [MessagePort, MessagePort] {
   const channel = new MessageChannel();
-  return { primaryPort: channel.port1, secondaryPort: channel.port2, relayPorts: [] };
+  return [channel.port1, channel.port2];
+}
+
+function wiring([primaryPort, secondaryPort]: [MessagePort, MessagePort]): Wiring {
+  return { primaryPort, secondaryPort, relayPorts: [] };
 }
 
 // Two channels with the host in the middle, relaying through the tap.

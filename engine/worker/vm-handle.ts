@@ -5,6 +5,7 @@ import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent } from '../replication/events.ts';
 import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from '../vm/machine-api.ts';
 import { ledgerRequest } from '../vm/guest-protocol.ts';
+import type { ClusterNode } from '../replication/cluster-node.ts';
 import type { WorkerApi } from './worker-main.ts';
 
 export interface WorkerLike {
@@ -17,7 +18,7 @@ interface Waiter {
   resolve: () => void;
 }
 
-export class VmHandle {
+export class VmHandle implements ClusterNode {
   private readonly transcripts: [string, string] = ['', ''];
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(events: MachineEvent[]) => void>();
@@ -122,6 +123,10 @@ export class VmHandle {
 
   get alive(): boolean {
     return !this.terminated;
+  }
+
+  sendClient(line: string): Promise<void> {
+    return this.machine.sendSerial(1, line);
   }
 
   /** Kills the worker at once, as a crash would; nothing is awaited. */

@@ -2,18 +2,14 @@
 // over a comlink endpoint. The platform entries (worker.browser.ts,
 // worker.node.ts) only choose the endpoint and the asset source.
 import * as Comlink from 'comlink';
-import { GUEST_CONFIG } from '../vm/guest-config.ts';
-import type { AssetSource } from '../vm/asset-source.ts';
-import { GuestMachine } from '../vm/machine.ts';
-import type { MachineApi } from '../vm/machine-api.ts';
-import type { ReplicationConfig } from '../replication/config.ts';
-import { EventBatcher } from '../replication/event-batcher.ts';
-import type { ReplicationEvent, ReplicationListener } from '../replication/events.ts';
-import { PrimaryDriver } from '../replication/primary-driver.ts';
 import type { PeerPort } from '../replication/ports.ts';
 import { realClock } from '../replication/ports.ts';
 import type { ReplicationApi } from '../replication/replication-api.ts';
-import { SecondaryDriver } from '../replication/secondary-driver.ts';
+import { ReplicationHost } from '../replication/replication-host.ts';
+import type { AssetSource } from '../vm/asset-source.ts';
+import { GUEST_CONFIG } from '../vm/guest-config.ts';
+import { GuestMachine } from '../vm/machine.ts';
+import type { MachineApi } from '../vm/machine-api.ts';
 
 export interface WorkerApi {
   machine: MachineApi;
@@ -22,46 +18,21 @@ export interface WorkerApi {
 
 export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource): void {
   const machine = new GuestMachine(openSource);
-  let driver: PrimaryDriver | SecondaryDriver | undefined;
-  let frozen = false;
-
-  const attach = (make: (emit: (event: ReplicationEvent) => void) => PrimaryDriver | SecondaryDriver, listener: ReplicationListener) => {
-    if (driver) throw new Error('replication: this worker already has a role');
-    const batcher = new EventBatcher<ReplicationEvent>((events) => listener(events));
-    driver = make((event) => batcher.push(event));
-  };
-  const need = () => {
-    if (!driver) throw new Error('replication: not started');
-    return driver;
-  };
+  const role = new ReplicationHost(machine, realClock, GUEST_CONFIG.memoryBytes);
 
   const replication: ReplicationApi = {
-    startPrimary: (port, config: ReplicationConfig, listener) =>
-      attach((emit) => new PrimaryDriver(machine, port as PeerPort, realClock, config, emit), listener),
-    startSecondary: (port, config: ReplicationConfig, listener) =>
-      attach((emit) => new SecondaryDriver(machine, port as PeerPort, realClock, config, GUEST_CONFIG.memoryBytes, emit), listener),
-    checkpointNow: () => {
-      const d = need();
-      if (d instanceof PrimaryDriver) d.checkpointNow();
-    },
-    setPeriod: (ms) => {
-      const d = need();
-      if (d instanceof PrimaryDriver) d.setPeriod(ms);
-    },
-    lostHeartbeat: () => need().lostHeartbeat(),
-    setGate: (gate) => need().setGate(gate),
-    step: () => need().step(),
-    status: () => driver?.status(),
-    setOutputCommit: (mode) => {
-      const d = need();
-      if (d instanceof PrimaryDriver) d.setOutputCommit(mode);
-    },
-    freeze: () => {
-      frozen = true;
-      need().freeze();
-    },
-    cutLink: () => need().cutLink(),
-    ping: () => (frozen ? new Promise<true>(() => {}) : Promise.resolve(true)),
+    startPrimary: (port, config, listener) => role.startPrimary(port as unknown as PeerPort, config, listener),
+    startSecondary: (port, config, listener) => role.startSecondary(port as unknown as PeerPort, config, listener),
+    checkpointNow: () => role.checkpointNow(),
+    setPeriod: (ms) => role.setPeriod(ms),
+    lostHeartbeat: () => role.lostHeartbeat(),
+    setGate: (gate) => role.setGate(gate),
+    step: () => role.step(),
+    status: () => role.status(),
+    setOutputCommit: (mode) => role.setOutputCommit(mode),
+    freeze: () => role.freeze(),
+    cutLink: () => role.cutLink(),
+    ping: () => role.ping(),
   };
 
   const api: WorkerApi = {
@@ -79,7 +50,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
       textScreen: () => machine.textScreen(),
       instructionCount: () => machine.instructionCount(),
       destroy: async () => {
-        driver?.dispose();
+        role.dispose();
         await machine.destroy();
       },
     },

@@ -5,19 +5,21 @@ import type { ColoCluster, WireData } from '../../engine/colo/cluster.ts';
 import { checksum32 } from '../../engine/protocol/checksum.ts';
 import { GUEST_CONFIG } from '../../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
+import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
 import { ask, startCluster } from '../support/cluster.ts';
 import { killPrimaryAt, STAGES } from '../support/scenarios.ts';
 
-let cluster: ColoCluster | undefined;
+let cluster: ColoCluster<VmHandle> | undefined;
 afterEach(() => {
   cluster?.dispose();
   cluster = undefined;
 });
 
 const start = async (wireTap?: (from: 'primary' | 'secondary', m: WireData) => WireData[]) => {
-  cluster = await startCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, ...(wireTap ? { wireTap } : {}) });
-  return cluster;
+  const started = await startCluster<VmHandle>({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, ...(wireTap ? { wireTap } : {}) });
+  cluster = started;
+  return started;
 };
 
 describe('killing the primary', () => {
@@ -115,7 +117,7 @@ describe('bad input on the wire', () => {
     };
   };
 
-  async function expectCleanStop(c: ColoCluster, secondaryError: RegExp): Promise<void> {
+  async function expectCleanStop(c: ColoCluster<VmHandle>, secondaryError: RegExp): Promise<void> {
     await c.waitFor(() => c.status.secondary?.phase === 'exited' && c.status.primary?.phase === 'exited', 30_000, 'both sides out of COLO');
     expect(c.status.secondary?.exitReason).toBe('error');
     expect(c.status.secondary?.exitDetail).toMatch(secondaryError);

@@ -1,5 +1,6 @@
 // Helpers for tests that run a real replicated pair.
 import { ColoCluster, type ClusterOptions } from '../../engine/colo/cluster.ts';
+import type { ClusterNode } from '../../engine/replication/cluster-node.ts';
 import { DEFAULT_REPLICATION, type ReplicationConfig } from '../../engine/replication/config.ts';
 import type { ColoMessageType, Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
@@ -11,15 +12,17 @@ export const TEST_REPLICATION: ReplicationConfig = {
   heartbeat: { intervalMs: 50, missLimit: 8 },
 };
 
-export async function startCluster(options: Omit<ClusterOptions, 'replication'> & { replication?: ReplicationConfig }): Promise<ColoCluster> {
-  const cluster = new ColoCluster({ replication: TEST_REPLICATION, ...options });
+export async function startCluster<N extends ClusterNode>(
+  options: { spawn: () => N; replication?: ReplicationConfig } & Omit<ClusterOptions<N>, 'replication' | 'spawn'>,
+): Promise<ColoCluster<N>> {
+  const cluster = new ColoCluster<N>({ replication: TEST_REPLICATION, ...options });
   await cluster.start();
   await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
   return cluster;
 }
 
 /** Sends one request and waits until its reply is released to the client. */
-export async function ask(cluster: ColoCluster, operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
+export async function ask(cluster: ColoCluster<ClusterNode>, operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
   const request = cluster.client.request(operation);
   let reply = '';
   const stop = cluster.client.onAnswer((answer) => {
@@ -35,13 +38,13 @@ export async function ask(cluster: ColoCluster, operation: ClientOperation, time
 
 type MessageTrace = TraceEvent & { kind: 'message' };
 
-export function messageSeen(cluster: ColoCluster, at: 'sent' | 'received', to: Side, type: ColoMessageType, minCheckpoint = 0): MessageTrace | undefined {
+export function messageSeen(cluster: ColoCluster<ClusterNode>, at: 'sent' | 'received', to: Side, type: ColoMessageType, minCheckpoint = 0): MessageTrace | undefined {
   return cluster.trace.find(
     (e): e is MessageTrace => e.kind === 'message' && e.at === at && e.to === to && e.type === type && (e.checkpoint ?? 0) >= minCheckpoint,
   );
 }
 
-export function heldSeen(cluster: ColoCluster, side: Side, type: ColoMessageType): (TraceEvent & { kind: 'held' }) | undefined {
+export function heldSeen(cluster: ColoCluster<ClusterNode>, side: Side, type: ColoMessageType): (TraceEvent & { kind: 'held' }) | undefined {
   return cluster.trace.find((e): e is TraceEvent & { kind: 'held' } => e.kind === 'held' && e.side === side && e.type === type);
 }
 

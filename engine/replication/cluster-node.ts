@@ -1,0 +1,28 @@
+// What the host needs from one PC of the pair. A VM worker (VmHandle) is one;
+// the seeded simulation supplies in-process ones over fake VMs and channels.
+import type { ReplicationConfig } from './config.ts';
+import type { ReplicationEvent } from './events.ts';
+import type { GateConfig } from './link.ts';
+import type { StartOptions } from '../vm/machine-api.ts';
+
+export interface ReplicationControl {
+  checkpointNow(): Promise<void>;
+  setPeriod(ms: number): Promise<void>;
+  lostHeartbeat(): Promise<void>;
+  setGate(gate: GateConfig): Promise<void>;
+  step(): Promise<boolean>;
+  setOutputCommit(mode: 'hold' | 'unsafe'): Promise<void>;
+  freeze(): Promise<void>;
+  cutLink(): Promise<void>;
+  ping(): Promise<true>;
+}
+
+export interface ClusterNode {
+  readonly alive: boolean;
+  readonly replication: ReplicationControl;
+  start(options: StartOptions): Promise<unknown>;
+  startReplication(role: 'primary' | 'secondary', port: MessagePort, config: ReplicationConfig, listener: (events: ReplicationEvent[]) => void): Promise<void>;
+  /** A line for the guest's client port (ttyS1). */
+  sendClient(line: string): Promise<void>;
+  terminate(): void;
+}

@@ -1,0 +1,86 @@
+// One VM's replication role inside its worker: which driver runs, and the
+// commands the host may send it. Clock and VM are ports, so the same code runs
+// in a real worker and in the seeded simulation.
+import type { ReplicationConfig } from './config.ts';
+import { EventBatcher } from './event-batcher.ts';
+import type { ReplicationEvent, ReplicationListener, ReplicationStatus } from './events.ts';
+import type { GateConfig } from './link.ts';
+import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
+import { PrimaryDriver } from './primary-driver.ts';
+import { SecondaryDriver } from './secondary-driver.ts';
+
+export class ReplicationHost {
+  private driver: PrimaryDriver | SecondaryDriver | undefined;
+  private frozen = false;
+
+  constructor(
+    private readonly vm: ReplicatedVm,
+    private readonly clock: Clock,
+    private readonly memoryBytes: number,
+  ) {}
+
+  startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
+    this.attach(listener, (emit) => new PrimaryDriver(this.vm, port, this.clock, config, emit));
+  }
+
+  startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
+    this.attach(listener, (emit) => new SecondaryDriver(this.vm, port, this.clock, config, this.memoryBytes, emit));
+  }
+
+  checkpointNow(): void {
+    if (this.driver instanceof PrimaryDriver) this.driver.checkpointNow();
+  }
+
+  setPeriod(ms: number): void {
+    if (this.driver instanceof PrimaryDriver) this.driver.setPeriod(ms);
+  }
+
+  setOutputCommit(mode: 'hold' | 'unsafe'): void {
+    if (this.driver instanceof PrimaryDriver) this.driver.setOutputCommit(mode);
+  }
+
+  lostHeartbeat(): void {
+    this.need().lostHeartbeat();
+  }
+
+  setGate(gate: GateConfig): void {
+    this.need().setGate(gate);
+  }
+
+  step(): boolean {
+    return this.need().step();
+  }
+
+  status(): ReplicationStatus | undefined {
+    return this.driver?.status();
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    this.need().freeze();
+  }
+
+  cutLink(): void {
+    this.need().cutLink();
+  }
+
+  /** Answers at once, unless frozen: then never, as a hung worker would. */
+  ping(): Promise<true> {
+    return this.frozen ? new Promise<true>(() => {}) : Promise.resolve(true);
+  }
+
+  dispose(): void {
+    this.driver?.dispose();
+  }
+
+  private attach(listener: ReplicationListener, make: (emit: (event: ReplicationEvent) => void) => PrimaryDriver | SecondaryDriver): void {
+    if (this.driver) throw new Error('replication: this worker already has a role');
+    const batcher = new EventBatcher<ReplicationEvent>((events) => listener(events));
+    this.driver = make((event) => batcher.push(event));
+  }
+
+  private need(): PrimaryDriver | SecondaryDriver {
+    if (!this.driver) throw new Error('replication: not started');
+    return this.driver;
+  }
+}
