@@ -48,6 +48,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** Host-side facts the workers cannot report: who was killed, frozen or fenced. */
   readonly fate: Record<Side, 'alive' | 'killed' | 'frozen' | 'fenced'> = { primary: 'alive', secondary: 'alive' };
   private operatorFailover = false;
+  private confirmedAlone = false;
   private arbitrating = false;
   private heldForArbitration: string[] = [];
   private readonly listeners = new Set<Listener>();
@@ -105,6 +106,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   get protected(): boolean {
     const p = this.status.primary;
     return this.serving === 'primary' && p !== undefined && p.exitReason === 'none' && p.committed >= 1 && !!this.secondary?.alive;
+  }
+
+  /** The host is deciding between two sides that both claim to be primary. */
+  get arbitrationPending(): boolean {
+    return this.arbitrating;
   }
 
   subscribe(listener: Listener): () => void {
@@ -192,6 +198,8 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   }
 
   private onEvents(side: Side, events: ReplicationEvent[]): void {
+    // A terminated worker's last messages may still be in flight: it is not heard.
+    if (this.fate[side] === 'killed' || this.fate[side] === 'fenced') return;
     for (const event of events) {
       switch (event.type) {
         case 'trace':
@@ -217,6 +225,24 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     if (side === 'secondary' && status.role === 'primary' && this.serving === 'primary' && !this.arbitrating) {
       void this.arbitrate(status.committed);
     }
+    if (side === 'secondary' && status.phase === 'exited') this.operatorFailover = false;
+    this.settleAfterExit();
+  }
+
+  // A primary that left COLO holds its output until the host is sure no
+  // secondary can take over: the host fences the secondary, then lets it go.
+  private settleAfterExit(): void {
+    const primary = this.status.primary;
+    if (!primary || primary.phase !== 'exited' || this.confirmedAlone) return;
+    if (this.serving !== 'primary' || this.arbitrating || this.operatorFailover) return;
+    if (!this.primary?.alive || this.fate.primary !== 'alive') return;
+    if (this.secondary?.alive && this.fate.secondary === 'alive') {
+      this.host('fence', "secondary terminated: the primary left COLO, so the secondary's checkpoint no longer covers what it will release");
+      this.fate.secondary = 'fenced';
+      this.secondary.terminate();
+    }
+    this.confirmedAlone = true;
+    void this.primary.replication.confirmAlone();
   }
 
   private deliver(side: Side, lines: string[]): void {
@@ -239,6 +265,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       this.host('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced');
       this.fate.secondary = 'fenced';
       this.secondary?.terminate();
+      this.settleAfterExit();
       this.notify();
       return;
     }

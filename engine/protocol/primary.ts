@@ -20,7 +20,12 @@ export type PrimaryInput =
   /** The heartbeat monitor gave up on the secondary. */
   | { kind: 'peer-lost'; detail: string }
   /** Operator command, QEMU's x-colo-lost-heartbeat: on the primary it only leaves COLO. */
-  | { kind: 'lost-heartbeat' };
+  | { kind: 'lost-heartbeat' }
+  /**
+   * The host has made sure the secondary can never take over (it left COLO or
+   * was fenced). Only now may output that no checkpoint covers leave.
+   */
+  | { kind: 'confirmed-alone' };
 
 export type PrimaryEffect =
   | { kind: 'send'; message: ColoMessage }
@@ -29,7 +34,7 @@ export type PrimaryEffect =
   | { kind: 'resume' }
   /** Output produced before checkpoint `upTo` was captured may now leave. */
   | { kind: 'release'; upTo: number }
-  /** Replication is over: every held output leaves. */
+  /** Replication is over and no secondary can take over: every held output leaves. */
   | { kind: 'release-all' }
   | { kind: 'notify-peer-exit'; detail: string }
   | { kind: 'exited'; reason: ExitReason; detail: string };
@@ -52,11 +57,17 @@ export class PrimaryCore {
   readonly failover = new Failover();
   exitReason: ExitReason = 'none';
   exitDetail = '';
+  /** After leaving COLO: the host confirmed no secondary can take over. */
+  alone = false;
   private cause: CheckpointCause = 'initial';
   private manualQueued = false;
 
   handle(input: PrimaryInput): PrimaryEffect[] {
-    if (this.phase === 'exited') return [];
+    if (this.phase === 'exited') {
+      if (input.kind !== 'confirmed-alone' || this.alone) return [];
+      this.alone = true;
+      return [{ kind: 'release-all' }];
+    }
     switch (input.kind) {
       case 'message':
         return this.onMessage(input.message);
@@ -83,6 +94,8 @@ export class PrimaryCore {
         return this.failoverToSelf(input.detail);
       case 'lost-heartbeat':
         return this.failoverToSelf('operator: x-colo-lost-heartbeat');
+      case 'confirmed-alone':
+        return [];
     }
   }
 
@@ -139,8 +152,10 @@ export class PrimaryCore {
     return this.leave('error', detail, true);
   }
 
-  // Leaving COLO: nothing can take over any more, so held output goes out and
-  // a VM stopped for a checkpoint runs again.
+  // Leaving COLO: a VM stopped for a checkpoint runs again, but held output
+  // stays held. The secondary may not know yet and could still take over from
+  // its last checkpoint, which does not cover that output; only the host, which
+  // can fence the secondary, may let it out (`confirmed-alone`).
   private leave(reason: ExitReason, detail: string, tellPeer: boolean): PrimaryEffect[] {
     const wasStopped = this.phase === 'capturing' || this.phase === 'await-received' || this.phase === 'await-loaded';
     this.phase = 'exited';
@@ -148,7 +163,6 @@ export class PrimaryCore {
     this.exitDetail = detail;
     const effects: PrimaryEffect[] = [];
     if (tellPeer) effects.push({ kind: 'notify-peer-exit', detail });
-    effects.push({ kind: 'release-all' });
     if (wasStopped) effects.push({ kind: 'resume' });
     effects.push({ kind: 'exited', reason, detail });
     return effects;

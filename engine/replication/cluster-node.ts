@@ -9,6 +9,7 @@ export interface ReplicationControl {
   checkpointNow(): Promise<void>;
   setPeriod(ms: number): Promise<void>;
   lostHeartbeat(): Promise<void>;
+  confirmAlone(): Promise<void>;
   setGate(gate: GateConfig): Promise<void>;
   step(): Promise<boolean>;
   setOutputCommit(mode: 'hold' | 'unsafe'): Promise<void>;

@@ -58,6 +58,11 @@ export class PrimaryDriver {
     this.input({ kind: 'lost-heartbeat' });
   }
 
+  /** The host fenced or retired the secondary: held output may leave. */
+  confirmAlone(): void {
+    this.input({ kind: 'confirmed-alone' });
+  }
+
   setGate(gate: GateConfig): void {
     this.link.setGate(gate);
   }

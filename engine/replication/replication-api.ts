@@ -12,6 +12,8 @@ export interface ReplicationApi {
   setPeriod(ms: number): void;
   /** QEMU's x-colo-lost-heartbeat: the secondary takes over; the primary leaves COLO. */
   lostHeartbeat(): void;
+  /** The host fenced or retired the secondary: a primary out of COLO may release what it held. */
+  confirmAlone(): void;
   setGate(gate: GateConfig): void;
   /** Releases one message held at the gate; false if none was held here. */
   step(): boolean;

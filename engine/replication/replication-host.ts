@@ -43,6 +43,10 @@ export class ReplicationHost {
     this.need().lostHeartbeat();
   }
 
+  confirmAlone(): void {
+    if (this.driver instanceof PrimaryDriver) this.driver.confirmAlone();
+  }
+
   setGate(gate: GateConfig): void {
     this.need().setGate(gate);
   }

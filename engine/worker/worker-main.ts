@@ -26,6 +26,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
     checkpointNow: () => role.checkpointNow(),
     setPeriod: (ms) => role.setPeriod(ms),
     lostHeartbeat: () => role.lostHeartbeat(),
+    confirmAlone: () => role.confirmAlone(),
     setGate: (gate) => role.setGate(gate),
     step: () => role.step(),
     status: () => role.status(),

@@ -79,7 +79,7 @@ describe('PrimaryCore', () => {
     expect(p.phase).toBe('exited');
     expect(p.exitReason).toBe('error');
     expect(p.exitDetail).toMatch(/^unexpected vmstate-loaded, expected checkpoint-reply/);
-    expect(effects.map((e) => e.kind)).toEqual(['notify-peer-exit', 'release-all', 'exited']);
+    expect(effects.map((e) => e.kind)).toEqual(['notify-peer-exit', 'exited']);
     expect(p.handle({ kind: 'checkpoint-due', cause: 'manual' })).toEqual([]);
   });
 
@@ -95,29 +95,37 @@ describe('PrimaryCore', () => {
     p.handle({ kind: 'checkpoint-due', cause: 'manual' });
     p.handle({ kind: 'message', message: msg.reply(2) });
     const effects = p.handle({ kind: 'capture-failed', checkpoint: 2, error: 'boom' });
-    expect(effects.map((e) => e.kind)).toEqual(['notify-peer-exit', 'release-all', 'resume', 'exited']);
+    expect(effects.map((e) => e.kind)).toEqual(['notify-peer-exit', 'resume', 'exited']);
     expect(p.exitDetail).toBe('capturing checkpoint 2 failed: boom');
   });
 
-  it('on losing the secondary, completes its own failover: releases everything and runs on', () => {
+  it('on losing the secondary, completes its own failover and runs on, but holds output until the host confirms', () => {
     const p = idlePrimary();
     p.handle({ kind: 'checkpoint-due', cause: 'manual' });
     p.handle({ kind: 'message', message: msg.reply(2) });
     p.handle({ kind: 'captured', checkpoint: 2, header });
     const effects = p.handle({ kind: 'peer-lost', detail: 'no heartbeat for 600 ms' });
     expect(effects).toEqual([
-      { kind: 'release-all' },
       { kind: 'resume' },
       { kind: 'exited', reason: 'request', detail: 'no heartbeat for 600 ms' },
     ]);
     expect(p.failover.status).toBe('completed');
     expect(p.handle({ kind: 'lost-heartbeat' })).toEqual([]);
+    // Only the host, once it has fenced the secondary, lets held output go.
+    expect(p.handle({ kind: 'confirmed-alone' })).toEqual([{ kind: 'release-all' }]);
+    expect(p.handle({ kind: 'confirmed-alone' })).toEqual([]);
+  });
+
+  it('ignores a confirmation while still replicating', () => {
+    const p = idlePrimary();
+    expect(p.handle({ kind: 'confirmed-alone' })).toEqual([]);
+    expect(p.phase).toBe('idle');
   });
 
   it('treats a colo-exit from the secondary as the end of replication, without answering it', () => {
     const p = idlePrimary();
     const effects = p.handle({ kind: 'peer-exited', detail: 'bad checksum' });
-    expect(effects.map((e) => e.kind)).toEqual(['release-all', 'exited']);
+    expect(effects.map((e) => e.kind)).toEqual(['exited']);
     expect(p.exitDetail).toBe('secondary left COLO: bad checksum');
   });
 });

@@ -1,0 +1,110 @@
+// A MessageChannel with faults: every message can be dropped, duplicated,
+// delayed (and so reordered) or corrupted, by a seeded plan; the link can be cut.
+import type { PeerPort } from '../../engine/replication/ports.ts';
+import type { SimScheduler } from './scheduler.ts';
+
+export interface FaultPlan {
+  drop: number;
+  duplicate: number;
+  corrupt: number;
+  /** Random extra latency up to this many ms; with it, messages may overtake each other. */
+  jitterMs: number;
+  reorder: boolean;
+}
+
+export type FaultKind = 'drop' | 'duplicate' | 'corrupt' | 'reorder';
+
+export class SimNetwork {
+  cut = false;
+  readonly injected: Record<FaultKind, number> = { drop: 0, duplicate: 0, corrupt: 0, reorder: 0 };
+
+  constructor(
+    private readonly scheduler: SimScheduler,
+    private readonly random: () => number,
+    private readonly plan: FaultPlan,
+  ) {}
+
+  channel(): [SimPort, SimPort] {
+    const a = new SimPort(this);
+    const b = new SimPort(this);
+    a.peer = b;
+    b.peer = a;
+    return [a, b];
+  }
+
+  send(to: SimPort, data: unknown, transfer: Transferable[]): void {
+    if (this.cut) return;
+    if (this.random() < this.plan.drop) {
+      this.injected.drop++;
+      return;
+    }
+    let message = structuredClone(data, { transfer: transfer as Transferable[] });
+    if (this.random() < this.plan.corrupt) {
+      this.injected.corrupt++;
+      message = corrupt(message, this.random);
+    }
+    const copies = this.random() < this.plan.duplicate ? 2 : 1;
+    if (copies === 2) this.injected.duplicate++;
+    for (let i = 0; i < copies; i++) {
+      const base = 0.2 + this.random() * this.plan.jitterMs;
+      let at = this.scheduler.now() + base;
+      if (!this.plan.reorder || this.random() > 0.3) at = Math.max(at, to.lastArrival);
+      else if (at < to.lastArrival) this.injected.reorder++;
+      to.lastArrival = Math.max(to.lastArrival, at);
+      const copy = i === 0 ? message : structuredClone(message);
+      this.scheduler.after(at - this.scheduler.now(), () => to.deliver(copy));
+    }
+  }
+}
+
+function corrupt(message: unknown, random: () => number): unknown {
+  if (typeof message !== 'object' || message === null) return message;
+  const m = { ...(message as Record<string, unknown>) };
+  const payload = m.payload;
+  if (payload instanceof ArrayBuffer && payload.byteLength > 0 && random() < 0.6) {
+    const bytes = new Uint8Array(payload);
+    const at = Math.floor(random() * bytes.length);
+    bytes[at] = (bytes[at] ?? 0) ^ (1 + Math.floor(random() * 255));
+    return m;
+  }
+  const choice = random();
+  if (choice < 0.3 && typeof m.checkpoint === 'number') m.checkpoint += random() < 0.5 ? 1 : -1;
+  else if (choice < 0.6) m.type = ['checkpoint-reply', 'vmstate-loaded', 'nonsense', 'vmstate-received'][Math.floor(random() * 4)];
+  else if (choice < 0.8 && payload instanceof ArrayBuffer) m.payload = payload.slice(0, Math.floor(payload.byteLength * random()));
+  else delete m.type;
+  return m;
+}
+
+export class SimPort implements PeerPort {
+  peer: SimPort | undefined;
+  lastArrival = 0;
+  private readonly listeners = new Set<(event: MessageEvent) => void>();
+  private closed = false;
+
+  constructor(private readonly network: SimNetwork) {}
+
+  postMessage(message: unknown, transfer: Transferable[]): void {
+    if (this.closed || !this.peer) return;
+    this.network.send(this.peer, message, transfer);
+  }
+
+  addEventListener(_type: 'message', listener: (event: MessageEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  removeEventListener(_type: 'message', listener: (event: MessageEvent) => void): void {
+    this.listeners.delete(listener);
+  }
+
+  start(): void {}
+
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
+  }
+
+  deliver(data: unknown): void {
+    if (this.closed) return;
+    for (const listener of this.listeners) listener({ data } as MessageEvent);
+  }
+}
