@@ -49,6 +49,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   readonly fate: Record<Side, 'alive' | 'killed' | 'frozen' | 'fenced'> = { primary: 'alive', secondary: 'alive' };
   private operatorFailover = false;
   private confirmedAlone = false;
+  /** Bumped by every (re-)start of replication: events of an older pair are not heard. */
+  private generation = 0;
+  private machinesMade = 0;
+  /** The name of the PC in each role, for people: PC A, PC B, PC C… */
+  readonly names: Record<Side, string> = { primary: '', secondary: '' };
   private arbitrating = false;
   private heldForArbitration: string[] = [];
   private readonly listeners = new Set<Listener>();
@@ -64,24 +69,96 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
   async start(): Promise<void> {
-    const { spawn, assetBase, replication } = this.options;
+    const { spawn, assetBase } = this.options;
     this.primary = spawn();
     this.secondary = spawn();
-    this.host('start', 'primary from the booted snapshot, secondary in standby');
+    this.names.primary = this.nextName();
+    this.names.secondary = this.nextName();
+    this.host('start', `${this.names.primary} from the booted snapshot, ${this.names.secondary} in standby`);
     try {
       await Promise.all([
         this.primary.start({ mode: 'snapshot', assetBase }),
         this.secondary.start({ mode: 'standby', assetBase }),
       ]);
-      const channel = this.options.channel ?? directChannel;
-      const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
-      this.relayPorts = relayPorts;
-      await this.primary.startReplication('primary', primaryPort, replication, (events) => this.onEvents('primary', events));
-      await this.secondary.startReplication('secondary', secondaryPort, replication, (events) => this.onEvents('secondary', events));
+      await this.replicate(this.primary, this.secondary);
     } catch (err) {
       this.dispose();
       throw err;
     }
+  }
+
+  /** After a failover, or with the secondary gone: a fresh secondary starts from the survivor's full state. */
+  get canReprotect(): boolean {
+    const survivor = this.serving === 'secondary' ? this.secondary : this.primary;
+    const survivorSide: Side = this.serving;
+    const ended = this.serving === 'secondary' || this.status.primary?.phase === 'exited';
+    return ended && !!survivor?.alive && this.fate[survivorSide] === 'alive' && !this.reprotecting;
+  }
+
+  private reprotecting = false;
+  private autoReprotect = false;
+
+  /** Start a new secondary by itself whenever the pair ends up unprotected. */
+  setAutoReprotect(on: boolean): void {
+    this.autoReprotect = on;
+    this.maybeAutoReprotect();
+  }
+
+  private maybeAutoReprotect(): void {
+    if (!this.autoReprotect || !this.canReprotect) return;
+    // Only once the survivor is settled: serving, and (if the old primary) releasing again.
+    if (this.serving === 'primary' && !this.confirmedAlone) return;
+    void this.reprotect().catch((err: unknown) => this.host('reprotect', `failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  async reprotect(): Promise<void> {
+    if (!this.canReprotect) throw new Error('cluster: nothing to re-protect (no survivor out of COLO)');
+    this.reprotecting = true;
+    try {
+      const survivorSide = this.serving;
+      const survivor = survivorSide === 'secondary' ? this.secondary : this.primary;
+      const partner = survivorSide === 'secondary' ? this.primary : this.secondary;
+      if (!survivor) return;
+      partner?.terminate();
+      const fresh = this.options.spawn();
+      const survivorName = this.names[survivorSide];
+      const freshName = this.nextName();
+      this.host('reprotect', `${freshName} starts in standby; it will receive ${survivorName}'s full state`);
+      await fresh.start({ mode: 'standby', assetBase: this.options.assetBase });
+      this.primary = survivor;
+      this.secondary = fresh;
+      this.names.primary = survivorName;
+      this.names.secondary = freshName;
+      this.serving = 'primary';
+      this.fate.primary = 'alive';
+      this.fate.secondary = 'alive';
+      delete this.status.primary;
+      delete this.status.secondary;
+      this.operatorFailover = false;
+      this.confirmedAlone = false;
+      await this.replicate(survivor, fresh);
+    } finally {
+      this.reprotecting = false;
+      this.notify();
+    }
+  }
+
+  private async replicate(primary: N, secondary: N): Promise<void> {
+    const generation = ++this.generation;
+    const { replication } = this.options;
+    for (const port of this.relayPorts) port.close();
+    const channel = this.options.channel ?? directChannel;
+    const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
+    this.relayPorts = relayPorts;
+    const listen = (side: Side) => (events: ReplicationEvent[]) => {
+      if (generation === this.generation) this.onEvents(side, events);
+    };
+    await primary.startReplication('primary', primaryPort, replication, listen('primary'));
+    await secondary.startReplication('secondary', secondaryPort, replication, listen('secondary'));
+  }
+
+  private nextName(): string {
+    return `PC ${String.fromCharCode(65 + (this.machinesMade++ % 26))}`;
   }
 
   /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs`. */
@@ -105,7 +182,15 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */
   get protected(): boolean {
     const p = this.status.primary;
-    return this.serving === 'primary' && p !== undefined && p.exitReason === 'none' && p.committed >= 1 && !!this.secondary?.alive;
+    return (
+      this.serving === 'primary' &&
+      this.fate.primary === 'alive' &&
+      this.fate.secondary === 'alive' &&
+      p !== undefined &&
+      p.exitReason === 'none' &&
+      p.committed >= 1 &&
+      !!this.secondary?.alive
+    );
   }
 
   /** The host is deciding between two sides that both claim to be primary. */
@@ -283,6 +368,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private notify(): void {
     for (const listener of [...this.listeners]) listener();
+    this.maybeAutoReprotect();
   }
 
   private async answersWithin(vm: N, ms: number): Promise<boolean> {

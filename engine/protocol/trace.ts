@@ -40,4 +40,5 @@ export type HostAction =
   | 'fence'
   | 'primary-changed'
   | 'failover-command'
-  | 'arbitrate';
+  | 'arbitrate'
+  | 'reprotect';

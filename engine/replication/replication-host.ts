@@ -77,8 +77,15 @@ export class ReplicationHost {
     this.driver?.dispose();
   }
 
+  // A worker whose COLO has ended (a primary that left it, a secondary that
+  // took over) may start again, as the primary of a new pair: re-protection.
   private attach(listener: ReplicationListener, make: (emit: (event: ReplicationEvent) => void) => PrimaryDriver | SecondaryDriver): void {
-    if (this.driver) throw new Error('replication: this worker already has a role');
+    if (this.driver) {
+      const { phase } = this.driver.status();
+      if (phase !== 'exited' && phase !== 'primary') throw new Error(`replication: this worker is still replicating (${phase})`);
+      this.driver.dispose();
+      this.frozen = false;
+    }
     const batcher = new EventBatcher<ReplicationEvent>((events) => listener(events));
     this.driver = make((event) => batcher.push(event));
   }

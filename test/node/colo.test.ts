@@ -201,3 +201,29 @@ describe('bad input on the wire', () => {
   });
 });
 
+
+describe('re-protection', () => {
+  it('ten failovers in a row: each time a new secondary takes the survivor’s full state, and nothing released is lost', async () => {
+    const c = await start();
+    c.setAutoReprotect(true);
+    const served: string[] = [];
+    for (let round = 1; round <= 10; round++) {
+      await c.waitFor(() => c.protected, 60_000, `protected again (round ${round})`);
+      served.push(c.names.primary);
+      expect(await ask(c, { op: 'add', amount: round })).toMatch(/^c\d+ ok \d+$/);
+      c.client.request({ op: 'add', amount: 100 });
+      if (round % 2 === 0) c.killPrimary();
+      else c.freezePrimary();
+      const before = c.names.primary;
+      await c.waitFor(() => c.names.primary !== before && c.protected, 60_000, `failed over and protected again (round ${round})`);
+      await c.waitFor(() => c.client.pending === undefined, 60_000, `in-flight request answered (round ${round})`);
+      expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+    }
+    await c.waitFor(() => c.protected, 60_000, 'protected at the end');
+    expect(await ask(c, { op: 'get' })).toMatch(new RegExp(` ok ${55 + 1000}$`));
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0, violations: [] });
+    // Every round a different machine was primary: the one that took over last time.
+    expect(new Set(served).size).toBe(10);
+    expect(c.trace.filter((e) => e.kind === 'host' && e.action === 'reprotect').length).toBeGreaterThanOrEqual(10);
+  });
+});
