@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   });
   const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
   element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
-  const timeline = new Timeline(cluster.trace);
+  const timeline = new Timeline(cluster.trace, cluster.names);
   element('[data-timeline]').append(timeline.root);
   const traffic = new DemoTraffic(cluster);
   const client = new ClientPanel(cluster, traffic);
@@ -52,8 +52,9 @@ async function main(): Promise<void> {
   setStatus('Fetching and verifying the guest (BIOS, Linux kernel, booted snapshot)…', 'loading', 1);
   await cluster.start();
   const vms: Record<'primary' | 'secondary', VmHandle | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
+  if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary);
   if (vms.primary) {
-    panels.primary.attach(vms.primary);
+    panels.primary.attach(vms.primary, cluster.names.primary);
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
     const from = vms.primary.transcript(0).length;
     void vms.primary.machine.sendSerial(0, '\n');
@@ -61,7 +62,6 @@ async function main(): Promise<void> {
       document.body.dataset.interactiveMs = String(Math.round(performance.now()));
     });
   }
-  if (vms.secondary) panels.secondary.attach(vms.secondary);
   setStatus('PC A runs; PC B is receiving its first checkpoint (a full copy)…', 'syncing', 2);
   await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
@@ -77,7 +77,15 @@ async function main(): Promise<void> {
 
   let traced = 0;
   const refresh = () => {
-    for (const side of ['primary', 'secondary'] as const) panels[side].update(viewOf(cluster, side));
+    for (const side of ['primary', 'secondary'] as const) {
+      // After re-protection another PC holds the role.
+      const vm = cluster[side];
+      if (vm) {
+        vms[side] = vm;
+        panels[side].attach(vm, cluster.names[side]);
+      }
+      panels[side].update(viewOf(cluster, side));
+    }
     controls.update();
     client.refresh();
     for (; traced < cluster.trace.length; traced++) {
@@ -90,9 +98,9 @@ async function main(): Promise<void> {
     const svm = viewOf(cluster, 'secondary');
     const headline =
       cluster.serving === 'secondary'
-        ? `Failed over: PC B serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
+        ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
         : cluster.protected
-          ? `Protected: PC B holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
+          ? `Protected: ${cluster.names.secondary} holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
           : `Unprotected: ${pvm.roleDetail}`;
     setStatus(headline, cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
   };

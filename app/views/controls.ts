@@ -30,6 +30,8 @@ export class Controls {
       document.body.dataset.unsafe = String(unsafe.checked);
     });
 
+    const auto = h('input', { type: 'checkbox', 'data-control': 'auto-reprotect' });
+    auto.addEventListener('change', () => cluster.setAutoReprotect(auto.checked));
     this.root = h(
       'nav',
       { class: 'controls', 'aria-label': 'Controls' },
@@ -50,6 +52,12 @@ export class Controls {
         this.button('cut-link', 'Cut the link', () => cluster.cutLink()),
         this.button('kill-secondary', 'Kill secondary', () => cluster.killSecondary()),
         this.button('failover', 'Failover now', () => cluster.failover()),
+      ),
+      h(
+        'div',
+        { class: 'group' },
+        this.button('reprotect', 'Start a new secondary', () => void cluster.reprotect()),
+        h('label', {}, auto, ' re-protect automatically'),
       ),
       h('div', { class: 'group' }, h('label', { class: 'unsafe' }, unsafe, ' Unsafe mode: release replies without waiting for a checkpoint')),
     );
@@ -72,6 +80,7 @@ export class Controls {
     set('cut-link', replicating && !!c.secondary?.alive);
     set('kill-secondary', !!c.secondary?.alive && c.serving === 'primary');
     set('failover', c.protected);
+    set('reprotect', c.canReprotect);
   }
 
   private button(name: string, label: string, action: () => void, toggle = false): HTMLButtonElement {

@@ -1,11 +1,10 @@
 // The last checkpoint as a ladder: every message and step of one transaction,
 // in order, with its time since checkpoint-request, so the timeline's crowded
 // 100 ms can be read line by line.
+import { COLO_MESSAGE_TYPES, type ColoMessageType, type Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { MESSAGE_MEANING } from '../explain.ts';
 import { formatBytes, formatMs, h } from '../dom.ts';
-
-const NAME = { primary: 'PC A', secondary: 'PC B' } as const;
 
 export class Ladder {
   readonly root: HTMLElement;
@@ -13,7 +12,7 @@ export class Ladder {
   private readonly list: HTMLOListElement;
   private shown = '';
 
-  constructor() {
+  constructor(private readonly names: Readonly<Record<Side, string>>) {
     this.title = h('h3', { text: 'Last checkpoint, step by step' });
     this.list = h('ol', { class: 'ladder' });
     this.root = h('div', { class: 'ladder-box' }, this.title, this.list);
@@ -27,7 +26,7 @@ export class Ladder {
     if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) return;
     const n = request.checkpoint;
     const start = trace.indexOf(request);
-    const steps = trace.slice(start).filter((e) => describes(e, n));
+    const steps = causalOrder(trace.slice(start).filter((e) => describes(e, n)));
     const key = `${n}:${steps.length}:${trace.length - start}`;
     if (key === this.shown) return;
     this.shown = key;
@@ -40,9 +39,24 @@ export class Ladder {
     const waiting = after.find((e) => e.kind === 'held' && e.checkpoint === n && !sent.has(e.type));
     this.list.dataset.waiting = waiting?.kind === 'held' ? waiting.type : '';
     this.list.replaceChildren(
-      ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: `+${formatMs(e.time - request.time)}` }), line(e))),
+      ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: `+${formatMs(e.time - request.time)}` }), line(e, this.names))),
     );
   }
+}
+
+// The two workers' clocks can disagree by a fraction of a millisecond, but the
+// messages of one checkpoint happen in the protocol's order: no message is
+// placed before the one that caused it.
+function causalOrder(steps: TraceEvent[]): TraceEvent[] {
+  let floor = -Infinity;
+  const order = (e: TraceEvent) => (e.kind === 'message' ? COLO_MESSAGE_TYPES.indexOf(e.type as ColoMessageType) : -1);
+  const messages = steps.filter((e) => e.kind === 'message').sort((a, b) => order(a) - order(b));
+  const adjusted = new Map<TraceEvent, number>();
+  for (const m of messages) {
+    floor = Math.max(floor, m.time);
+    adjusted.set(m, floor);
+  }
+  return [...steps].sort((a, b) => (adjusted.get(a) ?? a.time) - (adjusted.get(b) ?? b.time));
 }
 
 function describes(e: TraceEvent, n: number): boolean {
@@ -63,20 +77,20 @@ function describes(e: TraceEvent, n: number): boolean {
   }
 }
 
-function line(e: TraceEvent): string {
+function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
   switch (e.kind) {
     case 'message':
-      return `${NAME[e.from]} → ${NAME[e.to]}  ${e.type}${e.bytes ? ` (${formatBytes(e.bytes)})` : ''}`;
+      return `${names[e.from]} → ${names[e.to]}  ${e.type}${e.bytes ? ` (${formatBytes(e.bytes)})` : ''}`;
     case 'capture':
-      return `PC A stopped and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}`;
+      return `${names.primary} stopped and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}`;
     case 'load':
-      return `PC B ${e.ok ? 'loaded' : 'FAILED to load'} the state in ${formatMs(e.loadMs)}`;
+      return `${names.secondary} ${e.ok ? 'loaded' : 'FAILED to load'} the state in ${formatMs(e.loadMs)}`;
     case 'resume':
-      return `PC A resumed after a pause of ${formatMs(e.pausedMs)}`;
+      return `${names.primary} resumed after a pause of ${formatMs(e.pausedMs)}`;
     case 'held':
-      return `${NAME[e.side]} holds ${e.type} at the gate (step mode)`;
+      return `${names[e.side]} holds ${e.type} at the gate (step mode)`;
     case 'output':
-      return `PC A released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;
+      return `${names.primary} released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;
     default:
       return '';
   }

@@ -32,11 +32,15 @@ export class Timeline {
   readonly root: HTMLElement;
   private readonly canvas: SVGSVGElement;
   private readonly details: HTMLElement;
-  private readonly ladder = new Ladder();
+  private readonly ladder: Ladder;
   private windowMs = 8000;
   private frozenAt: number | undefined;
 
-  constructor(private readonly trace: readonly TraceEvent[]) {
+  constructor(
+    private readonly trace: readonly TraceEvent[],
+    private readonly names: Readonly<Record<Side, string>>,
+  ) {
+    this.ladder = new Ladder(names);
     this.canvas = svg('svg', { class: 'timeline', height: HEIGHT, role: 'img', 'aria-label': 'COLO protocol timeline' });
     this.details = h('div', { class: 'details', 'aria-live': 'polite' }, h('p', { text: 'Click a message, a bar or a mark to see what it is.' }));
     const pause = h('button', { type: 'button', 'data-action': 'timeline-pause', 'aria-pressed': 'false', text: 'Pause view' });
@@ -68,7 +72,10 @@ export class Timeline {
     for (const side of ['primary', 'secondary'] as const) {
       nodes.push(svg('line', { x1: LEFT, x2: width - 10, y1: LANE[side], y2: LANE[side], class: 'lane' }));
       const label = svg('text', { x: 4, y: LANE[side] + 4, class: 'lane-label' });
-      label.textContent = side === 'primary' ? 'PC A' : 'PC B';
+      label.textContent = side;
+      const name = svg('text', { x: 4, y: LANE[side] + 17, class: 'lane-name' });
+      name.textContent = this.names[side];
+      nodes.push(name);
       nodes.push(label);
     }
 
@@ -119,7 +126,7 @@ export class Timeline {
       if (received) used.add(received);
       const end = received?.time ?? now;
       if (!visible(sent.time, end)) continue;
-      const group = this.focusable(sent, describeMessage(sent, received));
+      const group = this.focusable(sent, describeMessage(sent, received, this.names));
       const x1 = x(sent.time);
       const x2 = x(end);
       const y1 = LANE[sent.from];
@@ -163,8 +170,8 @@ export class Timeline {
   }
 }
 
-function describeMessage(sent: MessageEvent, received: MessageEvent | undefined): string {
+function describeMessage(sent: MessageEvent, received: MessageEvent | undefined, names: Readonly<Record<Side, string>>): string {
   const flight = received ? `in flight ${formatMs(received.time - sent.time)}` : 'still in flight';
   const size = sent.bytes ? `, ${formatBytes(sent.bytes)} moved` : '';
-  return `${sent.type}${sent.checkpoint ? ` for checkpoint #${sent.checkpoint}` : ''} from ${sent.from === 'primary' ? 'PC A' : 'PC B'} (${flight}${size}). ${MESSAGE_MEANING[sent.type]}`;
+  return `${sent.type}${sent.checkpoint ? ` for checkpoint #${sent.checkpoint}` : ''} from the ${sent.from} (${names[sent.from]}, ${flight}${size}). ${MESSAGE_MEANING[sent.type]}`;
 }

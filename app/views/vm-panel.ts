@@ -16,7 +16,10 @@ export class VmPanel {
   private readonly terminal: Terminal;
   private readonly termBox: HTMLElement;
   private vm: VmHandle | undefined;
+  private unsubscribe: () => void = () => {};
+  private opened = false;
   private interactive = false;
+  private readonly title: HTMLElement;
 
   constructor(readonly name: string, side: string) {
     this.role = h('span', { class: 'badge', 'data-role': '' });
@@ -40,7 +43,7 @@ export class VmPanel {
     this.root = h(
       'section',
       { class: 'vm-panel', 'data-side': side, 'aria-label': name },
-      h('header', {}, h('h2', { text: name }), this.role, this.run),
+      h('header', {}, (this.title = h('h2', { text: name })), this.role, this.run),
       this.roleDetail,
       h(
         'dl',
@@ -61,11 +64,25 @@ export class VmPanel {
     });
   }
 
-  /** Call once the panel is in the document: xterm measures its box when it opens. */
-  attach(vm: VmHandle): void {
-    this.terminal.open(this.termBox);
+  get machine(): VmHandle | undefined {
+    return this.vm;
+  }
+
+  /**
+   * Shows this PC in the panel (again after re-protection, when another PC
+   * takes the role). Call once the panel is in the document: xterm measures
+   * its box when it opens.
+   */
+  attach(vm: VmHandle, name: string): void {
+    this.title.textContent = name;
+    this.root.setAttribute('aria-label', name);
+    if (vm === this.vm) return;
+    if (this.opened) this.terminal.reset();
+    else this.terminal.open(this.termBox);
+    this.opened = true;
+    this.unsubscribe();
     this.vm = vm;
-    vm.subscribe((events) => {
+    this.unsubscribe = vm.subscribe((events) => {
       for (const event of events) if (event.type === 'serial' && event.port === 0) this.terminal.write(event.text);
     });
   }

@@ -72,7 +72,9 @@ export class VmHandle implements ClusterNode {
 
   subscribe(listener: (events: MachineEvent[]) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
   }
 
   /** Resolves once the port's transcript (from `from` on) contains `text`. */

@@ -60,6 +60,23 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('after a failover, a new secondary re-protects the survivor', async () => {
+    const { page, problems } = await openDemo();
+    await page.click('[data-action="kill-primary"]');
+    await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await page.click('[data-action="reprotect"]');
+    await page.waitForSelector('body[data-protected="true"][data-serving="primary"]', { timeout: 60_000 });
+    await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] h2')).toBe('PC B');
+    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] h2')).toBe('PC C');
+    expect(await page.textContent('[data-status]')).toMatch(/^Protected: PC C holds checkpoint #\d+\.$/);
+    const before = await releasedCount(page);
+    await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(Math.min(before + 2, 14));
+    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    await page.screenshot({ path: 'test-results/demo-reprotected.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('step mode lets one handshake message through per click', async () => {
     const { page, problems } = await openDemo();
     const ladder = page.locator('.ladder');
