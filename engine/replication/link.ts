@@ -40,6 +40,7 @@ export class Link {
   private sequence = 0;
   private lost = false;
   private closed = false;
+  private ended = false;
   /** Simulated faults: a hung side sends and reads nothing; a cut link carries nothing. */
   private frozen = false;
   private cut = false;
@@ -61,7 +62,7 @@ export class Link {
   }
 
   send(message: ColoMessage, payload?: ArrayBuffer): void {
-    if (this.closed) return;
+    if (this.closed || this.ended) return;
     const outgoing = { message, payload };
     if (this.held.length > 0 || this.gate.step || this.gate.breakBefore.includes(message.type)) {
       this.held.push(outgoing);
@@ -73,7 +74,7 @@ export class Link {
 
   /** Tells the peer this side left COLO; bypasses the gate. */
   sendExit(detail: string): void {
-    if (this.closed || this.frozen || this.cut) return;
+    if (this.closed || this.ended || this.frozen || this.cut) return;
     this.port.postMessage({ type: 'colo-exit', detail }, []);
     this.trace({ kind: 'message', time: this.clock.now(), from: this.side, to: this.peer, at: 'sent', type: 'colo-exit' });
   }
@@ -103,6 +104,15 @@ export class Link {
   /** The channel stops carrying anything, both ways, as a network partition would. */
   cutLink(): void {
     this.cut = true;
+  }
+
+  /**
+   * COLO has ended on this side: nothing more is sent, no heartbeat either,
+   * and whatever still arrives is named in the trace and otherwise ignored.
+   */
+  end(): void {
+    this.ended = true;
+    this.stopBeats();
   }
 
   close(): void {
@@ -162,11 +172,16 @@ export class Link {
     this.monitor.heard(this.clock.now());
     const parsed = parseWireMessage(data);
     if ('error' in parsed) {
+      if (this.ended) return;
       this.trace({ kind: 'error', time: this.clock.now(), side: this.side, detail: `from ${this.peer}: ${parsed.error}` });
       this.handlers.onProtocolError(`malformed message from the ${this.peer}: ${parsed.error}`);
       return;
     }
     if (parsed.type === 'heartbeat') return;
+    if (this.ended) {
+      this.trace({ kind: 'error', time: this.clock.now(), side: this.side, detail: `${parsed.type} from the ${this.peer} after COLO ended here: ignored` });
+      return;
+    }
     const payload = (data as { payload?: unknown }).payload;
     const buffer = payload instanceof ArrayBuffer ? payload : undefined;
     this.trace({

@@ -146,7 +146,7 @@ export class PrimaryDriver {
         this.cancelPeriod();
         this.trace({ kind: 'exit', time: this.clock.now(), side: 'primary', reason: effect.reason, detail: effect.detail });
         this.trace({ kind: 'failover', time: this.clock.now(), side: 'primary', status: this.core.failover.status });
-        this.link.close();
+        this.link.end();
         return;
     }
   }

@@ -16,9 +16,15 @@ const CLIENT_PORT = 1;
 
 /** Full check of a received vmstate against what vmstate-size announced. */
 export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | undefined, memoryBytes: number): 'ok' | { error: string } {
+  // All of RAM, VGA memory and device state fit well within twice the RAM size.
+  const limit = 2 * memoryBytes;
+  if (header.bytes > limit) {
+    return { error: `oversized: vmstate-size announced ${header.bytes} bytes, more than the ${limit} a state of this machine can take` };
+  }
   if (!payload) return { error: 'no state bytes came with vmstate-size' };
   if (payload.byteLength !== header.bytes) {
-    return { error: `truncated: ${payload.byteLength} bytes arrived, vmstate-size announced ${header.bytes}` };
+    const what = payload.byteLength < header.bytes ? 'truncated' : 'oversized';
+    return { error: `${what}: ${payload.byteLength} bytes arrived, vmstate-size announced ${header.bytes}` };
   }
   const sum = checksum32(payload);
   if (sum !== header.checksum) {
@@ -141,7 +147,7 @@ export class SecondaryDriver {
         return;
       case 'exited':
         this.trace({ kind: 'exit', time: this.clock.now(), side: 'secondary', reason: effect.reason, detail: effect.detail });
-        this.link.close();
+        this.link.end();
         return;
       case 'failover-status':
         this.trace({ kind: 'failover', time: this.clock.now(), side: 'secondary', status: effect.status });

@@ -149,6 +149,39 @@ describe('bad input on the wire', () => {
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: truncated: 1000000 bytes arrived, vmstate-size announced \d+/);
   });
 
+  it('an oversized vmstate is refused by its length', async () => {
+    const c = await start(
+      tamperVmstate((m) => {
+        const payload = m.payload as ArrayBuffer;
+        const bigger = new Uint8Array(payload.byteLength + 4096);
+        bigger.set(new Uint8Array(payload));
+        return { ...m, payload: bigger.buffer };
+      }),
+    );
+    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: oversized: \d+ bytes arrived, vmstate-size announced \d+/);
+  });
+
+  it('a vmstate-size announcing more than a state can be is refused before anything is read', async () => {
+    const c = await start(tamperVmstate((m) => ({ ...m, header: { ...(m.header as object), bytes: 2 ** 40 } })));
+    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: oversized: vmstate-size announced 1099511627776 bytes/);
+  });
+
+  it('messages after COLO ended are named in the trace and ignored', async () => {
+    let ended = false;
+    const c = await start((from, m) => {
+      if (!ended && from === 'secondary' && m.type === 'checkpoint-reply' && (m.checkpoint as number) >= 3) {
+        ended = true;
+        // An out-of-order message ends COLO at the primary; the real reply arrives after that.
+        return [{ type: 'vmstate-loaded', checkpoint: m.checkpoint }, m];
+      }
+      return [m];
+    });
+    const late = () => c.trace.some((e) => e.kind === 'error' && e.detail === 'checkpoint-reply from the secondary after COLO ended here: ignored');
+    await c.waitFor(() => c.status.primary?.phase === 'exited' && late(), 30_000, 'primary out of COLO, late reply ignored');
+    expect(c.status.primary?.exitDetail).toMatch(/^unexpected vmstate-loaded, expected checkpoint-reply/);
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+  });
+
   it('a vmstate from another v86 state version is refused by its header', async () => {
     const c = await start(
       tamperVmstate((m) => {
