@@ -88,10 +88,12 @@ async function main(): Promise<void> {
     }
     controls.update();
     client.refresh();
-    for (; traced < cluster.trace.length; traced++) {
-      const event = cluster.trace[traced];
+    // `traced` counts events ever read; the trace itself drops its oldest ones.
+    for (let i = Math.max(0, traced - cluster.traceDropped); i < cluster.trace.length; i++) {
+      const event = cluster.trace[i];
       if (event) client.onTrace(event);
     }
+    traced = cluster.traceDropped + cluster.trace.length;
     document.body.dataset.serving = cluster.serving;
     document.body.dataset.protected = String(cluster.protected);
     const pvm = viewOf(cluster, 'primary');

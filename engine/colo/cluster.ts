@@ -32,12 +32,17 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
 
 type Listener = () => void;
 
+/** About 15 minutes of checkpoints once a second. */
+const TRACE_LIMIT = 20_000;
+
 /** How long the host waits for a primary to answer before it counts as hung. */
 const ARBITER_PING_MS = 500;
 
 export class ColoCluster<N extends ClusterNode = ClusterNode> {
-  /** Every protocol event of both sides and the host, in time order. */
+  /** Protocol events of both sides and the host, in time order: the most recent TRACE_LIMIT of them. */
   readonly trace: TraceEvent[] = [];
+  /** How many events were dropped from the front of `trace`, so readers can keep an absolute position. */
+  traceDropped = 0;
   readonly client: LedgerClient;
   /** Latest status reported by each side's worker. */
   readonly status: Partial<Record<Side, ReplicationStatus>> = {};
@@ -388,11 +393,17 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     this.notify();
   }
 
-  // Batches from the two workers interleave; events are kept in time order.
+  // Batches from the two workers interleave; events are kept in time order,
+  // and a long run keeps only the recent ones, so the page's memory stays flat.
   private record(event: TraceEvent): void {
     let at = this.trace.length;
     while (at > 0 && (this.trace[at - 1]?.time ?? 0) > event.time) at--;
     this.trace.splice(at, 0, event);
+    if (this.trace.length > TRACE_LIMIT) {
+      const drop = this.trace.length - TRACE_LIMIT + TRACE_LIMIT / 4;
+      this.trace.splice(0, drop);
+      this.traceDropped += drop;
+    }
   }
 }
 

@@ -34,6 +34,7 @@ export interface ClientReport {
   violations: string[];
 }
 
+const ANSWERS_KEPT = 1000;
 const REPLY = /^([A-Za-z0-9]+) ok (-?\d+)(?: .*)?$/;
 
 export class LedgerClient {
@@ -96,6 +97,8 @@ export class LedgerClient {
     if (total > expected) this.violation('contradicted', `${line}: total ${total}, acknowledged adds sum to ${expected}`);
     this.expectedTotal = total;
     this.answers.set(id, line);
+    // Only recent ids can come back (a retry repeats the one outstanding request).
+    if (this.answers.size > ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value ?? '');
     this.outstanding = undefined;
     this.report.answered += 1;
     const answer = { id, reply: line, total, sentAt: request.sentAt, answeredAt: this.now(), attempts: request.attempts };

@@ -2,7 +2,7 @@
 // commands the host may send it. Clock and VM are ports, so the same code runs
 // in a real worker and in the seeded simulation.
 import type { ReplicationConfig } from './config.ts';
-import { EventBatcher } from './event-batcher.ts';
+import { EventBatcher } from '../shared/event-batcher.ts';
 import type { ReplicationEvent, ReplicationListener, ReplicationStatus } from './events.ts';
 import type { GateConfig } from './link.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';

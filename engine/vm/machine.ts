@@ -1,6 +1,7 @@
 // One v86 guest, built from the project's assets. Runs inside a worker (see
 // worker-main.ts) and knows nothing about replication.
 import { V86 } from 'v86';
+import { EventBatcher } from '../shared/event-batcher.ts';
 import v86Package from 'v86/package.json';
 import { readManifest, readVerified, gunzip, type AssetSource } from './asset-source.ts';
 import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
@@ -13,6 +14,22 @@ interface V86Internals {
 }
 
 const INSTRUCTION_POLL_MS = 1000;
+
+/** Adjacent output of one serial port becomes one event; screen changes, one per batch. */
+function coalesce(events: MachineEvent[]): MachineEvent[] {
+  const out: MachineEvent[] = [];
+  let screen = false;
+  for (const event of events) {
+    const last = out.at(-1);
+    if (event.type === 'serial' && last?.type === 'serial' && last.port === event.port) {
+      out[out.length - 1] = { ...last, text: last.text + event.text };
+    } else if (event.type !== 'screen-changed' || !screen) {
+      screen ||= event.type === 'screen-changed';
+      out.push(event);
+    }
+  }
+  return out;
+}
 
 /** The booted snapshot only fits the v86 build and machine options it was saved with. */
 function checkSnapshotRecord(manifest: AssetManifest): void {
@@ -34,8 +51,8 @@ function checkSnapshotRecord(manifest: AssetManifest): void {
 export class GuestMachine implements MachineApi {
   private emulator: V86 | undefined;
   private listener: MachineListener = () => {};
-  private pending: MachineEvent[] = [];
-  private flushQueued = false;
+  // Events leave in one message per v86 time slice, not one per byte.
+  private readonly batcher = new EventBatcher<MachineEvent>((events) => this.listener(coalesce(events)));
   private instructions = 0;
   private lastCounter = 0;
   private counterTimer: ReturnType<typeof setInterval> | undefined;
@@ -102,23 +119,8 @@ export class GuestMachine implements MachineApi {
     emulator.add_listener('emulator-stopped', () => this.emit({ type: 'run-state', running: false }));
   }
 
-  // Events leave in one message per v86 time slice, not one per byte.
   private emit(event: MachineEvent): void {
-    const last = this.pending.at(-1);
-    if (event.type === 'serial' && last?.type === 'serial' && last.port === event.port) {
-      last.text += event.text;
-    } else if (!(event.type === 'screen-changed' && this.pending.some((e) => e.type === 'screen-changed'))) {
-      this.pending.push(event);
-    }
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => {
-        this.flushQueued = false;
-        const batch = this.pending;
-        this.pending = [];
-        this.listener(batch);
-      });
-    }
+    this.batcher.push(event);
   }
 
   private vm(): V86 {

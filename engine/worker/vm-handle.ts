@@ -127,6 +127,11 @@ export class VmHandle implements ClusterNode {
     return !this.terminated;
   }
 
+  /** The worker's JavaScript heap in use (bytes). */
+  heapUsed(): Promise<number> {
+    return this.remote.heapUsed();
+  }
+
   sendClient(line: string): Promise<void> {
     return this.machine.sendSerial(1, line);
   }

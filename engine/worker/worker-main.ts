@@ -14,9 +14,11 @@ import type { MachineApi } from '../vm/machine-api.ts';
 export interface WorkerApi {
   machine: MachineApi;
   replication: ReplicationApi;
+  /** This worker's JavaScript heap in use, in bytes (NaN where the platform does not say). */
+  heapUsed(): number;
 }
 
-export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource): void {
+export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource, heapUsed: () => number): void {
   const machine = new GuestMachine(openSource);
   const role = new ReplicationHost(machine, realClock, GUEST_CONFIG.memoryBytes);
 
@@ -56,6 +58,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
       },
     },
     replication,
+    heapUsed,
   };
   Comlink.expose(api, endpoint);
 }

@@ -3,4 +3,7 @@ import wasmUrl from 'v86/build/v86.wasm?url';
 import { fetchAssetSource } from '../vm/asset-source.ts';
 import { serveWorker } from './worker-main.ts';
 
-serveWorker(self as unknown as Worker, (assetBase) => fetchAssetSource(assetBase, new URL(wasmUrl, self.location.href).href));
+// Chromium's non-standard performance.memory is the only heap figure a worker has.
+const heapUsed = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN;
+
+serveWorker(self as unknown as Worker, (assetBase) => fetchAssetSource(assetBase, new URL(wasmUrl, self.location.href).href), heapUsed);

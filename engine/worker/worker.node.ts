@@ -3,6 +3,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { AssetError } from '../vm/asset-check.ts';
 import type { AssetSource } from '../vm/asset-source.ts';
@@ -28,4 +29,4 @@ function fileAssetSource(dir: string): AssetSource {
 }
 
 if (!parentPort) throw new Error('worker.node.ts must run in a worker_threads Worker');
-serveWorker(nodeEndpoint(parentPort), fileAssetSource);
+serveWorker(nodeEndpoint(parentPort), fileAssetSource, () => getHeapStatistics().used_heap_size);

@@ -1,7 +1,7 @@
 // Starts the Vite dev server and Debian's Chromium for browser tests and
 // benchmarks. Playwright cannot download browsers here, so it drives
 // /usr/bin/chromium (override with CHROMIUM_PATH).
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -42,4 +42,14 @@ export async function startBrowserRig(): Promise<BrowserRig> {
       await server.close();
     },
   };
+}
+
+/** Collects page errors and console errors and warnings: a clean page has none. */
+export function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+  });
+  return problems;
 }

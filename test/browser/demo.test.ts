@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBrowserRig, type BrowserRig } from './chromium.ts';
+import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
 
 let rig: BrowserRig;
 beforeAll(async () => {
@@ -17,11 +17,7 @@ afterAll(async () => {
 
 async function openDemo(width = 1280, height = 800): Promise<{ page: Page; problems: string[] }> {
   const page = await rig.browser.newPage({ viewport: { width, height } });
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
-  });
+  const problems = watchProblems(page);
   await page.goto(rig.baseUrl);
   await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
   expect(await page.getAttribute('body', 'data-state')).not.toBe('failed');

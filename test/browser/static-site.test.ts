@@ -6,7 +6,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serveStatic } from '../support/static-server.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, watchProblems } from './chromium.ts';
 
 const outDir = mkdtempSync(join(tmpdir(), 'colo-dist-'));
 let browser: Browser;
@@ -25,11 +25,7 @@ afterAll(async () => {
 
 it('the built site, from a plain static server, reaches protection and answers the client', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(msg.text());
-  });
+  const problems = watchProblems(page);
   await page.goto(site.url);
   await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
   expect(await page.textContent('[data-status]')).toMatch(/^Protected/);

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBrowserRig, type BrowserRig } from './chromium.ts';
+import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
 
 let rig: BrowserRig;
 beforeAll(async () => {
@@ -15,11 +15,7 @@ afterAll(async () => {
 
 async function openPage(path: string): Promise<{ page: Page; problems: string[] }> {
   const page = await rig.browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
-  });
+  const problems = watchProblems(page);
   await page.goto(new URL(path, rig.baseUrl).href);
   return { page, problems };
 }

@@ -24,6 +24,8 @@ export interface ScheduleResult {
   answered: number;
   checkpoints: number;
   failedOver: boolean;
+  traceLength: number;
+  traceDropped: number;
 }
 
 function pick<T>(random: () => number, items: readonly T[]): T {
@@ -32,8 +34,10 @@ function pick<T>(random: () => number, items: readonly T[]): T {
 
 export interface ScheduleOverrides {
   outputCommit?: 'hold' | 'unsafe';
-  /** Exactly this incident, at a random time, and no network faults. */
-  incident?: Incident;
+  /** Exactly this incident ('none': no incident), at a random time, and no network faults. */
+  incident?: Incident | 'none';
+  durationMs?: number;
+  periodMs?: number;
 }
 
 export async function runSchedule(seed: number, overrides: ScheduleOverrides = {}): Promise<ScheduleResult> {
@@ -49,7 +53,8 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
   };
   const network = new SimNetwork(scheduler, random, plan);
   const registry = new StateRegistry();
-  const periodMs = 20 + Math.floor(random() * 180);
+  const periodMs = overrides.periodMs ?? 20 + Math.floor(random() * 180);
+  const durationMs = overrides.durationMs ?? DURATION_MS;
   const replication: ReplicationConfig = {
     periodMs,
     heartbeat: { intervalMs: 10, missLimit: 5 },
@@ -73,9 +78,11 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
   cluster.client.onAnswer(() => scheduler.after(random() * 4, next));
   next();
 
-  const incidents = Array.from({ length: overrides.incident ? 1 : Math.floor(random() * 3) }, () => ({
-    at: Math.floor(50 + random() * (DURATION_MS - 400)),
-    kind: overrides.incident ?? pick(random, INCIDENTS),
+  const { incident } = overrides;
+  const count = incident === 'none' ? 0 : incident ? 1 : Math.floor(random() * 3);
+  const incidents = Array.from({ length: count }, () => ({
+    at: Math.floor(50 + random() * (durationMs - 400)),
+    kind: incident === undefined || incident === 'none' ? pick(random, INCIDENTS) : incident,
   })).sort((a, b) => a.at - b.at);
   for (const incident of incidents) {
     scheduler.after(incident.at, () => {
@@ -114,7 +121,7 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
     });
     if (claims.length > 1 && !cluster.arbitrationPending) violate(`two primaries at ${scheduler.now() - start} ms with no arbitration under way`);
   };
-  const steps = await scheduler.run(start + DURATION_MS, check);
+  const steps = await scheduler.run(start + durationMs, check);
   const summary = cluster.client.summary();
   const checkpoints = Math.max(cluster.status.primary?.committed ?? 0, cluster.status.secondary?.committed ?? 0);
   cluster.dispose();
@@ -129,5 +136,7 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
     answered: summary.answered,
     checkpoints,
     failedOver: cluster.serving === 'secondary',
+    traceLength: cluster.trace.length,
+    traceDropped: cluster.traceDropped,
   };
 }

@@ -48,6 +48,13 @@ describe('seeded fault schedules', () => {
     expect(r.violations, describeFailure(r)).toEqual([]);
   });
 
+  it('a long run keeps the host trace bounded', async () => {
+    const r = await runSchedule(7, { incident: 'none', durationMs: 40_000, periodMs: 20 });
+    expect(r.violations).toEqual([]);
+    expect(r.traceLength).toBeLessThanOrEqual(20_000);
+    expect(r.traceDropped).toBeGreaterThan(0);
+  });
+
   it('catches what it is meant to catch: without output commit, a kill loses released replies', async () => {
     // The checker is only worth something if it fails a broken system.
     let caught = 0;

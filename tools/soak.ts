@@ -1,0 +1,108 @@
+// `npm run soak`: real VMs in Node workers, for a long time.
+//   1. CHECKPOINTS checkpoints (default 2000) at a 25 ms period with client
+//      traffic; the heap of each worker and of the host sampled as it goes.
+//   2. CYCLES kill / re-protect cycles (default 50), alternating kill and freeze.
+//   3. Dispose, then compare the host's live handles (workers, ports, timers)
+//      with those before the first worker started.
+// Fails (exit 1) on any lost or contradicted reply or any handle left behind.
+// Options: --checkpoints N, --cycles N, --out FILE (default bench-results/soak.json).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ColoCluster } from '../engine/colo/cluster.ts';
+import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
+import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
+import type { VmHandle } from '../engine/worker/vm-handle.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+function handles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
+
+async function main(): Promise<void> {
+  const checkpoints = option('--checkpoints', 2000);
+  const cycles = option('--cycles', 50);
+  const outIndex = process.argv.indexOf('--out');
+  const out = outIndex === -1 ? join(ROOT, 'bench-results', 'soak.json') : (process.argv[outIndex + 1] ?? '');
+  const before = handles();
+  const cluster = new ColoCluster<VmHandle>({
+    spawn: spawnNodeVm,
+    assetBase: join(ROOT, 'wasm-assets'),
+    replication: { ...DEFAULT_REPLICATION, periodMs: 25 },
+  });
+  await cluster.start();
+  await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+  const next = () => {
+    if (!cluster.client.pending) cluster.client.request({ op: 'add', amount: 1 });
+  };
+  cluster.client.onAnswer(() => setTimeout(next, 5));
+  next();
+
+  const samples: { checkpoint: number; hostHeapMB: number; primaryHeapMB: number; secondaryHeapMB: number; rssMB: number }[] = [];
+  const sample = async (checkpoint: number) => {
+    const [p, s] = await Promise.all([cluster.primary?.heapUsed() ?? NaN, cluster.secondary?.heapUsed() ?? NaN]);
+    samples.push({ checkpoint, hostHeapMB: mb(process.memoryUsage().heapUsed), primaryHeapMB: mb(p), secondaryHeapMB: mb(s), rssMB: mb(process.memoryUsage().rss) });
+    console.log(`checkpoint ${checkpoint}: ${JSON.stringify(samples.at(-1))}`);
+  };
+  const step = Math.max(1, Math.floor(checkpoints / 8));
+  for (let target = step; target <= checkpoints; target += step) {
+    await cluster.waitFor(() => (cluster.status.primary?.committed ?? 0) >= target, 600_000, `checkpoint ${target}`);
+    await sample(target);
+  }
+  const afterCheckpoints = cluster.client.summary();
+
+  cluster.setAutoReprotect(true);
+  const cycleMs: number[] = [];
+  for (let cycle = 1; cycle <= cycles; cycle++) {
+    await cluster.waitFor(() => cluster.protected, 120_000, `protected (cycle ${cycle})`);
+    const name = cluster.names.primary;
+    const t0 = performance.now();
+    if (cycle % 2) cluster.killPrimary();
+    else cluster.freezePrimary();
+    await cluster.waitFor(() => cluster.names.primary !== name && cluster.protected, 120_000, `re-protected (cycle ${cycle})`);
+    cycleMs.push(performance.now() - t0);
+    if (cycle % 10 === 0) console.log(`cycle ${cycle}/${cycles}: ${cluster.client.summary().answered} answered, ${JSON.stringify(handles())}`);
+  }
+  await cluster.waitFor(() => cluster.client.pending === undefined, 60_000, 'last request answered');
+  const report = cluster.client.summary();
+  const liveWorkers = [cluster.primary, cluster.secondary].filter((vm) => vm?.alive).length;
+  cluster.dispose();
+  // Terminated workers release their handles asynchronously.
+  for (let i = 0; i < 50 && JSON.stringify(handles()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 100));
+  const after = handles();
+
+  const result = {
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
+    date: new Date().toISOString(),
+    checkpoints: samples.at(-1)?.checkpoint ?? 0,
+    samples,
+    afterCheckpoints,
+    cycles,
+    cycleMs: { median: [...cycleMs].sort((a, b) => a - b)[cycleMs.length >> 1] },
+    client: report,
+    workersAliveBeforeDispose: liveWorkers,
+    handlesBefore: before,
+    handlesAfter: after,
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify({ ...result, samples: undefined }, null, 2));
+  const leaked = JSON.stringify(after) !== JSON.stringify(before);
+  if (report.lost + report.contradicted > 0 || leaked) {
+    console.error(leaked ? `handles left behind: before ${JSON.stringify(before)}, after ${JSON.stringify(after)}` : 'consistency violated');
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+await main();
