@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   if (vms.primary) {
     panels.primary.attach(vms.primary, cluster.names.primary);
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
-    const from = vms.primary.transcript(0).length;
+    const from = vms.primary.transcriptEnd(0);
     void vms.primary.machine.sendSerial(0, '\n');
     void vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(() => {
       document.body.dataset.interactiveMs = String(Math.round(performance.now()));

@@ -50,6 +50,8 @@ async function main(): Promise<void> {
 
   const samples: { checkpoint: number; hostHeapMB: number; primaryHeapMB: number; secondaryHeapMB: number; rssMB: number }[] = [];
   const sample = async (checkpoint: number) => {
+    // Run with --expose-gc (npm run soak does) so the host's figure is live data, not garbage.
+    (globalThis as { gc?: () => void }).gc?.();
     const [p, s] = await Promise.all([cluster.primary?.heapUsed() ?? NaN, cluster.secondary?.heapUsed() ?? NaN]);
     samples.push({ checkpoint, hostHeapMB: mb(process.memoryUsage().heapUsed), primaryHeapMB: mb(p), secondaryHeapMB: mb(s), rssMB: mb(process.memoryUsage().rss) });
     console.log(`checkpoint ${checkpoint}: ${JSON.stringify(samples.at(-1))}`);

@@ -6,6 +6,7 @@ import type { ReplicationEvent } from '../replication/events.ts';
 import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from '../vm/machine-api.ts';
 import { ledgerRequest } from '../vm/guest-protocol.ts';
 import type { ClusterNode } from '../replication/cluster-node.ts';
+import { Transcript } from './transcript.ts';
 import type { WorkerApi } from './worker-main.ts';
 
 export interface WorkerLike {
@@ -14,12 +15,12 @@ export interface WorkerLike {
 
 interface Waiter {
   port: SerialPort;
-  test: (text: string) => boolean;
+  test: (output: Transcript) => boolean;
   resolve: () => void;
 }
 
 export class VmHandle implements ClusterNode {
-  private readonly transcripts: [string, string] = ['', ''];
+  private readonly transcripts: [Transcript, Transcript] = [new Transcript(), new Transcript()];
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(events: MachineEvent[]) => void>();
   private terminated = false;
@@ -52,14 +53,19 @@ export class VmHandle implements ClusterNode {
     await (role === 'primary' ? this.replication.startPrimary(...args) : this.replication.startSecondary(...args));
   }
 
-  /** Everything the guest wrote to a serial port so far. */
+  /** What the guest wrote to a serial port (the most recent 128 KiB or more). */
   transcript(port: SerialPort): string {
-    return this.transcripts[port];
+    return this.transcripts[port].retained;
+  }
+
+  /** Position after all output so far, for `waitForOutput(…, from)`. */
+  transcriptEnd(port: SerialPort): number {
+    return this.transcripts[port].end;
   }
 
   onEvents(events: MachineEvent[]): void {
     for (const event of events) {
-      if (event.type === 'serial') this.transcripts[event.port] += event.text;
+      if (event.type === 'serial') this.transcripts[event.port].append(event.text);
     }
     for (const waiter of this.waiters) {
       if (waiter.test(this.transcripts[waiter.port])) {
@@ -77,15 +83,15 @@ export class VmHandle implements ClusterNode {
     };
   }
 
-  /** Resolves once the port's transcript (from `from` on) contains `text`. */
+  /** Resolves once the port's output (from position `from` on) contains `text`. */
   waitForOutput(port: SerialPort, text: string, timeoutMs: number, from = 0): Promise<void> {
-    const test = (all: string) => all.indexOf(text, from) !== -1;
+    const test = (all: Transcript) => all.indexOf(text, from) !== -1;
     if (test(this.transcripts[port])) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { port, test, resolve: () => (clearTimeout(timer), resolve()) };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        const tail = this.transcripts[port].slice(-300);
+        const tail = this.transcripts[port].retained.slice(-300);
         reject(new Error(`no "${text}" on serial${port} within ${timeoutMs} ms; last output: ${JSON.stringify(tail)}`));
       }, timeoutMs);
       this.waiters.add(waiter);
@@ -95,7 +101,7 @@ export class VmHandle implements ClusterNode {
   /** Runs a shell command on ttyS0 and returns what it printed. */
   async shell(command: string, timeoutMs = 20_000): Promise<string> {
     const marker = `__done_${Math.random().toString(36).slice(2)}__`;
-    const from = this.transcripts[0].length;
+    const from = this.transcripts[0].end;
     await this.machine.sendSerial(0, `${command}; echo ${marker.slice(0, 6)}""${marker.slice(6)}\n`);
     await this.waitForOutput(0, marker + '\r\n', timeoutMs, from);
     const out = this.transcripts[0].slice(from);
@@ -105,11 +111,11 @@ export class VmHandle implements ClusterNode {
 
   /** Sends one ledger request on ttyS1 and returns the reply line for its id. */
   async ledger(id: string, operation: string, timeoutMs = 20_000): Promise<string> {
-    const from = this.transcripts[1].length;
+    const from = this.transcripts[1].end;
     await this.machine.sendSerial(1, ledgerRequest(id, operation));
     await this.waitForOutput(1, `${id} `, timeoutMs, from);
-    await this.waitForOutput(1, '\n', timeoutMs, this.transcripts[1].indexOf(`${id} `, from));
     const at = this.transcripts[1].indexOf(`${id} `, from);
+    await this.waitForOutput(1, '\n', timeoutMs, at);
     return this.transcripts[1].slice(at, this.transcripts[1].indexOf('\n', at)).trim();
   }
 
