@@ -42,6 +42,12 @@ async function main(): Promise<void> {
   });
   await cluster.start();
   await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+  // Replication that ended on its own (not by a kill or freeze of ours) is news: count it.
+  const unplannedExits: string[] = [];
+  cluster.subscribe(() => {
+    const detail = cluster.status.primary?.exitReason === 'error' ? cluster.status.primary.exitDetail : '';
+    if (detail && unplannedExits.at(-1) !== detail) unplannedExits.push(detail);
+  });
   const next = () => {
     if (!cluster.client.pending) cluster.client.request({ op: 'add', amount: 1 });
   };
@@ -92,6 +98,7 @@ async function main(): Promise<void> {
     cycles,
     cycleMs: { median: [...cycleMs].sort((a, b) => a - b)[cycleMs.length >> 1] },
     client: report,
+    unplannedExits,
     workersAliveBeforeDispose: liveWorkers,
     handlesBefore: before,
     handlesAfter: after,

@@ -11,6 +11,7 @@ import { Link, type GateConfig } from './link.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 
 const CLIENT_PORT = 1;
+const CAPTURE_LIMIT_MS = 10_000;
 
 export class PrimaryDriver {
   private readonly core = new PrimaryCore();
@@ -153,11 +154,18 @@ export class PrimaryDriver {
 
   private async capture(checkpoint: number, cause: string): Promise<void> {
     this.pauseStartedAt = this.clock.now();
+    // A capture that never finishes would stall replication with heartbeats
+    // still flowing (seen once in a soak run): it fails, and COLO ends cleanly.
+    let cancelWatchdog = () => {};
+    const watchdog = new Promise<never>((_, reject) => {
+      cancelWatchdog = this.clock.after(CAPTURE_LIMIT_MS, () => reject(new Error(`the VM did not stop and save within ${CAPTURE_LIMIT_MS} ms`)));
+    });
+    watchdog.catch(() => {});
     try {
-      await this.vm.stop();
+      await Promise.race([this.vm.stop(), watchdog]);
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      const state = await this.vm.saveState();
+      const state = await Promise.race([this.vm.saveState(), watchdog]);
       const header = { bytes: state.byteLength, checksum: checksum32(state) };
       this.captured = state;
       const now = this.clock.now();
@@ -165,6 +173,8 @@ export class PrimaryDriver {
       this.input({ kind: 'captured', checkpoint, header });
     } catch (err) {
       this.input({ kind: 'capture-failed', checkpoint, error: (err as Error).message });
+    } finally {
+      cancelWatchdog();
     }
   }
 

@@ -32,6 +32,8 @@ export class StateRegistry {
 
 export class FakeVm implements ReplicatedVm {
   running = false;
+  /** Fault for tests: stop() never returns, as a wedged emulator would. */
+  hangOnStop = false;
   private total = 0;
   private replies = new Map<string, string>();
   private input = '';
@@ -51,6 +53,7 @@ export class FakeVm implements ReplicatedVm {
   }
 
   async stop(): Promise<void> {
+    if (this.hangOnStop) return new Promise<void>(() => {});
     this.running = false;
   }
 

@@ -26,6 +26,9 @@ export interface ScheduleResult {
   failedOver: boolean;
   traceLength: number;
   traceDropped: number;
+  primaryExit: string;
+  /** Replies released after the primary left COLO (it must go on serving). */
+  answeredAfterExit: number;
 }
 
 function pick<T>(random: () => number, items: readonly T[]): T {
@@ -38,6 +41,8 @@ export interface ScheduleOverrides {
   incident?: Incident | 'none';
   durationMs?: number;
   periodMs?: number;
+  /** Wedge the primary's VM (stop() never returns) at this time. */
+  hangStopAfterMs?: number;
 }
 
 export async function runSchedule(seed: number, overrides: ScheduleOverrides = {}): Promise<ScheduleResult> {
@@ -121,7 +126,16 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
     });
     if (claims.length > 1 && !cluster.arbitrationPending) violate(`two primaries at ${scheduler.now() - start} ms with no arbitration under way`);
   };
-  const steps = await scheduler.run(start + durationMs, check);
+  if (overrides.hangStopAfterMs !== undefined) {
+    scheduler.after(overrides.hangStopAfterMs, () => {
+      if (cluster.primary) cluster.primary.vm.hangOnStop = true;
+    });
+  }
+  let answeredAtExit: number | undefined;
+  const steps = await scheduler.run(start + durationMs, () => {
+    check();
+    if (answeredAtExit === undefined && cluster.status.primary?.phase === 'exited') answeredAtExit = cluster.client.summary().answered;
+  });
   const summary = cluster.client.summary();
   const checkpoints = Math.max(cluster.status.primary?.committed ?? 0, cluster.status.secondary?.committed ?? 0);
   cluster.dispose();
@@ -138,5 +152,7 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
     failedOver: cluster.serving === 'secondary',
     traceLength: cluster.trace.length,
     traceDropped: cluster.traceDropped,
+    primaryExit: cluster.status.primary?.exitDetail ?? '',
+    answeredAfterExit: answeredAtExit === undefined ? 0 : summary.answered - answeredAtExit,
   };
 }

@@ -55,6 +55,13 @@ describe('seeded fault schedules', () => {
     expect(r.traceDropped).toBeGreaterThan(0);
   });
 
+  it('a primary whose VM never stops for a capture leaves COLO cleanly instead of stalling', async () => {
+    const r = await runSchedule(3, { incident: 'none', hangStopAfterMs: 500, durationMs: 13_000 });
+    expect(r.violations).toEqual([]);
+    expect(r.primaryExit).toMatch(/^capturing checkpoint \d+ failed: the VM did not stop and save within 10000 ms$/);
+    expect(r.answeredAfterExit).toBeGreaterThan(0);
+  });
+
   it('catches what it is meant to catch: without output commit, a kill loses released replies', async () => {
     // The checker is only worth something if it fails a broken system.
     let caught = 0;
