@@ -8,9 +8,10 @@ import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
 import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOptions, StartReport } from './machine-api.ts';
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
 
-/** v86 internals the adapter reads; absent from v86.d.ts, so checked at start. */
-interface V86Internals {
+/** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
+export interface V86Internals {
   screen_adapter?: { get_text_screen?: () => string[] };
+  v86?: { next_tick?: (delayMs: number) => void };
 }
 
 const INSTRUCTION_POLL_MS = 1000;
@@ -133,7 +134,12 @@ export class GuestMachine implements MachineApi {
   }
 
   async stop(): Promise<void> {
-    await this.vm().stop();
+    const vm = this.vm();
+    const stopped = vm.stop();
+    // v86 only notices a stop request at its next tick, which for a halted
+    // (idle) guest is whenever its next timer is due: wake it now.
+    (vm as unknown as V86Internals).v86?.next_tick?.(0);
+    await stopped;
   }
 
   isRunning(): boolean {
