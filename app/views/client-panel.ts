@@ -73,7 +73,7 @@ export class ClientPanel {
     const bad = report.lost + report.contradicted;
     this.badge.textContent = `Released replies lost or contradicted: ${bad}`;
     this.badge.dataset.consistency = String(bad);
-    this.counts.textContent = `${report.sent} sent, ${report.answered} answered, ${report.retries} retried after failover`;
+    this.counts.textContent = `${report.sent} sent, ${report.answered} answered, ${report.retries} retried (after a failover or 5 s of silence)`;
     this.violations.replaceChildren(...report.violations.slice(-3).map((v) => h('li', { text: v })));
   }
 

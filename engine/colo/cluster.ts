@@ -32,6 +32,9 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
 
 type Listener = () => void;
 
+/** An unanswered request is sent again after this long (replies may wait for a checkpoint). */
+const CLIENT_RETRY_MS = 5000;
+
 /** About 15 minutes of checkpoints once a second. */
 const TRACE_LIMIT = 20_000;
 
@@ -70,7 +73,14 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
     this.client = new LedgerClient((line) => this.sendToPrimary(line), () => this.clock.now());
+    // Like TCP retransmitting: a request unanswered for long is sent again, same id.
+    this.stopRetries = this.clock.every(CLIENT_RETRY_MS, () => {
+      const pending = this.client.pending;
+      if (pending && this.clock.now() - pending.lastSentAt >= CLIENT_RETRY_MS) this.client.retry();
+    });
   }
+
+  private readonly stopRetries: () => void;
 
   /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
   async start(): Promise<void> {
@@ -155,11 +165,19 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     const channel = this.options.channel ?? directChannel;
     const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
     this.relayPorts = relayPorts;
-    const listen = (side: Side) => (events: ReplicationEvent[]) => {
-      if (generation === this.generation) this.onEvents(side, events);
+    const listen = (side: Side, node: N) => (events: ReplicationEvent[]) => {
+      if (generation === this.generation) {
+        this.onEvents(side, events);
+        return;
+      }
+      // A survivor's output released by its previous role, while re-protection
+      // was starting, is still real output of the PC that serves the client.
+      const servingNode = this.serving === 'primary' ? this.primary : this.secondary;
+      if (node !== servingNode) return;
+      for (const event of events) if (event.type === 'released') this.deliver(this.serving, event.lines);
     };
-    await primary.startReplication('primary', primaryPort, replication, listen('primary'));
-    await secondary.startReplication('secondary', secondaryPort, replication, listen('secondary'));
+    await primary.startReplication('primary', primaryPort, replication, listen('primary', primary));
+    await secondary.startReplication('secondary', secondaryPort, replication, listen('secondary', secondary));
   }
 
   private nextName(): string {
@@ -275,6 +293,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   }
 
   dispose(): void {
+    this.stopRetries();
     this.primary?.terminate();
     this.secondary?.terminate();
     for (const port of this.relayPorts) port.close();

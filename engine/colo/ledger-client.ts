@@ -11,6 +11,7 @@ export interface ClientRequest {
   id: string;
   operation: ClientOperation;
   sentAt: number;
+  lastSentAt: number;
   attempts: number;
 }
 
@@ -54,18 +55,20 @@ export class LedgerClient {
   /** Sends the next request; one is outstanding at a time, so the ledger applies them in order. */
   request(operation: ClientOperation): ClientRequest {
     if (this.outstanding) throw new Error(`client: request ${this.outstanding.id} is still unanswered`);
-    const request = { id: `${this.prefix}${++this.sequence}`, operation, sentAt: this.now(), attempts: 1 };
+    const now = this.now();
+    const request = { id: `${this.prefix}${++this.sequence}`, operation, sentAt: now, lastSentAt: now, attempts: 1 };
     this.outstanding = request;
     this.report.sent += 1;
     this.send(ledgerRequest(request.id, describe(operation)));
     return request;
   }
 
-  /** Sends the unanswered request again, same id (after failover). */
+  /** Sends the unanswered request again, same id (after failover, or a long silence). */
   retry(): void {
     const request = this.outstanding;
     if (!request) return;
     request.attempts += 1;
+    request.lastSentAt = this.now();
     this.report.retries += 1;
     this.send(ledgerRequest(request.id, describe(request.operation)));
   }
