@@ -20,6 +20,5 @@ export const MESSAGE_MEANING: Record<ColoMessageType | 'colo-exit', string> = {
 
 export const PHASE_MEANING = {
   pause: 'Primary paused: from the stop for capture until it resumes after vmstate-loaded. Every millisecond here is lost service.',
-  transfer: 'The state buffer in flight between the two workers.',
   load: 'The secondary loading the staged state into its VM.',
 } as const;
