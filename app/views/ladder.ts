@@ -6,6 +6,8 @@ import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { MESSAGE_MEANING } from '../explain.ts';
 import { formatBytes, formatMs, h } from '../dom.ts';
 
+const CLOCK_SKEW_MS = 5;
+
 export class Ladder {
   readonly root: HTMLElement;
   private readonly title: HTMLElement;
@@ -25,7 +27,10 @@ export class Ladder {
     );
     if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) return;
     const n = request.checkpoint;
-    const start = trace.indexOf(request);
+    // The workers' clocks differ by a fraction of a millisecond: the peer may
+    // have stamped its receipt of the request just before the request's own stamp.
+    let start = trace.indexOf(request);
+    while (start > 0 && (trace[start - 1]?.time ?? -Infinity) >= request.time - CLOCK_SKEW_MS) start--;
     const steps = causalOrder(trace.slice(start).filter((e) => describes(e, n)));
     const key = `${n}:${steps.length}:${trace.length - start}`;
     if (key === this.shown) return;

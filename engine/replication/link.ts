@@ -157,9 +157,9 @@ export class Link {
   private beat(): void {
     if (this.closed || this.frozen) return;
     if (!this.cut) this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
-    const now = this.clock.now();
-    if (!this.lost && this.monitor.isLost(now)) {
+    if (!this.lost && this.monitor.beat()) {
       this.lost = true;
+      const now = this.clock.now();
       this.handlers.onPeerLost(
         `no message from the ${this.peer} for ${Math.round(this.monitor.silentMs(now))} ms ` +
           `(${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,

@@ -4,20 +4,19 @@
 import { checksum32 } from '../protocol/checksum.ts';
 import { OutputCommit } from '../protocol/output-commit.ts';
 import { PrimaryCore, type PrimaryEffect, type PrimaryInput } from '../protocol/primary.ts';
-import type { TraceEvent } from '../protocol/trace.ts';
+import type { ColoMessage } from '../protocol/messages.ts';
 import type { ReplicationConfig } from './config.ts';
+import { CoreDriver } from './core-driver.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
-import { Link, type GateConfig } from './link.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 
 const CLIENT_PORT = 1;
 const CAPTURE_LIMIT_MS = 10_000;
 
-export class PrimaryDriver {
+export class PrimaryDriver extends CoreDriver {
   private readonly core = new PrimaryCore();
   private output = new OutputCommit();
   private frozen = false;
-  private readonly link: Link;
   private readonly stopTap: () => void;
   private cancelPeriod: () => void = () => {};
   private periodMs: number;
@@ -29,18 +28,12 @@ export class PrimaryDriver {
   constructor(
     private readonly vm: ReplicatedVm,
     port: PeerPort,
-    private readonly clock: Clock,
+    clock: Clock,
     config: ReplicationConfig,
-    private readonly emit: (event: ReplicationEvent) => void,
+    emit: (event: ReplicationEvent) => void,
   ) {
+    super('primary', port, clock, config, emit);
     this.periodMs = config.periodMs;
-    this.link = new Link('primary', port, clock, config.heartbeat, {
-      onMessage: (message) => this.input({ kind: 'message', message }),
-      onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
-      onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
-      onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
-    }, (event) => this.trace(event));
-    this.link.setGate(config.gate);
     this.setOutputCommit(config.outputCommit);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
     this.publish();
@@ -55,21 +48,9 @@ export class PrimaryDriver {
     if (this.core.phase === 'idle') this.armPeriod();
   }
 
-  lostHeartbeat(): void {
-    this.input({ kind: 'lost-heartbeat' });
-  }
-
   /** The host fenced or retired the secondary: held output may leave. */
   confirmAlone(): void {
     this.input({ kind: 'confirmed-alone' });
-  }
-
-  setGate(gate: GateConfig): void {
-    this.link.setGate(gate);
-  }
-
-  step(): boolean {
-    return this.link.step();
   }
 
   setOutputCommit(mode: 'hold' | 'unsafe'): void {
@@ -83,10 +64,6 @@ export class PrimaryDriver {
     this.cancelPeriod();
     this.link.freeze();
     void this.vm.stop();
-  }
-
-  cutLink(): void {
-    this.link.cutLink();
   }
 
   status(): ReplicationStatus {
@@ -109,7 +86,11 @@ export class PrimaryDriver {
     this.link.close();
   }
 
-  private input(input: PrimaryInput): void {
+  protected onMessage(message: ColoMessage): void {
+    this.input({ kind: 'message', message });
+  }
+
+  protected input(input: PrimaryInput): void {
     const before = this.core.phase;
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
@@ -203,10 +184,6 @@ export class PrimaryDriver {
     if (lines.length === 0) return;
     this.trace({ kind: 'output', time: this.clock.now(), side: 'primary', state: 'released', lines, ...(checkpoint ? { checkpoint } : {}) });
     this.emit({ type: 'released', lines });
-  }
-
-  private trace(event: TraceEvent): void {
-    this.emit({ type: 'trace', event });
   }
 
   private publish(): void {

@@ -3,13 +3,12 @@
 // on failover runs the VM as the new primary with its output going straight out.
 import { checksum32 } from '../protocol/checksum.ts';
 import { OutputCommit } from '../protocol/output-commit.ts';
-import type { VmstateHeader } from '../protocol/messages.ts';
+import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
-import type { TraceEvent } from '../protocol/trace.ts';
 import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
 import type { ReplicationConfig } from './config.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
-import { Link, type GateConfig } from './link.ts';
+import { CoreDriver } from './core-driver.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 
 const CLIENT_PORT = 1;
@@ -38,9 +37,8 @@ export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | unde
   return 'ok';
 }
 
-export class SecondaryDriver {
+export class SecondaryDriver extends CoreDriver {
   private readonly core = new SecondaryCore();
-  private readonly link: Link;
   private stopTap: () => void = () => {};
   private staging: ArrayBuffer | undefined;
   private lastGood: ArrayBuffer | undefined;
@@ -49,44 +47,24 @@ export class SecondaryDriver {
   constructor(
     private readonly vm: ReplicatedVm,
     port: PeerPort,
-    private readonly clock: Clock,
+    clock: Clock,
     config: ReplicationConfig,
     private readonly memoryBytes: number,
-    private readonly emit: (event: ReplicationEvent) => void,
+    emit: (event: ReplicationEvent) => void,
   ) {
-    this.link = new Link('secondary', port, clock, config.heartbeat, {
-      onMessage: (message, payload) => {
-        const verdict = message.type === 'vmstate-size' ? this.stage(message.header, payload) : undefined;
-        this.input({ kind: 'message', message, ...(verdict ? { verdict } : {}) });
-      },
-      onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
-      onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
-      onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
-    }, (event) => this.trace(event));
-    this.link.setGate(config.gate);
+    super('secondary', port, clock, config, emit);
     this.input({ kind: 'ready' });
   }
 
-  lostHeartbeat(): void {
-    this.input({ kind: 'lost-heartbeat' });
-  }
-
-  setGate(gate: GateConfig): void {
-    this.link.setGate(gate);
-  }
-
-  step(): boolean {
-    return this.link.step();
+  protected onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void {
+    const verdict = message.type === 'vmstate-size' ? this.stage(message.header, payload) : undefined;
+    this.input({ kind: 'message', message, ...(verdict ? { verdict } : {}) });
   }
 
   /** Simulated hang: nothing is sent or read any more. */
   freeze(): void {
     this.link.freeze();
     void this.vm.stop();
-  }
-
-  cutLink(): void {
-    this.link.cutLink();
   }
 
   status(): ReplicationStatus {
@@ -115,7 +93,7 @@ export class SecondaryDriver {
     return verdict;
   }
 
-  private input(input: SecondaryInput): void {
+  protected input(input: SecondaryInput): void {
     const before = this.core.phase;
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
@@ -187,7 +165,4 @@ export class SecondaryDriver {
     this.emit({ type: 'released', lines });
   }
 
-  private trace(event: TraceEvent): void {
-    this.emit({ type: 'trace', event });
-  }
 }

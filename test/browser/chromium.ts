@@ -1,6 +1,7 @@
 // Starts the Vite dev server and Debian's Chromium for browser tests and
 // benchmarks. Playwright cannot download browsers here, so it drives
 // /usr/bin/chromium (override with CHROMIUM_PATH).
+import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 
@@ -21,6 +22,8 @@ export const CHROMIUM_ARGS = [
 export interface BrowserRig {
   browser: Browser;
   baseUrl: string;
+  /** A fresh page at `path`, with its problems (errors, warnings) collected. */
+  open(path: string, viewport?: { width: number; height: number }): Promise<{ page: Page; problems: string[] }>;
   close(): Promise<void>;
 }
 
@@ -34,9 +37,17 @@ export async function startBrowserRig(): Promise<BrowserRig> {
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('vite: no listening address');
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  const baseUrl = `http://127.0.0.1:${address.port}/`;
+  mkdirSync('test-results', { recursive: true });
   return {
     browser,
-    baseUrl: `http://127.0.0.1:${address.port}/`,
+    baseUrl,
+    async open(path, viewport = { width: 1280, height: 800 }) {
+      const page = await browser.newPage({ viewport });
+      const problems = watchProblems(page);
+      await page.goto(new URL(path, baseUrl).href);
+      return { page, problems };
+    },
     async close() {
       await browser.close();
       await server.close();

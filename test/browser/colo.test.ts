@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KillResult } from '../support/scenarios.ts';
 import { STAGES } from '../support/scenarios.ts';
-import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
+import { startBrowserRig, type BrowserRig } from './chromium.ts';
 
 let rig: BrowserRig;
 beforeAll(async () => {
@@ -15,9 +15,7 @@ afterAll(async () => {
 
 describe('killing the primary in Chromium', () => {
   it.each(STAGES.map((s) => s.name))('%s: the secondary takes over and nothing released is lost', async (stage) => {
-    const page = await rig.browser.newPage();
-    const problems = watchProblems(page);
-    await page.goto(new URL('/test/browser/blank.html', rig.baseUrl).href);
+    const { page, problems } = await rig.open('/test/browser/blank.html');
     const result = (await page.evaluate(`(async () => {
       const { killPrimaryAt } = await import('/test/support/scenarios.ts');
       const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');

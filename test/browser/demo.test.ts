@@ -1,24 +1,20 @@
 // The demo page used as a newcomer would: open it, wait for protection, watch
 // the client, kill the primary, step through a checkpoint, break consistency
 // on purpose in unsafe mode. Screenshots of each state go to test-results/.
-import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
+import { startBrowserRig, type BrowserRig } from './chromium.ts';
 
 let rig: BrowserRig;
 beforeAll(async () => {
   rig = await startBrowserRig();
-  mkdirSync('test-results', { recursive: true });
 });
 afterAll(async () => {
   await rig?.close();
 });
 
 async function openDemo(width = 1280, height = 800): Promise<{ page: Page; problems: string[] }> {
-  const page = await rig.browser.newPage({ viewport: { width, height } });
-  const problems = watchProblems(page);
-  await page.goto(rig.baseUrl);
+  const { page, problems } = await rig.open('/', { width, height });
   await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
   expect(await page.getAttribute('body', 'data-state')).not.toBe('failed');
   return { page, problems };

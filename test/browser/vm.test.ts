@@ -1,24 +1,16 @@
 // The real guest in real v86 in Web Workers of Debian's Chromium.
-import { mkdirSync } from 'node:fs';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
+import { startBrowserRig, type BrowserRig } from './chromium.ts';
 
 let rig: BrowserRig;
 beforeAll(async () => {
   rig = await startBrowserRig();
-  mkdirSync('test-results', { recursive: true });
 });
 afterAll(async () => {
   await rig?.close();
 });
 
-async function openPage(path: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await rig.browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const problems = watchProblems(page);
-  await page.goto(new URL(path, rig.baseUrl).href);
-  return { page, problems };
-}
+const openPage = (path: string) => rig.open(path);
 
 describe('the VM adapter in a Web Worker', () => {
   it('boots the kernel to a shell and a ledger without the snapshot', async () => {

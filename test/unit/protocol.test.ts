@@ -245,12 +245,25 @@ describe('parseWireMessage', () => {
 });
 
 describe('HeartbeatMonitor', () => {
-  it('declares the peer lost after missLimit silent intervals, and not before', () => {
+  it('declares the peer lost after missLimit of its own beats without a message, and not before', () => {
     const m = new HeartbeatMonitor({ intervalMs: 100, missLimit: 3 }, 1000);
-    expect(m.isLost(1300)).toBe(false);
-    expect(m.isLost(1301)).toBe(true);
+    expect([m.beat(), m.beat(), m.beat()]).toEqual([false, false, false]);
+    expect(m.beat()).toBe(true);
+  });
+
+  it('starts counting again at every message, and reports how long the peer was silent', () => {
+    const m = new HeartbeatMonitor({ intervalMs: 100, missLimit: 3 }, 1000);
+    m.beat();
+    m.beat();
+    m.beat();
     m.heard(1250);
-    expect(m.isLost(1500)).toBe(false);
+    expect(m.beat()).toBe(false);
     expect(m.silentMs(1500)).toBe(250);
+  });
+
+  it('does not count its own stall as the peer missing beats: one late beat is one beat', () => {
+    const m = new HeartbeatMonitor({ intervalMs: 100, missLimit: 3 }, 1000);
+    // This side was busy for a whole second; its next beat is still only the first one missed.
+    expect(m.beat()).toBe(false);
   });
 });

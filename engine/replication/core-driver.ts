@@ -1,0 +1,68 @@
+// What the primary's and the secondary's drivers share: the link to the peer,
+// whose events become inputs of the side's core, the controls that only
+// concern the link, and the way trace events leave the worker.
+import type { ColoMessage, Side } from '../protocol/messages.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+import type { ReplicationConfig } from './config.ts';
+import type { ReplicationEvent } from './events.ts';
+import { Link, type GateConfig } from './link.ts';
+import type { Clock, PeerPort } from './ports.ts';
+
+/** Inputs both cores take from the link and the operator. */
+export type LinkInput =
+  | { kind: 'peer-exited'; detail: string }
+  | { kind: 'protocol-error'; error: string }
+  | { kind: 'peer-lost'; detail: string }
+  | { kind: 'lost-heartbeat' };
+
+export abstract class CoreDriver {
+  protected readonly link: Link;
+
+  constructor(
+    side: Side,
+    port: PeerPort,
+    protected readonly clock: Clock,
+    config: ReplicationConfig,
+    protected readonly emit: (event: ReplicationEvent) => void,
+  ) {
+    this.link = new Link(
+      side,
+      port,
+      clock,
+      config.heartbeat,
+      {
+        onMessage: (message, payload) => this.onMessage(message, payload),
+        onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
+        onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
+        onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
+      },
+      (event) => this.trace(event),
+    );
+    this.link.setGate(config.gate);
+  }
+
+  protected abstract onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;
+  protected abstract input(input: LinkInput): void;
+
+  /** QEMU's x-colo-lost-heartbeat. */
+  lostHeartbeat(): void {
+    this.input({ kind: 'lost-heartbeat' });
+  }
+
+  setGate(gate: GateConfig): void {
+    this.link.setGate(gate);
+  }
+
+  /** Releases one message held at the gate; false if none was held. */
+  step(): boolean {
+    return this.link.step();
+  }
+
+  cutLink(): void {
+    this.link.cutLink();
+  }
+
+  protected trace(event: TraceEvent): void {
+    this.emit({ type: 'trace', event });
+  }
+}
