@@ -15,6 +15,8 @@ const LANE: Record<Side, number> = { primary: 55, secondary: 150 };
 const LEFT = 70;
 const MARGIN_MS = 10_000;
 const LABEL_GAP_PX = 150;
+/** How far apart two workers' clocks may be when pairing a message's send and receipt. */
+const CLOCK_SKEW_MS = 50;
 const LABEL_ROWS = 6;
 
 function firstAtOrAfter(trace: readonly TraceEvent[], time: number): number {
@@ -122,7 +124,7 @@ export class Timeline {
     let labelRow = 0;
     for (const sent of messages) {
       if (sent.at !== 'sent') continue;
-      const received = messages.find((r) => r.at === 'received' && !used.has(r) && r.type === sent.type && r.from === sent.from && r.checkpoint === sent.checkpoint && r.time >= sent.time - 5);
+      const received = messages.find((r) => r.at === 'received' && !used.has(r) && r.type === sent.type && r.from === sent.from && r.checkpoint === sent.checkpoint && r.time >= sent.time - CLOCK_SKEW_MS);
       if (received) used.add(received);
       const end = received?.time ?? now;
       if (!visible(sent.time, end)) continue;

@@ -141,8 +141,8 @@ export class Link {
 
   private postNow({ message, payload }: Outgoing): void {
     if (this.closed || this.frozen || this.cut) return;
-    this.port.postMessage(payload ? { ...message, payload } : message, payload ? [payload] : []);
-    this.trace({
+    // Stamped before posting: the transfer detaches the payload, and the peer may stamp its receipt at once.
+    const sent: TraceEvent = {
       kind: 'message',
       time: this.clock.now(),
       from: this.side,
@@ -151,7 +151,9 @@ export class Link {
       type: message.type,
       ...numberOf(message),
       ...(payload ? { bytes: payload.byteLength } : {}),
-    });
+    };
+    this.port.postMessage(payload ? { ...message, payload } : message, payload ? [payload] : []);
+    this.trace(sent);
   }
 
   private beat(): void {
