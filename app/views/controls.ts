@@ -1,4 +1,5 @@
-// Every button is an engine command; nothing here keeps state the engine does not.
+// Every button is an engine command. The only state kept here is which gate
+// (step mode, delay) the user chose, since it is applied to both sides at once.
 import type { ColoCluster } from '../../engine/colo/cluster.ts';
 import { h } from '../dom.ts';
 

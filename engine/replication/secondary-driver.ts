@@ -115,7 +115,8 @@ export class SecondaryDriver extends CoreDriver {
         this.staging = undefined;
         return;
       case 'reload-last-good':
-        if (this.lastGood) void this.vm.restoreState(this.lastGood.slice(0));
+        // v86 copies out of the buffer, so the kept state can be loaded again as it is.
+        if (this.lastGood) void this.vm.restoreState(this.lastGood);
         return;
       case 'takeover':
         void this.takeover(effect.from);
