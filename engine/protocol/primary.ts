@@ -3,12 +3,18 @@
 //   checkpoint-request → (checkpoint-reply) → stop + capture → vmstate-send,
 //   vmstate-size + bytes → (vmstate-received) → release output → (vmstate-loaded) → resume
 // It owns no timers, VM or channel: inputs arrive as data, effects leave as data.
+// Strict COLO (QEMU) keeps the VM stopped until vmstate-loaded; speculative
+// mode (Remus) resumes it as soon as the state is captured: output stays held
+// until vmstate-received either way, so a client sees the same guarantees.
 import { Failover, type ExitReason } from './failover.ts';
 import type { ColoMessage, ColoMessageType, VmstateHeader } from './messages.ts';
 
 export type PrimaryPhase = 'wait-ready' | 'idle' | 'requested' | 'capturing' | 'await-received' | 'await-loaded' | 'exited';
 
 export type CheckpointCause = 'initial' | 'periodic' | 'manual';
+
+/** When the primary's VM runs again after a capture. */
+export type ResumePolicy = 'after-loaded' | 'after-capture';
 
 export type PrimaryInput =
   | { kind: 'message'; message: ColoMessage }
@@ -61,6 +67,10 @@ export class PrimaryCore {
   alone = false;
   private cause: CheckpointCause = 'initial';
   private manualQueued = false;
+  /** Whether this core has the VM stopped for a checkpoint. */
+  private vmStopped = false;
+
+  constructor(private readonly resumePolicy: ResumePolicy = 'after-loaded') {}
 
   handle(input: PrimaryInput): PrimaryEffect[] {
     if (this.phase === 'exited') {
@@ -83,6 +93,7 @@ export class PrimaryCore {
         return [
           { kind: 'send', message: { type: 'vmstate-send', checkpoint: this.checkpoint } },
           { kind: 'send', message: { type: 'vmstate-size', checkpoint: this.checkpoint, header: input.header } },
+          ...(this.resumePolicy === 'after-capture' ? this.resume() : []),
         ];
       case 'capture-failed':
         return this.error(`capturing checkpoint ${input.checkpoint} failed: ${input.error}`);
@@ -113,6 +124,7 @@ export class PrimaryCore {
         return this.request('initial');
       case 'checkpoint-reply':
         this.phase = 'capturing';
+        this.vmStopped = true;
         return [{ kind: 'capture', checkpoint: this.checkpoint, cause: this.cause }];
       case 'vmstate-received':
         this.received = this.checkpoint;
@@ -121,7 +133,7 @@ export class PrimaryCore {
       case 'vmstate-loaded': {
         this.loaded = this.checkpoint;
         this.phase = 'idle';
-        const effects: PrimaryEffect[] = [{ kind: 'resume' }];
+        const effects: PrimaryEffect[] = this.resume();
         if (this.manualQueued) {
           this.manualQueued = false;
           effects.push(...this.request('manual'));
@@ -131,6 +143,12 @@ export class PrimaryCore {
       default:
         return this.error(`unexpected ${message.type}`);
     }
+  }
+
+  private resume(): PrimaryEffect[] {
+    if (!this.vmStopped) return [];
+    this.vmStopped = false;
+    return [{ kind: 'resume' }];
   }
 
   private request(cause: CheckpointCause): PrimaryEffect[] {
@@ -157,13 +175,13 @@ export class PrimaryCore {
   // its last checkpoint, which does not cover that output; only the host, which
   // can fence the secondary, may let it out (`confirmed-alone`).
   private leave(reason: ExitReason, detail: string, tellPeer: boolean): PrimaryEffect[] {
-    const wasStopped = this.phase === 'capturing' || this.phase === 'await-received' || this.phase === 'await-loaded';
+    const resume = this.resume();
     this.phase = 'exited';
     this.exitReason = reason;
     this.exitDetail = detail;
     const effects: PrimaryEffect[] = [];
     if (tellPeer) effects.push({ kind: 'notify-peer-exit', detail });
-    if (wasStopped) effects.push({ kind: 'resume' });
+    effects.push(...resume);
     effects.push({ kind: 'exited', reason, detail });
     return effects;
   }

@@ -19,7 +19,18 @@ export type TraceEvent =
   /** A message stopped at the step gate or a breakpoint, waiting to be released. */
   | { kind: 'held'; time: number; side: Side; type: ColoMessageType; checkpoint?: number }
   | { kind: 'phase'; time: number; side: Side; phase: string; checkpoint: number }
-  | { kind: 'capture'; time: number; checkpoint: number; cause: string; pauseStartedAt: number; bytes: number; captureMs: number }
+  | {
+      kind: 'capture';
+      time: number;
+      checkpoint: number;
+      cause: string;
+      pauseStartedAt: number;
+      bytes: number;
+      captureMs: number;
+      /** 'full': v86's whole state; 'delta': the pages that changed. */
+      path: 'full' | 'delta';
+      pages?: { ram: number; device: number };
+    }
   | { kind: 'load'; time: number; checkpoint: number; loadMs: number; ok: boolean }
   | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }
   | { kind: 'failover'; time: number; side: Side; status: FailoverStatus }

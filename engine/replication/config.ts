@@ -2,7 +2,18 @@
 import type { HeartbeatConfig } from '../protocol/heartbeat.ts';
 import type { GateConfig } from './link.ts';
 
+/**
+ * How a checkpoint moves state. 'naive': v86's whole save_state, the VM stopped
+ * until vmstate-loaded. 'strict': only what changed (delta), VM stopped until
+ * vmstate-loaded, as QEMU's COLO. 'speculative': delta, VM resumed right after
+ * capture, as Remus; output is held until vmstate-received in every mode.
+ */
+export type CheckpointMode = 'naive' | 'strict' | 'speculative';
+
+export const CHECKPOINT_MODES: readonly CheckpointMode[] = ['naive', 'strict', 'speculative'];
+
 export interface ReplicationConfig {
+  mode: CheckpointMode;
   /** Time between the end of one checkpoint and the start of the next (QEMU's x-checkpoint-delay). */
   periodMs: number;
   heartbeat: HeartbeatConfig;
@@ -15,6 +26,7 @@ export interface ReplicationConfig {
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
+  mode: 'strict',
   periodMs: 1000,
   heartbeat: { intervalMs: 50, missLimit: 8 },
   gate: { step: false, breakBefore: [] },

@@ -150,7 +150,8 @@ export class Link {
       at: 'sent',
       type: message.type,
       ...numberOf(message),
-      ...(payload ? { bytes: payload.byteLength } : {}),
+      // A reused buffer can be larger than the state it carries.
+      ...(message.type === 'vmstate-size' ? { bytes: message.header.bytes } : payload ? { bytes: payload.byteLength } : {}),
     };
     this.port.postMessage(payload ? { ...message, payload } : message, payload ? [payload] : []);
     this.trace(sent);

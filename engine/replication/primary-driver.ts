@@ -1,7 +1,6 @@
 // Runs the primary's COLO core against the real world: the VM to stop and
 // capture, the link to the secondary, the period timer, and output commit of
 // the client's serial port (ttyS1).
-import { checksum32 } from '../protocol/checksum.ts';
 import { OutputCommit } from '../protocol/output-commit.ts';
 import { PrimaryCore, type PrimaryEffect, type PrimaryInput } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
@@ -9,12 +8,13 @@ import type { ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
+import type { StateSource } from './state-path.ts';
 
 const CLIENT_PORT = 1;
 const CAPTURE_LIMIT_MS = 10_000;
 
 export class PrimaryDriver extends CoreDriver {
-  private readonly core = new PrimaryCore();
+  private readonly core: PrimaryCore;
   private output = new OutputCommit();
   private frozen = false;
   private readonly stopTap: () => void;
@@ -25,15 +25,21 @@ export class PrimaryDriver extends CoreDriver {
   private captured: ArrayBuffer | undefined;
   private pauseStartedAt = 0;
 
+  /** The VM is stopped for a checkpoint (from capture until resumed). */
+  private paused = false;
+
   constructor(
     private readonly vm: ReplicatedVm,
+    private readonly source: StateSource,
     port: PeerPort,
     clock: Clock,
     config: ReplicationConfig,
     emit: (event: ReplicationEvent) => void,
   ) {
     super('primary', port, clock, config, emit);
+    this.core = new PrimaryCore(config.mode === 'speculative' ? 'after-capture' : 'after-loaded');
     this.periodMs = config.periodMs;
+    if (source.note) this.trace({ kind: 'error', time: clock.now(), side: 'primary', detail: source.note });
     this.setOutputCommit(config.outputCommit);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
     this.publish();
@@ -86,7 +92,9 @@ export class PrimaryDriver extends CoreDriver {
     this.link.close();
   }
 
-  protected onMessage(message: ColoMessage): void {
+  protected onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void {
+    // The secondary hands the state buffer back with vmstate-loaded, for reuse.
+    if (message.type === 'vmstate-loaded' && payload) this.source.recycle(payload);
     this.input({ kind: 'message', message });
   }
 
@@ -97,6 +105,8 @@ export class PrimaryDriver extends CoreDriver {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'primary', phase: this.core.phase, checkpoint: this.core.checkpoint });
     }
     for (const effect of effects) this.apply(effect);
+    // Speculative mode resumed the VM at capture: the period starts at vmstate-loaded.
+    if (this.core.phase === 'idle' && before !== 'idle' && !this.paused) this.armPeriod();
     this.publish();
   }
 
@@ -135,6 +145,7 @@ export class PrimaryDriver extends CoreDriver {
 
   private async capture(checkpoint: number, cause: string): Promise<void> {
     this.pauseStartedAt = this.clock.now();
+    this.paused = true;
     // A capture that never finishes would stall replication with heartbeats
     // still flowing (seen once in a soak run): it fails, and COLO ends cleanly.
     let cancelWatchdog = () => {};
@@ -146,11 +157,20 @@ export class PrimaryDriver extends CoreDriver {
       await Promise.race([this.vm.stop(), watchdog]);
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      const state = await Promise.race([this.vm.saveState(), watchdog]);
-      const header = { bytes: state.byteLength, checksum: checksum32(state) };
-      this.captured = state;
+      const { payload, header, pages } = await Promise.race([this.source.capture(checkpoint), watchdog]);
+      this.captured = payload;
       const now = this.clock.now();
-      this.trace({ kind: 'capture', time: now, checkpoint, cause, pauseStartedAt: this.pauseStartedAt, bytes: state.byteLength, captureMs: now - this.pauseStartedAt });
+      this.trace({
+        kind: 'capture',
+        time: now,
+        checkpoint,
+        cause,
+        pauseStartedAt: this.pauseStartedAt,
+        bytes: header.bytes,
+        captureMs: now - this.pauseStartedAt,
+        path: this.source.path,
+        ...(pages ? { pages } : {}),
+      });
       this.input({ kind: 'captured', checkpoint, header });
     } catch (err) {
       this.input({ kind: 'capture-failed', checkpoint, error: (err as Error).message });
@@ -161,6 +181,7 @@ export class PrimaryDriver extends CoreDriver {
 
   private async resume(): Promise<void> {
     await this.vm.run();
+    this.paused = false;
     const now = this.clock.now();
     this.trace({ kind: 'resume', time: now, side: 'primary', checkpoint: this.core.checkpoint, pausedMs: now - this.pauseStartedAt });
     if (this.core.phase === 'idle') this.armPeriod();

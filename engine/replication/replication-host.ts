@@ -8,6 +8,7 @@ import type { GateConfig } from './link.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 import { PrimaryDriver } from './primary-driver.ts';
 import { SecondaryDriver } from './secondary-driver.ts';
+import type { StatePaths } from './state-path.ts';
 
 export class ReplicationHost {
   private driver: PrimaryDriver | SecondaryDriver | undefined;
@@ -16,15 +17,15 @@ export class ReplicationHost {
   constructor(
     private readonly vm: ReplicatedVm,
     private readonly clock: Clock,
-    private readonly memoryBytes: number,
+    private readonly paths: StatePaths,
   ) {}
 
   startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit) => new PrimaryDriver(this.vm, port, this.clock, config, emit));
+    this.attach(listener, (emit) => new PrimaryDriver(this.vm, this.paths.source(config.mode), port, this.clock, config, emit));
   }
 
   startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit) => new SecondaryDriver(this.vm, port, this.clock, config, this.memoryBytes, emit));
+    this.attach(listener, (emit) => new SecondaryDriver(this.vm, this.paths.sink(config.mode), port, this.clock, config, emit));
   }
 
   checkpointNow(): void {

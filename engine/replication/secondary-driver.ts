@@ -1,55 +1,30 @@
 // Runs the secondary's COLO core: stages each received vmstate, verifies it in
 // full before answering vmstate-received, keeps the last state it loaded, and
 // on failover runs the VM as the new primary with its output going straight out.
-import { checksum32 } from '../protocol/checksum.ts';
 import { OutputCommit } from '../protocol/output-commit.ts';
 import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
-import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
 import type { ReplicationConfig } from './config.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
+import type { StateSink } from './state-path.ts';
 
 const CLIENT_PORT = 1;
-
-/** Full check of a received vmstate against what vmstate-size announced. */
-export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | undefined, memoryBytes: number): 'ok' | { error: string } {
-  // All of RAM, VGA memory and device state fit well within twice the RAM size.
-  const limit = 2 * memoryBytes;
-  if (header.bytes > limit) {
-    return { error: `oversized: vmstate-size announced ${header.bytes} bytes, more than the ${limit} a state of this machine can take` };
-  }
-  if (!payload) return { error: 'no state bytes came with vmstate-size' };
-  if (payload.byteLength !== header.bytes) {
-    const what = payload.byteLength < header.bytes ? 'truncated' : 'oversized';
-    return { error: `${what}: ${payload.byteLength} bytes arrived, vmstate-size announced ${header.bytes}` };
-  }
-  const sum = checksum32(payload);
-  if (sum !== header.checksum) {
-    return { error: `checksum mismatch: computed ${sum.toString(16)}, announced ${header.checksum.toString(16)}` };
-  }
-  try {
-    checkStateFits(readStateSummary(payload), memoryBytes);
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
-  return 'ok';
-}
 
 export class SecondaryDriver extends CoreDriver {
   private readonly core = new SecondaryCore();
   private stopTap: () => void = () => {};
-  private staging: ArrayBuffer | undefined;
-  private lastGood: ArrayBuffer | undefined;
+  /** The loaded state's buffer, handed back to the primary with vmstate-loaded. */
+  private handBack: ArrayBuffer | undefined;
   private readonly output = new OutputCommit();
 
   constructor(
     private readonly vm: ReplicatedVm,
+    private readonly sink: StateSink,
     port: PeerPort,
     clock: Clock,
     config: ReplicationConfig,
-    private readonly memoryBytes: number,
     emit: (event: ReplicationEvent) => void,
   ) {
     super('secondary', port, clock, config, emit);
@@ -87,8 +62,7 @@ export class SecondaryDriver extends CoreDriver {
   }
 
   private stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
-    const verdict = verifyVmstate(header, payload, this.memoryBytes);
-    this.staging = verdict === 'ok' ? payload : undefined;
+    const verdict = this.sink.stage(header, payload);
     if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
     return verdict;
   }
@@ -105,18 +79,20 @@ export class SecondaryDriver extends CoreDriver {
 
   private apply(effect: SecondaryEffect): void {
     switch (effect.kind) {
-      case 'send':
-        this.link.send(effect.message);
+      case 'send': {
+        const payload = effect.message.type === 'vmstate-loaded' ? this.handBack : undefined;
+        this.handBack = undefined;
+        this.link.send(effect.message, payload);
         return;
+      }
       case 'load':
         void this.load(effect.checkpoint);
         return;
       case 'discard-staging':
-        this.staging = undefined;
+        this.sink.discard();
         return;
       case 'reload-last-good':
-        // v86 copies out of the buffer, so the kept state can be loaded again as it is.
-        if (this.lastGood) void this.vm.restoreState(this.lastGood);
+        void this.sink.reloadLastGood();
         return;
       case 'takeover':
         void this.takeover(effect.from);
@@ -135,14 +111,9 @@ export class SecondaryDriver extends CoreDriver {
   }
 
   private async load(checkpoint: number): Promise<void> {
-    const state = this.staging;
-    this.staging = undefined;
     const started = this.clock.now();
     try {
-      if (!state) throw new Error('nothing staged');
-      await this.vm.restoreState(state);
-      // v86 copies out of the buffer, so it can be kept as the last good state.
-      this.lastGood = state;
+      this.handBack = await this.sink.load();
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true });
       this.input({ kind: 'loaded', checkpoint });
     } catch (err) {

@@ -7,6 +7,8 @@ import { readManifest, readVerified, gunzip, type AssetSource } from './asset-so
 import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
 import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOptions, StartReport } from './machine-api.ts';
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
+import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
+import { openStateAccess } from './v86-state-access.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
@@ -162,6 +164,11 @@ export class GuestMachine implements MachineApi {
     } finally {
       if (wasRunning) await vm.run();
     }
+  }
+
+  /** The delta path's access to RAM and device state, or why this v86 cannot give it. */
+  stateAccess(): MachineStateAccess | { unavailable: string } {
+    return openStateAccess(this.vm(), GUEST_CONFIG.memoryBytes);
   }
 
   onSerialOutput(port: SerialPort, listener: (text: string) => void): () => void {

@@ -6,6 +6,7 @@ import type { PeerPort } from '../replication/ports.ts';
 import { realClock } from '../replication/ports.ts';
 import type { ReplicationApi } from '../replication/replication-api.ts';
 import { ReplicationHost } from '../replication/replication-host.ts';
+import { machineStatePaths } from './state-paths.ts';
 import type { AssetSource } from '../vm/asset-source.ts';
 import { GUEST_CONFIG } from '../vm/guest-config.ts';
 import { GuestMachine } from '../vm/machine.ts';
@@ -20,7 +21,7 @@ export interface WorkerApi {
 
 export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource, heapUsed: () => number): void {
   const machine = new GuestMachine(openSource);
-  const role = new ReplicationHost(machine, realClock, GUEST_CONFIG.memoryBytes);
+  const role = new ReplicationHost(machine, realClock, machineStatePaths(machine, GUEST_CONFIG.memoryBytes));
 
   const replication: ReplicationApi = {
     startPrimary: (port, config, listener) => role.startPrimary(port as unknown as PeerPort, config, listener),

@@ -6,7 +6,8 @@ import { checksum32 } from '../../engine/protocol/checksum.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
-import { ask, startCluster } from '../support/cluster.ts';
+import type { CheckpointMode } from '../../engine/replication/config.ts';
+import { ask, startCluster, TEST_REPLICATION } from '../support/cluster.ts';
 import { killPrimaryAt, STAGES } from '../support/scenarios.ts';
 
 let cluster: ColoCluster<VmHandle> | undefined;
@@ -15,8 +16,13 @@ afterEach(() => {
   cluster = undefined;
 });
 
-const start = async (wireTap?: (from: 'primary' | 'secondary', m: WireData) => WireData[]) => {
-  const started = await startCluster<VmHandle>({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, ...(wireTap ? { wireTap } : {}) });
+const start = async (wireTap?: (from: 'primary' | 'secondary', m: WireData) => WireData[], mode: CheckpointMode = TEST_REPLICATION.mode) => {
+  const started = await startCluster<VmHandle>({
+    spawn: spawnNodeVm,
+    assetBase: ASSETS_DIR,
+    replication: { ...TEST_REPLICATION, mode },
+    ...(wireTap ? { wireTap } : {}),
+  });
   cluster = started;
   return started;
 };
@@ -30,6 +36,19 @@ describe('killing the primary', () => {
     expect({ lost: result.report.lost, contradicted: result.report.contradicted }).toEqual({ lost: 0, contradicted: 0 });
     expect(result.secondary).toMatchObject({ role: 'primary', failover: 'completed' });
     expect(result.failoverMs).toBeGreaterThan(0);
+  });
+
+  // Speculative mode runs the primary on while its checkpoint travels; the naive
+  // mode moves whole v86 states. Both must keep what the client saw.
+  it.each([
+    ['speculative', 'in the middle of the state transfer'],
+    ['speculative', 'after vmstate-received'],
+    ['naive', 'between checkpoints'],
+  ] as const)('%s, %s: the secondary takes over from the last complete checkpoint and nothing released is lost', async (mode, stage) => {
+    const result = await killPrimaryAt(spawnNodeVm, ASSETS_DIR, stage, mode);
+    expect(result.takeoverFrom).toBe(result.expectedFrom);
+    expect(result.finalReply).toBe(result.expectedFinalReply);
+    expect({ lost: result.report.lost, contradicted: result.report.contradicted }).toEqual({ lost: 0, contradicted: 0 });
   });
 
   it('heartbeats and checkpoints keep flowing while the primary guest burns CPU (no false failover)', async () => {
@@ -133,23 +152,28 @@ describe('bad input on the wire', () => {
     expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
   }
 
-  it('a corrupted vmstate is refused by its checksum', async () => {
+  // A reused buffer can be larger than the state it carries: tamper within the announced bytes.
+  const announced = (m: WireData): number => (m.header as { bytes: number }).bytes;
+
+  it.each(['naive', 'strict'] as const)('%s: a corrupted vmstate is refused by its checksum', async (mode) => {
     const c = await start(
       tamperVmstate((m) => {
         const bytes = new Uint8Array(m.payload as ArrayBuffer);
-        bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] ?? 0) ^ 0x40;
+        const at = announced(m) >> 1;
+        bytes[at] = (bytes[at] ?? 0) ^ 0x40;
         return m;
       }),
+      mode,
     );
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: checksum mismatch/);
   });
 
-  it('a truncated vmstate is refused by its length', async () => {
-    const c = await start(tamperVmstate((m) => ({ ...m, payload: (m.payload as ArrayBuffer).slice(0, 1_000_000) })));
-    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: truncated: 1000000 bytes arrived, vmstate-size announced \d+/);
+  it.each(['naive', 'strict'] as const)('%s: a truncated vmstate is refused by its length', async (mode) => {
+    const c = await start(tamperVmstate((m) => ({ ...m, payload: (m.payload as ArrayBuffer).slice(0, announced(m) >> 1) })), mode);
+    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: truncated: \d+ bytes arrived, vmstate-size announced \d+/);
   });
 
-  it('an oversized vmstate is refused by its length', async () => {
+  it('naive: an oversized vmstate is refused by its length', async () => {
     const c = await start(
       tamperVmstate((m) => {
         const payload = m.payload as ArrayBuffer;
@@ -157,13 +181,26 @@ describe('bad input on the wire', () => {
         bigger.set(new Uint8Array(payload));
         return { ...m, payload: bigger.buffer };
       }),
+      'naive',
     );
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: oversized: \d+ bytes arrived, vmstate-size announced \d+/);
   });
 
-  it('a vmstate-size announcing more than a state can be is refused before anything is read', async () => {
-    const c = await start(tamperVmstate((m) => ({ ...m, header: { ...(m.header as object), bytes: 2 ** 40 } })));
+  it.each(['naive', 'strict'] as const)('%s: a vmstate-size announcing more than a state can be is refused before anything is read', async (mode) => {
+    const c = await start(tamperVmstate((m) => ({ ...m, header: { ...(m.header as object), bytes: 2 ** 40 } })), mode);
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: oversized: vmstate-size announced 1099511627776 bytes/);
+  });
+
+  it('strict: a delta that does not apply on the checkpoint the secondary holds is refused', async () => {
+    const c = await start(
+      tamperVmstate((m) => {
+        // The header is checked before the checksum, so the mismatch is named as such.
+        new DataView(m.payload as ArrayBuffer).setUint32(20, 1, true);
+        return m;
+      }),
+      'strict',
+    );
+    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: delta applies on checkpoint 1, this secondary holds checkpoint \d+/);
   });
 
   it('messages after COLO ended are named in the trace and ignored', async () => {
@@ -182,7 +219,7 @@ describe('bad input on the wire', () => {
     expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
   });
 
-  it('a vmstate from another v86 state version is refused by its header', async () => {
+  it('naive: a vmstate from another v86 state version is refused by its header', async () => {
     const c = await start(
       tamperVmstate((m) => {
         const payload = m.payload as ArrayBuffer;
@@ -190,8 +227,20 @@ describe('bad input on the wire', () => {
         // Keep the checksum right, so it is the header check that refuses it.
         return { ...m, header: { ...(m.header as object), checksum: checksum32(payload) } };
       }),
+      'naive',
     );
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: state: v86 state format version 7/);
+  });
+
+  it('strict: a delta of another format version is refused by its header', async () => {
+    const c = await start(
+      tamperVmstate((m) => {
+        new DataView(m.payload as ArrayBuffer).setUint32(4, 2, true);
+        return m;
+      }),
+      'strict',
+    );
+    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: delta format version 2, this build reads version 1/);
   });
 
   it('a wrong checkpoint number ends replication with both numbers named', async () => {

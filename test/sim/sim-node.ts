@@ -6,6 +6,7 @@ import type { ReplicationConfig } from '../../engine/replication/config.ts';
 import type { ReplicationEvent } from '../../engine/replication/events.ts';
 import type { PeerPort } from '../../engine/replication/ports.ts';
 import { ReplicationHost } from '../../engine/replication/replication-host.ts';
+import { fullStatePaths } from '../../engine/replication/state-path.ts';
 import type { StartOptions } from '../../engine/vm/machine-api.ts';
 import { FakeVm, SIM_MEMORY_BYTES, type StateRegistry } from './fake-vm.ts';
 import type { SimScheduler } from './scheduler.ts';
@@ -20,7 +21,7 @@ export class SimNode implements ClusterNode {
 
   constructor(scheduler: SimScheduler, registry: StateRegistry, name: string) {
     this.vm = new FakeVm(scheduler, registry, name);
-    this.host = new ReplicationHost(this.vm, scheduler, SIM_MEMORY_BYTES);
+    this.host = new ReplicationHost(this.vm, scheduler, fullStatePaths(this.vm, SIM_MEMORY_BYTES));
     const call = <T>(fn: () => T): Promise<T> => (this.alive ? Promise.resolve().then(fn) : never<T>());
     this.replication = {
       checkpointNow: () => call(() => this.host.checkpointNow()),

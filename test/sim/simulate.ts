@@ -3,7 +3,7 @@
 // time. Invariants are checked after every step.
 import { ColoCluster } from '../../engine/colo/cluster.ts';
 import type { Side } from '../../engine/protocol/messages.ts';
-import type { ReplicationConfig } from '../../engine/replication/config.ts';
+import { CHECKPOINT_MODES, type ReplicationConfig } from '../../engine/replication/config.ts';
 import { StateRegistry } from './fake-vm.ts';
 import { SimNetwork, type FaultKind, type FaultPlan } from './network.ts';
 import { SimScheduler, seededRandom } from './scheduler.ts';
@@ -61,6 +61,8 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
   const periodMs = overrides.periodMs ?? 20 + Math.floor(random() * 180);
   const durationMs = overrides.durationMs ?? DURATION_MS;
   const replication: ReplicationConfig = {
+    // From the seed, not the random stream, so recorded seeds replay unchanged.
+    mode: CHECKPOINT_MODES[seed % CHECKPOINT_MODES.length] ?? 'strict',
     periodMs,
     heartbeat: { intervalMs: 10, missLimit: 5 },
     gate: { step: false, breakBefore: [] },

@@ -5,7 +5,8 @@ import type { ColoCluster } from '../../engine/colo/cluster.ts';
 import type { ClientReport } from '../../engine/colo/ledger-client.ts';
 import type { ReplicationStatus } from '../../engine/replication/events.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
-import { ask, heldSeen, messageSeen, startCluster, takeoverFrom } from './cluster.ts';
+import type { CheckpointMode } from '../../engine/replication/config.ts';
+import { ask, heldSeen, messageSeen, startCluster, takeoverFrom, TEST_REPLICATION } from './cluster.ts';
 
 export interface Stage {
   name: string;
@@ -78,10 +79,10 @@ export interface KillResult {
  * Three acknowledged adds, a fourth in flight while the stage is reached, a
  * kill, then three more adds and a read on the new primary.
  */
-export async function killPrimaryAt(spawn: () => VmHandle, assetBase: string, stageName: string): Promise<KillResult> {
+export async function killPrimaryAt(spawn: () => VmHandle, assetBase: string, stageName: string, mode: CheckpointMode = TEST_REPLICATION.mode): Promise<KillResult> {
   const stage = STAGES.find((s) => s.name === stageName);
   if (!stage) throw new Error(`no stage ${stageName}`);
-  const c = await startCluster({ spawn, assetBase });
+  const c = await startCluster({ spawn, assetBase, replication: { ...TEST_REPLICATION, mode } });
   try {
     for (let i = 1; i <= 3; i++) await ask(c, { op: 'add', amount: i });
     const committed = c.status.primary?.committed ?? 0;

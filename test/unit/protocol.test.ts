@@ -122,6 +122,21 @@ describe('PrimaryCore', () => {
     expect(p.phase).toBe('idle');
   });
 
+  it('speculative (Remus): resumes right after capture, still releases output only at vmstate-received, and never resumes twice', () => {
+    const p = new PrimaryCore('after-capture');
+    p.handle({ kind: 'message', message: msg.ready });
+    p.handle({ kind: 'message', message: msg.reply(1) });
+    expect(p.handle({ kind: 'captured', checkpoint: 1, header }).map((e) => e.kind)).toEqual(['send', 'send', 'resume']);
+    expect(p.handle({ kind: 'message', message: msg.received(1) })).toEqual([{ kind: 'release', upTo: 1 }]);
+    expect(p.handle({ kind: 'message', message: msg.loaded(1) })).toEqual([]);
+    expect(p.phase).toBe('idle');
+    // Leaving COLO while the state travels: the VM already runs.
+    p.handle({ kind: 'checkpoint-due', cause: 'periodic' });
+    p.handle({ kind: 'message', message: msg.reply(2) });
+    p.handle({ kind: 'captured', checkpoint: 2, header });
+    expect(p.handle({ kind: 'peer-lost', detail: 'gone' }).map((e) => e.kind)).toEqual(['exited']);
+  });
+
   it('treats a colo-exit from the secondary as the end of replication, without answering it', () => {
     const p = idlePrimary();
     const effects = p.handle({ kind: 'peer-exited', detail: 'bad checksum' });

@@ -1,0 +1,172 @@
+// The secondary's side of a delta checkpoint. stage() checks a received delta
+// in full (header, page lists, checksum, device skeleton) without touching the
+// VM; apply() writes it into the stopped VM and either finishes or puts back
+// exactly what it overwrote, so the VM always holds a whole checkpoint.
+import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, type DeltaHeader } from './delta-format.ts';
+import { rebuildDevices } from './device-state.ts';
+import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
+import type { MachineStateAccess } from './machine-state.ts';
+import { WasmArena, type Region } from './wasm-arena.ts';
+
+interface DeviceMirror {
+  lengths: number[];
+  offsets: number[];
+  block: Uint8Array;
+}
+
+interface Staged {
+  header: DeltaHeader;
+  tree: unknown;
+  lengths: number[];
+}
+
+export class DeltaApplier {
+  private readonly arena: WasmArena;
+  private readonly kernels: Kernels;
+  private readonly lanes: Region;
+  private staging: Region | undefined;
+  private undo: Region | undefined;
+  private undoDevice = new Uint8Array(0);
+  private mirror: DeviceMirror | undefined;
+  private tree: unknown;
+  private staged: Staged | undefined;
+  /** The checkpoint the VM holds whole (0: none yet). */
+  holds = 0;
+
+  constructor(private readonly access: MachineStateAccess) {
+    this.arena = new WasmArena(access.memory);
+    this.kernels = bindKernels(access.memory);
+    this.lanes = this.arena.alloc(16);
+  }
+
+  /** A new primary: the VM holds nothing it could build on. */
+  reset(): void {
+    this.holds = 0;
+    this.staged = undefined;
+  }
+
+  discard(): void {
+    this.staged = undefined;
+  }
+
+  stage(payload: ArrayBuffer, announced: number): 'ok' | { error: string } {
+    this.staged = undefined;
+    // Every RAM page and the whole device block, with room for the lists.
+    const limit = 2 * this.access.ramBytes + MAX_DEVICE_BLOCK_BYTES;
+    if (announced > limit) return { error: `oversized: vmstate-size announced ${announced} bytes, more than the ${limit} a delta of this machine can take` };
+    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds });
+    if ('error' in header) return header;
+    if (header.base === 0 && this.holds !== 0) {
+      // Allowed (a restart from nothing) but never expected inside one pair.
+      return { error: `a full delta arrived, but this secondary already holds checkpoint ${this.holds}` };
+    }
+    this.staging = this.arena.ensure(this.staging, header.bytes);
+    const memory = this.arena.bytes();
+    const at = this.staging.offset;
+    memory.set(new Uint8Array(payload, 0, header.bytes), at);
+    const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
+    lanes.fill(CHECKSUM_SEED);
+    this.kernels.checksum(at + 16, header.bytes - 16, this.lanes.offset);
+    const sum = foldChecksum(lanes, header.bytes);
+    if (sum !== header.checksum) {
+      return { error: `checksum mismatch: computed ${sum.toString(16)}, announced ${header.checksum.toString(16)}` };
+    }
+    const lengths = [...new Uint32Array(payload, DELTA_HEADER_BYTES, header.bufferCount)];
+    let tree: unknown;
+    try {
+      tree = JSON.parse(new TextDecoder().decode(new Uint8Array(payload, DELTA_HEADER_BYTES + 4 * header.bufferCount, header.jsonBytes)));
+      // A dry run: every buffer the skeleton names exists and holds whole elements.
+      rebuildDevices(tree, (id) => {
+        if (!Number.isInteger(id) || id < 0 || id >= lengths.length) throw new Error(`names buffer ${id} of ${lengths.length}`);
+        return emptyOf(lengths[id] as number);
+      });
+    } catch (err) {
+      return { error: `device state is corrupt: ${(err as Error).message}` };
+    }
+    this.staged = { header, tree, lengths };
+    return 'ok';
+  }
+
+  /** Writes the staged delta into the stopped VM; throws with the VM still at `holds`. */
+  apply(): void {
+    const staged = this.staged;
+    if (!staged) throw new Error('nothing staged');
+    this.staged = undefined;
+    const { header, lengths } = staged;
+    const layout = deltaLayout(header);
+    const fromNothing = header.base === 0;
+    // Grow first: growing the memory detaches every view taken before.
+    if (!fromNothing) this.undo = this.arena.ensure(this.undo, header.ramPages * PAGE_BYTES);
+    const view = this.arena.bytes();
+    const src = (this.staging as Region).offset;
+    const list = new Uint32Array(view.buffer, src + layout.listsOffset, header.ramPages + header.devicePages);
+    const { ramOffset, ramBytes } = this.access;
+
+    // RAM: remember each page's old contents, then overwrite it.
+    if (fromNothing) view.fill(0, ramOffset, ramOffset + ramBytes);
+    for (let i = 0; i < header.ramPages; i++) {
+      const at = ramOffset + (list[i] as number) * PAGE_BYTES;
+      if (!fromNothing) view.copyWithin((this.undo as Region).offset + i * PAGE_BYTES, at, at + PAGE_BYTES);
+      view.copyWithin(at, src + layout.pagesOffset + i * PAGE_BYTES, src + layout.pagesOffset + (i + 1) * PAGE_BYTES);
+    }
+
+    // Device block: same, in the mirror the device arrays are rebuilt over. A
+    // new pair or new buffer sizes start from a zero block, as the primary's
+    // shadow did, so only its non-zero pages came.
+    const previousMirror = this.mirror;
+    const sameLayout = !fromNothing && previousMirror !== undefined && previousMirror.lengths.join() === lengths.join();
+    const mirror = sameLayout ? previousMirror : newMirror(lengths);
+    if (sameLayout && this.undoDevice.byteLength < header.devicePages * PAGE_BYTES) this.undoDevice = new Uint8Array(header.devicePages * PAGE_BYTES);
+    for (let j = 0; j < header.devicePages; j++) {
+      const at = (list[header.ramPages + j] as number) * PAGE_BYTES;
+      const from = src + layout.pagesOffset + (header.ramPages + j) * PAGE_BYTES;
+      if (sameLayout) this.undoDevice.set(mirror.block.subarray(at, at + PAGE_BYTES), j * PAGE_BYTES);
+      mirror.block.set(view.subarray(from, from + PAGE_BYTES), at);
+    }
+
+    try {
+      this.access.writeDevices(rebuildOver(staged.tree, mirror));
+    } catch (err) {
+      this.rollBack(header, list, sameLayout ? mirror : previousMirror, sameLayout);
+      throw new Error(`v86 refused the device state of checkpoint ${header.checkpoint} (${(err as Error).message}); the VM still holds checkpoint ${this.holds}`);
+    }
+    this.mirror = mirror;
+    this.tree = staged.tree;
+    this.holds = header.checkpoint;
+  }
+
+  private rollBack(header: DeltaHeader, list: Uint32Array, mirror: DeviceMirror | undefined, patchedInPlace: boolean): void {
+    if (header.base === 0 || !mirror) return; // nothing whole to go back to
+    const view = this.arena.bytes();
+    const { ramOffset } = this.access;
+    for (let i = 0; i < header.ramPages; i++) {
+      const at = ramOffset + (list[i] as number) * PAGE_BYTES;
+      const from = (this.undo as Region).offset + i * PAGE_BYTES;
+      view.copyWithin(at, from, from + PAGE_BYTES);
+    }
+    if (patchedInPlace) {
+      for (let j = 0; j < header.devicePages; j++) {
+        mirror.block.set(this.undoDevice.subarray(j * PAGE_BYTES, (j + 1) * PAGE_BYTES), (list[header.ramPages + j] as number) * PAGE_BYTES);
+      }
+    }
+    this.access.writeDevices(rebuildOver(this.tree, mirror));
+  }
+}
+
+function newMirror(lengths: number[]): DeviceMirror {
+  const { offsets, bytes } = deviceBlockLayout(lengths);
+  return { lengths, offsets, block: new Uint8Array(bytes) };
+}
+
+function rebuildOver(tree: unknown, mirror: DeviceMirror): unknown {
+  return rebuildDevices(tree, (id) => {
+    const offset = mirror.offsets[id] as number;
+    return mirror.block.subarray(offset, offset + (mirror.lengths[id] as number));
+  });
+}
+
+let empty = new Uint8Array(0);
+function emptyOf(length: number): Uint8Array {
+  if (empty.byteLength < length) empty = new Uint8Array(length);
+  return empty.subarray(0, length);
+}

@@ -1,0 +1,147 @@
+// The primary's side of a delta checkpoint: compares guest RAM and the device
+// block with shadow copies of the last checkpoint (a WebAssembly kernel at
+// memory speed), packs what changed, checksums it, and hands it out in a
+// reused transferable buffer. The first capture after reset() is against an
+// all-zero shadow, so it sends every non-zero page: a full copy.
+import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, writeDeltaHeader } from './delta-format.ts';
+import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
+import type { MachineStateAccess } from './machine-state.ts';
+import { WasmArena, type Region } from './wasm-arena.ts';
+
+export interface CapturedDelta {
+  /** The delta in the first `bytes` bytes of a buffer that may be larger (reused). */
+  payload: ArrayBuffer;
+  bytes: number;
+  checksum: number;
+  base: number;
+  ramPages: number;
+  devicePages: number;
+}
+
+interface DeviceBlock {
+  lengths: number[];
+  offsets: number[];
+  bytes: number;
+  current: Region;
+  shadow: Region;
+}
+
+const POOL_LIMIT = 2;
+
+export class DeltaCapture {
+  private readonly arena: WasmArena;
+  private readonly kernels: Kernels;
+  private readonly shadow: Region;
+  private device: DeviceBlock | undefined;
+  private meta: Region | undefined;
+  private lists: Region | undefined;
+  private pages: Region | undefined;
+  private readonly lanes: Region;
+  private readonly pool: ArrayBuffer[] = [];
+  private readonly encoder = new TextEncoder();
+  /** The checkpoint the shadows hold: the base of the next delta. */
+  private base = 0;
+  /** Payload buffers created so far: stays flat once the pool is warm. */
+  allocations = 0;
+
+  constructor(private readonly access: MachineStateAccess) {
+    this.arena = new WasmArena(access.memory);
+    this.kernels = bindKernels(access.memory);
+    this.shadow = this.arena.alloc(access.ramBytes);
+    this.lanes = this.arena.alloc(16);
+  }
+
+  /** Next capture is a full copy (a new secondary holds nothing). */
+  reset(): void {
+    const memory = this.arena.bytes();
+    memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
+    if (this.device) memory.fill(0, this.device.shadow.offset, this.device.shadow.offset + this.device.bytes);
+    this.base = 0;
+  }
+
+  /** A payload buffer the secondary handed back. */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength > 0 && this.pool.length < POOL_LIMIT) this.pool.push(buffer);
+  }
+
+  /** The VM must be stopped. */
+  capture(checkpoint: number): CapturedDelta {
+    const { access, kernels } = this;
+    const before = access.memory.buffer;
+    let flat = access.readDevices();
+    const device = this.deviceBlock(flat.buffers.map((b) => b.byteLength));
+    const json = JSON.stringify(flat.tree);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const metaBytes = align16(DELTA_HEADER_BYTES + 4 * device.lengths.length + 3 * json.length);
+    this.meta = this.arena.ensure(this.meta, metaBytes);
+    const ramPageCount = access.ramBytes / PAGE_BYTES;
+    const devicePageCount = device.bytes / PAGE_BYTES;
+    this.lists = this.arena.ensure(this.lists, 4 * (ramPageCount + devicePageCount) + 16);
+    this.pages = this.arena.ensure(this.pages, access.ramBytes + device.bytes);
+    // Growing the memory (first capture, bigger buffers) detached the views into it.
+    if (access.memory.buffer !== before) flat = access.readDevices();
+    const memory = this.arena.bytes();
+    flat.buffers.forEach((buffer, i) => memory.set(buffer, device.current.offset + (device.offsets[i] as number)));
+
+    const meta = this.meta.offset;
+    new Uint32Array(memory.buffer, meta + DELTA_HEADER_BYTES, device.lengths.length).set(device.lengths);
+    const jsonAt = meta + DELTA_HEADER_BYTES + 4 * device.lengths.length;
+    const jsonBytes = this.encoder.encodeInto(json, memory.subarray(jsonAt, meta + this.meta.capacity)).written;
+
+    const lists = this.lists.offset;
+    const pages = this.pages.offset;
+    const ramPages = kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages);
+    const devicePages = kernels.diffPages(device.current.offset, device.shadow.offset, devicePageCount, lists + 4 * ramPages, pages + PAGE_BYTES * ramPages);
+
+    const counts = { bufferCount: device.lengths.length, jsonBytes, ramPages, devicePages };
+    const layout = deltaLayout(counts);
+    // Padding is summed too: it must be zero, not what an earlier capture left there.
+    memory.fill(0, jsonAt + jsonBytes, meta + layout.listsOffset);
+    const listBytes = layout.pagesOffset - layout.listsOffset;
+    memory.fill(0, lists + 4 * (ramPages + devicePages), lists + listBytes);
+    const header = { bytes: layout.bytes, checksum: 0, checkpoint, base: this.base, ramBytes: access.ramBytes, deviceBytes: device.bytes, ...counts };
+    writeDeltaHeader(new DataView(memory.buffer, meta, DELTA_HEADER_BYTES), header);
+
+    const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
+    lanes.fill(CHECKSUM_SEED);
+    kernels.checksum(meta + 16, layout.listsOffset - 16, this.lanes.offset);
+    kernels.checksum(lists, listBytes, this.lanes.offset);
+    kernels.checksum(pages, layout.bytes - layout.pagesOffset, this.lanes.offset);
+    header.checksum = foldChecksum(lanes, layout.bytes);
+    new DataView(memory.buffer, meta).setUint32(12, header.checksum, true);
+
+    const payload = this.take(layout.bytes);
+    const out = new Uint8Array(payload);
+    out.set(memory.subarray(meta, meta + layout.listsOffset), 0);
+    out.set(memory.subarray(lists, lists + listBytes), layout.listsOffset);
+    out.set(memory.subarray(pages, pages + layout.bytes - layout.pagesOffset), layout.pagesOffset);
+
+    const base = this.base;
+    this.base = checkpoint;
+    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages };
+  }
+
+  // The device block keeps its layout from one checkpoint to the next; if the
+  // buffers ever change size, a new block starts from a zero shadow (all sent).
+  private deviceBlock(lengths: number[]): DeviceBlock {
+    const known = this.device;
+    if (known && known.lengths.length === lengths.length && known.lengths.every((n, i) => n === lengths[i])) return known;
+    const { offsets, bytes } = deviceBlockLayout(lengths);
+    const fits = known && known.current.capacity >= bytes;
+    const current = fits ? known.current : this.arena.alloc(bytes);
+    const shadow = fits ? known.shadow : this.arena.alloc(bytes);
+    const memory = this.arena.bytes();
+    memory.fill(0, current.offset, current.offset + bytes);
+    memory.fill(0, shadow.offset, shadow.offset + bytes);
+    this.device = { lengths, offsets, bytes, current, shadow };
+    return this.device;
+  }
+
+  private take(bytes: number): ArrayBuffer {
+    const i = this.pool.findIndex((b) => b.byteLength >= bytes);
+    if (i !== -1) return this.pool.splice(i, 1)[0] as ArrayBuffer;
+    this.allocations++;
+    // Headroom, so a delta a little larger than the last does not allocate again.
+    return new ArrayBuffer(Math.ceil((bytes * 1.25) / 65536) * 65536);
+  }
+}

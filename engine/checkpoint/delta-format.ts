@@ -1,0 +1,131 @@
+// The delta checkpoint format: what changed since the checkpoint the secondary
+// holds, as RAM pages, pages of the device block (v86's device state buffers
+// laid end to end) and the device state's JSON skeleton.
+//   header (64 bytes, u32 little-endian):
+//     0 magic 'CV8D' | 4 version | 8 bytes used | 12 checksum of [16, bytes)
+//     16 checkpoint | 20 base (checkpoint it applies on; 0: from nothing)
+//     24 RAM bytes | 28 RAM pages sent | 32 device block bytes
+//     36 device pages sent | 40 device buffer count | 44 JSON bytes
+//   meta: device buffer byte lengths (u32 each), JSON; padded to 16
+//   lists: page numbers, RAM then device, ascending (u32 each); padded to 16
+//   pages: 4096 bytes each, in list order
+import { PAGE_BYTES } from './kernels.ts';
+
+export const DELTA_MAGIC = 0x44385643; // 'CV8D'
+export const DELTA_VERSION = 1;
+export const DELTA_HEADER_BYTES = 64;
+/** No v86 device state comes near this; a bigger claim is corrupt or hostile. */
+export const MAX_DEVICE_BLOCK_BYTES = 64 * 1024 * 1024;
+const MAX_DEVICE_BUFFERS = 4096;
+
+export interface DeltaHeader {
+  bytes: number;
+  checksum: number;
+  checkpoint: number;
+  base: number;
+  ramBytes: number;
+  ramPages: number;
+  deviceBytes: number;
+  devicePages: number;
+  bufferCount: number;
+  jsonBytes: number;
+}
+
+const FIELDS = ['magic', 'version', 'bytes', 'checksum', 'checkpoint', 'base', 'ramBytes', 'ramPages', 'deviceBytes', 'devicePages', 'bufferCount', 'jsonBytes'] as const;
+
+export const align16 = (n: number): number => (n + 15) & ~15;
+
+/** Where each part starts, from the counts in the header. */
+export interface DeltaLayout {
+  jsonOffset: number;
+  listsOffset: number;
+  pagesOffset: number;
+  bytes: number;
+}
+
+export function deltaLayout(h: Pick<DeltaHeader, 'bufferCount' | 'jsonBytes' | 'ramPages' | 'devicePages'>): DeltaLayout {
+  const jsonOffset = DELTA_HEADER_BYTES + 4 * h.bufferCount;
+  const listsOffset = align16(jsonOffset + h.jsonBytes);
+  const pages = h.ramPages + h.devicePages;
+  const pagesOffset = listsOffset + align16(4 * pages);
+  return { jsonOffset, listsOffset, pagesOffset, bytes: pagesOffset + pages * PAGE_BYTES };
+}
+
+/** Where each device buffer sits in the device block: 16-aligned, block rounded to pages. */
+export function deviceBlockLayout(lengths: ArrayLike<number>): { offsets: number[]; bytes: number } {
+  const offsets: number[] = [];
+  let end = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    offsets.push(end);
+    end = align16(end + (lengths[i] as number));
+  }
+  return { offsets, bytes: Math.ceil(end / PAGE_BYTES) * PAGE_BYTES };
+}
+
+export function writeDeltaHeader(target: DataView, h: DeltaHeader): void {
+  const values: Record<(typeof FIELDS)[number], number> = { magic: DELTA_MAGIC, version: DELTA_VERSION, ...h };
+  FIELDS.forEach((name, i) => target.setUint32(4 * i, values[name], true));
+  for (let at = 4 * FIELDS.length; at < DELTA_HEADER_BYTES; at += 4) target.setUint32(at, 0, true);
+}
+
+export interface DeltaExpectation {
+  /** Bytes vmstate-size announced. */
+  announced: number;
+  ramBytes: number;
+  /** The checkpoint this secondary holds: a delta must apply on it (or on nothing). */
+  holds: number;
+}
+
+/**
+ * Checks everything about a received delta that can be checked without the
+ * checksum: header, sizes, base, page lists. Returns the header, or what is wrong.
+ */
+export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): DeltaHeader | { error: string } {
+  if (payload.byteLength < DELTA_HEADER_BYTES) {
+    return { error: `truncated: ${payload.byteLength} bytes arrived, less than the ${DELTA_HEADER_BYTES}-byte delta header` };
+  }
+  const view = new DataView(payload);
+  const read = (name: (typeof FIELDS)[number]): number => view.getUint32(4 * FIELDS.indexOf(name), true);
+  if (read('magic') !== DELTA_MAGIC) return { error: `not a delta checkpoint (magic 0x${read('magic').toString(16)})` };
+  if (read('version') !== DELTA_VERSION) {
+    return { error: `delta format version ${read('version')}, this build reads version ${DELTA_VERSION}` };
+  }
+  const h: DeltaHeader = {
+    bytes: read('bytes'),
+    checksum: read('checksum'),
+    checkpoint: read('checkpoint'),
+    base: read('base'),
+    ramBytes: read('ramBytes'),
+    ramPages: read('ramPages'),
+    deviceBytes: read('deviceBytes'),
+    devicePages: read('devicePages'),
+    bufferCount: read('bufferCount'),
+    jsonBytes: read('jsonBytes'),
+  };
+  if (h.bytes !== expect.announced) return { error: `delta header says ${h.bytes} bytes, vmstate-size announced ${expect.announced}` };
+  if (h.bytes > payload.byteLength) return { error: `truncated: ${payload.byteLength} bytes arrived, vmstate-size announced ${h.bytes}` };
+  if (h.ramBytes !== expect.ramBytes) return { error: `delta of a VM with ${h.ramBytes} bytes of RAM, this VM has ${expect.ramBytes}` };
+  if (h.base !== 0 && h.base !== expect.holds) {
+    return { error: `delta applies on checkpoint ${h.base}, this secondary holds checkpoint ${expect.holds}` };
+  }
+  if (h.ramPages > h.ramBytes / PAGE_BYTES) return { error: `delta lists ${h.ramPages} RAM pages, the VM has ${h.ramBytes / PAGE_BYTES}` };
+  if (h.deviceBytes > MAX_DEVICE_BLOCK_BYTES || h.deviceBytes % PAGE_BYTES !== 0) return { error: `device block of ${h.deviceBytes} bytes is not plausible` };
+  if (h.devicePages > h.deviceBytes / PAGE_BYTES) return { error: `delta lists ${h.devicePages} device pages, the block has ${h.deviceBytes / PAGE_BYTES}` };
+  if (h.bufferCount > MAX_DEVICE_BUFFERS) return { error: `delta lists ${h.bufferCount} device buffers` };
+  const layout = deltaLayout(h);
+  if (layout.bytes !== h.bytes) return { error: `delta parts add up to ${layout.bytes} bytes, its header says ${h.bytes}` };
+  const lengths = new Uint32Array(payload, DELTA_HEADER_BYTES, h.bufferCount);
+  if (deviceBlockLayout(lengths).bytes !== h.deviceBytes) return { error: `device buffers do not fill the ${h.deviceBytes}-byte device block` };
+  const lists = new Uint32Array(payload, layout.listsOffset, h.ramPages + h.devicePages);
+  const listError = checkAscending(lists.subarray(0, h.ramPages), h.ramBytes / PAGE_BYTES, 'RAM') ?? checkAscending(lists.subarray(h.ramPages), h.deviceBytes / PAGE_BYTES, 'device');
+  return listError ? { error: listError } : h;
+}
+
+function checkAscending(list: Uint32Array, limit: number, what: string): string | undefined {
+  let previous = -1;
+  for (const page of list) {
+    if (page <= previous || page >= limit) return `${what} page list is corrupt (page ${page} after ${previous}, limit ${limit})`;
+    previous = page;
+  }
+  return undefined;
+}

@@ -1,0 +1,57 @@
+// The delta path behind the drivers' StateSource / StateSink interfaces.
+import type { VmstateHeader } from '../protocol/messages.ts';
+import type { CapturedState, StateSink, StateSource } from '../replication/state-path.ts';
+import type { DeltaApplier } from './delta-apply.ts';
+import type { DeltaCapture } from './delta-capture.ts';
+
+export class DeltaSource implements StateSource {
+  readonly path = 'delta';
+
+  /** `capture` starts from nothing: the secondary of a new pair holds nothing. */
+  constructor(private readonly delta: DeltaCapture) {
+    delta.reset();
+  }
+
+  async capture(checkpoint: number): Promise<CapturedState> {
+    const d = this.delta.capture(checkpoint);
+    return { payload: d.payload, header: { bytes: d.bytes, checksum: d.checksum }, pages: { ram: d.ramPages, device: d.devicePages } };
+  }
+
+  recycle(buffer: ArrayBuffer): void {
+    this.delta.recycle(buffer);
+  }
+}
+
+export class DeltaSink implements StateSink {
+  readonly path = 'delta';
+  private staged: ArrayBuffer | undefined;
+
+  constructor(private readonly applier: DeltaApplier) {
+    applier.reset();
+  }
+
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+    this.staged = undefined;
+    if (!payload) return { error: 'no state bytes came with vmstate-size' };
+    const verdict = this.applier.stage(payload, header.bytes);
+    if (verdict === 'ok') this.staged = payload;
+    return verdict;
+  }
+
+  /** Hands the payload buffer back: the primary reuses it for a later checkpoint. */
+  async load(): Promise<ArrayBuffer> {
+    const payload = this.staged;
+    this.staged = undefined;
+    if (!payload) throw new Error('nothing staged');
+    this.applier.apply();
+    return payload;
+  }
+
+  discard(): void {
+    this.staged = undefined;
+    this.applier.discard();
+  }
+
+  /** apply() either finishes or puts everything back: the VM holds the last good checkpoint already. */
+  async reloadLastGood(): Promise<void> {}
+}

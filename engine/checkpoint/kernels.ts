@@ -1,0 +1,38 @@
+// The checkpoint kernels (kernels.wat) bound to one WebAssembly memory.
+import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
+
+export const PAGE_BYTES = 4096;
+/** Seed of each checksum lane: FNV-1a's offset basis. */
+export const CHECKSUM_SEED = 0x811c9dc5;
+
+export interface Kernels {
+  /** See kernels.wat: returns the number of changed pages, listed at `list` and packed at `out`. */
+  diffPages(cur: number, shadow: number, pages: number, list: number, out: number): number;
+  /** Continues the four lane states at `state` over `len` bytes at `ptr` (len % 16 === 0). */
+  checksum(ptr: number, len: number, state: number): void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export function bindKernels(memory: WebAssembly.Memory): Kernels {
+  compiled ??= new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
+  const exports = new WebAssembly.Instance(compiled, { env: { memory } }).exports as {
+    diff_pages: (cur: number, shadow: number, pages: number, list: number, out: number) => number;
+    checksum: (ptr: number, len: number, state: number) => void;
+  };
+  return { diffPages: exports.diff_pages, checksum: exports.checksum };
+}
+
+/** Folds the four lane states into one 32-bit checksum, with the length mixed in. */
+export function foldChecksum(lanes: Uint32Array, length: number): number {
+  let h = CHECKSUM_SEED;
+  for (let i = 0; i < 4; i++) h = Math.imul(h ^ (lanes[i] as number), 0x01000193);
+  return Math.imul(h ^ length, 0x01000193) >>> 0;
+}

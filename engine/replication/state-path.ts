@@ -1,0 +1,124 @@
+// How checkpoint state gets from the primary's VM to the secondary's: the
+// drivers only see these two interfaces. The full path (v86's save_state and
+// restore_state) is here; the delta path is engine/checkpoint/delta-path.ts.
+import { checksum32 } from '../protocol/checksum.ts';
+import type { VmstateHeader } from '../protocol/messages.ts';
+import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
+import type { CheckpointMode } from './config.ts';
+import type { ReplicatedVm } from './ports.ts';
+
+export interface CapturedState {
+  /** The state in its first header.bytes bytes (a reused buffer may be larger). */
+  payload: ArrayBuffer;
+  header: VmstateHeader;
+  /** Pages sent (delta path): RAM and device block. */
+  pages?: { ram: number; device: number };
+}
+
+export interface StateSource {
+  readonly path: 'full' | 'delta';
+  /** Why the delta path is not in use, when it was asked for. */
+  readonly note?: string;
+  /** The VM is stopped. */
+  capture(checkpoint: number): Promise<CapturedState>;
+  /** A payload buffer the secondary handed back with vmstate-loaded. */
+  recycle(buffer: ArrayBuffer): void;
+}
+
+export interface StateSink {
+  readonly path: 'full' | 'delta';
+  /** Full check of what came with vmstate-size, before vmstate-received; the VM is not touched. */
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string };
+  /** Loads the staged state; on failure the VM is back at the last good one. Returns a buffer to hand back. */
+  load(): Promise<ArrayBuffer | undefined>;
+  discard(): void;
+  /** After a failed load: make sure the VM holds the last good checkpoint. */
+  reloadLastGood(): Promise<void>;
+}
+
+/** Makes each side's state path for a checkpoint mode; one per worker. */
+export interface StatePaths {
+  source(mode: CheckpointMode): StateSource;
+  sink(mode: CheckpointMode): StateSink;
+}
+
+/** Full check of a received v86 state against what vmstate-size announced. */
+export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | undefined, memoryBytes: number): 'ok' | { error: string } {
+  // All of RAM, VGA memory and device state fit well within twice the RAM size.
+  const limit = 2 * memoryBytes;
+  if (header.bytes > limit) {
+    return { error: `oversized: vmstate-size announced ${header.bytes} bytes, more than the ${limit} a state of this machine can take` };
+  }
+  if (!payload) return { error: 'no state bytes came with vmstate-size' };
+  if (payload.byteLength !== header.bytes) {
+    const what = payload.byteLength < header.bytes ? 'truncated' : 'oversized';
+    return { error: `${what}: ${payload.byteLength} bytes arrived, vmstate-size announced ${header.bytes}` };
+  }
+  const sum = checksum32(payload);
+  if (sum !== header.checksum) {
+    return { error: `checksum mismatch: computed ${sum.toString(16)}, announced ${header.checksum.toString(16)}` };
+  }
+  try {
+    checkStateFits(readStateSummary(payload), memoryBytes);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  return 'ok';
+}
+
+/** v86's own save_state: every checkpoint a fresh, whole state. */
+export class FullStateSource implements StateSource {
+  readonly path = 'full';
+
+  constructor(
+    private readonly vm: ReplicatedVm,
+    readonly note?: string,
+  ) {}
+
+  async capture(): Promise<CapturedState> {
+    const payload = await this.vm.saveState();
+    return { payload, header: { bytes: payload.byteLength, checksum: checksum32(payload) } };
+  }
+
+  recycle(): void {}
+}
+
+export class FullStateSink implements StateSink {
+  readonly path = 'full';
+  private staged: ArrayBuffer | undefined;
+  private lastGood: ArrayBuffer | undefined;
+
+  constructor(
+    private readonly vm: ReplicatedVm,
+    private readonly memoryBytes: number,
+  ) {}
+
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+    const verdict = verifyVmstate(header, payload, this.memoryBytes);
+    this.staged = verdict === 'ok' ? payload : undefined;
+    return verdict;
+  }
+
+  async load(): Promise<undefined> {
+    const state = this.staged;
+    this.staged = undefined;
+    if (!state) throw new Error('nothing staged');
+    await this.vm.restoreState(state);
+    // v86 copies out of the buffer, so it can be kept as the last good state.
+    this.lastGood = state;
+    return undefined;
+  }
+
+  discard(): void {
+    this.staged = undefined;
+  }
+
+  async reloadLastGood(): Promise<void> {
+    if (this.lastGood) await this.vm.restoreState(this.lastGood);
+  }
+}
+
+/** The full path for every mode: for VMs without the delta path (the simulation's). */
+export function fullStatePaths(vm: ReplicatedVm, memoryBytes: number): StatePaths {
+  return { source: () => new FullStateSource(vm), sink: () => new FullStateSink(vm, memoryBytes) };
+}

@@ -1,0 +1,155 @@
+// The delta path end to end on fake machines: two WebAssembly memories with
+// "RAM" in them and a small device tree with get_state, as v86 has.
+import { describe, expect, it } from 'vitest';
+import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
+import { DeltaCapture } from '../../engine/checkpoint/delta-capture.ts';
+import { DELTA_HEADER_BYTES } from '../../engine/checkpoint/delta-format.ts';
+import { flattenDevices, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
+import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
+import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.ts';
+
+const RAM_BYTES = 256 * PAGE_BYTES;
+const RAM_OFFSET = 65536;
+
+class FakeDevice {
+  registers = new Int32Array(8);
+  screen = new Uint8Array(3 * PAGE_BYTES + 100);
+  mode = 3;
+  get_state(): unknown[] {
+    return [this.mode, this.registers, this.screen, new Map([['a', 1]])];
+  }
+}
+
+class FakeMachine implements MachineStateAccess {
+  readonly memory = new WebAssembly.Memory({ initial: (RAM_OFFSET + RAM_BYTES) / 65536 });
+  readonly ramOffset = RAM_OFFSET;
+  readonly ramBytes = RAM_BYTES;
+  device = new FakeDevice();
+  failNextWrite = false;
+  writes = 0;
+
+  ram(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, RAM_OFFSET, RAM_BYTES);
+  }
+  readDevices() {
+    return flattenDevices({ get_state: () => [this.device.mode, this.device] });
+  }
+  writeDevices(tree: unknown): void {
+    this.writes++;
+    if (this.failNextWrite) {
+      this.failNextWrite = false;
+      throw new Error('device refused');
+    }
+    const [, [mode, registers, screen]] = tree as [number, [number, Int32Array, Uint8Array]];
+    this.device.mode = mode;
+    this.device.registers.set(registers);
+    this.device.screen.set(screen);
+  }
+}
+
+function pair(): { primary: FakeMachine; secondary: FakeMachine; capture: DeltaCapture; applier: DeltaApplier } {
+  const primary = new FakeMachine();
+  const secondary = new FakeMachine();
+  const ram = primary.ram();
+  for (let page = 0; page < 40; page++) ram[page * PAGE_BYTES + (page % 7)] = page + 1;
+  primary.device.registers.set([1, 2, 3, 4]);
+  primary.device.screen.fill(0x20, 0, 2000);
+  // The standby secondary holds junk that must not survive the first checkpoint.
+  secondary.ram().fill(0xee);
+  return { primary, secondary, capture: new DeltaCapture(primary), applier: new DeltaApplier(secondary) };
+}
+
+function send(capture: DeltaCapture, applier: DeltaApplier, checkpoint: number, tamper?: (bytes: Uint8Array) => void) {
+  const delta = capture.capture(checkpoint);
+  tamper?.(new Uint8Array(delta.payload, 0, delta.bytes));
+  const verdict = applier.stage(delta.payload, delta.bytes);
+  if (verdict === 'ok') applier.apply();
+  capture.recycle(delta.payload);
+  return { delta, verdict };
+}
+
+function expectSame(primary: FakeMachine, secondary: FakeMachine): void {
+  expect(Buffer.from(secondary.ram()).equals(Buffer.from(primary.ram()))).toBe(true);
+  expect(secondary.device.registers).toEqual(primary.device.registers);
+  expect(secondary.device.screen).toEqual(primary.device.screen);
+  expect(secondary.device.mode).toBe(primary.device.mode);
+}
+
+describe('delta checkpoints', () => {
+  it('the first carries every non-zero page, the next only what changed; both leave the secondary identical', () => {
+    const { primary, secondary, capture, applier } = pair();
+    const first = send(capture, applier, 1);
+    expect(first.verdict).toBe('ok');
+    expect(first.delta).toMatchObject({ base: 0, ramPages: 40, devicePages: 1 });
+    expectSame(primary, secondary);
+
+    const idle = send(capture, applier, 2);
+    expect(idle.delta).toMatchObject({ base: 1, ramPages: 0, devicePages: 0 });
+    expect(idle.delta.bytes).toBeLessThan(1024);
+
+    primary.ram()[100 * PAGE_BYTES + 5] = 9;
+    primary.ram()[7 * PAGE_BYTES] = 0;
+    primary.device.registers[7] = 77;
+    primary.device.mode = 12;
+    const busy = send(capture, applier, 3);
+    expect(busy.delta).toMatchObject({ base: 2, ramPages: 2, devicePages: 1 });
+    expectSame(primary, secondary);
+    expect(applier.holds).toBe(3);
+    // Buffers come back and are reused: one allocation for the whole run.
+    expect(capture.allocations).toBe(1);
+  });
+
+  it('refuses corrupt, truncated, foreign and out-of-order deltas without touching the VM', () => {
+    const { primary, secondary, capture, applier } = pair();
+    send(capture, applier, 1);
+    const before = Buffer.from(secondary.ram());
+    primary.ram()[3 * PAGE_BYTES + 9] = 0x42;
+
+    const corrupt = send(capture, applier, 2, (bytes) => bytes.set([(bytes.at(-1) ?? 0) ^ 1], bytes.length - 1));
+    expect(corrupt.verdict).toEqual({ error: expect.stringMatching(/^checksum mismatch/) });
+    const version = capture.capture(3);
+    new DataView(version.payload).setUint32(4, 2, true);
+    expect(applier.stage(version.payload, version.bytes)).toEqual({ error: 'delta format version 2, this build reads version 1' });
+    const truncated = capture.capture(4);
+    expect(applier.stage(truncated.payload.slice(0, truncated.bytes - 10), truncated.bytes)).toEqual({
+      error: `truncated: ${truncated.bytes - 10} bytes arrived, vmstate-size announced ${truncated.bytes}`,
+    });
+    expect(applier.stage(truncated.payload, truncated.bytes + 4)).toEqual({
+      error: `delta header says ${truncated.bytes} bytes, vmstate-size announced ${truncated.bytes + 4}`,
+    });
+    // Its base (checkpoint 3) is not what the secondary holds (1).
+    expect(applier.stage(truncated.payload, truncated.bytes)).toEqual({ error: 'delta applies on checkpoint 3, this secondary holds checkpoint 1' });
+    expect(applier.stage(new ArrayBuffer(8), 8)).toEqual({ error: `truncated: 8 bytes arrived, less than the ${DELTA_HEADER_BYTES}-byte delta header` });
+    expect(() => applier.apply()).toThrow('nothing staged');
+    expect(Buffer.from(secondary.ram()).equals(before)).toBe(true);
+    expect(applier.holds).toBe(1);
+  });
+
+  it('when the VM refuses the device state, RAM and devices go back to the checkpoint it held', () => {
+    const { primary, secondary, capture, applier } = pair();
+    send(capture, applier, 1);
+    const ramBefore = Buffer.from(secondary.ram());
+    const registersBefore = secondary.device.registers.slice();
+    primary.ram()[20 * PAGE_BYTES + 1] = 0x99;
+    primary.device.registers[0] = 1000;
+    const delta = capture.capture(2);
+    expect(applier.stage(delta.payload, delta.bytes)).toBe('ok');
+    secondary.failNextWrite = true;
+    expect(() => applier.apply()).toThrow('v86 refused the device state of checkpoint 2 (device refused); the VM still holds checkpoint 1');
+    expect(Buffer.from(secondary.ram()).equals(ramBefore)).toBe(true);
+    expect(secondary.device.registers).toEqual(registersBefore);
+    expect(applier.holds).toBe(1);
+  });
+
+  it('device state survives flatten and rebuild, typed arrays by type', () => {
+    const device = new FakeDevice();
+    device.registers.set([5, -6]);
+    const flat = flattenDevices(device);
+    const json = JSON.parse(JSON.stringify(flat.tree)) as unknown;
+    const rebuilt = rebuildDevices(json, (id) => (flat.buffers[id] as Uint8Array).slice()) as [number, Int32Array, Uint8Array, Map<string, number>];
+    expect(rebuilt[1]).toBeInstanceOf(Int32Array);
+    expect([...rebuilt[1].subarray(0, 2)]).toEqual([5, -6]);
+    expect(rebuilt[3].get('a')).toBe(1);
+    expect(() => rebuildDevices([{ __state_type__: 'Function', buffer_id: 0 }], () => new Uint8Array(4))).toThrow(/unknown node/);
+  });
+});
