@@ -1,9 +1,16 @@
 // Every button is an engine command. The only state kept here is which gate
 // (step mode, delay) the user chose, since it is applied to both sides at once.
 import type { ColoCluster } from '../../engine/colo/cluster.ts';
+import type { CheckpointMode } from '../../engine/replication/config.ts';
+import { MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
 
-const PERIODS = [250, 500, 1000, 2000, 5000, 20000];
+const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
+const MODES: [CheckpointMode, string][] = [
+  ['strict', 'changed pages, primary waits (COLO)'],
+  ['speculative', 'changed pages, primary runs on (Remus)'],
+  ['naive', 'whole state every time'],
+];
 const SPEEDS: [string, number][] = [
   ['normal', 0],
   ['slow (0.4 s per message)', 400],
@@ -20,6 +27,14 @@ export class Controls {
     const period = h('select', { id: 'period', 'data-control': 'period' },
       ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === 1000, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
     period.addEventListener('change', () => cluster.setPeriod(Number(period.value)));
+    const mode = h('select', { id: 'mode', 'data-control': 'mode' },
+      ...MODES.map(([value, label]) => h('option', { value, selected: value === cluster.mode, text: label })));
+    const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[cluster.mode] });
+    mode.addEventListener('change', () => {
+      const chosen = mode.value as CheckpointMode;
+      cluster.setMode(chosen);
+      modeHelp.textContent = MODE_MEANING[chosen];
+    });
     const speed = h('select', { id: 'speed', 'data-control': 'speed' }, ...SPEEDS.map(([label, ms]) => h('option', { value: ms, text: label })));
     speed.addEventListener('change', () => {
       this.delayMs = Number(speed.value);
@@ -37,6 +52,7 @@ export class Controls {
       'nav',
       { class: 'controls', 'aria-label': 'Controls' },
       h('div', { class: 'group' }, h('label', { for: 'period', text: 'Checkpoint every' }), period, this.button('checkpoint', 'Checkpoint now', () => cluster.checkpointNow())),
+      h('div', { class: 'group' }, h('label', { for: 'mode', text: 'Checkpoints move' }), mode, modeHelp),
       h(
         'div',
         { class: 'group' },

@@ -64,7 +64,7 @@ export class Metrics {
       ? `last ${formatMs(last.pausedMs)} (checkpoint #${last.checkpoint}); median of the last ${pauses.length}: ${formatMs(median(pauses.map((e) => e.pausedMs)))}`
       : 'no checkpoint yet';
     const lastCapture = captures.at(-1);
-    this.bytesSummary.textContent = lastCapture ? `last ${formatBytes(lastCapture.bytes)} (full state: every checkpoint moves all of it)` : '';
+    this.bytesSummary.textContent = lastCapture ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}` : '';
     const split = lastFailover(trace);
     if (split) {
       this.failover.textContent =
@@ -81,6 +81,12 @@ export class Metrics {
       ...values.map((v, i) => svg('rect', { x: i * w + 1, y: CHART_HEIGHT - (v / max) * (CHART_HEIGHT - 4), width: Math.max(1, w - 2), height: (v / max) * (CHART_HEIGHT - 4), class: `chart-bar chart-${kind}` })),
     );
   }
+}
+
+function describePath(capture: TraceEvent & { kind: 'capture' }): string {
+  if (capture.path === 'full') return '(the whole state: naive mode moves all of it every time)';
+  const pages = capture.pages;
+  return pages ? `(${pages.ram} RAM pages and ${pages.device} device pages changed since the last checkpoint)` : '(changed pages)';
 }
 
 function median(values: number[]): number {

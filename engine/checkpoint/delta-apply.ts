@@ -56,10 +56,6 @@ export class DeltaApplier {
     if (announced > limit) return { error: `oversized: vmstate-size announced ${announced} bytes, more than the ${limit} a delta of this machine can take` };
     const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds });
     if ('error' in header) return header;
-    if (header.base === 0 && this.holds !== 0) {
-      // Allowed (a restart from nothing) but never expected inside one pair.
-      return { error: `a full delta arrived, but this secondary already holds checkpoint ${this.holds}` };
-    }
     this.staging = this.arena.ensure(this.staging, header.bytes);
     const memory = this.arena.bytes();
     const at = this.staging.offset;

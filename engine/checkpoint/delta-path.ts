@@ -52,6 +52,11 @@ export class DeltaSink implements StateSink {
     this.applier.discard();
   }
 
+  /** The VM was loaded by another path: the next delta must start from nothing. */
+  forget(): void {
+    this.applier.reset();
+  }
+
   /** apply() either finishes or puts everything back: the VM holds the last good checkpoint already. */
   async reloadLastGood(): Promise<void> {}
 }

@@ -3,7 +3,7 @@
 // relays commands, keeps the merged trace, routes the client to whichever VM
 // is primary, and fences an old primary once the secondary has taken over.
 import { LedgerClient } from './ledger-client.ts';
-import type { ReplicationConfig } from '../replication/config.ts';
+import type { CheckpointMode, ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
 import type { GateConfig } from '../replication/link.ts';
 import { realClock, type Clock } from '../replication/ports.ts';
@@ -69,9 +69,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private relayPorts: MessagePort[] = [];
 
   private readonly clock: Clock;
+  private checkpointMode: CheckpointMode;
 
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
+    this.checkpointMode = options.replication.mode;
     this.client = new LedgerClient((line) => this.sendToPrimary(line), () => this.clock.now());
     // Like TCP retransmitting: a request unanswered for long is sent again, same id.
     this.stopRetries = this.clock.every(CLIENT_RETRY_MS, () => {
@@ -160,7 +162,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private async replicate(primary: N, secondary: N): Promise<void> {
     const generation = ++this.generation;
-    const { replication } = this.options;
+    const replication = { ...this.options.replication, mode: this.checkpointMode };
     for (const port of this.relayPorts) port.close();
     const channel = this.options.channel ?? directChannel;
     const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
@@ -258,6 +260,16 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     this.operatorFailover = true;
     this.host('failover-command', 'x-colo-lost-heartbeat sent to the secondary');
     void this.secondary.replication.lostHeartbeat();
+  }
+
+  /** From the primary's next checkpoint on, and for every later pair. */
+  setMode(mode: CheckpointMode): void {
+    this.checkpointMode = mode;
+    void this.primary?.replication.setMode(mode);
+  }
+
+  get mode(): CheckpointMode {
+    return this.checkpointMode;
   }
 
   setOutputCommit(mode: 'hold' | 'unsafe'): void {

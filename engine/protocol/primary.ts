@@ -70,7 +70,8 @@ export class PrimaryCore {
   /** Whether this core has the VM stopped for a checkpoint. */
   private vmStopped = false;
 
-  constructor(private readonly resumePolicy: ResumePolicy = 'after-loaded') {}
+  /** May change between checkpoints (the operator switches modes). */
+  constructor(public resumePolicy: ResumePolicy = 'after-loaded') {}
 
   handle(input: PrimaryInput): PrimaryEffect[] {
     if (this.phase === 'exited') {

@@ -27,6 +27,8 @@ export type TraceEvent =
       pauseStartedAt: number;
       bytes: number;
       captureMs: number;
+      /** Of captureMs, the time the VM took to stop (it finishes its current time slice). */
+      stopMs: number;
       /** 'full': v86's whole state; 'delta': the pages that changed. */
       path: 'full' | 'delta';
       pages?: { ram: number; device: number };

@@ -150,8 +150,9 @@ export class Link {
       at: 'sent',
       type: message.type,
       ...numberOf(message),
-      // A reused buffer can be larger than the state it carries.
-      ...(message.type === 'vmstate-size' ? { bytes: message.header.bytes } : payload ? { bytes: payload.byteLength } : {}),
+      // The state's size, not its buffer's: a reused buffer can be larger, and the
+      // one handed back with vmstate-loaded carries nothing.
+      ...(message.type === 'vmstate-size' ? { bytes: message.header.bytes } : {}),
     };
     this.port.postMessage(payload ? { ...message, payload } : message, payload ? [payload] : []);
     this.trace(sent);
@@ -195,7 +196,8 @@ export class Link {
       at: 'received',
       type: parsed.type,
       ...(parsed.type === 'colo-exit' ? {} : numberOf(parsed)),
-      ...(buffer ? { bytes: buffer.byteLength } : {}),
+      // What arrived of the state: a reused buffer's spare room is not part of it.
+      ...(parsed.type === 'vmstate-size' && buffer ? { bytes: Math.min(buffer.byteLength, parsed.header.bytes) } : {}),
     });
     if (parsed.type === 'colo-exit') this.handlers.onPeerExit(parsed.detail);
     else this.handlers.onMessage(parsed, buffer);

@@ -2,15 +2,17 @@
 // capture, the link to the secondary, the period timer, and output commit of
 // the client's serial port (ttyS1).
 import { OutputCommit } from '../protocol/output-commit.ts';
-import { PrimaryCore, type PrimaryEffect, type PrimaryInput } from '../protocol/primary.ts';
+import { PrimaryCore, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
-import type { ReplicationConfig } from './config.ts';
+import type { CheckpointMode, ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 import type { StateSource } from './state-path.ts';
 
 const CLIENT_PORT = 1;
+
+const resumePolicy = (mode: CheckpointMode): ResumePolicy => (mode === 'speculative' ? 'after-capture' : 'after-loaded');
 const CAPTURE_LIMIT_MS = 10_000;
 
 export class PrimaryDriver extends CoreDriver {
@@ -25,19 +27,20 @@ export class PrimaryDriver extends CoreDriver {
   private captured: ArrayBuffer | undefined;
   private pauseStartedAt = 0;
 
+  private nextSource: StateSource | undefined;
   /** The VM is stopped for a checkpoint (from capture until resumed). */
   private paused = false;
 
   constructor(
     private readonly vm: ReplicatedVm,
-    private readonly source: StateSource,
+    private source: StateSource,
     port: PeerPort,
     clock: Clock,
     config: ReplicationConfig,
     emit: (event: ReplicationEvent) => void,
   ) {
     super('primary', port, clock, config, emit);
-    this.core = new PrimaryCore(config.mode === 'speculative' ? 'after-capture' : 'after-loaded');
+    this.core = new PrimaryCore(resumePolicy(config.mode));
     this.periodMs = config.periodMs;
     if (source.note) this.trace({ kind: 'error', time: clock.now(), side: 'primary', detail: source.note });
     this.setOutputCommit(config.outputCommit);
@@ -47,6 +50,17 @@ export class PrimaryDriver extends CoreDriver {
 
   checkpointNow(): void {
     this.input({ kind: 'checkpoint-due', cause: 'manual' });
+  }
+
+  /**
+   * The state path changes at the next capture, and only if the mode needs the
+   * other one (a new delta source starts again from a full copy); the resume
+   * policy at the next resume decision.
+   */
+  setMode(mode: CheckpointMode, makeSource: () => StateSource): void {
+    const wanted = mode === 'naive' ? 'full' : 'delta';
+    if ((this.nextSource ?? this.source).path !== wanted) this.nextSource = makeSource();
+    this.core.resumePolicy = resumePolicy(mode);
   }
 
   setPeriod(ms: number): void {
@@ -146,6 +160,10 @@ export class PrimaryDriver extends CoreDriver {
   private async capture(checkpoint: number, cause: string): Promise<void> {
     this.pauseStartedAt = this.clock.now();
     this.paused = true;
+    if (this.nextSource) {
+      this.source = this.nextSource;
+      this.nextSource = undefined;
+    }
     // A capture that never finishes would stall replication with heartbeats
     // still flowing (seen once in a soak run): it fails, and COLO ends cleanly.
     let cancelWatchdog = () => {};
@@ -155,6 +173,7 @@ export class PrimaryDriver extends CoreDriver {
     watchdog.catch(() => {});
     try {
       await Promise.race([this.vm.stop(), watchdog]);
+      const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
       const { payload, header, pages } = await Promise.race([this.source.capture(checkpoint), watchdog]);
@@ -168,6 +187,7 @@ export class PrimaryDriver extends CoreDriver {
         pauseStartedAt: this.pauseStartedAt,
         bytes: header.bytes,
         captureMs: now - this.pauseStartedAt,
+        stopMs,
         path: this.source.path,
         ...(pages ? { pages } : {}),
       });

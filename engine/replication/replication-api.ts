@@ -1,5 +1,5 @@
 // What a worker offers its host for replication, next to the VM itself.
-import type { ReplicationConfig } from './config.ts';
+import type { CheckpointMode, ReplicationConfig } from './config.ts';
 import type { ReplicationListener, ReplicationStatus } from './events.ts';
 import type { GateConfig } from './link.ts';
 
@@ -20,6 +20,8 @@ export interface ReplicationApi {
   status(): ReplicationStatus | undefined;
   /** 'unsafe' releases the primary's output without waiting for a checkpoint (teaching only). */
   setOutputCommit(mode: 'hold' | 'unsafe'): void;
+  /** The primary's checkpoint mode from its next checkpoint on (the secondary reads either format). */
+  setMode(mode: CheckpointMode): void;
   /** Simulated hang: the VM stops and this side neither sends nor reads; `ping` never answers. */
   freeze(): void;
   /** Simulated partition: the channel carries nothing more, both ways. */

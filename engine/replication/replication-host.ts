@@ -1,7 +1,7 @@
 // One VM's replication role inside its worker: which driver runs, and the
 // commands the host may send it. Clock and VM are ports, so the same code runs
 // in a real worker and in the seeded simulation.
-import type { ReplicationConfig } from './config.ts';
+import type { CheckpointMode, ReplicationConfig } from './config.ts';
 import { EventBatcher } from '../shared/event-batcher.ts';
 import type { ReplicationEvent, ReplicationListener, ReplicationStatus } from './events.ts';
 import type { GateConfig } from './link.ts';
@@ -25,7 +25,7 @@ export class ReplicationHost {
   }
 
   startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit) => new SecondaryDriver(this.vm, this.paths.sink(config.mode), port, this.clock, config, emit));
+    this.attach(listener, (emit) => new SecondaryDriver(this.vm, this.paths.sink(), port, this.clock, config, emit));
   }
 
   checkpointNow(): void {
@@ -38,6 +38,10 @@ export class ReplicationHost {
 
   setOutputCommit(mode: 'hold' | 'unsafe'): void {
     if (this.driver instanceof PrimaryDriver) this.driver.setOutputCommit(mode);
+  }
+
+  setMode(mode: CheckpointMode): void {
+    if (this.driver instanceof PrimaryDriver) this.driver.setMode(mode, () => this.paths.source(mode));
   }
 
   lostHeartbeat(): void {

@@ -39,7 +39,8 @@ export interface StateSink {
 /** Makes each side's state path for a checkpoint mode; one per worker. */
 export interface StatePaths {
   source(mode: CheckpointMode): StateSource;
-  sink(mode: CheckpointMode): StateSink;
+  /** The secondary reads whatever format the primary sends. */
+  sink(): StateSink;
 }
 
 /** Full check of a received v86 state against what vmstate-size announced. */
@@ -111,6 +112,11 @@ export class FullStateSink implements StateSink {
 
   discard(): void {
     this.staged = undefined;
+  }
+
+  /** The VM was loaded by another path since: the kept state is no longer the last good one. */
+  forget(): void {
+    this.lastGood = undefined;
   }
 
   async reloadLastGood(): Promise<void> {

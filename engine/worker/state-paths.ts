@@ -1,11 +1,54 @@
-// Picks each side's state path for a checkpoint mode. The delta path's
-// buffers (shadow RAM, staging) live as long as the worker, whatever roles it
-// plays, so re-protection after re-protection allocates them once.
+// Picks each side's state path. The primary's follows the checkpoint mode; the
+// secondary reads whichever format arrives, so the operator can switch modes
+// between checkpoints. The delta path's buffers (shadow RAM, staging) live as
+// long as the worker, whatever roles it plays, so re-protection after
+// re-protection allocates them once.
 import { DeltaApplier } from '../checkpoint/delta-apply.ts';
 import { DeltaCapture } from '../checkpoint/delta-capture.ts';
+import { DELTA_MAGIC } from '../checkpoint/delta-format.ts';
 import { DeltaSink, DeltaSource } from '../checkpoint/delta-path.ts';
-import { FullStateSink, FullStateSource, type StatePaths } from '../replication/state-path.ts';
+import type { VmstateHeader } from '../protocol/messages.ts';
+import { FullStateSink, FullStateSource, type StatePaths, type StateSink } from '../replication/state-path.ts';
 import type { GuestMachine } from '../vm/machine.ts';
+
+/** Hands each received state to the path its format belongs to. */
+class EitherSink implements StateSink {
+  private current: StateSink;
+
+  constructor(
+    private readonly full: FullStateSink,
+    private readonly delta: DeltaSink | undefined,
+  ) {
+    this.current = full;
+  }
+
+  get path(): 'full' | 'delta' {
+    return this.current.path;
+  }
+
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+    const isDelta = payload !== undefined && payload.byteLength >= 4 && new DataView(payload).getUint32(0, true) === DELTA_MAGIC;
+    this.current = isDelta && this.delta ? this.delta : this.full;
+    return this.current.stage(header, payload);
+  }
+
+  async load(): Promise<ArrayBuffer | undefined> {
+    const handBack = await this.current.load();
+    // The VM now holds a checkpoint the other path knows nothing of.
+    if (this.current === this.full) this.delta?.forget();
+    else this.full.forget();
+    return handBack;
+  }
+
+  discard(): void {
+    this.full.discard();
+    this.delta?.discard();
+  }
+
+  reloadLastGood(): Promise<void> {
+    return this.current.reloadLastGood();
+  }
+}
 
 export function machineStatePaths(machine: GuestMachine, memoryBytes: number): StatePaths {
   let capture: DeltaCapture | undefined;
@@ -18,13 +61,10 @@ export function machineStatePaths(machine: GuestMachine, memoryBytes: number): S
       capture ??= new DeltaCapture(access);
       return new DeltaSource(capture);
     },
-    sink(mode) {
-      if (mode === 'naive') return new FullStateSink(machine, memoryBytes);
+    sink() {
       const access = machine.stateAccess();
-      // The primary falls back the same way, so both sides speak full states.
-      if ('unavailable' in access) return new FullStateSink(machine, memoryBytes);
-      applier ??= new DeltaApplier(access);
-      return new DeltaSink(applier);
+      if (!('unavailable' in access)) applier ??= new DeltaApplier(access);
+      return new EitherSink(new FullStateSink(machine, memoryBytes), applier ? new DeltaSink(applier) : undefined);
     },
   };
 }

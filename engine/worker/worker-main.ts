@@ -34,6 +34,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
     step: () => role.step(),
     status: () => role.status(),
     setOutputCommit: (mode) => role.setOutputCommit(mode),
+    setMode: (mode) => role.setMode(mode),
     freeze: () => role.freeze(),
     cutLink: () => role.cutLink(),
     ping: () => role.ping(),

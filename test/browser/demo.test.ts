@@ -69,6 +69,24 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('the checkpoint mode switch shows changed pages against the whole state, and replies keep flowing', async () => {
+    const { page, problems } = await openDemo();
+    await page.selectOption('[data-control="period"]', '250');
+    await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/RAM pages and \d+ device pages changed/);
+    await page.selectOption('[data-control="mode"]', 'naive');
+    expect(await page.textContent('[data-mode-help]')).toMatch(/whole machine/);
+    await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/^last \d+(\.\d+)? MB \(the whole state/);
+    const lastReleased = () => page.locator('.requests li[data-state="released"]').last().textContent();
+    const released = await lastReleased();
+    await page.selectOption('[data-control="mode"]', 'speculative');
+    await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/RAM pages and \d+ device pages changed/);
+    await expect.poll(lastReleased, { timeout: 30_000 }).not.toBe(released);
+    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    await page.screenshot({ path: 'test-results/demo-modes.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('step mode lets one handshake message through per click', async () => {
     const { page, problems } = await openDemo();
     const ladder = page.locator('.ladder');

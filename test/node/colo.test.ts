@@ -2,6 +2,7 @@
 // primary at each stage of the handshake; corrupt what crosses the wire.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ColoCluster, WireData } from '../../engine/colo/cluster.ts';
+import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { checksum32 } from '../../engine/protocol/checksum.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
@@ -49,6 +50,30 @@ describe('killing the primary', () => {
     expect(result.takeoverFrom).toBe(result.expectedFrom);
     expect(result.finalReply).toBe(result.expectedFinalReply);
     expect({ lost: result.report.lost, contradicted: result.report.contradicted }).toEqual({ lost: 0, contradicted: 0 });
+  });
+
+  it('switching modes between checkpoints: whole states, then deltas again, with the secondary following and nothing lost', async () => {
+    const c = await start();
+    const captures = () => c.trace.filter((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture');
+    const after = async (from: number, path: 'full' | 'delta') => {
+      await c.waitFor(() => captures().slice(from).filter((e) => e.path === path).length >= 2, 30_000, `two ${path} captures`);
+      return captures().length;
+    };
+    expect(captures().at(-1)?.path).toBe('delta');
+    c.setMode('naive');
+    const seen = await after(captures().length, 'full');
+    expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/^c\d+ ok \d+$/);
+    c.setMode('speculative');
+    await after(seen, 'delta');
+    expect(await ask(c, { op: 'add', amount: 6 })).toMatch(/^c\d+ ok \d+$/);
+    expect(c.status.primary?.phase).not.toBe('exited');
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+    // Failover after the switches: the secondary holds what the primary had.
+    const total = await ask(c, { op: 'get' });
+    c.killPrimary();
+    await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
+    expect((await ask(c, { op: 'get' })).split(' ').at(-1)).toBe(total.split(' ').at(-1));
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
   });
 
   it('heartbeats and checkpoints keep flowing while the primary guest burns CPU (no false failover)', async () => {

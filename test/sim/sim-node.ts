@@ -31,6 +31,7 @@ export class SimNode implements ClusterNode {
       setGate: (gate) => call(() => this.host.setGate(gate)),
       step: () => call(() => this.host.step()),
       setOutputCommit: (mode) => call(() => this.host.setOutputCommit(mode)),
+      setMode: (mode) => call(() => this.host.setMode(mode)),
       freeze: () => call(() => this.host.freeze()),
       cutLink: () => call(() => this.host.cutLink()),
       ping: () => (this.alive ? this.host.ping() : never<true>()),

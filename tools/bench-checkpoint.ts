@@ -1,0 +1,190 @@
+// `npm run bench`: the checkpoint benchmark, in headless Chromium with real
+// workers and the real guest. For each mode (naive: v86's save_state whole;
+// strict and speculative: delta checkpoints), workload (idle, memwrite at 1,
+// 8, 32 MB/s) and period (25, 100, 1000 ms) it measures the primary's pause,
+// the checkpoint round trip, bytes per checkpoint, the secondary's apply time
+// and guest throughput against the same guest unreplicated, in the same
+// process (the unreplicated rate from the same guest once its secondary is
+// killed); then failover time. Prints a table and writes JSON.
+// Options: --quick (idle and 8MBps at 100 ms, within 3 minutes), --out FILE
+// (default bench-results/checkpoint.json).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { CHECKPOINT_MODES, type CheckpointMode } from '../engine/replication/config.ts';
+import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
+import type { KillResult } from '../test/support/scenarios.ts';
+import type { RunRequest, RunSamples, Workload } from './checkpoint-bench-page.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+interface RunResult {
+  mode: CheckpointMode;
+  workload: Workload;
+  period_ms: number;
+  checkpoints: number;
+  pause_ms: Percentiles;
+  roundtrip_ms: Percentiles;
+  bytes_per_checkpoint: { p50: number; max: number };
+  full_state_bytes: number;
+  apply_ms: { p50: number };
+  throughput_ratio: number;
+  /** This run's figure divided by the naive run's of the same workload and period (pause: naive ÷ this). */
+  vs_naive?: { pause_p50_speedup: number; bytes_p50_fraction: number };
+}
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  // Nearest rank: p99 of few samples is their maximum, never an interpolation below it.
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+}
+
+const percentiles = (values: readonly number[]): Percentiles => ({ p50: percentile(values, 0.5), p95: percentile(values, 0.95), p99: percentile(values, 0.99) });
+
+async function inPage<T>(rig: BrowserRig, script: string): Promise<T> {
+  const { page, problems } = await rig.open('/test/browser/blank.html');
+  try {
+    return (await page.evaluate(script)) as T;
+  } finally {
+    await closeQuietly(page);
+    const serious = problems.filter((p) => !p.includes('404'));
+    if (serious.length > 0) console.log(`  page problems: ${serious.join(' | ')}`);
+  }
+}
+
+async function closeQuietly(page: Page): Promise<void> {
+  await page.close().catch(() => {});
+}
+
+const pageModule = `await import('/tools/checkpoint-bench-page.ts')`;
+const assetBase = `new URL('/', location.href).href`;
+
+function measureMs(periodMs: number): number {
+  return Math.min(15_000, Math.max(5_000, 50 * periodMs));
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const out = option('--out') ?? join(ROOT, 'bench-results', 'checkpoint.json');
+  const workloads: Workload[] = quick ? ['idle', '8MBps'] : ['idle', '1MBps', '8MBps', '32MBps'];
+  const periods = quick ? [100] : [25, 100, 1000];
+  const throughputMs = quick ? 2000 : 3000;
+  const kills = quick ? 3 : 10;
+  const started = performance.now();
+  const rig = await startBrowserRig();
+  const runs: RunResult[] = [];
+  let failover: KillResult[] = [];
+  try {
+    for (const workload of workloads) {
+      for (const periodMs of periods) {
+        for (const mode of CHECKPOINT_MODES) {
+          const request: RunRequest = { mode, workload, periodMs, measureMs: measureMs(periodMs), throughputMs };
+          const s = await inPage<RunSamples>(rig, `(async () => (${pageModule}).measureReplicated(${assetBase}, ${JSON.stringify(request)}))()`);
+          const run: RunResult = {
+            mode,
+            workload,
+            period_ms: periodMs,
+            checkpoints: s.checkpoints,
+            pause_ms: percentiles(s.pauseMs),
+            roundtrip_ms: percentiles(s.roundtripMs),
+            bytes_per_checkpoint: { p50: percentile(s.bytes, 0.5), max: Math.max(...s.bytes) },
+            full_state_bytes: s.fullStateBytes,
+            apply_ms: { p50: percentile(s.applyMs, 0.5) },
+            throughput_ratio: s.instructionsPerSecond / s.unreplicatedPerSecond,
+          };
+          const naive = runs.find((r) => r.mode === 'naive' && r.workload === workload && r.period_ms === periodMs);
+          if (naive && mode !== 'naive') {
+            run.vs_naive = {
+              pause_p50_speedup: naive.pause_ms.p50 / run.pause_ms.p50,
+              bytes_p50_fraction: run.bytes_per_checkpoint.p50 / naive.bytes_per_checkpoint.p50,
+            };
+          }
+          runs.push(run);
+          console.log(row(run));
+        }
+      }
+    }
+    for (let i = 0; i < kills; i++) {
+      const result = await inPage<KillResult>(
+        rig,
+        `(async () => {
+          const { killPrimaryAt } = await import('/test/support/scenarios.ts');
+          const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
+          return killPrimaryAt(spawnBrowserVm, ${assetBase}, 'between checkpoints');
+        })()`,
+      );
+      if (result.report.lost + result.report.contradicted > 0) throw new Error(`inconsistent failover: ${JSON.stringify(result.report)}`);
+      failover.push(result);
+      console.log(`failover ${i + 1}/${kills}: ${result.failoverMs.toFixed(0)} ms (detection ${result.detectionMs.toFixed(0)} ms)`);
+    }
+  } finally {
+    await rig.close();
+  }
+  failover = failover.filter((r) => Number.isFinite(r.failoverMs));
+  const report = {
+    machine: `${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}, headless Debian Chromium`,
+    date: new Date().toISOString(),
+    quick,
+    runs,
+    failover_ms: { p50: percentile(failover.map((r) => r.failoverMs), 0.5), detection_p50: percentile(failover.map((r) => r.detectionMs), 0.5), n: failover.length },
+    duration_s: Math.round((performance.now() - started) / 1000),
+  };
+  console.log('\n' + table(runs));
+  console.log(`failover: p50 ${report.failover_ms.p50.toFixed(0)} ms, detection p50 ${report.failover_ms.detection_p50.toFixed(0)} ms (n=${failover.length}, strict mode)`);
+  console.log(`total ${report.duration_s} s`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  console.log(`wrote ${out}`);
+}
+
+const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+const kb = (v: number) => (v / 1024).toFixed(0);
+
+function row(r: RunResult): string {
+  const vs = r.vs_naive ? `${r.vs_naive.pause_p50_speedup.toFixed(1)}×` : '1×';
+  return [
+    r.mode.padEnd(11),
+    r.workload.padEnd(6),
+    `${r.period_ms}`.padStart(5),
+    `${f1(r.pause_ms.p50)}/${f1(r.pause_ms.p95)}/${f1(r.pause_ms.p99)}`.padStart(20),
+    vs.padStart(7),
+    `${f1(r.roundtrip_ms.p50)}/${f1(r.roundtrip_ms.p99)}`.padStart(14),
+    `${kb(r.bytes_per_checkpoint.p50)}/${kb(r.bytes_per_checkpoint.max)}`.padStart(12),
+    `${((100 * r.bytes_per_checkpoint.p50) / r.full_state_bytes).toFixed(2)}%`.padStart(8),
+    f1(r.apply_ms.p50).padStart(7),
+    `${(100 * r.throughput_ratio).toFixed(0)}%`.padStart(6),
+    `${r.checkpoints}`.padStart(5),
+  ].join(' ');
+}
+
+function table(runs: RunResult[]): string {
+  const head = [
+    'mode'.padEnd(11),
+    'load'.padEnd(6),
+    'ms'.padStart(5),
+    'pause p50/p95/p99'.padStart(20),
+    'vs nv'.padStart(7),
+    'rtt p50/p99'.padStart(14),
+    'KiB p50/max'.padStart(12),
+    'of full'.padStart(8),
+    'apply'.padStart(7),
+    'thru'.padStart(6),
+    'n'.padStart(5),
+  ].join(' ');
+  return [head, ...runs.map(row)].join('\n');
+}
+
+await main();

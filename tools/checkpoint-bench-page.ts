@@ -1,0 +1,112 @@
+// The in-page half of `npm run bench` (tools/bench-checkpoint.ts drives it in
+// headless Chromium): one replicated pair of real v86 workers per run, a guest
+// workload, and figures read from the protocol trace.
+import { ColoCluster } from '../engine/colo/cluster.ts';
+import type { TraceEvent } from '../engine/protocol/trace.ts';
+import { DEFAULT_REPLICATION, type CheckpointMode } from '../engine/replication/config.ts';
+import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
+import type { VmHandle } from '../engine/worker/vm-handle.ts';
+
+export const WORKLOADS = { idle: 0, '1MBps': 1, '8MBps': 8, '32MBps': 32 } as const;
+export type Workload = keyof typeof WORKLOADS;
+
+// Guest throughput is the instruction rate of a guest that burns CPU (next to
+// its workload), replicated, divided by the same guest's rate once its
+// secondary is gone: adjacent in time, so machine noise mostly cancels.
+
+export interface RunRequest {
+  mode: CheckpointMode;
+  workload: Workload;
+  periodMs: number;
+  /** How long checkpoints are measured, then how long throughput is. */
+  measureMs: number;
+  throughputMs: number;
+}
+
+/** Raw samples of one run; the driver turns them into percentiles. */
+export interface RunSamples {
+  pauseMs: number[];
+  roundtripMs: number[];
+  bytes: number[];
+  applyMs: number[];
+  /** Guest instructions per second while it burns CPU next to the workload, replicated… */
+  instructionsPerSecond: number;
+  /** …and the same guest right after, its secondary killed: unreplicated. */
+  unreplicatedPerSecond: number;
+  /** v86's save_state of the primary at the end: what the naive path moves. */
+  fullStateBytes: number;
+  checkpoints: number;
+}
+
+const WARMUP_MS = 1000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts the workload: memwrite at a rate (background), or nothing for idle. */
+async function startWorkload(vm: VmHandle, workload: Workload): Promise<void> {
+  const rate = WORKLOADS[workload];
+  if (rate > 0) await vm.shell(`(memwrite ${rate} >/dev/null 2>&1 &)`);
+}
+
+/** Instructions per second over `ms`, with `burn` keeping the guest CPU busy. */
+async function burnRate(vm: VmHandle, ms: number): Promise<number> {
+  await vm.shell('(burn >/dev/null 2>&1 &)');
+  await sleep(WARMUP_MS);
+  return rateOver(vm, ms);
+}
+
+async function rateOver(vm: VmHandle, ms: number): Promise<number> {
+  const i0 = await vm.machine.instructionCount();
+  const t0 = performance.now();
+  await sleep(ms);
+  const i1 = await vm.machine.instructionCount();
+  return ((i1 - i0) * 1000) / (performance.now() - t0);
+}
+
+export async function measureReplicated(assetBase: string, request: RunRequest): Promise<RunSamples> {
+  const cluster = new ColoCluster<VmHandle>({
+    spawn: spawnBrowserVm,
+    assetBase,
+    replication: { ...DEFAULT_REPLICATION, mode: request.mode, periodMs: request.periodMs },
+  });
+  try {
+    await cluster.start();
+    await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+    const primary = cluster.primary as VmHandle;
+    await startWorkload(primary, request.workload);
+    await sleep(WARMUP_MS);
+    const windowStart = performance.timeOrigin + performance.now();
+    await sleep(request.measureMs);
+    const windowEnd = performance.timeOrigin + performance.now();
+    const samples = fromTrace(cluster.trace.filter((e) => e.time >= windowStart && e.time <= windowEnd));
+    const instructionsPerSecond = await burnRate(primary, request.throughputMs);
+    if (cluster.status.primary?.phase === 'exited') throw new Error(`replication ended: ${cluster.status.primary.exitDetail}`);
+    // The baseline: the same guest, same workload, moments later, alone.
+    cluster.killSecondary();
+    await cluster.waitFor(() => cluster.status.primary?.phase === 'exited', 30_000, 'primary alone');
+    const unreplicatedPerSecond = await rateOver(primary, request.throughputMs);
+    const fullStateBytes = (await primary.saveState()).byteLength;
+    return { ...samples, instructionsPerSecond, unreplicatedPerSecond, fullStateBytes };
+  } finally {
+    cluster.dispose();
+  }
+}
+
+function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond' | 'unreplicatedPerSecond' | 'fullStateBytes'> {
+  const requested = new Map<number, number>();
+  const roundtripMs: number[] = [];
+  const pauseMs: number[] = [];
+  const bytes: number[] = [];
+  const applyMs: number[] = [];
+  for (const e of trace) {
+    if (e.kind === 'message' && e.type === 'checkpoint-request' && e.at === 'sent' && e.checkpoint !== undefined) requested.set(e.checkpoint, e.time);
+    if (e.kind === 'message' && e.type === 'vmstate-loaded' && e.at === 'received' && e.checkpoint !== undefined) {
+      const t0 = requested.get(e.checkpoint);
+      if (t0 !== undefined) roundtripMs.push(e.time - t0);
+    }
+    if (e.kind === 'resume' && e.side === 'primary') pauseMs.push(e.pausedMs);
+    if (e.kind === 'capture') bytes.push(e.bytes);
+    if (e.kind === 'load' && e.ok) applyMs.push(e.loadMs);
+  }
+  return { pauseMs, roundtripMs, bytes, applyMs, checkpoints: roundtripMs.length };
+}
