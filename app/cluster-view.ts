@@ -49,6 +49,15 @@ export function viewOf(cluster: ColoCluster, side: Side): VmView {
   if (status.phase === 'exited') {
     return { role: 'stopped', roleDetail: `left COLO: ${status.exitDetail}`, run: 'paused', checkpoint: status.committed, interactive: false };
   }
+  if (status.runsBetweenCheckpoints) {
+    return {
+      role: 'secondary',
+      roleDetail: `runs on from checkpoint ${status.committed}, answering every request too; its replies are compared`,
+      run: 'running',
+      checkpoint: status.committed,
+      interactive: false,
+    };
+  }
   return {
     role: 'secondary',
     roleDetail: status.committed > 0 ? `holds checkpoint ${status.committed}, paused between checkpoints` : 'waiting for the initial sync',

@@ -29,6 +29,19 @@ export const MODE_MEANING: Record<CheckpointMode, string> = {
     'v86\'s own save_state: the whole machine (all of RAM, every device) is saved, moved and restored at every checkpoint. The baseline the other two are measured against.',
 };
 
+const CAUSE_MEANING: Record<string, string> = {
+  initial: 'the first checkpoint of a pair, a full copy',
+  periodic: 'the period elapsed',
+  manual: 'someone pressed Checkpoint now',
+  mismatch: 'compare mode: the two PCs answered a request differently, so the secondary is brought back in step',
+  timeout: 'compare mode: the secondary did not answer a request in time',
+};
+
+export const causeMeaning = (cause: string): string => CAUSE_MEANING[cause] ?? cause;
+
+export const COMPARE_MEANING =
+  'Compare mode (COLO proper): both PCs run and get every request; a reply leaves as soon as both wrote the same one, with no checkpoint. A different reply, or none within 3 s, makes a checkpoint at once, and that reply leaves when the checkpoint is safe.';
+
 export const PHASE_MEANING = {
   pause: 'Primary paused: from the stop for capture until it resumes (after vmstate-loaded, or right after capture in speculative mode). Every millisecond here is lost service.',
   load: 'The secondary loading the staged state into its VM.',

@@ -10,7 +10,14 @@ interface Entry {
   row: HTMLLIElement;
   status: HTMLElement;
   reply: HTMLElement;
+  compare: HTMLElement;
 }
+
+const VERDICT_TEXT = {
+  match: 'both PCs wrote this reply: released without a checkpoint',
+  mismatch: 'the PCs differed: a checkpoint brings the secondary in step, then this reply leaves',
+  timeout: 'the secondary did not answer in time: a checkpoint, then this reply leaves',
+} as const;
 
 const MAX_ROWS = 14;
 
@@ -36,13 +43,16 @@ export class ClientPanel {
     add.addEventListener('click', () => traffic.send({ op: 'add', amount: 5 }));
     const get = h('button', { type: 'button', 'data-action': 'client-get', text: 'Read total' });
     get.addEventListener('click', () => traffic.send({ op: 'get' }));
+    // Answers with the guest's $RANDOM: two PCs differ, which compare mode must catch.
+    const rand = h('button', { type: 'button', 'data-action': 'client-rand', text: 'Ask for a random number' });
+    rand.addEventListener('click', () => traffic.send({ op: 'rand' }));
     this.root = h(
       'section',
       { class: 'client-panel', 'aria-labelledby': 'client-title' },
       h('h2', { id: 'client-title', text: 'Client (ledger on ttyS1)' }),
       this.badge,
       this.violations,
-      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get),
+      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand),
       this.counts,
       this.list,
     );
@@ -58,6 +68,13 @@ export class ClientPanel {
   }
 
   onTrace(event: TraceEvent): void {
+    if (event.kind === 'compare') {
+      const entry = this.entries.get(event.primary.split(' ')[0] ?? '');
+      if (!entry) return;
+      entry.row.dataset.compare = event.verdict;
+      entry.compare.textContent = event.verdict === 'mismatch' ? `${VERDICT_TEXT.mismatch} (secondary: “${event.secondary ?? ''}”)` : VERDICT_TEXT[event.verdict];
+      return;
+    }
     if (event.kind !== 'output' || event.state !== 'held') return;
     for (const line of event.lines) {
       const entry = this.entries.get(line.split(' ')[0] ?? '');
@@ -80,9 +97,10 @@ export class ClientPanel {
   private added(request: ClientRequest): void {
     const status = h('span', { class: 'status', text: 'sent to the primary' });
     const reply = h('code', { class: 'reply' });
-    const op = request.operation.op === 'add' ? `add ${request.operation.amount}` : 'get';
-    const row = h('li', { 'data-state': 'sent', 'data-id': request.id }, h('code', { text: `${request.id} ${op}` }), reply, status);
-    this.entries.set(request.id, { row, status, reply });
+    const compare = h('span', { class: 'compare' });
+    const op = request.operation.op === 'add' ? `add ${request.operation.amount}` : request.operation.op;
+    const row = h('li', { 'data-state': 'sent', 'data-id': request.id }, h('code', { text: `${request.id} ${op}` }), reply, status, compare);
+    this.entries.set(request.id, { row, status, reply, compare });
     this.list.prepend(row);
     while (this.list.children.length > MAX_ROWS) {
       const last = this.list.lastElementChild as HTMLElement | null;

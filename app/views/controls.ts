@@ -2,7 +2,7 @@
 // (step mode, delay) the user chose, since it is applied to both sides at once.
 import type { ColoCluster } from '../../engine/colo/cluster.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
-import { MODE_MEANING } from '../explain.ts';
+import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
 
 const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
@@ -30,6 +30,11 @@ export class Controls {
     const mode = h('select', { id: 'mode', 'data-control': 'mode' },
       ...MODES.map(([value, label]) => h('option', { value, selected: value === cluster.mode, text: label })));
     const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[cluster.mode] });
+    const policy = h('select', { id: 'policy', 'data-control': 'policy' },
+      h('option', { value: 'periodic', selected: !cluster.comparing, text: 'waits for each checkpoint (periodic)' }),
+      h('option', { value: 'compare', selected: cluster.comparing, text: 'runs too; replies compared (COLO)' }));
+    policy.setAttribute('title', COMPARE_MEANING);
+    policy.addEventListener('change', () => cluster.setCompare(policy.value === 'compare'));
     mode.addEventListener('change', () => {
       const chosen = mode.value as CheckpointMode;
       cluster.setMode(chosen);
@@ -53,6 +58,7 @@ export class Controls {
       { class: 'controls', 'aria-label': 'Controls' },
       h('div', { class: 'group' }, h('label', { for: 'period', text: 'Checkpoint every' }), period, this.button('checkpoint', 'Checkpoint now', () => cluster.checkpointNow())),
       h('div', { class: 'group' }, h('label', { for: 'mode', text: 'Checkpoints move' }), mode, modeHelp),
+      h('div', { class: 'group' }, h('label', { for: 'policy', text: 'Secondary' }), policy),
       h(
         'div',
         { class: 'group' },

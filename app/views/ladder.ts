@@ -87,7 +87,7 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'message':
       return `${names[e.from]} → ${names[e.to]}  ${e.type}${e.bytes ? ` (${formatBytes(e.bytes)})` : ''}`;
     case 'capture':
-      return `${names.primary} stopped and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}`;
+      return `${names.primary} stopped (${e.cause}) and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}`;
     case 'load':
       return `${names.secondary} ${e.ok ? 'loaded' : 'FAILED to load'} the state in ${formatMs(e.loadMs)}`;
     case 'resume':

@@ -4,7 +4,7 @@
 // Click (or Enter on) anything to read what it is and why it exists.
 import type { Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
-import { MESSAGE_MEANING, PHASE_MEANING } from '../explain.ts';
+import { causeMeaning, MESSAGE_MEANING, PHASE_MEANING } from '../explain.ts';
 import { formatBytes, formatMs, h, svg } from '../dom.ts';
 import { Ladder } from './ladder.ts';
 
@@ -89,7 +89,13 @@ export class Timeline {
         const end = resumes.find((r) => r.checkpoint === event.checkpoint && r.time >= event.time)?.time ?? now;
         if (!visible(event.pauseStartedAt, end)) continue;
         nodes.push(this.bar(x(event.pauseStartedAt), x(end), LANE.primary - 9, 'pause', event,
-          `Primary paused for checkpoint #${event.checkpoint} (${event.cause}): ${formatMs(end - event.pauseStartedAt)}. ${PHASE_MEANING.pause}`));
+          `Primary paused for checkpoint #${event.checkpoint} (${event.cause}: ${causeMeaning(event.cause)}): ${formatMs(end - event.pauseStartedAt)}. ${PHASE_MEANING.pause}`));
+        // Periodic is the rhythm; any other cause is named on the lane.
+        if (event.cause !== 'periodic') {
+          const label = svg('text', { x: x(event.pauseStartedAt), y: LANE.primary - 13, class: `cause-label cause-${event.cause}`, 'data-cause': event.cause });
+          label.textContent = event.cause;
+          nodes.push(label);
+        }
       } else if (event.kind === 'load') {
         if (!visible(event.time - event.loadMs, event.time)) continue;
         nodes.push(this.bar(x(event.time - event.loadMs), x(event.time), LANE.secondary + 3, event.ok ? 'load' : 'load failed', event,

@@ -23,7 +23,7 @@ export class VmPanel {
 
   constructor(readonly name: string, side: string) {
     this.role = h('span', { class: 'badge', 'data-role': '' });
-    this.roleDetail = h('span', { class: 'role-detail' });
+    this.roleDetail = h('span', { class: 'role-detail', 'data-role-detail': '' });
     this.run = h('span', { class: 'badge run', 'data-run': '' });
     this.checkpoint = h('span', { 'data-checkpoint': '' }, '—');
     this.ips = h('span', { 'data-ips': '' }, '—');

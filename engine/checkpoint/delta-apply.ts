@@ -30,6 +30,11 @@ export class DeltaApplier {
   private mirror: DeviceMirror | undefined;
   private tree: unknown;
   private staged: Staged | undefined;
+  /** Compare mode: RAM as of the checkpoint held, to undo what the running secondary wrote. */
+  private ramShadow: Region | undefined;
+  private shadowValid = false;
+  private revertList: Region | undefined;
+  private revertOut: Region | undefined;
   /** The checkpoint the VM holds whole (0: none yet). */
   holds = 0;
 
@@ -43,6 +48,16 @@ export class DeltaApplier {
   reset(): void {
     this.holds = 0;
     this.staged = undefined;
+    this.shadowValid = false;
+  }
+
+  /** The VM is about to run between checkpoints (compare mode): keep a copy of the checkpoint it holds. */
+  keepShadow(): void {
+    if (this.holds === 0 || this.shadowValid) return;
+    this.ramShadow = this.arena.ensure(this.ramShadow, this.access.ramBytes);
+    const view = this.arena.bytes();
+    view.copyWithin(this.ramShadow.offset, this.access.ramOffset, this.access.ramOffset + this.access.ramBytes);
+    this.shadowValid = true;
   }
 
   discard(): void {
@@ -83,27 +98,45 @@ export class DeltaApplier {
     return 'ok';
   }
 
-  /** Writes the staged delta into the stopped VM; throws with the VM still at `holds`. */
-  apply(): void {
+  /**
+   * Writes the staged delta into the stopped VM; throws with the VM still at
+   * `holds`. `diverged`: the VM ran since it was loaded (compare mode), so the
+   * pages it wrote go back to the checkpoint first.
+   */
+  apply(diverged = false): void {
     const staged = this.staged;
     if (!staged) throw new Error('nothing staged');
     this.staged = undefined;
     const { header, lengths } = staged;
     const layout = deltaLayout(header);
     const fromNothing = header.base === 0;
+    const { ramOffset, ramBytes } = this.access;
+    if (diverged && !fromNothing && !this.shadowValid) throw new Error('the secondary ran without a copy of the checkpoint it held');
     // Grow first: growing the memory detaches every view taken before.
     if (!fromNothing) this.undo = this.arena.ensure(this.undo, header.ramPages * PAGE_BYTES);
+    if (diverged && !fromNothing) {
+      this.revertList = this.arena.ensure(this.revertList, 4 * (ramBytes / PAGE_BYTES));
+      this.revertOut = this.arena.ensure(this.revertOut, ramBytes);
+    }
     const view = this.arena.bytes();
     const src = (this.staging as Region).offset;
     const list = new Uint32Array(view.buffer, src + layout.listsOffset, header.ramPages + header.devicePages);
-    const { ramOffset, ramBytes } = this.access;
+    const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;
 
-    // RAM: remember each page's old contents, then overwrite it.
-    if (fromNothing) view.fill(0, ramOffset, ramOffset + ramBytes);
+    if (fromNothing) {
+      view.fill(0, ramOffset, ramOffset + ramBytes);
+      if (shadow !== undefined) view.fill(0, shadow, shadow + ramBytes);
+    } else if (diverged && shadow !== undefined) {
+      // The same kernel, roles swapped: every page of RAM that differs from the checkpoint's copy is copied back.
+      this.kernels.diffPages(shadow, ramOffset, ramBytes / PAGE_BYTES, (this.revertList as Region).offset, (this.revertOut as Region).offset);
+    }
+    // RAM: remember each page's old contents, then overwrite it (and its copy).
     for (let i = 0; i < header.ramPages; i++) {
-      const at = ramOffset + (list[i] as number) * PAGE_BYTES;
-      if (!fromNothing) view.copyWithin((this.undo as Region).offset + i * PAGE_BYTES, at, at + PAGE_BYTES);
-      view.copyWithin(at, src + layout.pagesOffset + i * PAGE_BYTES, src + layout.pagesOffset + (i + 1) * PAGE_BYTES);
+      const page = (list[i] as number) * PAGE_BYTES;
+      const from = src + layout.pagesOffset + i * PAGE_BYTES;
+      if (!fromNothing) view.copyWithin((this.undo as Region).offset + i * PAGE_BYTES, ramOffset + page, ramOffset + page + PAGE_BYTES);
+      view.copyWithin(ramOffset + page, from, from + PAGE_BYTES);
+      if (shadow !== undefined) view.copyWithin(shadow + page, from, from + PAGE_BYTES);
     }
 
     // Device block: same, in the mirror the device arrays are rebuilt over. A
@@ -135,10 +168,12 @@ export class DeltaApplier {
     if (header.base === 0 || !mirror) return; // nothing whole to go back to
     const view = this.arena.bytes();
     const { ramOffset } = this.access;
+    const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;
     for (let i = 0; i < header.ramPages; i++) {
-      const at = ramOffset + (list[i] as number) * PAGE_BYTES;
+      const page = (list[i] as number) * PAGE_BYTES;
       const from = (this.undo as Region).offset + i * PAGE_BYTES;
-      view.copyWithin(at, from, from + PAGE_BYTES);
+      view.copyWithin(ramOffset + page, from, from + PAGE_BYTES);
+      if (shadow !== undefined) view.copyWithin(shadow + page, from, from + PAGE_BYTES);
     }
     if (patchedInPlace) {
       for (let j = 0; j < header.devicePages; j++) {

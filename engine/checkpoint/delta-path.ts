@@ -39,12 +39,16 @@ export class DeltaSink implements StateSink {
   }
 
   /** Hands the payload buffer back: the primary reuses it for a later checkpoint. */
-  async load(): Promise<ArrayBuffer> {
+  async load(diverged: boolean): Promise<ArrayBuffer> {
     const payload = this.staged;
     this.staged = undefined;
     if (!payload) throw new Error('nothing staged');
-    this.applier.apply();
+    this.applier.apply(diverged);
     return payload;
+  }
+
+  beforeRun(): void {
+    this.applier.keepShadow();
   }
 
   discard(): void {

@@ -3,7 +3,7 @@
 // relays commands, keeps the merged trace, routes the client to whichever VM
 // is primary, and fences an old primary once the secondary has taken over.
 import { LedgerClient } from './ledger-client.ts';
-import type { CheckpointMode, ReplicationConfig } from '../replication/config.ts';
+import type { CheckpointMode, CompareConfig, ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
 import type { GateConfig } from '../replication/link.ts';
 import { realClock, type Clock } from '../replication/ports.ts';
@@ -70,10 +70,12 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private readonly clock: Clock;
   private checkpointMode: CheckpointMode;
+  private compare: CompareConfig;
 
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
     this.checkpointMode = options.replication.mode;
+    this.compare = options.replication.compare;
     this.client = new LedgerClient((line) => this.sendToPrimary(line), () => this.clock.now());
     // Like TCP retransmitting: a request unanswered for long is sent again, same id.
     this.stopRetries = this.clock.every(CLIENT_RETRY_MS, () => {
@@ -162,7 +164,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private async replicate(primary: N, secondary: N): Promise<void> {
     const generation = ++this.generation;
-    const replication = { ...this.options.replication, mode: this.checkpointMode };
+    const replication = { ...this.options.replication, mode: this.checkpointMode, compare: this.compare };
     for (const port of this.relayPorts) port.close();
     const channel = this.options.channel ?? directChannel;
     const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
@@ -272,6 +274,16 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     return this.checkpointMode;
   }
 
+  /** COLO's compare mode on or off: both sides at once, and every later pair. */
+  setCompare(enabled: boolean): void {
+    this.compare = { ...this.compare, enabled };
+    for (const vm of [this.primary, this.secondary]) if (vm?.alive) void vm.replication.setCompare(this.compare);
+  }
+
+  get comparing(): boolean {
+    return this.compare.enabled;
+  }
+
   setOutputCommit(mode: 'hold' | 'unsafe'): void {
     void this.primary?.replication.setOutputCommit(mode);
   }
@@ -316,6 +328,9 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private sendToPrimary(line: string): void {
     const vm = this.serving === 'primary' ? this.primary : this.secondary;
     if (vm?.alive) void vm.sendClient(line).catch(() => {});
+    // Compare mode mirrors every request to the secondary, which runs it too.
+    const mirror = this.serving === 'primary' && this.compare.enabled && this.fate.secondary === 'alive' ? this.secondary : undefined;
+    if (mirror?.alive) void mirror.sendClient(line).catch(() => {});
   }
 
   private onEvents(side: Side, events: ReplicationEvent[]): void {

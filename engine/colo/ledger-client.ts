@@ -5,7 +5,8 @@
 // the sum of the client's own acknowledged adds (it is the only writer).
 import { ledgerRequest } from '../vm/guest-protocol.ts';
 
-export type ClientOperation = { op: 'add'; amount: number } | { op: 'get' };
+/** rand and time answer differently on two VMs on purpose: compare mode must notice. */
+export type ClientOperation = { op: 'add'; amount: number } | { op: 'get' } | { op: 'rand' } | { op: 'time' };
 
 export interface ClientRequest {
   id: string;
@@ -119,5 +120,5 @@ export class LedgerClient {
 }
 
 function describe(operation: ClientOperation): string {
-  return operation.op === 'add' ? `add ${operation.amount}` : 'get';
+  return operation.op === 'add' ? `add ${operation.amount}` : operation.op;
 }

@@ -39,7 +39,16 @@ export interface ColoExit {
   detail: string;
 }
 
-export type WireMessage = ColoMessage | Heartbeat | ColoExit;
+/**
+ * Compare mode (COLO's colo-compare): the secondary's client output, sent to
+ * the primary to be compared with its own, line by line.
+ */
+export interface SvmOutput {
+  type: 'svm-output';
+  lines: string[];
+}
+
+export type WireMessage = ColoMessage | Heartbeat | ColoExit | SvmOutput;
 
 export type Side = 'primary' | 'secondary';
 
@@ -53,6 +62,9 @@ export function parseWireMessage(data: unknown): WireMessage | { error: string }
   const m = data as Record<string, unknown>;
   if (m.type === 'heartbeat') {
     return typeof m.sequence === 'number' ? { type: 'heartbeat', sequence: m.sequence } : { error: 'heartbeat without sequence' };
+  }
+  if (m.type === 'svm-output') {
+    return Array.isArray(m.lines) && m.lines.every((l) => typeof l === 'string') ? { type: 'svm-output', lines: m.lines as string[] } : { error: 'svm-output without lines' };
   }
   if (m.type === 'colo-exit') {
     return typeof m.detail === 'string' ? { type: 'colo-exit', detail: m.detail } : { error: 'colo-exit without detail' };

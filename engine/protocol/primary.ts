@@ -11,7 +11,8 @@ import type { ColoMessage, ColoMessageType, VmstateHeader } from './messages.ts'
 
 export type PrimaryPhase = 'wait-ready' | 'idle' | 'requested' | 'capturing' | 'await-received' | 'await-loaded' | 'exited';
 
-export type CheckpointCause = 'initial' | 'periodic' | 'manual';
+/** Why a checkpoint was taken: compare mode adds a reply that differed and one that never came. */
+export type CheckpointCause = 'initial' | 'periodic' | 'manual' | 'mismatch' | 'timeout';
 
 /** When the primary's VM runs again after a capture. */
 export type ResumePolicy = 'after-loaded' | 'after-capture';
@@ -66,7 +67,8 @@ export class PrimaryCore {
   /** After leaving COLO: the host confirmed no secondary can take over. */
   alone = false;
   private cause: CheckpointCause = 'initial';
-  private manualQueued = false;
+  /** A checkpoint asked for while one was under way (not a periodic one: the next period covers that). */
+  private queued: CheckpointCause | undefined;
   /** Whether this core has the VM stopped for a checkpoint. */
   private vmStopped = false;
 
@@ -84,7 +86,7 @@ export class PrimaryCore {
         return this.onMessage(input.message);
       case 'checkpoint-due':
         if (this.phase === 'idle') return this.request(input.cause);
-        if (input.cause === 'manual') this.manualQueued = true;
+        if (input.cause !== 'periodic') this.queued ??= input.cause;
         return [];
       case 'captured':
         if (this.phase !== 'capturing' || input.checkpoint !== this.checkpoint) {
@@ -135,9 +137,9 @@ export class PrimaryCore {
         this.loaded = this.checkpoint;
         this.phase = 'idle';
         const effects: PrimaryEffect[] = this.resume();
-        if (this.manualQueued) {
-          this.manualQueued = false;
-          effects.push(...this.request('manual'));
+        if (this.queued) {
+          effects.push(...this.request(this.queued));
+          this.queued = undefined;
         }
         return effects;
       }

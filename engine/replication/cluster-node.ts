@@ -1,6 +1,6 @@
 // What the host needs from one PC of the pair. A VM worker (VmHandle) is one;
 // the seeded simulation supplies in-process ones over fake VMs and channels.
-import type { CheckpointMode, ReplicationConfig } from './config.ts';
+import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
 import type { ReplicationEvent } from './events.ts';
 import type { GateConfig } from './link.ts';
 import type { StartOptions } from '../vm/machine-api.ts';
@@ -14,6 +14,7 @@ export interface ReplicationControl {
   step(): Promise<boolean>;
   setOutputCommit(mode: 'hold' | 'unsafe'): Promise<void>;
   setMode(mode: CheckpointMode): Promise<void>;
+  setCompare(compare: CompareConfig): Promise<void>;
   freeze(): Promise<void>;
   cutLink(): Promise<void>;
   ping(): Promise<true>;

@@ -12,8 +12,20 @@ export type CheckpointMode = 'naive' | 'strict' | 'speculative';
 
 export const CHECKPOINT_MODES: readonly CheckpointMode[] = ['naive', 'strict', 'speculative'];
 
+/**
+ * COLO's compare mode: the secondary runs too, every client request goes to
+ * both, and a reply leaves as soon as both VMs wrote the same one; a different
+ * reply, or none within timeoutMs (QEMU's colo-compare default: 3000 ms),
+ * makes a checkpoint at once. Periodic checkpoints go on as well.
+ */
+export interface CompareConfig {
+  enabled: boolean;
+  timeoutMs: number;
+}
+
 export interface ReplicationConfig {
   mode: CheckpointMode;
+  compare: CompareConfig;
   /** Time between the end of one checkpoint and the start of the next (QEMU's x-checkpoint-delay). */
   periodMs: number;
   heartbeat: HeartbeatConfig;
@@ -27,6 +39,7 @@ export interface ReplicationConfig {
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
   mode: 'strict',
+  compare: { enabled: false, timeoutMs: 3000 },
   periodMs: 1000,
   heartbeat: { intervalMs: 50, missLimit: 8 },
   gate: { step: false, breakBefore: [] },

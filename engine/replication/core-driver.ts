@@ -35,6 +35,7 @@ export abstract class CoreDriver {
         onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
         onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
         onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
+        onSvmOutput: (lines) => this.onSvmOutput(lines),
       },
       (event) => this.trace(event),
     );
@@ -43,6 +44,11 @@ export abstract class CoreDriver {
 
   protected abstract onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;
   protected abstract input(input: LinkInput): void;
+
+  /** Compare mode: the secondary's client output arrived (only the primary uses it). */
+  protected onSvmOutput(lines: string[]): void {
+    void lines;
+  }
 
   /** QEMU's x-colo-lost-heartbeat. */
   lostHeartbeat(): void {

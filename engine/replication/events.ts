@@ -16,6 +16,8 @@ export interface ReplicationStatus {
   exitReason: ExitReason;
   exitDetail: string;
   heldOutputLines: number;
+  /** The secondary runs between checkpoints (compare mode). */
+  runsBetweenCheckpoints: boolean;
 }
 
 export type ReplicationEvent =

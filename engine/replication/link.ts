@@ -23,6 +23,8 @@ export interface LinkHandlers {
   onPeerExit(detail: string): void;
   onProtocolError(error: string): void;
   onPeerLost(detail: string): void;
+  /** Compare mode: the secondary's client output, on the primary. */
+  onSvmOutput(lines: string[]): void;
 }
 
 interface Outgoing {
@@ -70,6 +72,12 @@ export class Link {
       return;
     }
     this.post(outgoing);
+  }
+
+  /** Compare mode, on the secondary: its client output, for the primary to compare; bypasses the gate like heartbeats. */
+  sendOutput(lines: string[]): void {
+    if (this.closed || this.ended || this.frozen || this.cut) return;
+    this.port.postMessage({ type: 'svm-output', lines }, []);
   }
 
   /** Tells the peer this side left COLO; bypasses the gate. */
@@ -182,6 +190,10 @@ export class Link {
       return;
     }
     if (parsed.type === 'heartbeat') return;
+    if (parsed.type === 'svm-output') {
+      if (!this.ended) this.handlers.onSvmOutput(parsed.lines);
+      return;
+    }
     if (this.ended) {
       this.trace({ kind: 'error', time: this.clock.now(), side: this.side, detail: `${parsed.type} from the ${this.peer} after COLO ended here: ignored` });
       return;

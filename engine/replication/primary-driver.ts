@@ -1,16 +1,18 @@
 // Runs the primary's COLO core against the real world: the VM to stop and
 // capture, the link to the secondary, the period timer, and output commit of
 // the client's serial port (ttyS1).
-import { OutputCommit } from '../protocol/output-commit.ts';
+import { OutputCommit, type HeldLine } from '../protocol/output-commit.ts';
 import { PrimaryCore, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
-import type { CheckpointMode, ReplicationConfig } from './config.ts';
+import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 import type { StateSource } from './state-path.ts';
 
 const CLIENT_PORT = 1;
+/** How often held replies are checked against the compare timeout. */
+const COMPARE_TICK_MS = 100;
 
 const resumePolicy = (mode: CheckpointMode): ResumePolicy => (mode === 'speculative' ? 'after-capture' : 'after-loaded');
 const CAPTURE_LIMIT_MS = 10_000;
@@ -28,6 +30,8 @@ export class PrimaryDriver extends CoreDriver {
   private pauseStartedAt = 0;
 
   private nextSource: StateSource | undefined;
+  private compare: CompareConfig = { enabled: false, timeoutMs: 0 };
+  private stopCompareTimer: () => void = () => {};
   /** The VM is stopped for a checkpoint (from capture until resumed). */
   private paused = false;
 
@@ -45,7 +49,15 @@ export class PrimaryDriver extends CoreDriver {
     if (source.note) this.trace({ kind: 'error', time: clock.now(), side: 'primary', detail: source.note });
     this.setOutputCommit(config.outputCommit);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
+    this.setCompare(config.compare);
     this.publish();
+  }
+
+  /** Compare mode on or off; on, replies the secondary matched leave without waiting for a checkpoint. */
+  setCompare(compare: CompareConfig): void {
+    this.compare = compare;
+    this.stopCompareTimer();
+    this.stopCompareTimer = compare.enabled ? this.clock.every(COMPARE_TICK_MS, () => this.checkOverdue()) : () => {};
   }
 
   checkpointNow(): void {
@@ -97,11 +109,13 @@ export class PrimaryDriver extends CoreDriver {
       exitReason: this.core.exitReason,
       exitDetail: this.core.exitDetail,
       heldOutputLines: this.output.heldCount,
+      runsBetweenCheckpoints: false,
     };
   }
 
   dispose(): void {
     this.cancelPeriod();
+    this.stopCompareTimer();
     this.stopTap();
     this.link.close();
   }
@@ -213,12 +227,44 @@ export class PrimaryDriver extends CoreDriver {
   }
 
   private onClientOutput(text: string): void {
-    const { held, released } = this.output.append(text, this.epoch);
+    const { held, released } = this.output.append(text, this.epoch, this.clock.now());
     if (held.length > 0) {
       this.trace({ kind: 'output', time: this.clock.now(), side: 'primary', state: 'held', lines: held.map((l) => l.text), checkpoint: this.epoch });
       this.publish();
     }
     this.release(released);
+    // The secondary may have answered first.
+    for (const line of held) if (line.verdict) this.judged(line);
+    this.releaseMatched();
+  }
+
+  protected override onSvmOutput(lines: string[]): void {
+    if (!this.compare.enabled || this.core.phase === 'exited') return;
+    for (const line of lines) {
+      const mine = this.output.compare(line);
+      if (mine) this.judged(mine, line);
+    }
+    this.releaseMatched();
+  }
+
+  private checkOverdue(): void {
+    if (this.core.phase === 'exited') return;
+    for (const line of this.output.overdue(this.clock.now(), this.compare.timeoutMs)) this.judged(line);
+  }
+
+  // A reply the VMs disagree on, or one the secondary never gave, means the
+  // secondary's state went its own way: a checkpoint brings it back, and the
+  // primary's reply leaves once that checkpoint is safe (vmstate-received).
+  private judged(line: HeldLine, secondary?: string): void {
+    const verdict = line.verdict ?? 'timeout';
+    this.trace({ kind: 'compare', time: this.clock.now(), verdict, primary: line.text, ...(secondary === undefined ? {} : { secondary }), checkpoint: line.epoch });
+    if (verdict !== 'match') this.input({ kind: 'checkpoint-due', cause: verdict });
+  }
+
+  private releaseMatched(): void {
+    const lines = this.output.releaseMatched();
+    if (lines.length > 0) this.release(lines.map((l) => l.text));
+    this.publish();
   }
 
   private release(lines: string[], checkpoint?: number): void {

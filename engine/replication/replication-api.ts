@@ -1,5 +1,5 @@
 // What a worker offers its host for replication, next to the VM itself.
-import type { CheckpointMode, ReplicationConfig } from './config.ts';
+import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
 import type { ReplicationListener, ReplicationStatus } from './events.ts';
 import type { GateConfig } from './link.ts';
 
@@ -22,6 +22,8 @@ export interface ReplicationApi {
   setOutputCommit(mode: 'hold' | 'unsafe'): void;
   /** The primary's checkpoint mode from its next checkpoint on (the secondary reads either format). */
   setMode(mode: CheckpointMode): void;
+  /** Compare mode on or off, on either side (the secondary runs between checkpoints while it is on). */
+  setCompare(compare: CompareConfig): void;
   /** Simulated hang: the VM stops and this side neither sends nor reads; `ping` never answers. */
   freeze(): void;
   /** Simulated partition: the channel carries nothing more, both ways. */

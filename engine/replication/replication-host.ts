@@ -1,7 +1,7 @@
 // One VM's replication role inside its worker: which driver runs, and the
 // commands the host may send it. Clock and VM are ports, so the same code runs
 // in a real worker and in the seeded simulation.
-import type { CheckpointMode, ReplicationConfig } from './config.ts';
+import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
 import { EventBatcher } from '../shared/event-batcher.ts';
 import type { ReplicationEvent, ReplicationListener, ReplicationStatus } from './events.ts';
 import type { GateConfig } from './link.ts';
@@ -42,6 +42,10 @@ export class ReplicationHost {
 
   setMode(mode: CheckpointMode): void {
     if (this.driver instanceof PrimaryDriver) this.driver.setMode(mode, () => this.paths.source(mode));
+  }
+
+  setCompare(compare: CompareConfig): void {
+    this.driver?.setCompare(compare);
   }
 
   lostHeartbeat(): void {

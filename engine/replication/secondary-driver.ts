@@ -4,7 +4,7 @@
 import { OutputCommit } from '../protocol/output-commit.ts';
 import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
-import type { ReplicationConfig } from './config.ts';
+import type { CompareConfig, ReplicationConfig } from './config.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
@@ -14,7 +14,10 @@ const CLIENT_PORT = 1;
 
 export class SecondaryDriver extends CoreDriver {
   private readonly core = new SecondaryCore();
-  private stopTap: () => void = () => {};
+  private readonly stopTap: () => void;
+  private compare: boolean;
+  /** The VM runs between checkpoints (compare mode), so it no longer holds exactly the last one. */
+  private running = false;
   /** The loaded state's buffer, handed back to the primary with vmstate-loaded. */
   private handBack: ArrayBuffer | undefined;
   private readonly output = new OutputCommit();
@@ -28,7 +31,17 @@ export class SecondaryDriver extends CoreDriver {
     emit: (event: ReplicationEvent) => void,
   ) {
     super('secondary', port, clock, config, emit);
+    this.compare = config.compare.enabled;
+    // Lines leave this splitter at once; where they go depends on the role.
+    this.output.releaseAll();
+    this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
     this.input({ kind: 'ready' });
+  }
+
+  /** Compare mode: the VM runs between checkpoints (from now, if it holds one) and its replies go to the primary. */
+  setCompare(compare: CompareConfig): void {
+    this.compare = compare.enabled;
+    if (this.compare && this.core.phase === 'idle') void this.runBetweenCheckpoints();
   }
 
   protected onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void {
@@ -53,6 +66,7 @@ export class SecondaryDriver extends CoreDriver {
       exitReason: this.core.exitReason,
       exitDetail: this.core.exitDetail,
       heldOutputLines: 0,
+      runsBetweenCheckpoints: this.running && this.core.phase !== 'primary',
     };
   }
 
@@ -113,28 +127,45 @@ export class SecondaryDriver extends CoreDriver {
   private async load(checkpoint: number): Promise<void> {
     const started = this.clock.now();
     try {
-      this.handBack = await this.sink.load();
+      const diverged = this.running;
+      if (diverged) {
+        await this.vm.stop();
+        this.running = false;
+      }
+      this.handBack = await this.sink.load(diverged);
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true });
       this.input({ kind: 'loaded', checkpoint });
+      if (this.compare) await this.runBetweenCheckpoints();
     } catch (err) {
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: false });
       this.input({ kind: 'load-failed', checkpoint, error: (err as Error).message });
     }
   }
 
+  private async runBetweenCheckpoints(): Promise<void> {
+    if (this.running || this.core.loaded === 0 || this.core.phase !== 'idle') return;
+    this.sink.beforeRun();
+    this.running = true;
+    await this.vm.run();
+    this.emit({ type: 'status', status: this.status() });
+  }
+
   private async takeover(from: number): Promise<void> {
     // As primary, the survivor's client output leaves at once: no one is left to protect it.
-    this.output.releaseAll();
-    this.stopTap = this.vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
     this.trace({ kind: 'takeover', time: this.clock.now(), from });
+    this.running = true;
     await this.vm.run();
   }
 
   private onClientOutput(text: string): void {
     const lines = this.output.append(text, this.core.loaded).released;
     if (lines.length === 0) return;
-    this.trace({ kind: 'output', time: this.clock.now(), side: 'secondary', state: 'released', lines });
-    this.emit({ type: 'released', lines });
+    if (this.core.phase === 'primary') {
+      this.trace({ kind: 'output', time: this.clock.now(), side: 'secondary', state: 'released', lines });
+      this.emit({ type: 'released', lines });
+    } else if (this.compare) {
+      this.link.sendOutput(lines);
+    }
   }
 
 }

@@ -29,8 +29,13 @@ export interface StateSink {
   readonly path: 'full' | 'delta';
   /** Full check of what came with vmstate-size, before vmstate-received; the VM is not touched. */
   stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string };
-  /** Loads the staged state; on failure the VM is back at the last good one. Returns a buffer to hand back. */
-  load(): Promise<ArrayBuffer | undefined>;
+  /**
+   * Loads the staged state; on failure the VM is back at the last good one.
+   * `diverged`: the VM ran since its last load (compare mode). Returns a buffer to hand back.
+   */
+  load(diverged: boolean): Promise<ArrayBuffer | undefined>;
+  /** Compare mode: the VM is about to run between checkpoints. */
+  beforeRun(): void;
   discard(): void;
   /** After a failed load: make sure the VM holds the last good checkpoint. */
   reloadLastGood(): Promise<void>;
@@ -122,6 +127,9 @@ export class FullStateSink implements StateSink {
   async reloadLastGood(): Promise<void> {
     if (this.lastGood) await this.vm.restoreState(this.lastGood);
   }
+
+  /** restore_state replaces all of RAM: nothing to prepare. */
+  beforeRun(): void {}
 }
 
 /** The full path for every mode: for VMs without the delta path (the simulation's). */

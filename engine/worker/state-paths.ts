@@ -32,8 +32,8 @@ class EitherSink implements StateSink {
     return this.current.stage(header, payload);
   }
 
-  async load(): Promise<ArrayBuffer | undefined> {
-    const handBack = await this.current.load();
+  async load(diverged: boolean): Promise<ArrayBuffer | undefined> {
+    const handBack = await this.current.load(diverged);
     // The VM now holds a checkpoint the other path knows nothing of.
     if (this.current === this.full) this.delta?.forget();
     else this.full.forget();
@@ -47,6 +47,10 @@ class EitherSink implements StateSink {
 
   reloadLastGood(): Promise<void> {
     return this.current.reloadLastGood();
+  }
+
+  beforeRun(): void {
+    this.current.beforeRun();
   }
 }
 

@@ -35,6 +35,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
     status: () => role.status(),
     setOutputCommit: (mode) => role.setOutputCommit(mode),
     setMode: (mode) => role.setMode(mode),
+    setCompare: (compare) => role.setCompare(compare),
     freeze: () => role.freeze(),
     cutLink: () => role.cutLink(),
     ping: () => role.ping(),

@@ -87,6 +87,28 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('compare mode: matching replies leave without a checkpoint, a random number forces one, named on the timeline', async () => {
+    const { page, problems } = await openDemo();
+    await page.selectOption('[data-control="period"]', '20000');
+    await page.selectOption('[data-control="policy"]', 'compare');
+    await page.uncheck('#auto-traffic');
+    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] [data-role-detail]'), { timeout: 20_000 }).toMatch(/answering every request too/);
+    // One request at a time: the automatic one sent before compare mode was on must be answered first.
+    const settled = async () => /^(\d+) sent, \1 answered/.test((await page.textContent('.counts')) ?? '');
+    await expect.poll(settled, { timeout: 20_000 }).toBe(true);
+    await page.click('[data-action="client-add"]');
+    await page.waitForSelector('.requests li[data-compare="match"][data-state="released"]', { timeout: 20_000 });
+    expect(await page.locator('.requests li[data-compare="match"] .compare').first().textContent()).toMatch(/both PCs wrote this reply/);
+    await expect.poll(settled, { timeout: 20_000 }).toBe(true);
+    await page.click('[data-action="client-rand"]');
+    await page.waitForSelector('.requests li[data-compare="mismatch"][data-state="released"]', { timeout: 20_000 });
+    await page.waitForSelector('.timeline [data-cause="mismatch"]', { timeout: 10_000 });
+    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    await page.screenshot({ path: 'test-results/demo-compare.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('step mode lets one handshake message through per click', async () => {
     const { page, problems } = await openDemo();
     const ladder = page.locator('.ladder');

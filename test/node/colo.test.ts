@@ -334,3 +334,56 @@ describe('re-protection', () => {
     expect(c.trace.filter((e) => e.kind === 'host' && e.action === 'reprotect').length).toBeGreaterThanOrEqual(10);
   });
 });
+
+describe('compare mode (colo-compare)', () => {
+  const startComparing = async (periodMs: number) => {
+    const started = await startCluster<VmHandle>({
+      spawn: spawnNodeVm,
+      assetBase: ASSETS_DIR,
+      replication: { ...TEST_REPLICATION, periodMs, compare: { enabled: true, timeoutMs: 3000 } },
+    });
+    cluster = started;
+    return started;
+  };
+  const compares = (c: ColoCluster<VmHandle>, from = 0) => c.trace.filter((e): e is TraceEvent & { kind: 'compare' } => e.kind === 'compare').slice(from);
+  const forcedCheckpoints = (c: ColoCluster<VmHandle>) =>
+    c.trace.filter((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture' && (e.cause === 'mismatch' || e.cause === 'timeout'));
+
+  it('deterministic requests are answered by both VMs and released on a match, with no checkpoint beyond the periodic ones', async () => {
+    // A long period: a reply released now was released by comparison, not by a checkpoint.
+    const c = await startComparing(60_000);
+    const checkpointsBefore = c.status.primary?.checkpoint ?? 0;
+    for (let i = 1; i <= 5; i++) expect(await ask(c, { op: 'add', amount: i }, 10_000)).toMatch(/^c\d+ ok \d+$/);
+    expect(await ask(c, { op: 'get' }, 10_000)).toMatch(/ ok 15$/);
+    expect(compares(c).map((e) => e.verdict)).toEqual(Array(6).fill('match'));
+    expect(forcedCheckpoints(c)).toEqual([]);
+    expect(c.status.primary?.checkpoint).toBe(checkpointsBefore);
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+  });
+
+  it('a request the VMs answer differently triggers exactly one checkpoint, after which they agree again', async () => {
+    const c = await startComparing(60_000);
+    await ask(c, { op: 'add', amount: 2 }, 10_000);
+    const reply = await ask(c, { op: 'rand' }, 20_000);
+    expect(reply).toMatch(/^c\d+ ok 2 rand=\d+$/);
+    const [verdict] = compares(c, 1);
+    expect(verdict).toMatchObject({ verdict: 'mismatch', primary: reply });
+    expect(verdict?.secondary).not.toBe(reply);
+    await c.waitFor(() => c.status.primary?.phase === 'idle', 10_000, 'checkpoint done');
+    expect(forcedCheckpoints(c).map((e) => e.cause)).toEqual(['mismatch']);
+    // The secondary now holds the primary's state: the next request matches.
+    expect(await ask(c, { op: 'add', amount: 3 }, 10_000)).toMatch(/ ok 5$/);
+    expect(compares(c).at(-1)?.verdict).toBe('match');
+    expect(forcedCheckpoints(c)).toHaveLength(1);
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+  });
+
+  it('killing the primary in compare mode: the running secondary takes over and nothing released is lost', async () => {
+    const c = await startComparing(1000);
+    for (const op of [{ op: 'add', amount: 4 }, { op: 'rand' }, { op: 'add', amount: 5 }, { op: 'time' }, { op: 'add', amount: 6 }] as const) await ask(c, op, 20_000);
+    c.killPrimary();
+    await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
+    expect(await ask(c, { op: 'add', amount: 7 }, 20_000)).toMatch(/ ok 22$/);
+    expect(c.client.summary()).toMatchObject({ lost: 0, contradicted: 0 });
+  });
+});

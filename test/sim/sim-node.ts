@@ -32,6 +32,7 @@ export class SimNode implements ClusterNode {
       step: () => call(() => this.host.step()),
       setOutputCommit: (mode) => call(() => this.host.setOutputCommit(mode)),
       setMode: (mode) => call(() => this.host.setMode(mode)),
+      setCompare: (compare) => call(() => this.host.setCompare(compare)),
       freeze: () => call(() => this.host.freeze()),
       cutLink: () => call(() => this.host.cutLink()),
       ping: () => (this.alive ? this.host.ping() : never<true>()),

@@ -63,6 +63,7 @@ export async function runSchedule(seed: number, overrides: ScheduleOverrides = {
   const replication: ReplicationConfig = {
     // From the seed, not the random stream, so recorded seeds replay unchanged.
     mode: CHECKPOINT_MODES[seed % CHECKPOINT_MODES.length] ?? 'strict',
+    compare: { enabled: false, timeoutMs: 3000 },
     periodMs,
     heartbeat: { intervalMs: 10, missLimit: 5 },
     gate: { step: false, breakBefore: [] },
