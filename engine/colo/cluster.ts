@@ -71,6 +71,8 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private readonly clock: Clock;
   private checkpointMode: CheckpointMode;
   private compare: CompareConfig;
+  /** Bytes sent to the serving primary's client port so far: positions in its client stream. */
+  private clientBytes = 0;
 
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
@@ -327,10 +329,13 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private sendToPrimary(line: string): void {
     const vm = this.serving === 'primary' ? this.primary : this.secondary;
-    if (vm?.alive) void vm.sendClient(line).catch(() => {});
-    // Compare mode mirrors every request to the secondary, which runs it too.
+    const at = this.clientBytes;
+    this.clientBytes += new TextEncoder().encode(line).length;
+    if (vm?.alive) void vm.sendClient(line, at).catch(() => {});
+    // Compare mode mirrors every request to the secondary, which runs it too,
+    // marked with where it sits in the primary's stream (see replayClientInput).
     const mirror = this.serving === 'primary' && this.compare.enabled && this.fate.secondary === 'alive' ? this.secondary : undefined;
-    if (mirror?.alive) void mirror.sendClient(line).catch(() => {});
+    if (mirror?.alive) void mirror.sendClient(line, at).catch(() => {});
   }
 
   private onEvents(side: Side, events: ReplicationEvent[]): void {

@@ -17,6 +17,8 @@ export type ColoMessageType = (typeof COLO_MESSAGE_TYPES)[number];
 export interface VmstateHeader {
   bytes: number;
   checksum: number;
+  /** How far the primary's guest had read its client's input at capture (see replayClientInput). */
+  inputAt?: number;
 }
 
 export type ColoMessage =
@@ -79,7 +81,8 @@ export function parseWireMessage(data: unknown): WireMessage | { error: string }
     if (!h || typeof h.bytes !== 'number' || typeof h.checksum !== 'number') {
       return { error: 'vmstate-size without a valid header' };
     }
-    return { type: m.type, checkpoint: m.checkpoint, header: { bytes: h.bytes, checksum: h.checksum } };
+    const inputAt = typeof h.inputAt === 'number' && Number.isInteger(h.inputAt) && h.inputAt >= 0 ? { inputAt: h.inputAt } : {};
+    return { type: m.type, checkpoint: m.checkpoint, header: { bytes: h.bytes, checksum: h.checksum, ...inputAt } };
   }
   return { type: m.type, checkpoint: m.checkpoint };
 }

@@ -36,6 +36,10 @@ export interface ReplicatedVm {
   stop(): Promise<void>;
   saveState(): Promise<ArrayBuffer>;
   restoreState(state: ArrayBuffer): Promise<void>;
+  /** Stream position up to which the guest has read its client's input. */
+  clientInputConsumed(): number;
+  /** After a load: the client port holds the stream from `from` on, as the primary's did at capture. */
+  replayClientInput(from: number): boolean;
   /** Local subscription to a serial port's output (ttyS1 is the client's). */
   onSerialOutput(port: SerialPort, listener: (text: string) => void): () => void;
 }

@@ -190,7 +190,8 @@ export class PrimaryDriver extends CoreDriver {
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      const { payload, header, pages } = await Promise.race([this.source.capture(checkpoint), watchdog]);
+      const { payload, header: stateHeader, pages } = await Promise.race([this.source.capture(checkpoint), watchdog]);
+      const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed() };
       this.captured = payload;
       const now = this.clock.now();
       this.trace({

@@ -18,6 +18,7 @@ export class SecondaryDriver extends CoreDriver {
   private compare: boolean;
   /** The VM runs between checkpoints (compare mode), so it no longer holds exactly the last one. */
   private running = false;
+  private stagedInputAt: number | undefined;
   /** The loaded state's buffer, handed back to the primary with vmstate-loaded. */
   private handBack: ArrayBuffer | undefined;
   private readonly output = new OutputCommit();
@@ -76,6 +77,7 @@ export class SecondaryDriver extends CoreDriver {
   }
 
   private stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+    this.stagedInputAt = header.inputAt;
     const verdict = this.sink.stage(header, payload);
     if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
     return verdict;
@@ -133,6 +135,8 @@ export class SecondaryDriver extends CoreDriver {
         this.running = false;
       }
       this.handBack = await this.sink.load(diverged);
+      // The client's unread input is not in the state: refill it as the primary had it.
+      if (this.stagedInputAt !== undefined) this.vm.replayClientInput(this.stagedInputAt);
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true });
       this.input({ kind: 'loaded', checkpoint });
       if (this.compare) await this.runBetweenCheckpoints();

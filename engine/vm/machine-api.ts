@@ -42,7 +42,12 @@ export interface MachineApi {
   saveState(): Promise<ArrayBuffer>;
   /** Checks the header (format version, memory size, length) before v86 loads it. */
   restoreState(state: ArrayBuffer): Promise<void>;
-  sendSerial(port: SerialPort, text: string): void;
+  /**
+   * Bytes into a serial port. For the client's port (ttyS1) `at` is their
+   * position in the client's byte stream (compare mode mirrors the primary's
+   * stream to the secondary); without it they follow what came before.
+   */
+  sendSerial(port: SerialPort, text: string, at?: number): void;
   textScreen(): string[];
   /** Instructions executed since start, as a 64-bit-safe count. */
   instructionCount(): number;

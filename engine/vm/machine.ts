@@ -9,14 +9,24 @@ import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOption
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
+import { ClientInputLog } from './client-input-log.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
   screen_adapter?: { get_text_screen?: () => string[] };
-  v86?: { next_tick?: (delayMs: number) => void };
+  v86?: { next_tick?: (delayMs: number) => void; cpu?: { devices?: { uart1?: UartInternals } } };
+}
+
+/** v86's UART keeps unread input in a plain array, outside its saved state. */
+interface UartInternals {
+  input: number[];
+  data_received(byte: number): void;
 }
 
 const INSTRUCTION_POLL_MS = 1000;
+const CLIENT_PORT = 1;
+/** Far more than a checkpoint period of client requests. */
+const CLIENT_LOG_BYTES = 64 * 1024;
 
 /** Adjacent output of one serial port becomes one event; screen changes, one per batch. */
 function coalesce(events: MachineEvent[]): MachineEvent[] {
@@ -60,6 +70,7 @@ export class GuestMachine implements MachineApi {
   private lastCounter = 0;
   private counterTimer: ReturnType<typeof setInterval> | undefined;
   private readonly taps: [Set<(text: string) => void>, Set<(text: string) => void>] = [new Set(), new Set()];
+  private readonly clientInput = new ClientInputLog(CLIENT_LOG_BYTES);
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
@@ -176,8 +187,34 @@ export class GuestMachine implements MachineApi {
     return () => this.taps[port].delete(listener);
   }
 
-  sendSerial(port: SerialPort, text: string): void {
-    this.vm().serial_send_bytes(port, new TextEncoder().encode(text));
+  sendSerial(port: SerialPort, text: string, at?: number): void {
+    const bytes = new TextEncoder().encode(text);
+    if (port === CLIENT_PORT) this.clientInput.append(bytes, at);
+    this.vm().serial_send_bytes(port, bytes);
+  }
+
+  /** Stream position up to which the guest has read the client's input (the rest waits in the UART). */
+  clientInputConsumed(): number {
+    return this.clientInput.end - (this.clientUart()?.input.length ?? 0);
+  }
+
+  /**
+   * After loading a checkpoint captured when the primary had read the client's
+   * stream up to `from`: the port holds exactly the bytes after that, as the
+   * primary's did. False if they are not all known here.
+   */
+  replayClientInput(from: number): boolean {
+    const uart = this.clientUart();
+    const bytes = this.clientInput.from(from);
+    if (!uart || !bytes) return false;
+    uart.input.length = 0;
+    for (const byte of bytes) uart.data_received(byte);
+    return true;
+  }
+
+  private clientUart(): UartInternals | undefined {
+    const uart = (this.vm() as unknown as V86Internals).v86?.cpu?.devices?.uart1;
+    return uart && Array.isArray(uart.input) && typeof uart.data_received === 'function' ? uart : undefined;
   }
 
   textScreen(): string[] {

@@ -138,8 +138,8 @@ export class VmHandle implements ClusterNode {
     return this.remote.heapUsed();
   }
 
-  sendClient(line: string): Promise<void> {
-    return this.machine.sendSerial(1, line);
+  sendClient(line: string, at?: number): Promise<void> {
+    return this.machine.sendSerial(1, line, at);
   }
 
   /** Kills the worker at once, as a crash would; nothing is awaited. */

@@ -37,6 +37,7 @@ export class FakeVm implements ReplicatedVm {
   private total = 0;
   private replies = new Map<string, string>();
   private input = '';
+  private received = 0;
   private readonly taps: [Set<(text: string) => void>, Set<(text: string) => void>] = [new Set(), new Set()];
   private readonly stopTicking: () => void;
 
@@ -79,6 +80,16 @@ export class FakeVm implements ReplicatedVm {
   /** Bytes arriving on the client's serial port (ttyS1). */
   receive(text: string): void {
     this.input += text;
+    this.received += text.length;
+  }
+
+  clientInputConsumed(): number {
+    return this.received - this.input.length;
+  }
+
+  /** The simulation runs no compare mode: nothing is mirrored to replay. */
+  replayClientInput(): boolean {
+    return false;
   }
 
   kill(): void {

@@ -1,0 +1,93 @@
+// `npm run bench:compare`: compare mode against periodic checkpoints, with
+// real VMs in Node workers. For a deterministic workload (add, get) and a
+// mixed one (one request in five asks for a random number, which the two
+// PCs answer differently), each for --seconds (default 30): the reply latency
+// (request → released to the client) and checkpoints per minute by cause.
+// Options: --seconds N, --out FILE (default bench-results/compare.json).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ColoCluster } from '../engine/colo/cluster.ts';
+import type { ClientOperation } from '../engine/colo/ledger-client.ts';
+import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
+import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
+import type { VmHandle } from '../engine/worker/vm-handle.ts';
+import { formatSummary, summarize, type Summary } from './stats.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const THINK_MS = 50;
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+interface Run {
+  policy: 'periodic' | 'compare';
+  workload: 'deterministic' | 'mixed';
+  replies: number;
+  latencyMs: Summary;
+  checkpointsPerMinute: Record<string, number>;
+}
+
+async function run(policy: Run['policy'], workload: Run['workload'], seconds: number): Promise<Run> {
+  const cluster = new ColoCluster<VmHandle>({
+    spawn: spawnNodeVm,
+    assetBase: join(ROOT, 'wasm-assets'),
+    replication: { ...DEFAULT_REPLICATION, compare: { enabled: policy === 'compare', timeoutMs: 3000 } },
+  });
+  try {
+    await cluster.start();
+    await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+    const latencies: number[] = [];
+    let n = 0;
+    const next = (): ClientOperation => (workload === 'mixed' && n % 5 === 4 ? { op: 'rand' } : n % 7 === 6 ? { op: 'get' } : { op: 'add', amount: 1 + (n % 9) });
+    const start = performance.timeOrigin + performance.now();
+    const end = start + seconds * 1000;
+    while (performance.timeOrigin + performance.now() < end) {
+      const request = cluster.client.request(next());
+      n++;
+      const answer = await new Promise<number>((resolve) => {
+        const stop = cluster.client.onAnswer((a) => {
+          if (a.id !== request.id) return;
+          stop();
+          resolve(a.answeredAt - a.sentAt);
+        });
+      });
+      latencies.push(answer);
+      await new Promise((resolve) => setTimeout(resolve, THINK_MS));
+    }
+    const minutes = (performance.timeOrigin + performance.now() - start) / 60_000;
+    const causes: Record<string, number> = {};
+    for (const e of cluster.trace) if (e.kind === 'capture' && e.time >= start && e.cause !== 'initial') causes[e.cause] = (causes[e.cause] ?? 0) + 1;
+    const report = cluster.client.summary();
+    if (report.lost + report.contradicted > 0) throw new Error(`inconsistent: ${JSON.stringify(report)}`);
+    return {
+      policy,
+      workload,
+      replies: latencies.length,
+      latencyMs: summarize(latencies),
+      checkpointsPerMinute: Object.fromEntries(Object.entries(causes).map(([cause, count]) => [cause, Math.round(count / minutes)])),
+    };
+  } finally {
+    cluster.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(option('--seconds') ?? 30);
+  const out = option('--out') ?? join(ROOT, 'bench-results', 'compare.json');
+  const runs: Run[] = [];
+  for (const workload of ['deterministic', 'mixed'] as const) {
+    for (const policy of ['periodic', 'compare'] as const) {
+      const r = await run(policy, workload, seconds);
+      runs.push(r);
+      console.log(`${workload.padEnd(13)} ${policy.padEnd(8)} ${r.replies} replies; latency ${formatSummary(r.latencyMs, 'ms')}; checkpoints/min ${JSON.stringify(r.checkpointsPerMinute)}`);
+    }
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ machine: `${cpus().length}× ${cpus()[0]?.model}`, node: process.version, date: new Date().toISOString(), periodMs: DEFAULT_REPLICATION.periodMs, seconds, runs }, null, 2) + '\n');
+  console.log(`wrote ${out}`);
+}
+
+await main();
