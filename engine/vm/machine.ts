@@ -18,7 +18,7 @@ export interface V86Internals {
 }
 
 /** v86's UART keeps unread input in a plain array, outside its saved state. */
-interface UartInternals {
+export interface UartInternals {
   input: number[];
   data_received(byte: number): void;
 }

@@ -28,6 +28,7 @@ async function bootBios(): Promise<V86> {
     memory_size: MEMORY_BYTES,
     bios: file('seabios.bin'),
     vga_bios: file('vgabios-stdvga.bin'),
+    uart1: true,
     autostart: false,
   });
   emulators.push(emulator);
@@ -60,6 +61,10 @@ it('v86 still has the internals the adapter relies on', async () => {
   const internals = (await bootBios()) as unknown as V86Internals;
   expect(typeof internals.screen_adapter?.get_text_screen).toBe('function');
   expect(typeof internals.v86?.next_tick).toBe('function');
+  // Compare mode refills the client's port after a load: its unread input is a plain array.
+  const uart = internals.v86?.cpu?.devices?.uart1;
+  expect(Array.isArray(uart?.input)).toBe(true);
+  expect(typeof uart?.data_received).toBe('function');
 });
 
 it("a delta leaves a machine in the state v86's own save_state and restore_state would", async () => {
