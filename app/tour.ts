@@ -16,7 +16,7 @@ const STEPS: TourStep[] = [
   {
     target: '.vm-panel[data-side="secondary"]',
     title: 'The secondary waits',
-    text: 'PC B never booted. It started from a full copy of PC A (checkpoint #1) and since then stays paused, loading each new checkpoint. Its VGA screen shows PC A as it was at the last checkpoint.',
+    text: 'PC B never booted. It started from a full copy of PC A (checkpoint #1) and since then stays paused, loading each new checkpoint (in compare mode it runs too: see below). Its VGA screen shows PC A as it was at the last checkpoint.',
   },
   {
     target: '.client-panel',
@@ -32,6 +32,16 @@ const STEPS: TourStep[] = [
     target: '[data-action="step-mode"]',
     title: 'Slow it down',
     text: 'Turn on step mode, then press “Step ▶” to let one message through at a time. Heartbeats keep flowing meanwhile, so nobody thinks the other side died. Or pick a slow speed.',
+  },
+  {
+    target: '#mode',
+    title: 'Only what changed',
+    text: 'A checkpoint sends only the 4 KiB pages of RAM and device state that changed since the last one: a WebAssembly kernel compares all of RAM with a copy at memory speed. Watch the bytes per checkpoint under Measurements, then pick “whole state every time” to see v86’s full 31 MB snapshots and the pause they cost. “Primary runs on” resumes PC A before PC B has the state, as Remus does.',
+  },
+  {
+    target: '#policy',
+    title: 'Compare mode: COLO proper',
+    text: 'Let the secondary run too. Every request goes to both PCs; a reply leaves as soon as both wrote the same one, with no checkpoint at all. Ask for a random number: the PCs answer differently, the primary notices, and a checkpoint (named “mismatch” on the timeline) brings PC B back in step before the reply leaves.',
   },
   {
     target: '.client-panel',
