@@ -264,7 +264,8 @@ export class PrimaryDriver extends CoreDriver {
 
   private releaseMatched(): void {
     const lines = this.output.releaseMatched();
-    if (lines.length > 0) this.release(lines.map((l) => l.text));
+    if (lines.length === 0) return;
+    this.release(lines.map((l) => l.text));
     this.publish();
   }
 
