@@ -2,7 +2,7 @@
 // in full (header, page lists, checksum, device skeleton) without touching the
 // VM; apply() writes it into the stopped VM and either finishes or puts back
 // exactly what it overwrote, so the VM always holds a whole checkpoint.
-import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, type DeltaHeader } from './delta-format.ts';
+import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices } from './device-state.ts';
 import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
@@ -85,7 +85,7 @@ export class DeltaApplier {
     const lengths = [...new Uint32Array(payload, DELTA_HEADER_BYTES, header.bufferCount)];
     let tree: unknown;
     try {
-      tree = JSON.parse(new TextDecoder().decode(new Uint8Array(payload, DELTA_HEADER_BYTES + 4 * header.bufferCount, header.jsonBytes)));
+      tree = JSON.parse(decoder.decode(new Uint8Array(payload, DELTA_HEADER_BYTES + 4 * header.bufferCount, header.jsonBytes)));
       // A dry run: every buffer the skeleton names exists and holds whole elements.
       rebuildDevices(tree, (id) => {
         if (!Number.isInteger(id) || id < 0 || id >= lengths.length) throw new Error(`names buffer ${id} of ${lengths.length}`);
@@ -143,20 +143,20 @@ export class DeltaApplier {
     // new pair or new buffer sizes start from a zero block, as the primary's
     // shadow did, so only its non-zero pages came.
     const previousMirror = this.mirror;
-    const sameLayout = !fromNothing && previousMirror !== undefined && previousMirror.lengths.join() === lengths.join();
-    const mirror = sameLayout ? previousMirror : newMirror(lengths);
-    if (sameLayout && this.undoDevice.byteLength < header.devicePages * PAGE_BYTES) this.undoDevice = new Uint8Array(header.devicePages * PAGE_BYTES);
+    const patchInPlace = !fromNothing && previousMirror !== undefined && sameLayout(previousMirror.lengths, lengths);
+    const mirror = patchInPlace ? previousMirror : newMirror(lengths);
+    if (patchInPlace && this.undoDevice.byteLength < header.devicePages * PAGE_BYTES) this.undoDevice = new Uint8Array(header.devicePages * PAGE_BYTES);
     for (let j = 0; j < header.devicePages; j++) {
       const at = (list[header.ramPages + j] as number) * PAGE_BYTES;
       const from = src + layout.pagesOffset + (header.ramPages + j) * PAGE_BYTES;
-      if (sameLayout) this.undoDevice.set(mirror.block.subarray(at, at + PAGE_BYTES), j * PAGE_BYTES);
+      if (patchInPlace) this.undoDevice.set(mirror.block.subarray(at, at + PAGE_BYTES), j * PAGE_BYTES);
       mirror.block.set(view.subarray(from, from + PAGE_BYTES), at);
     }
 
     try {
       this.access.writeDevices(rebuildOver(staged.tree, mirror));
     } catch (err) {
-      this.rollBack(header, list, sameLayout ? mirror : previousMirror, sameLayout);
+      this.rollBack(header, list, patchInPlace ? mirror : previousMirror, patchInPlace);
       throw new Error(`v86 refused the device state of checkpoint ${header.checkpoint} (${(err as Error).message}); the VM still holds checkpoint ${this.holds}`);
     }
     this.mirror = mirror;
@@ -195,6 +195,8 @@ function rebuildOver(tree: unknown, mirror: DeviceMirror): unknown {
     return mirror.block.subarray(offset, offset + (mirror.lengths[id] as number));
   });
 }
+
+const decoder = new TextDecoder();
 
 let empty = new Uint8Array(0);
 function emptyOf(length: number): Uint8Array {

@@ -3,7 +3,7 @@
 // memory speed), packs what changed, checksums it, and hands it out in a
 // reused transferable buffer. The first capture after reset() is against an
 // all-zero shadow, so it sends every non-zero page: a full copy.
-import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, writeDeltaHeader } from './delta-format.ts';
+import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
 import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
@@ -125,7 +125,7 @@ export class DeltaCapture {
   // buffers ever change size, a new block starts from a zero shadow (all sent).
   private deviceBlock(lengths: number[]): DeviceBlock {
     const known = this.device;
-    if (known && known.lengths.length === lengths.length && known.lengths.every((n, i) => n === lengths[i])) return known;
+    if (known && sameLayout(known.lengths, lengths)) return known;
     const { offsets, bytes } = deviceBlockLayout(lengths);
     const fits = known && known.current.capacity >= bytes;
     const current = fits ? known.current : this.arena.alloc(bytes);

@@ -62,6 +62,13 @@ export function deviceBlockLayout(lengths: ArrayLike<number>): { offsets: number
   return { offsets, bytes: Math.ceil(end / PAGE_BYTES) * PAGE_BYTES };
 }
 
+/** Whether two device blocks have the same buffers, by their byte lengths. */
+export function sameLayout(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function writeDeltaHeader(target: DataView, h: DeltaHeader): void {
   const values: Record<(typeof FIELDS)[number], number> = { magic: DELTA_MAGIC, version: DELTA_VERSION, ...h };
   FIELDS.forEach((name, i) => target.setUint32(4 * i, values[name], true));
