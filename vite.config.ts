@@ -1,9 +1,51 @@
 /// <reference types="vitest/config" />
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+
+/** The custom element app/xterm-csp.ts defines: a <style> whose text becomes an adopted stylesheet. */
+const XTERM_STYLE_TAG = 'xterm-adopted-style';
+
+/**
+ * The page's Content-Security-Policy (index.html) allows no inline style, and
+ * xterm.js 6 styles its DOM renderer with <style> elements it creates (three)
+ * and with style="" attributes on cells in 24-bit colour or in the selection
+ * (one method). This rewrites the library as it is loaded, in the dev server
+ * and the build alike: the <style> elements become app/xterm-csp.ts's
+ * <xterm-adopted-style>, and the attribute is set through `element.style`,
+ * both CSSOM, which the policy allows. When a new xterm no longer matches,
+ * loading it fails here rather than the page quietly losing its styles.
+ */
+function xtermWithoutInlineStyles(): Plugin {
+  const attributeRE = /(\w+)\.setAttribute\("style",`\$\{\1\.getAttribute\("style"\)\|\|""\}\$\{(\w+)\};`\)/g;
+  return {
+    name: 'colo:xterm-without-inline-styles',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/[\\/]@xterm[\\/]xterm[\\/]lib[\\/]xterm\.mjs$/.test(id.split('?')[0] ?? '')) return undefined;
+      let styles = 0;
+      let attributes = 0;
+      const out = code
+        .replaceAll('.createElement("style")', () => {
+          styles++;
+          return `.createElement(${JSON.stringify(XTERM_STYLE_TAG)})`;
+        })
+        .replace(attributeRE, (_match, element: string, css: string) => {
+          attributes++;
+          return `${element}.style.cssText+=${css}+";"`;
+        });
+      if (styles !== 3 || attributes !== 1) {
+        throw new Error(`xterm.js: expected 3 <style> elements and 1 style attribute to rewrite for the CSP, found ${styles} and ${attributes}`);
+      }
+      return { code: out, map: null };
+    },
+  };
+}
 
 // wasm-assets/ is served as-is (guest images, manifest, licences) at the site root.
 export default defineConfig({
   publicDir: 'wasm-assets',
+  plugins: [xtermWithoutInlineStyles()],
+  // Served from node_modules as it is, not pre-bundled, so that the plugin above rewrites it in the dev server too.
+  optimizeDeps: { exclude: ['@xterm/xterm'] },
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 2048 },
   server: { host: '127.0.0.1', port: 5173, strictPort: false },

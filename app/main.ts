@@ -1,7 +1,5 @@
 // The demo page: a replicated pair of PCs, the client, the protocol timeline,
 // measurements, controls and the guided tour. Every view reads the engine.
-import '@xterm/xterm/css/xterm.css';
-import './style.css';
 import { ColoCluster } from '../engine/colo/cluster.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';

@@ -1,9 +1,9 @@
 // One PC: role and run state, the checkpoint it holds, instructions per second,
 // its serial console (xterm.js, interactive while it serves) and VGA screen.
-import { Terminal } from '@xterm/xterm';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import type { VmView } from '../cluster-view.ts';
 import { h } from '../dom.ts';
+import { Terminal } from '../xterm-csp.ts';
 
 export class VmPanel {
   readonly root: HTMLElement;

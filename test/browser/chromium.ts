@@ -22,7 +22,7 @@ export const CHROMIUM_ARGS = [
 export interface BrowserRig {
   browser: Browser;
   baseUrl: string;
-  /** A fresh page at `path`, with its problems (errors, warnings) collected. */
+  /** A fresh page at `path`, with its problems (errors, warnings, CSP violations) collected. */
   open(path: string, viewport?: { width: number; height: number }): Promise<{ page: Page; problems: string[] }>;
   close(): Promise<void>;
 }
@@ -44,7 +44,7 @@ export async function startBrowserRig(): Promise<BrowserRig> {
     baseUrl,
     async open(path, viewport = { width: 1280, height: 800 }) {
       const page = await browser.newPage({ viewport });
-      const problems = watchProblems(page);
+      const problems = await watchProblems(page);
       await page.goto(new URL(path, baseUrl).href);
       return { page, problems };
     },
@@ -55,12 +55,28 @@ export async function startBrowserRig(): Promise<BrowserRig> {
   };
 }
 
-/** Collects page errors and console errors and warnings: a clean page has none. */
-export function watchProblems(page: Page): string[] {
+/**
+ * Collects page errors, console errors and warnings, and Content-Security-Policy
+ * violations (the page's `securitypolicyviolation` events; Chromium logs most
+ * of them as console errors too): a clean page has none. Call before the page
+ * navigates.
+ */
+export async function watchProblems(page: Page): Promise<string[]> {
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+  });
+  await page.exposeBinding('__reportCspViolation', (_source, text: string) => {
+    problems.push(`csp violation: ${text}`);
+  });
+  await page.addInitScript(() => {
+    const report = (window as unknown as { __reportCspViolation(text: string): Promise<void> }).__reportCspViolation;
+    document.addEventListener(
+      'securitypolicyviolation',
+      (e) => void report(`${e.effectiveDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile || '?'}:${e.lineNumber}${e.sample ? ` (${e.sample})` : ''}`),
+      { capture: true },
+    );
   });
   return problems;
 }
