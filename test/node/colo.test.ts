@@ -36,7 +36,20 @@ describe('killing the primary', () => {
     expect(result.report.violations).toEqual([]);
     expect({ lost: result.report.lost, contradicted: result.report.contradicted }).toEqual({ lost: 0, contradicted: 0 });
     expect(result.secondary).toMatchObject({ role: 'primary', failover: 'completed' });
-    expect(result.failoverMs).toBeGreaterThan(0);
+    // Timing, from the heartbeat configuration. The secondary declares the
+    // primary lost at its (missLimit + 1)-th own beat without a message from
+    // it, and the primary's last message (a heartbeat at the latest) left at
+    // most one interval before the kill: so detection (kill → takeover) takes
+    // at least missLimit - 1 intervals; not missLimit, as that last heartbeat
+    // may precede the kill. Generous upper bounds only (a shared machine delays
+    // timers): detection within twice the loss time, and the takeover (a run of
+    // a VM already holding the checkpoint) answers the client's retried request
+    // well within one more loss time.
+    const { intervalMs, missLimit } = TEST_REPLICATION.heartbeat;
+    const lossMs = missLimit * intervalMs;
+    expect(result.detectionMs).toBeGreaterThanOrEqual((missLimit - 1) * intervalMs);
+    expect(result.detectionMs).toBeLessThan(2 * lossMs);
+    expect(result.failoverMs - result.detectionMs).toBeLessThan(lossMs);
   });
 
   // Speculative mode runs the primary on while its checkpoint travels; the naive

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { V86 } from 'v86';
 import { afterAll, expect, it } from 'vitest';
 import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
-import { DeltaCapture } from '../../engine/checkpoint/delta-capture.ts';
+import { DeltaCapture, type CapturedDelta } from '../../engine/checkpoint/delta-capture.ts';
+import { checkDelta, deltaLayout } from '../../engine/checkpoint/delta-format.ts';
+import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
 import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.ts';
 import type { V86Internals } from '../../engine/vm/machine.ts';
 import { openStateAccess } from '../../engine/vm/v86-state-access.ts';
@@ -67,6 +69,27 @@ it('v86 still has the internals the adapter relies on', async () => {
   expect(typeof uart?.data_received).toBe('function');
 });
 
+/** The RAM pages of `now` that differ from `before` (from all zeros without it), by number. */
+function changedPages(now: Buffer, before: Buffer | undefined): number[] {
+  const zero = Buffer.alloc(PAGE_BYTES);
+  const changed: number[] = [];
+  for (let page = 0; page < now.length / PAGE_BYTES; page++) {
+    const at = page * PAGE_BYTES;
+    if (!now.subarray(at, at + PAGE_BYTES).equals(before ? before.subarray(at, at + PAGE_BYTES) : zero)) changed.push(page);
+  }
+  return changed;
+}
+
+/** The RAM pages a delta carries: their numbers, and each page's bytes. */
+function ramPagesOf(delta: CapturedDelta, ramBytes: number, holds: number): { page: number; bytes: Buffer }[] {
+  const header = checkDelta(delta.payload, { announced: delta.bytes, ramBytes, holds });
+  if ('error' in header) throw new Error(`delta: ${header.error}`);
+  expect(header.ramPages).toBe(delta.ramPages);
+  const layout = deltaLayout(header);
+  const list = new Uint32Array(delta.payload, layout.listsOffset, header.ramPages);
+  return [...list].map((page, i) => ({ page, bytes: Buffer.from(delta.payload, layout.pagesOffset + i * PAGE_BYTES, PAGE_BYTES) }));
+}
+
 it("a delta leaves a machine in the state v86's own save_state and restore_state would", async () => {
   const primary = await bootBios();
   const secondary = await bootBios();
@@ -81,17 +104,34 @@ it("a delta leaves a machine in the state v86's own save_state and restore_state
   const applier = new DeltaApplier(sink);
   const ram = (access: MachineStateAccess) => Buffer.from(new Uint8Array(access.memory.buffer, access.ramOffset, access.ramBytes));
 
+  /** RAM at the last checkpoint. */
+  let last: Buffer | undefined;
   for (const checkpoint of [1, 2]) {
+    if (last) {
+      // The second delta builds on the first, after the guest (the BIOS, its
+      // timer ticks at least) changed RAM.
+      const before = last;
+      await primary.run();
+      await expect.poll(() => ram(source).equals(before), { timeout: 30_000, interval: 20 }).toBe(false);
+    }
     await primary.stop();
     const delta = capture.capture(checkpoint);
     expect(delta.base).toBe(checkpoint - 1);
+    // It carries exactly the pages that changed since the last checkpoint (the
+    // first: every page that is not zero), each as it is now.
+    const now = ram(source);
+    const carried = ramPagesOf(delta, source.ramBytes, checkpoint - 1);
+    const changed = changedPages(now, last);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(delta.ramPages).toBe(changed.length);
+    expect(carried.map(({ page }) => page)).toEqual(changed);
+    for (const { page, bytes } of carried) expect(bytes.equals(now.subarray(page * PAGE_BYTES, (page + 1) * PAGE_BYTES))).toBe(true);
+    last = Buffer.from(now);
+
     expect(applier.stage(delta.payload, delta.bytes)).toBe('ok');
     applier.apply();
     await reference.restore_state(await primary.save_state());
     expect(ram(sink).equals(ram(source))).toBe(true);
     expect(publicState(await secondary.save_state())).toEqual(publicState(await reference.save_state()));
-    // The second delta builds on the first, after the primary ran on.
-    await primary.run();
-    await new Promise((resolve) => setTimeout(resolve, 300));
   }
 });
