@@ -69,7 +69,7 @@ export class ClientPanel {
 
   onTrace(event: TraceEvent): void {
     if (event.kind === 'compare') {
-      const entry = this.entries.get(event.primary.split(' ')[0] ?? '');
+      const entry = this.entries.get((event.primary ?? event.secondary ?? '').split(' ')[0] ?? '');
       if (!entry) return;
       entry.row.dataset.compare = event.verdict;
       entry.compare.textContent = event.verdict === 'mismatch' ? `${VERDICT_TEXT.mismatch} (secondary: “${event.secondary ?? ''}”)` : VERDICT_TEXT[event.verdict];

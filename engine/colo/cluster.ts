@@ -3,7 +3,7 @@
 // relays commands, keeps the merged trace, routes the client to whichever VM
 // is primary, and fences an old primary once the secondary has taken over.
 import { LedgerClient } from './ledger-client.ts';
-import type { CheckpointMode, CompareConfig, ReplicationConfig } from '../replication/config.ts';
+import type { CheckpointMode, ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
 import type { GateConfig } from '../replication/link.ts';
 import { realClock, type Clock } from '../replication/ports.ts';
@@ -28,6 +28,10 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
   clock?: Clock;
   /** Defaults to a MessageChannel. */
   channel?: () => [MessagePort, MessagePort];
+  /** An unanswered request is sent again after this long (default CLIENT_RETRY_MS). */
+  clientRetryMs?: number;
+  /** How long the host waits for a primary's answer before it counts as hung (default ARBITER_PING_MS). */
+  arbiterPingMs?: number;
 }
 
 type Listener = () => void;
@@ -69,20 +73,24 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private relayPorts: MessagePort[] = [];
 
   private readonly clock: Clock;
-  private checkpointMode: CheckpointMode;
-  private compare: CompareConfig;
+  /** The configuration as the operator last set it: every pair, and every later one, gets it. */
+  private readonly desired: ReplicationConfig;
+  /** The gate of each role's side (the configuration's own gate is the primary's). */
+  private readonly gates: Record<Side, GateConfig>;
   /** Bytes sent to the serving primary's client port so far: positions in its client stream. */
   private clientBytes = 0;
 
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
-    this.checkpointMode = options.replication.mode;
-    this.compare = options.replication.compare;
+    const { replication } = options;
+    this.desired = { ...replication, compare: { ...replication.compare }, heartbeat: { ...replication.heartbeat } };
+    this.gates = { primary: replication.gate, secondary: replication.gate };
     this.client = new LedgerClient((line) => this.sendToPrimary(line), () => this.clock.now());
     // Like TCP retransmitting: a request unanswered for long is sent again, same id.
-    this.stopRetries = this.clock.every(CLIENT_RETRY_MS, () => {
+    const retryMs = options.clientRetryMs ?? CLIENT_RETRY_MS;
+    this.stopRetries = this.clock.every(retryMs, () => {
       const pending = this.client.pending;
-      if (pending && this.clock.now() - pending.lastSentAt >= CLIENT_RETRY_MS) this.client.retry();
+      if (pending && this.clock.now() - pending.lastSentAt >= retryMs) this.client.retry();
     });
   }
 
@@ -113,7 +121,30 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     const survivor = this.serving === 'secondary' ? this.secondary : this.primary;
     const survivorSide: Side = this.serving;
     const ended = this.serving === 'secondary' || this.status.primary?.phase === 'exited';
-    return ended && !!survivor?.alive && this.fate[survivorSide] === 'alive' && !this.reprotecting;
+    // While the host arbitrates it does not yet know which PC survives.
+    return ended && !!survivor?.alive && this.fate[survivorSide] === 'alive' && !this.reprotecting && !this.arbitrating;
+  }
+
+  /** The configuration every new pair gets: what the operator last chose. */
+  get config(): Readonly<ReplicationConfig> {
+    return this.desired;
+  }
+
+  /**
+   * Why no PC can serve the client any more, or undefined while one can (or
+   * may yet, by a failover). The page says it rather than wait.
+   */
+  get serviceLost(): string | undefined {
+    if (this.arbitrating) return undefined;
+    const side = this.serving;
+    const node = side === 'primary' ? this.primary : this.secondary;
+    if (node?.alive && this.fate[side] === 'alive') return undefined;
+    // A secondary can take over once it holds a checkpoint, or is loading one.
+    const secondary = this.status.secondary;
+    const canTakeOver = secondary !== undefined && secondary.phase !== 'exited' && (secondary.committed > 0 || secondary.phase === 'loading');
+    if (side === 'primary' && this.secondary?.alive && this.fate.secondary === 'alive' && canTakeOver) return undefined;
+    const why = side === 'primary' && secondary?.phase === 'exited' ? `; ${this.names.secondary} left COLO: ${secondary.exitDetail}` : '';
+    return `${this.names[side]}, which served the client, is ${this.fate[side] === 'alive' ? 'gone' : this.fate[side]} and no PC can take over${why}`;
   }
 
   private reprotecting = false;
@@ -146,6 +177,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       const freshName = this.nextName();
       this.host('reprotect', `${freshName} starts in standby; it will receive ${survivorName}'s full state`);
       await fresh.start({ mode: 'standby', assetBase: this.options.assetBase });
+      if (!survivor.alive || this.fate[survivorSide] !== 'alive') {
+        fresh.terminate();
+        this.host('reprotect', `abandoned: ${survivorName} is gone`);
+        return;
+      }
       this.primary = survivor;
       this.secondary = fresh;
       this.names.primary = survivorName;
@@ -166,7 +202,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private async replicate(primary: N, secondary: N): Promise<void> {
     const generation = ++this.generation;
-    const replication = { ...this.options.replication, mode: this.checkpointMode, compare: this.compare };
+    const configOf = (side: Side): ReplicationConfig => ({ ...this.desired, compare: { ...this.desired.compare }, gate: this.gates[side] });
     for (const port of this.relayPorts) port.close();
     const channel = this.options.channel ?? directChannel;
     const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
@@ -182,30 +218,59 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       if (node !== servingNode) return;
       for (const event of events) if (event.type === 'released') this.deliver(this.serving, event.lines);
     };
-    await primary.startReplication('primary', primaryPort, replication, listen('primary', primary));
-    await secondary.startReplication('secondary', secondaryPort, replication, listen('secondary', secondary));
+    await primary.startReplication('primary', primaryPort, configOf('primary'), listen('primary', primary));
+    await secondary.startReplication('secondary', secondaryPort, configOf('secondary'), listen('secondary', secondary));
   }
 
   private nextName(): string {
     return `PC ${String.fromCharCode(65 + (this.machinesMade++ % 26))}`;
   }
 
-  /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs`. */
+  /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs` (of the cluster's clock). */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const listener = () => {
         if (!predicate()) return;
         this.listeners.delete(listener);
-        clearTimeout(timer);
+        cancel();
         resolve();
       };
-      const timer = setTimeout(() => {
+      const cancel = this.clock.after(timeoutMs, () => {
         this.listeners.delete(listener);
         reject(new Error(`cluster: not ${what} within ${timeoutMs} ms (last trace: ${JSON.stringify(this.trace.slice(-3))})`));
-      }, timeoutMs);
+      });
       this.listeners.add(listener);
     });
+  }
+
+  /**
+   * Audits the ledger that serves the client against everything the client
+   * was shown, through the ledger's own protocol: every answered id is asked
+   * again (it must come back as it was), then the total. Returns what is wrong;
+   * the client's report counts it too.
+   */
+  async auditLedger(timeoutMs = 60_000): Promise<string[]> {
+    const name = this.names[this.serving];
+    await this.waitFor(() => !this.client.pending, timeoutMs, 'without a request outstanding');
+    this.client.startReask();
+    const missing: string[] = [];
+    await this.waitFor(() => this.client.reaskWaiting === 0, timeoutMs, 'answered the audit').catch(() => {
+      missing.push(`${name} did not answer ${this.client.reaskWaiting} audited ids within ${timeoutMs} ms`);
+    });
+    await this.waitFor(() => !this.client.pending, timeoutMs, 'without a request outstanding');
+    const request = this.client.request({ op: 'get' });
+    let reply = '';
+    const stop = this.client.onAnswer((answer) => {
+      if (answer.id === request.id) reply = answer.reply;
+    });
+    try {
+      await this.waitFor(() => reply !== '', timeoutMs, `answered ${request.id}`);
+    } finally {
+      stop();
+    }
+    const total = Number(reply.split(' ')[2]);
+    return [...missing, ...this.client.finishReask(total, name)];
   }
 
   /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */
@@ -242,12 +307,15 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   }
 
   setPeriod(ms: number): void {
+    this.desired.periodMs = ms;
     void this.primary?.replication.setPeriod(ms);
   }
 
+  /** Step mode, breakpoints and speed of one role's side: now, and in every later pair. */
   setGate(side: Side, gate: GateConfig): Promise<void> {
+    this.gates[side] = gate;
     const vm = side === 'primary' ? this.primary : this.secondary;
-    return vm ? vm.replication.setGate(gate) : Promise.resolve();
+    return vm?.alive ? vm.replication.setGate(gate) : Promise.resolve();
   }
 
   /** Releases one held protocol message, from whichever side holds one. */
@@ -260,7 +328,8 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** QEMU's x-colo-lost-heartbeat on the secondary: take over now (the operator is the arbiter). */
   failover(): void {
-    if (!this.secondary?.alive || this.serving !== 'primary') return;
+    // While the host arbitrates, the secondary has already taken over: the host decides, not this command.
+    if (!this.secondary?.alive || this.fate.secondary !== 'alive' || this.serving !== 'primary' || this.arbitrating) return;
     this.operatorFailover = true;
     this.host('failover-command', 'x-colo-lost-heartbeat sent to the secondary');
     void this.secondary.replication.lostHeartbeat();
@@ -268,25 +337,26 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** From the primary's next checkpoint on, and for every later pair. */
   setMode(mode: CheckpointMode): void {
-    this.checkpointMode = mode;
+    this.desired.mode = mode;
     void this.primary?.replication.setMode(mode);
   }
 
   get mode(): CheckpointMode {
-    return this.checkpointMode;
+    return this.desired.mode;
   }
 
   /** COLO's compare mode on or off: both sides at once, and every later pair. */
   setCompare(enabled: boolean): void {
-    this.compare = { ...this.compare, enabled };
-    for (const vm of [this.primary, this.secondary]) if (vm?.alive) void vm.replication.setCompare(this.compare);
+    this.desired.compare = { ...this.desired.compare, enabled };
+    for (const vm of [this.primary, this.secondary]) if (vm?.alive) void vm.replication.setCompare(this.desired.compare);
   }
 
   get comparing(): boolean {
-    return this.compare.enabled;
+    return this.desired.compare.enabled;
   }
 
   setOutputCommit(mode: 'hold' | 'unsafe'): void {
+    this.desired.outputCommit = mode;
     void this.primary?.replication.setOutputCommit(mode);
   }
 
@@ -300,8 +370,15 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   killSecondary(): void {
     if (!this.secondary?.alive) return;
     this.host('kill-secondary', 'secondary worker terminated');
-    this.fate.secondary = 'killed';
-    this.secondary.terminate();
+    this.retireSecondary('killed');
+  }
+
+  // An operator failover waits for the secondary to answer it; a secondary
+  // that can no longer answer must not keep the primary waiting for it.
+  private retireSecondary(fate: 'killed' | 'fenced'): void {
+    this.fate.secondary = fate;
+    this.operatorFailover = false;
+    this.secondary?.terminate();
   }
 
   /** The primary hangs but its worker lives: only the missing heartbeats give it away. */
@@ -327,14 +404,22 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     this.releasedListeners.clear();
   }
 
-  private sendToPrimary(line: string): void {
+  /**
+   * Bytes from outside the client (another client on the same port, or a
+   * hostile one): they take the same path as the client's requests.
+   */
+  sendRawClientInput(data: string | Uint8Array): void {
+    this.sendToPrimary(data);
+  }
+
+  private sendToPrimary(line: string | Uint8Array): void {
     const vm = this.serving === 'primary' ? this.primary : this.secondary;
     const at = this.clientBytes;
-    this.clientBytes += new TextEncoder().encode(line).length;
+    this.clientBytes += typeof line === 'string' ? new TextEncoder().encode(line).length : line.length;
     if (vm?.alive) void vm.sendClient(line, at).catch(() => {});
     // Compare mode mirrors every request to the secondary, which runs it too,
     // marked with where it sits in the primary's stream (see replayClientInput).
-    const mirror = this.serving === 'primary' && this.compare.enabled && this.fate.secondary === 'alive' ? this.secondary : undefined;
+    const mirror = this.serving === 'primary' && this.desired.compare.enabled && this.fate.secondary === 'alive' ? this.secondary : undefined;
     if (mirror?.alive) void mirror.sendClient(line, at).catch(() => {});
   }
 
@@ -379,8 +464,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     if (!this.primary?.alive || this.fate.primary !== 'alive') return;
     if (this.secondary?.alive && this.fate.secondary === 'alive') {
       this.host('fence', "secondary terminated: the primary left COLO, so the secondary's checkpoint no longer covers what it will release");
-      this.fate.secondary = 'fenced';
-      this.secondary.terminate();
+      this.retireSecondary('fenced');
     }
     this.confirmedAlone = true;
     void this.primary.replication.confirmAlone();
@@ -398,14 +482,16 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private async arbitrate(from: number): Promise<void> {
     this.arbitrating = true;
     const primaryAnswers =
-      !this.operatorFailover && this.fate.primary === 'alive' && !!this.primary?.alive && (await this.answersWithin(this.primary, ARBITER_PING_MS));
+      !this.operatorFailover &&
+      this.fate.primary === 'alive' &&
+      !!this.primary?.alive &&
+      (await this.answersWithin(this.primary, this.options.arbiterPingMs ?? ARBITER_PING_MS));
     this.arbitrating = false;
     const held = this.heldForArbitration;
     this.heldForArbitration = [];
     if (primaryAnswers) {
       this.host('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced');
-      this.fate.secondary = 'fenced';
-      this.secondary?.terminate();
+      this.retireSecondary('fenced');
       this.settleAfterExit();
       this.notify();
       return;

@@ -1,12 +1,13 @@
 // The ledger's client: sends requests to whichever VM is primary, retries an
-// unanswered one with the same id after failover, and checks every reply it is
-// shown against what it was shown before. A released reply may never be
-// contradicted: a retried id must get the same answer, and totals must equal
-// the sum of the client's own acknowledged adds (it is the only writer).
+// unanswered one with the same id after failover, and shows every line it is
+// released to its history checker. It can also audit the ledger that serves
+// it, through the ledger's own protocol: a retried id gets its stored reply.
+import type { ClientOperation } from './client-operation.ts';
+import { describe } from './client-operation.ts';
+import { HistoryChecker, type HistoryReport, type LedgerContents } from './history-checker.ts';
 import { ledgerRequest } from '../vm/guest-protocol.ts';
 
-/** rand and time answer differently on two VMs on purpose: compare mode must notice. */
-export type ClientOperation = { op: 'add'; amount: number } | { op: 'get' } | { op: 'rand' } | { op: 'time' };
+export type { ClientOperation } from './client-operation.ts';
 
 export interface ClientRequest {
   id: string;
@@ -19,32 +20,29 @@ export interface ClientRequest {
 export interface ClientAnswer {
   id: string;
   reply: string;
-  total: number;
   sentAt: number;
   answeredAt: number;
   attempts: number;
 }
 
-export interface ClientReport {
+export interface ClientReport extends HistoryReport {
   sent: number;
-  answered: number;
   retries: number;
-  /** Replies showing that an acknowledged add is missing. */
-  lost: number;
-  /** Replies that disagree with an earlier reply (same id, or totals). */
-  contradicted: number;
-  violations: string[];
 }
 
-const ANSWERS_KEPT = 1000;
-const REPLY = /^([A-Za-z0-9]+) ok (-?\d+)(?: .*)?$/;
+/** An audit through the ledger's protocol: ids asked again, and those still unanswered. */
+interface Reask {
+  waiting: Set<string>;
+  answers: Map<string, string>;
+}
 
 export class LedgerClient {
   private sequence = 0;
   private outstanding: ClientRequest | undefined;
-  private readonly answers = new Map<string, string>();
-  private expectedTotal = 0;
-  private readonly report: ClientReport = { sent: 0, answered: 0, retries: 0, lost: 0, contradicted: 0, violations: [] };
+  private readonly checker = new HistoryChecker();
+  private sent = 0;
+  private retries = 0;
+  private reask: Reask | undefined;
   private readonly listeners = new Set<(answer: ClientAnswer) => void>();
 
   constructor(
@@ -59,7 +57,8 @@ export class LedgerClient {
     const now = this.now();
     const request = { id: `${this.prefix}${++this.sequence}`, operation, sentAt: now, lastSentAt: now, attempts: 1 };
     this.outstanding = request;
-    this.report.sent += 1;
+    this.sent += 1;
+    this.checker.sent(request.id, operation);
     this.send(ledgerRequest(request.id, describe(operation)));
     return request;
   }
@@ -70,7 +69,7 @@ export class LedgerClient {
     if (!request) return;
     request.attempts += 1;
     request.lastSentAt = this.now();
-    this.report.retries += 1;
+    this.retries += 1;
     this.send(ledgerRequest(request.id, describe(request.operation)));
   }
 
@@ -85,40 +84,62 @@ export class LedgerClient {
 
   /** A line the primary released to the outside world. */
   onReleasedLine(line: string): void {
-    const match = REPLY.exec(line);
-    if (!match) return;
-    const [, id = '', totalText = ''] = match;
-    const total = Number(totalText);
-    const earlier = this.answers.get(id);
-    if (earlier !== undefined) {
-      if (earlier !== line) this.violation('contradicted', `id ${id} answered "${earlier}" before, now "${line}"`);
-      return;
-    }
+    const judgement = this.checker.shown(line);
+    const id = line.split(' ', 1)[0] ?? '';
+    const reask = this.reask;
+    if (reask?.waiting.delete(id)) reask.answers.set(id, line);
     const request = this.outstanding;
-    if (!request || request.id !== id) return;
-    const expected = this.expectedTotal + (request.operation.op === 'add' ? request.operation.amount : 0);
-    if (total < expected) this.violation('lost', `${line}: total ${total}, acknowledged adds sum to ${expected}`);
-    if (total > expected) this.violation('contradicted', `${line}: total ${total}, acknowledged adds sum to ${expected}`);
-    this.expectedTotal = total;
-    this.answers.set(id, line);
-    // Only recent ids can come back (a retry repeats the one outstanding request).
-    if (this.answers.size > ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value ?? '');
+    // A violation for the outstanding id still answers it: the ledger stored that reply.
+    if (!request || request.id !== id || judgement === 'repeat' || judgement === 'refused') return;
     this.outstanding = undefined;
-    this.report.answered += 1;
-    const answer = { id, reply: line, total, sentAt: request.sentAt, answeredAt: this.now(), attempts: request.attempts };
+    const answer = { id, reply: line, sentAt: request.sentAt, answeredAt: this.now(), attempts: request.attempts };
     for (const listener of this.listeners) listener(answer);
   }
 
+  /**
+   * Starts an audit through the ledger's protocol: every answered id is asked
+   * again (op `audit`, which a stored id never reaches; an id the ledger lost
+   * comes back as an error). Returns how many ids were asked.
+   */
+  startReask(): number {
+    if (this.outstanding) throw new Error(`client: request ${this.outstanding.id} is still unanswered`);
+    const ids = this.checker.answeredIds();
+    this.reask = { waiting: new Set(ids), answers: new Map() };
+    for (const id of ids) this.send(ledgerRequest(id, 'audit'));
+    return ids.length;
+  }
+
+  /** Ids asked again and not answered yet. */
+  get reaskWaiting(): number {
+    return this.reask?.waiting.size ?? 0;
+  }
+
+  /**
+   * Ends the audit: the ledger's answers (with `total`, read by a request of
+   * its own) are held to the history. Returns what is wrong.
+   */
+  finishReask(total: number, name: string): string[] {
+    const reask = this.reask ?? { waiting: new Set<string>(), answers: new Map<string, string>() };
+    this.reask = undefined;
+    return this.audit({ storedReply: (id) => reask.answers.get(id), total }, name);
+  }
+
+  /** Holds a ledger read directly (the simulation's) to the history. */
+  audit(ledger: LedgerContents, name?: string): string[] {
+    return this.checker.audit(ledger, name);
+  }
+
+  /** The sum of the adds the client saw acknowledged. */
+  get acknowledgedTotal(): number {
+    return this.checker.acknowledgedTotal;
+  }
+
+  /** The checker's violations so far, without copying the report. */
+  get violations(): readonly string[] {
+    return this.checker.violations;
+  }
+
   summary(): ClientReport {
-    return { ...this.report, violations: [...this.report.violations] };
+    return { ...this.checker.summary(), sent: this.sent, retries: this.retries };
   }
-
-  private violation(kind: 'lost' | 'contradicted', detail: string): void {
-    this.report[kind] += 1;
-    this.report.violations.push(`${kind}: ${detail}`);
-  }
-}
-
-function describe(operation: ClientOperation): string {
-  return operation.op === 'add' ? `add ${operation.amount}` : operation.op;
 }

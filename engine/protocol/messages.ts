@@ -18,8 +18,19 @@ export interface VmstateHeader {
   bytes: number;
   checksum: number;
   /** How far the primary's guest had read its client's input at capture (see replayClientInput). */
-  inputAt?: number;
+  inputAt: number;
+  /**
+   * The client output the primary's guest had written of a line it had not
+   * finished at capture. It already left the VM, so it is not in the state, but
+   * the rest of that line is: a VM that loads the state continues after it.
+   */
+  lineStart?: string;
 }
+
+/** The largest state a header may announce: 4 GiB, what a 32-bit guest can address. */
+export const MAX_STATE_BYTES = 2 ** 32;
+/** A started line longer than this is not the ledger's. */
+export const MAX_LINE_START = 4096;
 
 export type ColoMessage =
   | { type: 'checkpoint-ready' }
@@ -48,11 +59,29 @@ export interface ColoExit {
 export interface SvmOutput {
   type: 'svm-output';
   lines: string[];
+  /**
+   * The checkpoint the secondary's run started from. A line can only vouch for
+   * a primary line of the epoch that checkpoint opened; anything a run wrote
+   * before a later load was rolled back with it.
+   */
+  from: number;
 }
 
 export type WireMessage = ColoMessage | Heartbeat | ColoExit | SvmOutput;
 
 export type Side = 'primary' | 'secondary';
+
+/** Who sends each message: one that arrives from the other side is not a protocol message, whatever it says. */
+export const SENDER: Record<ColoMessageType | SvmOutput['type'], Side> = {
+  'checkpoint-ready': 'secondary',
+  'checkpoint-request': 'primary',
+  'checkpoint-reply': 'secondary',
+  'vmstate-send': 'primary',
+  'vmstate-size': 'primary',
+  'vmstate-received': 'secondary',
+  'vmstate-loaded': 'secondary',
+  'svm-output': 'secondary',
+};
 
 export function isColoMessageType(value: unknown): value is ColoMessageType {
   return typeof value === 'string' && (COLO_MESSAGE_TYPES as readonly string[]).includes(value);
@@ -66,23 +95,45 @@ export function parseWireMessage(data: unknown): WireMessage | { error: string }
     return typeof m.sequence === 'number' ? { type: 'heartbeat', sequence: m.sequence } : { error: 'heartbeat without sequence' };
   }
   if (m.type === 'svm-output') {
-    return Array.isArray(m.lines) && m.lines.every((l) => typeof l === 'string') ? { type: 'svm-output', lines: m.lines as string[] } : { error: 'svm-output without lines' };
+    if (!Array.isArray(m.lines) || !m.lines.every((l) => typeof l === 'string')) return { error: 'svm-output without lines' };
+    if (!isCount(m.from)) return { error: 'svm-output without the checkpoint its run started from' };
+    return { type: 'svm-output', lines: m.lines as string[], from: m.from };
   }
   if (m.type === 'colo-exit') {
     return typeof m.detail === 'string' ? { type: 'colo-exit', detail: m.detail } : { error: 'colo-exit without detail' };
   }
   if (!isColoMessageType(m.type)) return { error: `unknown message type ${JSON.stringify(m.type)}` };
   if (m.type === 'checkpoint-ready') return { type: m.type };
-  if (typeof m.checkpoint !== 'number' || !Number.isInteger(m.checkpoint) || m.checkpoint < 0) {
-    return { error: `${m.type} without a valid checkpoint number` };
-  }
+  if (!isCount(m.checkpoint)) return { error: `${m.type} without a valid checkpoint number` };
   if (m.type === 'vmstate-size') {
-    const h = m.header as Record<string, unknown> | undefined;
-    if (!h || typeof h.bytes !== 'number' || typeof h.checksum !== 'number') {
-      return { error: 'vmstate-size without a valid header' };
-    }
-    const inputAt = typeof h.inputAt === 'number' && Number.isInteger(h.inputAt) && h.inputAt >= 0 ? { inputAt: h.inputAt } : {};
-    return { type: m.type, checkpoint: m.checkpoint, header: { bytes: h.bytes, checksum: h.checksum, ...inputAt } };
+    const header = parseHeader(m.header);
+    return 'error' in header ? { error: `vmstate-size: ${header.error}` } : { type: m.type, checkpoint: m.checkpoint, header };
   }
   return { type: m.type, checkpoint: m.checkpoint };
+}
+
+/** A non-negative integer that fits a 32-bit count. */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 32;
+}
+
+function parseHeader(data: unknown): VmstateHeader | { error: string } {
+  if (typeof data !== 'object' || data === null) return { error: 'no header' };
+  const h = data as Record<string, unknown>;
+  if (typeof h.bytes !== 'number' || !Number.isInteger(h.bytes) || h.bytes < 0 || h.bytes > MAX_STATE_BYTES) {
+    return { error: `size ${String(h.bytes)} is not a whole number of bytes from 0 to 2^32` };
+  }
+  if (!isCount(h.checksum)) return { error: `checksum ${String(h.checksum)} is not a 32-bit value` };
+  if (typeof h.inputAt !== 'number' || !Number.isSafeInteger(h.inputAt) || h.inputAt < 0) {
+    return { error: `input position ${String(h.inputAt)} is not a stream position` };
+  }
+  if (h.lineStart !== undefined && (typeof h.lineStart !== 'string' || h.lineStart.length > MAX_LINE_START || h.lineStart.includes('\n'))) {
+    return { error: 'the started output line is not a line start' };
+  }
+  return {
+    bytes: h.bytes,
+    checksum: h.checksum,
+    inputAt: h.inputAt,
+    ...(h.lineStart === undefined ? {} : { lineStart: h.lineStart as string }),
+  };
 }

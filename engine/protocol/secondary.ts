@@ -124,12 +124,19 @@ export class SecondaryCore {
     return [{ kind: 'send', message: { type: 'vmstate-loaded', checkpoint } }];
   }
 
+  // After vmstate-received the primary may have released output that only this
+  // checkpoint covers, so a failed load can never fall back to an older one.
+  // Without a failover the secondary just leaves COLO (the primary, told so,
+  // holds its output until the host has fenced this side). During a relaunch
+  // the primary is gone and this was the only state that covers what clients
+  // saw: the service is lost, never served from an older checkpoint. Retrying
+  // is not chosen: the state was verified whole before vmstate-received, so the
+  // VM refusing it is not a transfer fault that another try would cure.
   private onLoadFailed(checkpoint: number, error: string): SecondaryEffect[] {
     if (this.phase !== 'loading' || checkpoint !== this.incoming) return [];
     const effects: SecondaryEffect[] = this.loaded > 0 ? [{ kind: 'reload-last-good', checkpoint: this.loaded }] : [];
     if (this.failover.status === 'relaunch') {
-      this.failover.compareAndSet('relaunch', 'active');
-      return [...effects, { kind: 'failover-status', status: 'active' }, ...this.takeover()];
+      return [...effects, ...this.leave('error', `service lost: checkpoint ${checkpoint} could not be loaded (${error}), and no older one may serve`, false)];
     }
     return [...effects, ...this.error(`loading checkpoint ${checkpoint} failed: ${error}`)];
   }
@@ -138,7 +145,9 @@ export class SecondaryCore {
     // Once COLO has exited, the primary released all it held: this secondary's
     // checkpoint no longer covers what clients saw, so it must never take over.
     if (this.phase === 'primary' || this.phase === 'exited') return [];
-    if (this.loaded === 0) {
+    // A state that arrived whole is loaded first, even the first one: the
+    // primary may have released output that only it covers.
+    if (this.loaded === 0 && this.phase !== 'loading') {
       return this.leave('error', `cannot take over (${detail}): no complete checkpoint was ever loaded`, false);
     }
     if (!this.failover.compareAndSet('none', 'require')) return [];

@@ -37,8 +37,11 @@ export type TraceEvent =
   | { kind: 'load'; time: number; checkpoint: number; loadMs: number; ok: boolean }
   | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }
   | { kind: 'failover'; time: number; side: Side; status: FailoverStatus }
-  /** Compare mode: the primary's reply against the secondary's (none: it did not come in time). */
-  | { kind: 'compare'; time: number; verdict: CompareVerdict; primary: string; secondary?: string; checkpoint: number }
+  /**
+   * Compare mode: the primary's reply against the secondary's. A timeout names
+   * the side whose counterpart never came: no secondary line, or no primary one.
+   */
+  | { kind: 'compare'; time: number; verdict: CompareVerdict; primary?: string; secondary?: string; checkpoint: number }
   | { kind: 'takeover'; time: number; from: number }
   | { kind: 'exit'; time: number; side: Side; reason: ExitReason; detail: string }
   | { kind: 'error'; time: number; side: Side; detail: string }

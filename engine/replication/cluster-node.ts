@@ -25,7 +25,7 @@ export interface ClusterNode {
   readonly replication: ReplicationControl;
   start(options: StartOptions): Promise<unknown>;
   startReplication(role: 'primary' | 'secondary', port: MessagePort, config: ReplicationConfig, listener: (events: ReplicationEvent[]) => void): Promise<void>;
-  /** A line for the guest's client port (ttyS1); `at`: its position in the primary's client stream (mirroring). */
-  sendClient(line: string, at?: number): Promise<void>;
+  /** Bytes for the guest's client port (ttyS1); `at`: their position in the primary's client stream (mirroring). */
+  sendClient(data: string | Uint8Array, at?: number): Promise<void>;
   terminate(): void;
 }

@@ -35,7 +35,7 @@ export abstract class CoreDriver {
         onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
         onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
         onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
-        onSvmOutput: (lines) => this.onSvmOutput(lines),
+        onSvmOutput: (lines, from) => this.onSvmOutput(lines, from),
       },
       (event) => this.trace(event),
     );
@@ -46,8 +46,9 @@ export abstract class CoreDriver {
   protected abstract input(input: LinkInput): void;
 
   /** Compare mode: the secondary's client output arrived (only the primary uses it). */
-  protected onSvmOutput(lines: string[]): void {
+  protected onSvmOutput(lines: string[], from: number): void {
     void lines;
+    void from;
   }
 
   /** QEMU's x-colo-lost-heartbeat. */

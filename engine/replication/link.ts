@@ -3,7 +3,7 @@
 // gate that holds messages for step mode and breakpoints. Heartbeats and
 // colo-exit never wait at the gate, so a held handshake is not a dead peer.
 import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts';
-import { parseWireMessage, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
+import { parseWireMessage, SENDER, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import type { Clock, PeerPort } from './ports.ts';
 
@@ -23,8 +23,8 @@ export interface LinkHandlers {
   onPeerExit(detail: string): void;
   onProtocolError(error: string): void;
   onPeerLost(detail: string): void;
-  /** Compare mode: the secondary's client output, on the primary. */
-  onSvmOutput(lines: string[]): void;
+  /** Compare mode, on the primary: the secondary's client output from its run since checkpoint `from`. */
+  onSvmOutput(lines: string[], from: number): void;
 }
 
 interface Outgoing {
@@ -74,10 +74,13 @@ export class Link {
     this.post(outgoing);
   }
 
-  /** Compare mode, on the secondary: its client output, for the primary to compare; bypasses the gate like heartbeats. */
-  sendOutput(lines: string[]): void {
+  /**
+   * Compare mode, on the secondary: its client output from its run since
+   * checkpoint `from`, for the primary to compare; bypasses the gate like heartbeats.
+   */
+  sendOutput(lines: string[], from: number): void {
     if (this.closed || this.ended || this.frozen || this.cut) return;
-    this.port.postMessage({ type: 'svm-output', lines }, []);
+    this.port.postMessage({ type: 'svm-output', lines, from }, []);
   }
 
   /** Tells the peer this side left COLO; bypasses the gate. */
@@ -190,8 +193,15 @@ export class Link {
       return;
     }
     if (parsed.type === 'heartbeat') return;
+    if (parsed.type !== 'colo-exit' && SENDER[parsed.type] !== this.peer) {
+      if (this.ended) return;
+      const detail = `${parsed.type} from the ${this.peer}: only the ${SENDER[parsed.type]} sends it`;
+      this.trace({ kind: 'error', time: this.clock.now(), side: this.side, detail });
+      this.handlers.onProtocolError(detail);
+      return;
+    }
     if (parsed.type === 'svm-output') {
-      if (!this.ended) this.handlers.onSvmOutput(parsed.lines);
+      if (!this.ended) this.handlers.onSvmOutput(parsed.lines, parsed.from);
       return;
     }
     if (this.ended) {

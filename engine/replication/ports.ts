@@ -38,7 +38,11 @@ export interface ReplicatedVm {
   restoreState(state: ArrayBuffer): Promise<void>;
   /** Stream position up to which the guest has read its client's input. */
   clientInputConsumed(): number;
-  /** After a load: the client port holds the stream from `from` on, as the primary's did at capture. */
+  /**
+   * After a load: the client port holds the stream from `from` on, as the
+   * primary's did at capture. False if those bytes are not all known here; the
+   * port is then empty, never left holding what it had before the load.
+   */
   replayClientInput(from: number): boolean;
   /** Local subscription to a serial port's output (ttyS1 is the client's). */
   onSerialOutput(port: SerialPort, listener: (text: string) => void): () => void;

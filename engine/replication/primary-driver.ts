@@ -19,7 +19,8 @@ const CAPTURE_LIMIT_MS = 10_000;
 
 export class PrimaryDriver extends CoreDriver {
   private readonly core: PrimaryCore;
-  private output = new OutputCommit();
+  private readonly output: OutputCommit;
+  private outputCommit: 'hold' | 'unsafe' = 'hold';
   private frozen = false;
   private readonly stopTap: () => void;
   private cancelPeriod: () => void = () => {};
@@ -42,8 +43,11 @@ export class PrimaryDriver extends CoreDriver {
     clock: Clock,
     config: ReplicationConfig,
     emit: (event: ReplicationEvent) => void,
+    /** Output of a line this VM had begun before this driver took over its output. */
+    lineStart = '',
   ) {
     super('primary', port, clock, config, emit);
+    this.output = new OutputCommit(lineStart);
     this.core = new PrimaryCore(resumePolicy(config.mode));
     this.periodMs = config.periodMs;
     if (source.note) this.trace({ kind: 'error', time: clock.now(), side: 'primary', detail: source.note });
@@ -86,8 +90,16 @@ export class PrimaryDriver extends CoreDriver {
   }
 
   setOutputCommit(mode: 'hold' | 'unsafe'): void {
+    if (mode === this.outputCommit) return;
+    this.outputCommit = mode;
     if (mode === 'unsafe') this.release(this.output.releaseAll());
-    else if (this.core.phase !== 'exited') this.output = new OutputCommit();
+    // Out of COLO nothing is held any more, whatever the setting.
+    else if (this.core.phase !== 'exited') this.output.hold();
+  }
+
+  /** The client output of a line the VM has begun: it goes with the VM to its next role. */
+  get lineStart(): string {
+    return this.output.lineStart;
   }
 
   /** Simulated hang: the VM stops, nothing is sent or read, no timer fires. */
@@ -187,11 +199,19 @@ export class PrimaryDriver extends CoreDriver {
     watchdog.catch(() => {});
     try {
       await Promise.race([this.vm.stop(), watchdog]);
+      // COLO may have ended while the VM was stopping (the secondary left, or
+      // was lost): the core then let the VM run again, and that run came before
+      // this stop took effect. The VM must run; there is nothing to capture.
+      if (this.core.phase !== 'capturing' || this.core.checkpoint !== checkpoint) {
+        if (!this.frozen) await this.resume();
+        return;
+      }
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
       const { payload, header: stateHeader, pages } = await Promise.race([this.source.capture(checkpoint), watchdog]);
-      const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed() };
+      // The stopped VM's unfinished output line: the state holds its rest.
+      const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed(), lineStart: this.output.lineStart };
       this.captured = payload;
       const now = this.clock.now();
       this.trace({
@@ -239,18 +259,25 @@ export class PrimaryDriver extends CoreDriver {
     this.releaseMatched();
   }
 
-  protected override onSvmOutput(lines: string[]): void {
+  protected override onSvmOutput(lines: string[], from: number): void {
     if (!this.compare.enabled || this.core.phase === 'exited') return;
     for (const line of lines) {
-      const mine = this.output.compare(line);
+      const mine = this.output.compare(line, from, this.clock.now());
       if (mine) this.judged(mine, line);
     }
     this.releaseMatched();
   }
 
+  // Both queues time out, as in colo-compare: a reply the secondary never
+  // wrote, and one the secondary wrote that the primary never did.
   private checkOverdue(): void {
     if (this.core.phase === 'exited') return;
-    for (const line of this.output.overdue(this.clock.now(), this.compare.timeoutMs)) this.judged(line);
+    const now = this.clock.now();
+    for (const line of this.output.overdue(now, this.compare.timeoutMs)) this.judged(line);
+    for (const theirs of this.output.overdueSecondary(now, this.compare.timeoutMs)) {
+      this.trace({ kind: 'compare', time: now, verdict: 'timeout', secondary: theirs.text, checkpoint: theirs.from + 1 });
+      this.input({ kind: 'checkpoint-due', cause: 'timeout' });
+    }
   }
 
   // A reply the VMs disagree on, or one the secondary never gave, means the

@@ -21,11 +21,11 @@ export class ReplicationHost {
   ) {}
 
   startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit) => new PrimaryDriver(this.vm, this.paths.source(config.mode), port, this.clock, config, emit));
+    this.attach(listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode), port, this.clock, config, emit, lineStart));
   }
 
   startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit) => new SecondaryDriver(this.vm, this.paths.sink(), port, this.clock, config, emit));
+    this.attach(listener, (emit, lineStart) => new SecondaryDriver(this.vm, this.paths.sink(), port, this.clock, config, emit, lineStart));
   }
 
   checkpointNow(): void {
@@ -48,8 +48,11 @@ export class ReplicationHost {
     this.driver?.setCompare(compare);
   }
 
+  // Commands can reach a worker before its role does (the host names a fresh
+  // secondary before it starts replicating): the role's configuration carries
+  // the settings, so an early command has nothing to act on.
   lostHeartbeat(): void {
-    this.need().lostHeartbeat();
+    this.driver?.lostHeartbeat();
   }
 
   confirmAlone(): void {
@@ -57,11 +60,11 @@ export class ReplicationHost {
   }
 
   setGate(gate: GateConfig): void {
-    this.need().setGate(gate);
+    this.driver?.setGate(gate);
   }
 
   step(): boolean {
-    return this.need().step();
+    return this.driver?.step() ?? false;
   }
 
   status(): ReplicationStatus | undefined {
@@ -70,11 +73,11 @@ export class ReplicationHost {
 
   freeze(): void {
     this.frozen = true;
-    this.need().freeze();
+    this.driver?.freeze();
   }
 
   cutLink(): void {
-    this.need().cutLink();
+    this.driver?.cutLink();
   }
 
   /** Answers at once, unless frozen: then never, as a hung worker would. */
@@ -88,19 +91,20 @@ export class ReplicationHost {
 
   // A worker whose COLO has ended (a primary that left it, a secondary that
   // took over) may start again, as the primary of a new pair: re-protection.
-  private attach(listener: ReplicationListener, make: (emit: (event: ReplicationEvent) => void) => PrimaryDriver | SecondaryDriver): void {
+  // The VM runs on through the change, so a line it has begun goes with it.
+  private attach(
+    listener: ReplicationListener,
+    make: (emit: (event: ReplicationEvent) => void, lineStart: string) => PrimaryDriver | SecondaryDriver,
+  ): void {
+    let lineStart = '';
     if (this.driver) {
       const { phase } = this.driver.status();
       if (phase !== 'exited' && phase !== 'primary') throw new Error(`replication: this worker is still replicating (${phase})`);
+      lineStart = this.driver.lineStart;
       this.driver.dispose();
       this.frozen = false;
     }
     const batcher = new EventBatcher<ReplicationEvent>((events) => listener(events));
-    this.driver = make((event) => batcher.push(event));
-  }
-
-  private need(): PrimaryDriver | SecondaryDriver {
-    if (!this.driver) throw new Error('replication: not started');
-    return this.driver;
+    this.driver = make((event) => batcher.push(event), lineStart);
   }
 }

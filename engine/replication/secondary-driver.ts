@@ -1,7 +1,7 @@
 // Runs the secondary's COLO core: stages each received vmstate, verifies it in
 // full before answering vmstate-received, keeps the last state it loaded, and
 // on failover runs the VM as the new primary with its output going straight out.
-import { OutputCommit } from '../protocol/output-commit.ts';
+import { LineSplitter } from '../protocol/output-commit.ts';
 import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
 import type { CompareConfig, ReplicationConfig } from './config.ts';
@@ -18,10 +18,12 @@ export class SecondaryDriver extends CoreDriver {
   private compare: boolean;
   /** The VM runs between checkpoints (compare mode), so it no longer holds exactly the last one. */
   private running = false;
-  private stagedInputAt: number | undefined;
+  /** What came with the staged state but is not in it: the client's read position, the started output line. */
+  private stagedHeader: VmstateHeader | undefined;
   /** The loaded state's buffer, handed back to the primary with vmstate-loaded. */
   private handBack: ArrayBuffer | undefined;
-  private readonly output = new OutputCommit();
+  /** Replaced with every load: a started line belongs to the state that started it. */
+  private output: LineSplitter;
 
   constructor(
     private readonly vm: ReplicatedVm,
@@ -30,11 +32,11 @@ export class SecondaryDriver extends CoreDriver {
     clock: Clock,
     config: ReplicationConfig,
     emit: (event: ReplicationEvent) => void,
+    lineStart = '',
   ) {
     super('secondary', port, clock, config, emit);
     this.compare = config.compare.enabled;
-    // Lines leave this splitter at once; where they go depends on the role.
-    this.output.releaseAll();
+    this.output = new LineSplitter(lineStart);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
     this.input({ kind: 'ready' });
   }
@@ -76,8 +78,13 @@ export class SecondaryDriver extends CoreDriver {
     this.link.close();
   }
 
+  /** The client output of a line the VM has begun: it goes with the VM to its next role. */
+  get lineStart(): string {
+    return this.output.lineStart;
+  }
+
   private stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
-    this.stagedInputAt = header.inputAt;
+    this.stagedHeader = header;
     const verdict = this.sink.stage(header, payload);
     if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
     return verdict;
@@ -135,14 +142,31 @@ export class SecondaryDriver extends CoreDriver {
         this.running = false;
       }
       this.handBack = await this.sink.load(diverged);
-      // The client's unread input is not in the state: refill it as the primary had it.
-      if (this.stagedInputAt !== undefined) this.vm.replayClientInput(this.stagedInputAt);
+      this.resumeStreams();
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true });
       this.input({ kind: 'loaded', checkpoint });
       if (this.compare) await this.runBetweenCheckpoints();
     } catch (err) {
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: false });
       this.input({ kind: 'load-failed', checkpoint, error: (err as Error).message });
+    }
+  }
+
+  // The state just loaded is where the primary was at capture, but two of its
+  // streams live outside v86's state: the client's unread input (refilled as
+  // the primary had it) and a started output line (it continues from there).
+  // Whatever this VM had of either belonged to the state the load replaced.
+  private resumeStreams(): void {
+    const header = this.stagedHeader;
+    this.output = new LineSplitter(header?.lineStart ?? '');
+    const refilled = header !== undefined && this.vm.replayClientInput(header.inputAt);
+    if (!refilled && this.compare) {
+      this.trace({
+        kind: 'error',
+        time: this.clock.now(),
+        side: 'secondary',
+        detail: `client input from position ${header?.inputAt ?? '?'} on is not all here to refill; the port was emptied (a request in flight goes unanswered here until the next checkpoint)`,
+      });
     }
   }
 
@@ -162,13 +186,13 @@ export class SecondaryDriver extends CoreDriver {
   }
 
   private onClientOutput(text: string): void {
-    const lines = this.output.append(text, this.core.loaded).released;
+    const lines = this.output.push(text);
     if (lines.length === 0) return;
     if (this.core.phase === 'primary') {
       this.trace({ kind: 'output', time: this.clock.now(), side: 'secondary', state: 'released', lines });
       this.emit({ type: 'released', lines });
     } else if (this.compare) {
-      this.link.sendOutput(lines);
+      this.link.sendOutput(lines, this.core.loaded);
     }
   }
 

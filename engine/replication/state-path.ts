@@ -10,7 +10,8 @@ import type { ReplicatedVm } from './ports.ts';
 export interface CapturedState {
   /** The state in its first header.bytes bytes (a reused buffer may be larger). */
   payload: ArrayBuffer;
-  header: VmstateHeader;
+  /** The driver adds what is not in the state (input position, started line). */
+  header: Pick<VmstateHeader, 'bytes' | 'checksum'>;
   /** Pages sent (delta path): RAM and device block. */
   pages?: { ram: number; device: number };
 }

@@ -3,6 +3,12 @@
 // secondary loads a checkpoint its port must be refilled with what the primary
 // had not yet read at capture: this log holds the recent stream to do that.
 
+/** A serial port's receive side as v86's UART has it: unread bytes in `input`. */
+export interface ReceivingPort {
+  input: number[];
+  data_received(byte: number): void;
+}
+
 export class ClientInputLog {
   private bytes: Uint8Array;
   private length = 0;
@@ -34,6 +40,21 @@ export class ClientInputLog {
     }
     this.bytes.set(data, this.length);
     this.length += data.length;
+  }
+
+  /**
+   * After a load: `port` holds exactly the stream from `from` on. Whatever it
+   * held before belonged to the state the load replaced, so it goes even when
+   * the refill cannot be made (a leftover fragment there could complete a
+   * half-read request of the new state into one the client never sent).
+   * False when the log does not hold all those bytes.
+   */
+  refill(port: ReceivingPort, from: number): boolean {
+    port.input.length = 0;
+    const bytes = this.from(from);
+    if (!bytes) return false;
+    for (const byte of bytes) port.data_received(byte);
+    return true;
   }
 
   /** The bytes from stream position `from` on, or undefined if the log no longer (or never) held them. */

@@ -47,7 +47,7 @@ export interface MachineApi {
    * position in the client's byte stream (compare mode mirrors the primary's
    * stream to the secondary); without it they follow what came before.
    */
-  sendSerial(port: SerialPort, text: string, at?: number): void;
+  sendSerial(port: SerialPort, data: string | Uint8Array, at?: number): void;
   textScreen(): string[];
   /** Instructions executed since start, as a 64-bit-safe count. */
   instructionCount(): number;

@@ -9,7 +9,7 @@ import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOption
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
-import { ClientInputLog } from './client-input-log.ts';
+import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
@@ -18,10 +18,7 @@ export interface V86Internals {
 }
 
 /** v86's UART keeps unread input in a plain array, outside its saved state. */
-export interface UartInternals {
-  input: number[];
-  data_received(byte: number): void;
-}
+export type UartInternals = ReceivingPort;
 
 const INSTRUCTION_POLL_MS = 1000;
 const CLIENT_PORT = 1;
@@ -187,8 +184,8 @@ export class GuestMachine implements MachineApi {
     return () => this.taps[port].delete(listener);
   }
 
-  sendSerial(port: SerialPort, text: string, at?: number): void {
-    const bytes = new TextEncoder().encode(text);
+  sendSerial(port: SerialPort, data: string | Uint8Array, at?: number): void {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     if (port === CLIENT_PORT) this.clientInput.append(bytes, at);
     this.vm().serial_send_bytes(port, bytes);
   }
@@ -201,15 +198,11 @@ export class GuestMachine implements MachineApi {
   /**
    * After loading a checkpoint captured when the primary had read the client's
    * stream up to `from`: the port holds exactly the bytes after that, as the
-   * primary's did. False if they are not all known here.
+   * primary's did. False if they are not all known here: the port is then empty.
    */
   replayClientInput(from: number): boolean {
     const uart = this.clientUart();
-    const bytes = this.clientInput.from(from);
-    if (!uart || !bytes) return false;
-    uart.input.length = 0;
-    for (const byte of bytes) uart.data_received(byte);
-    return true;
+    return uart !== undefined && this.clientInput.refill(uart, from);
   }
 
   private clientUart(): UartInternals | undefined {

@@ -7,9 +7,15 @@ import { DeltaApplier } from '../checkpoint/delta-apply.ts';
 import { DeltaCapture } from '../checkpoint/delta-capture.ts';
 import { DELTA_MAGIC } from '../checkpoint/delta-format.ts';
 import { DeltaSink, DeltaSource } from '../checkpoint/delta-path.ts';
+import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
+import type { ReplicatedVm } from '../replication/ports.ts';
 import { FullStateSink, FullStateSource, type StatePaths, type StateSink } from '../replication/state-path.ts';
-import type { GuestMachine } from '../vm/machine.ts';
+
+/** A VM with both state paths: v86's save/restore, and direct access for deltas (where it can give it). */
+export interface MachineWithState extends ReplicatedVm {
+  stateAccess(): MachineStateAccess | { unavailable: string };
+}
 
 /** Hands each received state to the path its format belongs to. */
 class EitherSink implements StateSink {
@@ -54,7 +60,7 @@ class EitherSink implements StateSink {
   }
 }
 
-export function machineStatePaths(machine: GuestMachine, memoryBytes: number): StatePaths {
+export function machineStatePaths(machine: MachineWithState, memoryBytes: number): StatePaths {
   let capture: DeltaCapture | undefined;
   let applier: DeltaApplier | undefined;
   return {

@@ -138,8 +138,8 @@ export class VmHandle implements ClusterNode {
     return this.remote.heapUsed();
   }
 
-  sendClient(line: string, at?: number): Promise<void> {
-    return this.machine.sendSerial(1, line, at);
+  sendClient(data: string | Uint8Array, at?: number): Promise<void> {
+    return this.machine.sendSerial(1, data, at);
   }
 
   /** Kills the worker at once, as a crash would; nothing is awaited. */

@@ -52,7 +52,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
         return Comlink.transfer(state, [state]);
       },
       restoreState: (state) => machine.restoreState(state),
-      sendSerial: (port, text, at) => machine.sendSerial(port, text, at),
+      sendSerial: (port, data, at) => machine.sendSerial(port, data, at),
       textScreen: () => machine.textScreen(),
       instructionCount: () => machine.instructionCount(),
       destroy: async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checksum32 } from '../../engine/protocol/checksum.ts';
-import { OutputCommit } from '../../engine/protocol/output-commit.ts';
+import { LineSplitter, OutputCommit } from '../../engine/protocol/output-commit.ts';
 
 describe('OutputCommit', () => {
   it('holds each line in the epoch of its newline and releases epochs in order', () => {
@@ -23,28 +23,79 @@ describe('OutputCommit', () => {
 });
 
 describe('OutputCommit in compare mode', () => {
+  // Lines of epoch 2 were written after checkpoint 1: a secondary run from checkpoint 1 vouches for them.
   it('releases a line once the secondary wrote the same, in order, whichever VM answered first', () => {
     const out = new OutputCommit();
-    out.append('c1 ok 1\nc2 ok 3\n', 1, 0);
+    out.append('c1 ok 1\nc2 ok 3\n', 2, 0);
     // c2 matches first, but c1 is still open: nothing may overtake it.
-    expect(out.compare('c2 ok 3')).toMatchObject({ text: 'c2 ok 3', verdict: 'match' });
+    expect(out.compare('c2 ok 3', 1)).toMatchObject({ text: 'c2 ok 3', verdict: 'match' });
     expect(out.releaseMatched()).toEqual([]);
-    expect(out.compare('c1 ok 1')).toMatchObject({ verdict: 'match' });
+    expect(out.compare('c1 ok 1', 1)).toMatchObject({ verdict: 'match' });
     expect(out.releaseMatched().map((l) => l.text)).toEqual(['c1 ok 1', 'c2 ok 3']);
     // The secondary's reply may come before the primary's.
-    expect(out.compare('c3 ok 6')).toBeUndefined();
-    expect(out.append('c3 ok 6\n', 1, 5).held[0]?.verdict).toBe('match');
+    expect(out.compare('c3 ok 6', 1)).toBeUndefined();
+    expect(out.append('c3 ok 6\n', 2, 5).held[0]?.verdict).toBe('match');
     expect(out.releaseMatched().map((l) => l.text)).toEqual(['c3 ok 6']);
   });
 
   it('marks a different reply a mismatch and a missing one a timeout; those wait for a checkpoint', () => {
     const out = new OutputCommit();
-    out.append('c1 ok 1 rand=7\nc2 ok 1\n', 1, 0);
-    expect(out.compare('c1 ok 1 rand=9')).toMatchObject({ verdict: 'mismatch' });
+    out.append('c1 ok 1 rand=7\nc2 ok 1\n', 2, 0);
+    expect(out.compare('c1 ok 1 rand=9', 1)).toMatchObject({ verdict: 'mismatch' });
     expect(out.overdue(2999, 3000)).toEqual([]);
     expect(out.overdue(3000, 3000)).toMatchObject([{ text: 'c2 ok 1', verdict: 'timeout' }]);
     expect(out.releaseMatched()).toEqual([]);
-    expect(out.releaseUpTo(1)).toEqual(['c1 ok 1 rand=7', 'c2 ok 1']);
+    expect(out.releaseUpTo(2)).toEqual(['c1 ok 1 rand=7', 'c2 ok 1']);
+  });
+
+  // Speculative mode: the primary runs on after capturing checkpoint 2, so it
+  // writes epoch-3 lines while the secondary still runs from checkpoint 1. That
+  // run is rolled back by the load of checkpoint 2; only a run from 2 vouches.
+  it('matches a line only with a secondary run from the checkpoint that opened its epoch', () => {
+    const out = new OutputCommit();
+    out.append('c7 ok 9 time=100\n', 3, 0);
+    expect(out.compare('c7 ok 9 time=100', 1)).toBeUndefined();
+    expect(out.releaseMatched()).toEqual([]);
+    expect(out.compare('c7 ok 9 time=101', 2)).toMatchObject({ verdict: 'mismatch' });
+    // And the other way round: a stored secondary line waits for the epoch it vouches for.
+    out.compare('c8 ok 9', 2);
+    expect(out.append('c8 ok 9\n', 4, 1).held[0]?.verdict).toBeUndefined();
+  });
+
+  it('drops what the secondary wrote before the checkpoint it now holds, as colo-compare drops its queue', () => {
+    const out = new OutputCommit();
+    out.compare('c4 ok 2', 1, 0);
+    out.releaseUpTo(2);
+    // A later line of the secondary's rolled-back run counts for nothing either.
+    expect(out.compare('c5 ok 2', 1, 0)).toBeUndefined();
+    expect(out.append('c4 ok 2\nc5 ok 2\n', 2, 0).held.map((l) => l.verdict)).toEqual([undefined, undefined]);
+    expect(out.overdueSecondary(10_000, 3000)).toEqual([]);
+  });
+
+  it('times out a secondary line the primary never wrote, once', () => {
+    const out = new OutputCommit();
+    out.compare('c9 ok 1', 1, 100);
+    expect(out.overdueSecondary(3099, 3000)).toEqual([]);
+    expect(out.overdueSecondary(3100, 3000)).toMatchObject([{ text: 'c9 ok 1', from: 1 }]);
+    expect(out.overdueSecondary(9000, 3000)).toEqual([]);
+  });
+});
+
+describe('LineSplitter', () => {
+  it('keeps a started line until its newline, and can start from a line another VM began', () => {
+    const split = new LineSplitter('c38 ok 15');
+    expect(split.push('4\r\nc39 o')).toEqual(['c38 ok 154']);
+    expect(split.lineStart).toBe('c39 o');
+  });
+});
+
+describe('OutputCommit switched between hold and unsafe', () => {
+  it('keeps a started line and what it holds when output commit is switched', () => {
+    const out = new OutputCommit('c1 o');
+    expect(out.append('k 1\nc2 ok', 1).held.map((l) => l.text)).toEqual(['c1 ok 1']);
+    expect(out.releaseAll()).toEqual(['c1 ok 1']);
+    out.hold();
+    expect(out.append(' 3\n', 1).held.map((l) => l.text)).toEqual(['c2 ok 3']);
   });
 });
 

@@ -4,7 +4,7 @@ import { parseWireMessage, type ColoMessage } from '../../engine/protocol/messag
 import { PrimaryCore } from '../../engine/protocol/primary.ts';
 import { SecondaryCore } from '../../engine/protocol/secondary.ts';
 
-const header = { bytes: 100, checksum: 7 };
+const header = { bytes: 100, checksum: 7, inputAt: 0 };
 const msg = {
   ready: { type: 'checkpoint-ready' },
   request: (checkpoint: number) => ({ type: 'checkpoint-request', checkpoint }),
@@ -209,15 +209,40 @@ describe('SecondaryCore', () => {
     expect(s.failover.status).toBe('completed');
   });
 
-  it('reloads the last good checkpoint when a load fails, and can still take over from it', () => {
+  // vmstate-received 2 let the primary release output that only checkpoint 2
+  // covers: taking over from checkpoint 1 would lose it.
+  it('never takes over from an older checkpoint when the load during a relaunch fails: the service is lost, by name', () => {
     const s = idleSecondary();
     s.handle({ kind: 'message', message: msg.request(2) });
     s.handle({ kind: 'message', message: msg.send(2) });
     s.handle({ kind: 'message', message: msg.size(2), verdict: 'ok' });
     s.handle({ kind: 'lost-heartbeat' });
     const effects = s.handle({ kind: 'load-failed', checkpoint: 2, error: 'bad' });
-    expect(effects[0]).toEqual({ kind: 'reload-last-good', checkpoint: 1 });
-    expect(effects).toContainEqual({ kind: 'takeover', from: 1 });
+    expect(effects.some((e) => e.kind === 'takeover')).toBe(false);
+    expect(s.phase).toBe('exited');
+    expect(s.exitDetail).toBe('service lost: checkpoint 2 could not be loaded (bad), and no older one may serve');
+    expect(s.handle({ kind: 'peer-lost', detail: 'silent' })).toEqual([]);
+  });
+
+  it('a failed load without a failover leaves COLO (telling the primary) and never takes over later', () => {
+    const s = idleSecondary();
+    s.handle({ kind: 'message', message: msg.request(2) });
+    s.handle({ kind: 'message', message: msg.send(2) });
+    s.handle({ kind: 'message', message: msg.size(2), verdict: 'ok' });
+    const effects = s.handle({ kind: 'load-failed', checkpoint: 2, error: 'bad' });
+    expect(effects.map((e) => e.kind)).toEqual(['reload-last-good', 'notify-peer-exit', 'exited']);
+    expect(s.exitDetail).toBe('loading checkpoint 2 failed: bad');
+    expect(s.handle({ kind: 'lost-heartbeat' })).toEqual([]);
+  });
+
+  it('takes over after loading checkpoint 1 when the primary is lost during that first load (relaunch)', () => {
+    const s = new SecondaryCore();
+    s.handle({ kind: 'ready' });
+    s.handle({ kind: 'message', message: msg.request(1) });
+    s.handle({ kind: 'message', message: msg.send(1) });
+    s.handle({ kind: 'message', message: msg.size(1), verdict: 'ok' });
+    expect(s.handle({ kind: 'peer-lost', detail: 'silent' })).toEqual([{ kind: 'failover-status', status: 'relaunch' }]);
+    expect(s.handle({ kind: 'loaded', checkpoint: 1 })).toContainEqual({ kind: 'takeover', from: 1 });
   });
 
   it('cannot take over before the initial sync, and never after COLO exited', () => {
@@ -246,8 +271,18 @@ describe('parseWireMessage', () => {
     [{ type: 'checkpoint-explode' }, /unknown message type "checkpoint-explode"/],
     [{ type: 'checkpoint-request' }, /checkpoint-request without a valid checkpoint number/],
     [{ type: 'checkpoint-request', checkpoint: -1 }, /without a valid checkpoint number/],
-    [{ type: 'vmstate-size', checkpoint: 1 }, /vmstate-size without a valid header/],
+    [{ type: 'vmstate-size', checkpoint: 1 }, /vmstate-size: no header/],
     [{ type: 'heartbeat' }, /heartbeat without sequence/],
+    [{ type: 'checkpoint-request', checkpoint: 1.5 }, /without a valid checkpoint number/],
+    [{ type: 'checkpoint-request', checkpoint: 2 ** 32 }, /without a valid checkpoint number/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, bytes: -1 } }, /size -1 is not a whole number of bytes from 0 to 2\^32/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, bytes: 10.5 } }, /size 10.5 is not/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, bytes: Number.NaN } }, /size NaN is not/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, bytes: 2 ** 32 + 1 } }, /size 4294967297 is not/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, checksum: -3 } }, /checksum -3 is not a 32-bit value/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { bytes: 1, checksum: 1 } }, /input position undefined is not a stream position/],
+    [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, lineStart: 'a\nb' } }, /started output line is not a line start/],
+    [{ type: 'svm-output', lines: ['x'] }, /svm-output without the checkpoint its run started from/],
   ])('rejects %j', (data, error) => {
     expect(parseWireMessage(data)).toEqual({ error: expect.stringMatching(error) });
   });
@@ -278,7 +313,12 @@ describe('HeartbeatMonitor', () => {
 
   it('does not count its own stall as the peer missing beats: one late beat is one beat', () => {
     const m = new HeartbeatMonitor({ intervalMs: 100, missLimit: 3 }, 1000);
-    // This side was busy for a whole second; its next beat is still only the first one missed.
+    m.heard(1000);
+    // This side was busy for a whole second (ten intervals): the peer was silent
+    // that long, yet this side's next beat is only the first one it missed.
+    expect(m.silentMs(2000)).toBe(1000);
     expect(m.beat()).toBe(false);
+    expect([m.beat(), m.beat()]).toEqual([false, false]);
+    expect(m.beat()).toBe(true);
   });
 });
