@@ -1,5 +1,7 @@
 // A MessageChannel with faults: every message can be dropped, duplicated,
-// delayed (and so reordered) or corrupted, by a seeded plan; the link can be cut.
+// delayed (and so reordered) or corrupted, by a seeded plan; a channel can be
+// cut (a partition of that pair; a later pair gets a new channel), and the
+// network can heal (no more faults from then on).
 import type { PeerPort } from '../../engine/replication/ports.ts';
 import type { SimScheduler } from './scheduler.ts';
 
@@ -15,30 +17,46 @@ export interface FaultPlan {
 export type FaultKind = 'drop' | 'duplicate' | 'corrupt' | 'reorder';
 
 export class SimNetwork {
-  cut = false;
   readonly injected: Record<FaultKind, number> = { drop: 0, duplicate: 0, corrupt: 0, reorder: 0 };
+  private plan: FaultPlan;
+  private readonly channels: { cut: boolean }[] = [];
 
   constructor(
     private readonly scheduler: SimScheduler,
     private readonly random: () => number,
-    private readonly plan: FaultPlan,
-  ) {}
+    plan: FaultPlan,
+  ) {
+    this.plan = plan;
+  }
 
   channel(): [SimPort, SimPort] {
-    const a = new SimPort(this);
-    const b = new SimPort(this);
+    const wire = { cut: false };
+    this.channels.push(wire);
+    const a = new SimPort(this, wire);
+    const b = new SimPort(this, wire);
     a.peer = b;
     b.peer = a;
     return [a, b];
   }
 
-  send(to: SimPort, data: unknown, transfer: Transferable[]): void {
-    if (this.cut) return;
+  /** The channels made so far carry nothing more (those of later pairs do). */
+  cutAll(): void {
+    for (const wire of this.channels) wire.cut = true;
+  }
+
+  /** From now on no message is dropped, duplicated, corrupted or delayed. */
+  heal(): void {
+    this.plan = { drop: 0, duplicate: 0, corrupt: 0, jitterMs: 0, reorder: false };
+  }
+
+  send(to: SimPort, data: unknown, transfer: Transferable[], wire: { cut: boolean }): void {
+    if (wire.cut) return;
     if (this.random() < this.plan.drop) {
       this.injected.drop++;
       return;
     }
-    let message = structuredClone(data, { transfer: transfer as Transferable[] });
+    // Heartbeats are most of the traffic and hold only numbers: a copy is a clone.
+    let message = isHeartbeat(data) ? { ...data } : structuredClone(data, { transfer: transfer as Transferable[] });
     if (this.random() < this.plan.corrupt) {
       this.injected.corrupt++;
       message = corrupt(message, this.random);
@@ -52,9 +70,15 @@ export class SimNetwork {
       else if (at < to.lastArrival) this.injected.reorder++;
       to.lastArrival = Math.max(to.lastArrival, at);
       const copy = i === 0 ? message : structuredClone(message);
-      this.scheduler.after(at - this.scheduler.now(), () => to.deliver(copy));
+      this.scheduler.after(at - this.scheduler.now(), () => {
+        if (!wire.cut) to.deliver(copy);
+      });
     }
   }
+}
+
+function isHeartbeat(data: unknown): data is { type: 'heartbeat'; sequence: number } {
+  return typeof data === 'object' && data !== null && (data as { type?: unknown }).type === 'heartbeat';
 }
 
 function corrupt(message: unknown, random: () => number): unknown {
@@ -81,11 +105,14 @@ export class SimPort implements PeerPort {
   private readonly listeners = new Set<(event: MessageEvent) => void>();
   private closed = false;
 
-  constructor(private readonly network: SimNetwork) {}
+  constructor(
+    private readonly network: SimNetwork,
+    private readonly wire: { cut: boolean },
+  ) {}
 
   postMessage(message: unknown, transfer: Transferable[]): void {
     if (this.closed || !this.peer) return;
-    this.network.send(this.peer, message, transfer);
+    this.network.send(this.peer, message, transfer, this.wire);
   }
 
   addEventListener(_type: 'message', listener: (event: MessageEvent) => void): void {

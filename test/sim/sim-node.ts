@@ -1,28 +1,63 @@
-// One simulated PC: a FakeVm with the real ReplicationHost (drivers, cores,
-// link) running on virtual time. Terminating it silences it at once, as
-// terminating a worker does.
+// One simulated PC: a FakeGuest with the real ReplicationHost (drivers, cores,
+// link) and the real state paths (full and delta, over the guest's memory),
+// on virtual time. Like a worker, it takes the host's calls a little later and
+// in order; terminating it silences it at once. Its answer to the host's ping
+// can be slow while it is alive.
 import type { ClusterNode, ReplicationControl } from '../../engine/replication/cluster-node.ts';
 import type { ReplicationConfig } from '../../engine/replication/config.ts';
 import type { ReplicationEvent } from '../../engine/replication/events.ts';
 import type { PeerPort } from '../../engine/replication/ports.ts';
 import { ReplicationHost } from '../../engine/replication/replication-host.ts';
-import { fullStatePaths } from '../../engine/replication/state-path.ts';
 import type { StartOptions } from '../../engine/vm/machine-api.ts';
-import { FakeVm, SIM_MEMORY_BYTES, type StateRegistry } from './fake-vm.ts';
-import type { SimScheduler } from './scheduler.ts';
+import { machineStatePaths } from '../../engine/worker/state-paths.ts';
+import type { StatePaths } from '../../engine/replication/state-path.ts';
+import { FakeGuest, SIM_RAM_BYTES, type GuestTraits, type StateRegistry } from './fake-guest.ts';
+import { seededRandom, type SimScheduler } from './scheduler.ts';
 
 const never = <T>() => new Promise<T>(() => {});
 
+/** The real state paths, with each load taking `ms` of virtual time first. */
+function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): StatePaths {
+  if (ms <= 0) return paths;
+  return {
+    source: (mode) => paths.source(mode),
+    sink: () => {
+      const sink = paths.sink();
+      return {
+        get path() {
+          return sink.path;
+        },
+        stage: (header, payload) => sink.stage(header, payload),
+        load: (diverged) => new Promise<void>((resolve) => scheduler.after(ms, resolve)).then(() => sink.load(diverged)),
+        beforeRun: () => sink.beforeRun(),
+        discard: () => sink.discard(),
+        reloadLastGood: () => sink.reloadLastGood(),
+      };
+    },
+  };
+}
+const encoder = new TextEncoder();
+
 export class SimNode implements ClusterNode {
   alive = true;
-  readonly vm: FakeVm;
-  private readonly host: ReplicationHost;
+  readonly guest: FakeGuest;
   readonly replication: ReplicationControl;
+  /** How long the host's ping waits for an answer from this PC (it is busy, not dead). */
+  pingDelayMs = 0;
+  private readonly host: ReplicationHost;
+  /** Calls into a worker arrive in order: the last delivery time. */
+  private lastDelivery = 0;
 
-  constructor(scheduler: SimScheduler, registry: StateRegistry, name: string) {
-    this.vm = new FakeVm(scheduler, registry, name);
-    this.host = new ReplicationHost(this.vm, scheduler, fullStatePaths(this.vm, SIM_MEMORY_BYTES));
-    const call = <T>(fn: () => T): Promise<T> => (this.alive ? Promise.resolve().then(fn) : never<T>());
+  constructor(
+    private readonly scheduler: SimScheduler,
+    registry: StateRegistry,
+    name: string,
+    traits: GuestTraits,
+    private readonly latency: () => number,
+  ) {
+    this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
+    this.host = new ReplicationHost(this.guest, scheduler, slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler));
+    const call = <T>(fn: () => T): Promise<T> => (this.alive ? this.deliver(fn) : never<T>());
     this.replication = {
       checkpointNow: () => call(() => this.host.checkpointNow()),
       setPeriod: (ms) => call(() => this.host.setPeriod(ms)),
@@ -35,12 +70,12 @@ export class SimNode implements ClusterNode {
       setCompare: (compare) => call(() => this.host.setCompare(compare)),
       freeze: () => call(() => this.host.freeze()),
       cutLink: () => call(() => this.host.cutLink()),
-      ping: () => (this.alive ? this.host.ping() : never<true>()),
+      ping: () => (this.alive ? this.host.ping().then(() => this.after(this.pingDelayMs)) : never<true>()),
     };
   }
 
   async start(options: StartOptions): Promise<void> {
-    if (options.mode !== 'standby') await this.vm.run();
+    if (options.mode !== 'standby') await this.guest.run();
   }
 
   async startReplication(
@@ -53,18 +88,38 @@ export class SimNode implements ClusterNode {
       if (this.alive) listener(events);
     };
     const peer = port as unknown as PeerPort;
-    if (role === 'primary') this.host.startPrimary(peer, config, guarded);
-    else this.host.startSecondary(peer, config, guarded);
+    await this.deliver(() => (role === 'primary' ? this.host.startPrimary(peer, config, guarded) : this.host.startSecondary(peer, config, guarded)));
   }
 
-  async sendClient(line: string): Promise<void> {
-    if (this.alive) this.vm.receive(line);
+  async sendClient(line: string | Uint8Array, at: number): Promise<void> {
+    const bytes = typeof line === 'string' ? encoder.encode(line) : line;
+    await this.deliver(() => this.guest.receive(bytes, at));
   }
 
   terminate(): void {
     if (!this.alive) return;
     this.alive = false;
     this.host.dispose();
-    this.vm.kill();
+    this.guest.kill();
+  }
+
+  /** Runs `fn` in this "worker" after the latency of a message to it, in the order of the calls. */
+  private deliver<T>(fn: () => T): Promise<T> {
+    const at = Math.max(this.scheduler.now() + this.latency(), this.lastDelivery);
+    this.lastDelivery = at;
+    return new Promise<T>((resolve, reject) => {
+      this.scheduler.after(at - this.scheduler.now(), () => {
+        if (!this.alive) return;
+        try {
+          resolve(fn());
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  private after(ms: number): Promise<true> {
+    return ms <= 0 ? Promise.resolve(true) : new Promise((resolve) => this.scheduler.after(ms, () => resolve(true)));
   }
 }

@@ -1,161 +1,263 @@
-// One seeded fault schedule over the real replication stack (cores, drivers,
-// link, host coordinator, client) with fake VMs, a faulty network and virtual
-// time. Invariants are checked after every step.
+// One fault schedule over the real replication stack (cores, drivers, link,
+// state paths, host, client and its history checker) with fake guests, a
+// faulty network and virtual time. Invariants are checked after every step;
+// then the world heals and the service must go on, and the ledger that serves
+// the client is audited against everything the client was shown.
 import { ColoCluster } from '../../engine/colo/cluster.ts';
-import type { Side } from '../../engine/protocol/messages.ts';
-import { CHECKPOINT_MODES, type ReplicationConfig } from '../../engine/replication/config.ts';
-import { StateRegistry } from './fake-vm.ts';
-import { SimNetwork, type FaultKind, type FaultPlan } from './network.ts';
+import type { ClientOperation } from '../../engine/colo/client-operation.ts';
+import type { ReplicationConfig } from '../../engine/replication/config.ts';
+import { OPEN_GATE, type GateConfig } from '../../engine/replication/link.ts';
+import { StateRegistry } from './fake-guest.ts';
+import { SimNetwork } from './network.ts';
+import type { Action, Schedule } from './schedule.ts';
 import { SimScheduler, seededRandom } from './scheduler.ts';
 import { SimNode } from './sim-node.ts';
 
-export type Incident = 'kill-primary' | 'freeze-primary' | 'kill-secondary' | 'cut-link' | 'failover';
-const INCIDENTS: Incident[] = ['kill-primary', 'freeze-primary', 'kill-secondary', 'cut-link', 'failover'];
-const DURATION_MS = 2000;
+/**
+ * After the schedule's faults, this long of a healed world: longer than the
+ * slowest legitimate recovery (a request lost in the failure is resent within
+ * two retry periods, while detection and arbitration run; then it waits for a
+ * checkpoint period and a slow load).
+ */
+export const QUIET_MS = 1400;
+/** Once recovered, a PC that can serve releases something to the client at least this often, or the service is stuck. */
+const PROGRESS_MS = 800;
+const CLIENT_RETRY_MS = 300;
+const ARBITER_PING_MS = 100;
+const COMPARE_TIMEOUT_MS = 300;
+
+/** What a schedule reached, for the counts a run prints. */
+export interface Reached {
+  compare: boolean;
+  deltas: number;
+  fullStates: number;
+  loadsRefused: number;
+  relaunches: number;
+  failovers: number;
+  reprotections: number;
+  arbitrations: number;
+  mismatches: number;
+  serviceLost: boolean;
+  /** Whether the schedule's liveness was judged (no message was lost on the link). */
+  livenessJudged: boolean;
+  checkpoints: number;
+  answered: number;
+  steps: number;
+}
 
 export interface ScheduleResult {
-  seed: number;
-  plan: FaultPlan;
-  periodMs: number;
-  incidents: { at: number; kind: Incident }[];
-  steps: number;
-  faults: Record<FaultKind, number>;
+  schedule: Schedule;
   violations: string[];
-  answered: number;
-  checkpoints: number;
-  failedOver: boolean;
+  reached: Reached;
+  /** Why no PC could serve at the end, if so. */
+  serviceLost?: string;
+  primaryExit: string;
+  answeredAfterExit: number;
   traceLength: number;
   traceDropped: number;
-  primaryExit: string;
-  /** Replies released after the primary left COLO (it must go on serving). */
-  answeredAfterExit: number;
 }
 
-function pick<T>(random: () => number, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)] as T;
+/** A live, unfenced PC whose replication says it is a primary. */
+function claimsPrimary(cluster: ColoCluster<SimNode>, side: 'primary' | 'secondary'): boolean {
+  const pc = side === 'primary' ? cluster.primary : cluster.secondary;
+  return !!pc?.alive && cluster.fate[side] === 'alive' && cluster.status[side]?.role === 'primary';
 }
 
-export interface ScheduleOverrides {
-  outputCommit?: 'hold' | 'unsafe';
-  /** Exactly this incident ('none': no incident), at a random time, and no network faults. */
-  incident?: Incident | 'none';
-  durationMs?: number;
-  periodMs?: number;
-  /** Wedge the primary's VM (stop() never returns) at this time. */
-  hangStopAfterMs?: number;
-}
-
-export async function runSchedule(seed: number, overrides: ScheduleOverrides = {}): Promise<ScheduleResult> {
-  const random = seededRandom(seed);
+export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promise<ScheduleResult> {
+  const random = seededRandom(schedule.seed ^ 0x9e3779b9);
   const scheduler = new SimScheduler();
-  const faulty = overrides.incident === undefined && random() < 0.7;
-  const plan: FaultPlan = {
-    drop: faulty ? random() * 0.02 : 0,
-    duplicate: faulty ? random() * 0.02 : 0,
-    corrupt: faulty ? random() * 0.02 : 0,
-    jitterMs: random() * 3,
-    reorder: faulty && random() < 0.5,
-  };
-  const network = new SimNetwork(scheduler, random, plan);
+  const network = new SimNetwork(scheduler, random, schedule.plan);
   const registry = new StateRegistry();
-  const periodMs = overrides.periodMs ?? 20 + Math.floor(random() * 180);
-  const durationMs = overrides.durationMs ?? DURATION_MS;
   const replication: ReplicationConfig = {
-    // From the seed, not the random stream, so recorded seeds replay unchanged.
-    mode: CHECKPOINT_MODES[seed % CHECKPOINT_MODES.length] ?? 'strict',
-    compare: { enabled: false, timeoutMs: 3000 },
-    periodMs,
-    heartbeat: { intervalMs: 10, missLimit: 5 },
-    gate: { step: false, breakBefore: [] },
-    outputCommit: overrides.outputCommit ?? 'hold',
+    mode: schedule.mode,
+    compare: { enabled: schedule.compare, timeoutMs: COMPARE_TIMEOUT_MS },
+    periodMs: schedule.periodMs,
+    heartbeat: { intervalMs: 40, missLimit: 3 },
+    gate: OPEN_GATE,
+    outputCommit: schedule.outputCommit,
   };
-  let made = 0;
+  const nodes: SimNode[] = [];
   const cluster = new ColoCluster<SimNode>({
-    spawn: () => new SimNode(scheduler, registry, made++ === 0 ? 'PC A' : 'PC B'),
+    spawn: () => {
+      const index = nodes.length;
+      const plan = schedule.guests[index % schedule.guests.length] ?? { bytesPerTick: 4, clockSkewMs: 0, refuseLoads: 0, stopMs: 0, loadMs: 0 };
+      const traits = { ...plan, randomSeed: (schedule.seed * 31 + index) >>> 0 };
+      const node = new SimNode(scheduler, registry, `PC ${String.fromCharCode(65 + index)}`, traits, () => random() * 2);
+      nodes.push(node);
+      return node;
+    },
     assetBase: '',
     replication,
     clock: scheduler,
     channel: () => network.channel() as unknown as [MessagePort, MessagePort],
+    clientRetryMs: CLIENT_RETRY_MS,
+    arbiterPingMs: ARBITER_PING_MS,
   });
-  const start = scheduler.now();
-  await cluster.start();
-
-  const next = () => {
-    if (!cluster.client.pending) cluster.client.request({ op: 'add', amount: 1 + Math.floor(random() * 9) });
-  };
-  cluster.client.onAnswer(() => scheduler.after(random() * 4, next));
-  next();
-
-  const { incident } = overrides;
-  const count = incident === 'none' ? 0 : incident ? 1 : Math.floor(random() * 3);
-  const incidents = Array.from({ length: count }, () => ({
-    at: Math.floor(50 + random() * (durationMs - 400)),
-    kind: incident === undefined || incident === 'none' ? pick(random, INCIDENTS) : incident,
-  })).sort((a, b) => a.at - b.at);
-  for (const incident of incidents) {
-    scheduler.after(incident.at, () => {
-      const act: Record<Incident, () => void> = {
-        'kill-primary': () => cluster.killPrimary(),
-        'freeze-primary': () => cluster.freezePrimary(),
-        'kill-secondary': () => cluster.killSecondary(),
-        'cut-link': () => {
-          network.cut = true;
-          cluster.cutLink();
-        },
-        failover: () => cluster.failover(),
-      };
-      act[incident.kind]();
-    });
-  }
-
   const violations: string[] = [];
   const seen = new Set<string>();
   const violate = (text: string) => {
     if (!seen.has(text)) violations.push(text);
     seen.add(text);
   };
-  let serving: Side = 'primary';
-  const check = () => {
-    const report = cluster.client.summary();
-    for (const v of report.violations) violate(`client: ${v}`);
-    for (const v of registry.violations) violate(`load: ${v}`);
-    if (cluster.serving !== serving) {
-      if (serving === 'secondary') violate('serving moved back to the old primary');
-      serving = cluster.serving;
+  const start = scheduler.now();
+  const elapsed = () => Math.round(scheduler.now() - start);
+  cluster.start().catch((err: unknown) => violate(`start failed: ${String(err)}`));
+  cluster.setAutoReprotect(schedule.autoReprotect);
+
+  // The client: one request at a time, the next a moment after each answer.
+  const weights = Object.entries(schedule.operations) as [ClientOperation['op'], number][];
+  const sum = weights.reduce((n, [, w]) => n + w, 0);
+  const nextOperation = (): ClientOperation => {
+    let r = random() * sum;
+    for (const [op, w] of weights) {
+      if ((r -= w) < 0) return op === 'add' ? { op, amount: 1 + Math.floor(random() * 9) } : { op };
     }
-    const claims = (['primary', 'secondary'] as const).filter((side) => {
-      const node = side === 'primary' ? cluster.primary : cluster.secondary;
-      return node?.alive && cluster.fate[side] === 'alive' && cluster.status[side]?.role === 'primary';
-    });
-    if (claims.length > 1 && !cluster.arbitrationPending) violate(`two primaries at ${scheduler.now() - start} ms with no arbitration under way`);
+    return { op: 'get' };
   };
-  if (overrides.hangStopAfterMs !== undefined) {
-    scheduler.after(overrides.hangStopAfterMs, () => {
-      if (cluster.primary) cluster.primary.vm.hangOnStop = true;
-    });
-  }
-  let answeredAtExit: number | undefined;
-  const steps = await scheduler.run(start + durationMs, () => {
-    check();
-    if (answeredAtExit === undefined && cluster.status.primary?.phase === 'exited') answeredAtExit = cluster.client.summary().answered;
+  // Progress is any line the client is shown: a slow guest working through
+  // retried requests shows repeats before it reaches the outstanding one.
+  let lastShownAt = scheduler.now();
+  cluster.onReleased(() => (lastShownAt = scheduler.now()));
+  const next = () => {
+    if (!cluster.client.pending) cluster.client.request(nextOperation());
+  };
+  let answered = 0;
+  cluster.client.onAnswer(() => {
+    answered++;
+    scheduler.after(2 + random() * 18, next);
   });
+  scheduler.after(1, next);
+
+  let gate: GateConfig = OPEN_GATE;
+  const setGate = (change: Partial<GateConfig>) => {
+    gate = { ...gate, ...change };
+    void cluster.setGate('primary', gate);
+    void cluster.setGate('secondary', gate);
+  };
+  const act = (action: Action) => {
+    switch (action.kind) {
+      case 'kill-primary':
+        return cluster.killPrimary();
+      case 'freeze-primary':
+        return cluster.freezePrimary();
+      case 'kill-secondary':
+        return cluster.killSecondary();
+      case 'cut-link':
+        network.cutAll();
+        return cluster.cutLink();
+      case 'failover':
+        return cluster.failover();
+      case 'reprotect':
+        if (cluster.canReprotect) void cluster.reprotect().catch((err: unknown) => violate(`re-protection failed: ${String(err)}`));
+        return;
+      case 'auto-reprotect':
+        return cluster.setAutoReprotect(action.on);
+      case 'mode':
+        return cluster.setMode(action.mode);
+      case 'compare':
+        return cluster.setCompare(action.on);
+      case 'hold-output':
+        return cluster.setOutputCommit('hold');
+      case 'period':
+        return cluster.setPeriod(action.ms);
+      case 'checkpoint-now':
+        return cluster.checkpointNow();
+      case 'step-mode':
+        return setGate({ step: action.on });
+      case 'step':
+        return void cluster.step();
+      case 'delay':
+        return setGate({ delayMs: action.ms });
+      case 'ping-delay':
+        if (cluster.primary) cluster.primary.pingDelayMs = action.ms;
+        return;
+      case 'hang-stop':
+        if (cluster.primary) cluster.primary.guest.hangOnStop = true;
+        return;
+    }
+  };
+  for (const action of schedule.actions) scheduler.after(action.at, () => act(action));
+
+  // The world heals: no more faults, gates open, every PC answers at once, no load is refused.
+  const healAt = start + schedule.durationMs;
+  scheduler.after(schedule.durationMs, () => {
+    network.heal();
+    setGate({ step: false, breakBefore: [], delayMs: 0 });
+    for (const node of nodes) {
+      node.pingDelayMs = 0;
+      node.guest.refuseLoads = 0;
+    }
+  });
+
+  let servingNode: SimNode | undefined;
+  let clientSeen = 0;
+  let loadsSeen = 0;
+  let answeredAtExit: number | undefined;
+  const check = () => {
+    const client = cluster.client.violations;
+    while (clientSeen < client.length) violate(`client: ${client[clientSeen++] ?? ''}`);
+    while (loadsSeen < registry.violations.length) violate(`load: ${registry.violations[loadsSeen++] ?? ''}`);
+    const node = cluster.serving === 'primary' ? cluster.primary : cluster.secondary;
+    if (node !== servingNode) {
+      if (servingNode && node && !node.alive) violate(`at ${elapsed()} ms the client was routed to ${node.guest.name}, whose worker is gone`);
+      servingNode = node;
+    }
+    if (claimsPrimary(cluster, 'primary') && claimsPrimary(cluster, 'secondary') && !cluster.arbitrationPending) {
+      violate(`two primaries at ${elapsed()} ms with no arbitration under way`);
+    }
+    if (answeredAtExit === undefined && cluster.status.primary?.phase === 'exited') answeredAtExit = answered;
+  };
+  const steps = await scheduler.run(healAt + quietMs, check);
+
+  const end = scheduler.now();
+  const serviceLost = cluster.serviceLost;
+  const serving = cluster.serving === 'primary' ? cluster.primary : cluster.secondary;
+  // A message lost on the link stalls the handshake with heartbeats still
+  // flowing: a MessageChannel never loses one, so the engine has no
+  // retransmission, and liveness is judged only where none was lost.
+  const judgeLiveness = network.injected.drop === 0;
+  if (serviceLost === undefined) {
+    if (judgeLiveness && end - lastShownAt > PROGRESS_MS) {
+      const pending = cluster.client.pending;
+      violate(
+        `stuck: nothing released for ${Math.round(end - lastShownAt)} ms after the world healed, with ${serving?.guest.name ?? 'no PC'} serving` +
+          (pending ? ` and ${pending.id} outstanding since ${Math.round(pending.sentAt - start)} ms` : ''),
+      );
+    }
+    if (serving?.alive) for (const v of cluster.client.audit(serving.guest.ledger, serving.guest.name)) violate(`audit: ${v}`);
+  }
+  check();
+
+  const trace = cluster.trace;
+  const count = (test: (e: (typeof trace)[number]) => boolean) => trace.filter(test).length;
   const summary = cluster.client.summary();
-  const checkpoints = Math.max(cluster.status.primary?.committed ?? 0, cluster.status.secondary?.committed ?? 0);
-  cluster.dispose();
-  return {
-    seed,
-    plan,
-    periodMs,
-    incidents,
-    steps,
-    faults: { ...network.injected },
-    violations,
+  const reached: Reached = {
+    compare: schedule.compare || schedule.actions.some((a) => a.kind === 'compare' && a.on),
+    deltas: count((e) => e.kind === 'capture' && e.path === 'delta'),
+    fullStates: count((e) => e.kind === 'capture' && e.path === 'full'),
+    loadsRefused: nodes.reduce((n, node) => n + node.guest.loadsRefused, 0),
+    relaunches: count((e) => e.kind === 'failover' && e.status === 'relaunch'),
+    failovers: count((e) => e.kind === 'host' && e.action === 'primary-changed'),
+    reprotections: count((e) => e.kind === 'host' && e.action === 'reprotect'),
+    arbitrations: count((e) => e.kind === 'host' && e.action === 'arbitrate'),
+    mismatches: count((e) => e.kind === 'compare' && e.verdict !== 'match'),
+    serviceLost: serviceLost !== undefined,
+    livenessJudged: judgeLiveness,
+    checkpoints: count((e) => e.kind === 'load' && e.ok),
     answered: summary.answered,
-    checkpoints,
-    failedOver: cluster.serving === 'secondary',
-    traceLength: cluster.trace.length,
-    traceDropped: cluster.traceDropped,
+    steps,
+  };
+  const result: ScheduleResult = {
+    schedule,
+    violations,
+    reached,
+    ...(serviceLost === undefined ? {} : { serviceLost }),
     primaryExit: cluster.status.primary?.exitDetail ?? '',
     answeredAfterExit: answeredAtExit === undefined ? 0 : summary.answered - answeredAtExit,
+    traceLength: trace.length,
+    traceDropped: cluster.traceDropped,
   };
+  cluster.dispose();
+  for (const node of nodes) node.terminate();
+  return result;
 }

@@ -1,0 +1,313 @@
+// A stand-in for a v86 guest running the ledger, as close to the real one as
+// the replication code can tell:
+// - it reads its client port and writes replies a few bytes per tick, so a
+//   stop can split a request or a reply, and keeps the client's stream in the
+//   real ClientInputLog, refilling its port on a load the way GuestMachine does
+//   (unread input lives outside the state, as in v86's UART);
+// - its state lives in "RAM" inside a WebAssembly memory plus a small device
+//   block, so the real delta path (kernels, format, apply with undo) runs
+//   against it, and v86's header format for the full path;
+// - rand and time differ between two guests, as on real PCs;
+// - it can refuse a state that arrived whole and verified, as v86 may.
+// Every state a guest captures is registered; a load that produces any other
+// state is a violation.
+import type { FlatDevices } from '../../engine/checkpoint/device-state.ts';
+import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.ts';
+import { ClientInputLog, type ReceivingPort } from '../../engine/vm/client-input-log.ts';
+import type { SerialPort } from '../../engine/vm/machine-api.ts';
+import { V86_STATE_FORMAT_VERSION, V86_STATE_MAGIC } from '../../engine/vm/state-header.ts';
+import type { MachineWithState } from '../../engine/worker/state-paths.ts';
+import type { SimScheduler } from './scheduler.ts';
+
+export const SIM_RAM_BYTES = 128 * 1024;
+const TICK_MS = 2;
+const CLIENT_LOG_BYTES = 4096;
+
+/** The ledger as the guest's memory holds it. */
+export interface LedgerState {
+  total: number;
+  replies: Record<string, string>;
+  /** The request line read so far. */
+  line: string;
+  /** Reply bytes not yet written to the port. */
+  out: string;
+}
+
+/** How a guest behaves; chosen per guest by the schedule. */
+export interface GuestTraits {
+  /** Bytes read or written per tick. */
+  bytesPerTick: number;
+  /** This guest's clock, against the simulation's. */
+  clockSkewMs: number;
+  /** Seed of its randomness ($RANDOM). */
+  randomSeed: number;
+  /** Probability that a load is refused although the state arrived whole. */
+  refuseLoads: number;
+  /** Longest time a stop takes: like v86, the guest runs on to the end of its time slice. */
+  stopMs: number;
+  /** How long loading a checkpoint takes (v86 takes milliseconds; a busy worker, more). */
+  loadMs: number;
+}
+
+/** Every state any guest captured: a load that ends in anything else is a violation. */
+export class StateRegistry {
+  private readonly captured = new Set<string>();
+  readonly violations: string[] = [];
+
+  record(digest: string): void {
+    this.captured.add(digest);
+  }
+
+  checkLoad(digest: string, who: string): void {
+    if (!this.captured.has(digest)) this.violations.push(`${who} loaded a state no guest captured: ${digest.slice(0, 160)}`);
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class FakeGuest implements MachineWithState {
+  running = false;
+  /** Fault: stop() never returns, as a wedged emulator would. */
+  hangOnStop = false;
+  private state: LedgerState = { total: 0, replies: {}, line: '', out: '' };
+  private ticks = 0;
+  private readonly uart: ReceivingPort;
+  private readonly log = new ClientInputLog(CLIENT_LOG_BYTES);
+  private readonly memory = new WebAssembly.Memory({ initial: SIM_RAM_BYTES / 65536 });
+  /** The device block: a tick counter and the length of the state in RAM. */
+  private readonly registers = new Uint32Array(2);
+  private readonly taps = new Set<(text: string) => void>();
+  private readonly random: () => number;
+  private readonly refusalRandom: () => number;
+  private tickPending = false;
+  /** The state's JSON as last written to RAM or read from it. */
+  private flushed = '';
+  private dead = false;
+  /** A refused load is followed by the delta path's roll-back, which must succeed. */
+  private justRefused = false;
+  loadsRefused = 0;
+  /** Probability that a load is refused although the state arrived whole (0 once the world heals). */
+  refuseLoads: number;
+
+  constructor(
+    private readonly scheduler: SimScheduler,
+    private readonly registry: StateRegistry,
+    readonly name: string,
+    private readonly traits: GuestTraits,
+    random: (seed: number) => () => number,
+  ) {
+    this.refuseLoads = traits.refuseLoads;
+    this.random = random(traits.randomSeed);
+    this.refusalRandom = random(traits.randomSeed ^ 0x5bd1e995);
+    const input: number[] = [];
+    this.uart = { input, data_received: (byte) => input.push(byte) };
+  }
+
+  // --- ReplicatedVm
+
+  async run(): Promise<void> {
+    this.running = true;
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    if (this.hangOnStop) return new Promise<void>(() => {});
+    await this.slice();
+    this.running = false;
+    this.flush();
+  }
+
+  async saveState(): Promise<ArrayBuffer> {
+    this.flush();
+    const json = encoder.encode(JSON.stringify({ state: [SIM_RAM_BYTES], buffer_infos: [], guest: this.snapshot() }));
+    this.registry.record(this.digest());
+    const total = 16 + ((json.length + 3) & ~3);
+    const buffer = new ArrayBuffer(total);
+    const view = new DataView(buffer);
+    view.setUint32(0, V86_STATE_MAGIC, true);
+    view.setInt32(4, V86_STATE_FORMAT_VERSION, true);
+    view.setInt32(8, total, true);
+    view.setInt32(12, json.length, true);
+    new Uint8Array(buffer, 16).set(json);
+    return buffer;
+  }
+
+  async restoreState(buffer: ArrayBuffer): Promise<void> {
+    this.refuseMaybe();
+    const length = new DataView(buffer).getInt32(12, true);
+    const { guest } = JSON.parse(decoder.decode(new Uint8Array(buffer, 16, length))) as { guest: { state: LedgerState; ticks: number } };
+    this.state = guest.state;
+    this.ticks = guest.ticks;
+    this.flush();
+    this.registry.checkLoad(this.digest(), this.name);
+  }
+
+  clientInputConsumed(): number {
+    return this.log.end - this.uart.input.length;
+  }
+
+  replayClientInput(from: number): boolean {
+    return this.log.refill(this.uart, from);
+  }
+
+  onSerialOutput(port: SerialPort, listener: (text: string) => void): () => void {
+    if (port !== 1) return () => {};
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
+  }
+
+  // --- the delta path's access
+
+  stateAccess(): MachineStateAccess {
+    return {
+      memory: this.memory,
+      ramOffset: 0,
+      ramBytes: SIM_RAM_BYTES,
+      readDevices: () => this.readDevices(),
+      writeDevices: (tree) => this.writeDevices(tree),
+    };
+  }
+
+  // --- the host's side
+
+  /** Client bytes arriving on the port, at their position in the client's stream. */
+  receive(bytes: Uint8Array, at: number): void {
+    this.log.append(bytes, at);
+    for (const byte of bytes) this.uart.data_received(byte);
+    this.wake();
+  }
+
+  /** What the ledger holds, for the audit. */
+  get ledger(): { storedReply(id: string): string | undefined; total: number } {
+    const { replies, total } = this.state;
+    return { storedReply: (id) => replies[id], total };
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.running = false;
+  }
+
+  // --- the guest itself
+
+  /** The rest of a time slice: up to stopMs of virtual time. */
+  private slice(): Promise<void> {
+    const ms = Math.floor(this.random() * (this.traits.stopMs + 1));
+    return ms === 0 ? Promise.resolve() : new Promise((resolve) => this.scheduler.after(ms, resolve));
+  }
+
+  private wake(): void {
+    if (this.tickPending || this.dead || !this.running || !this.hasWork()) return;
+    this.tickPending = true;
+    this.scheduler.after(TICK_MS, () => {
+      this.tickPending = false;
+      this.tick();
+      this.wake();
+    });
+  }
+
+  private hasWork(): boolean {
+    return this.state.out.length > 0 || this.uart.input.length > 0;
+  }
+
+  // A shell loop: write what is left of the reply, else read towards the next newline.
+  private tick(): void {
+    if (!this.running || this.dead) return;
+    this.ticks++;
+    const budget = this.traits.bytesPerTick;
+    if (this.state.out.length > 0) {
+      const text = this.state.out.slice(0, budget);
+      this.state.out = this.state.out.slice(budget);
+      for (const tap of this.taps) tap(text);
+      return;
+    }
+    for (let n = 0; n < budget && this.uart.input.length > 0; n++) {
+      const byte = this.uart.input.shift() as number;
+      if (byte !== 10) {
+        this.state.line += String.fromCharCode(byte);
+        continue;
+      }
+      const reply = this.apply(this.state.line);
+      this.state.line = '';
+      if (reply !== undefined) this.state.out = reply + '\n';
+      return;
+    }
+  }
+
+  // wasm-assets/guest/ledger, line for line.
+  private apply(line: string): string | undefined {
+    if (line === '') return undefined;
+    if (!line.endsWith(' .')) return '- err malformed';
+    const [id = '', op = '', arg = ''] = line.slice(0, -2).split(' ');
+    if (!/^[A-Za-z0-9]{1,32}$/.test(id)) return '- err bad-id';
+    const stored = this.state.replies[id];
+    if (stored !== undefined) return stored;
+    const { total } = this.state;
+    let reply: string;
+    if (op === 'add') {
+      if (!/^-?\d+$/.test(arg)) reply = `${id} err bad-amount`;
+      else {
+        this.state.total += Number(arg);
+        reply = `${id} ok ${this.state.total}`;
+      }
+    } else if (op === 'get') reply = `${id} ok ${total}`;
+    else if (op === 'rand') reply = `${id} ok ${total} rand=${Math.floor(this.random() * 4)}`;
+    else if (op === 'time') reply = `${id} ok ${total} time=${Math.floor((this.scheduler.now() + this.traits.clockSkewMs) / 1000)}`;
+    else reply = `${id} err bad-op`;
+    this.state.replies[id] = reply;
+    return reply;
+  }
+
+  // --- state in memory
+
+  private snapshot(): { state: LedgerState; ticks: number } {
+    return { state: this.state, ticks: this.ticks };
+  }
+
+  /** The state as of the last flush or load: what a capture takes, what a load must give. */
+  private digest(): string {
+    return `${this.ticks} ${this.flushed}`;
+  }
+
+  /** The stopped guest's state into RAM and registers, where the delta path reads it. */
+  private flush(): void {
+    const ram = new Uint8Array(this.memory.buffer, 0, SIM_RAM_BYTES);
+    this.flushed = JSON.stringify(this.state);
+    const json = encoder.encode(this.flushed);
+    if (json.length > SIM_RAM_BYTES) throw new Error(`${this.name}: the ledger outgrew the guest's RAM`);
+    const before = this.registers[1] as number;
+    ram.set(json, 0);
+    if (before > json.length) ram.fill(0, json.length, before);
+    this.registers[0] = this.ticks;
+    this.registers[1] = json.length;
+  }
+
+  private readDevices(): FlatDevices {
+    this.registry.record(this.digest());
+    return { tree: [{ __state_type__: 'Uint32Array', buffer_id: 0 }], buffers: [new Uint8Array(this.registers.buffer)] };
+  }
+
+  private writeDevices(tree: unknown): void {
+    const registers = Array.isArray(tree) ? (tree[0] as unknown) : undefined;
+    if (!(registers instanceof Uint32Array) || registers.length !== 2) throw new Error('device state is not this guest\'s');
+    this.refuseMaybe();
+    const length = registers[1] as number;
+    const text = decoder.decode(new Uint8Array(this.memory.buffer, 0, length));
+    const state = JSON.parse(text) as LedgerState;
+    this.registers.set(registers);
+    this.state = state;
+    this.flushed = text;
+    this.ticks = registers[0] as number;
+    this.registry.checkLoad(this.digest(), this.name);
+  }
+
+  private refuseMaybe(): void {
+    if (!this.justRefused && this.refusalRandom() < this.refuseLoads) {
+      this.justRefused = true;
+      this.loadsRefused++;
+      throw new Error(`${this.name} refused the state`);
+    }
+    this.justRefused = false;
+  }
+}

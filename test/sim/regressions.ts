@@ -1,0 +1,29 @@
+// Schedules that once failed, shrunk, kept word for word: the generator may
+// change, these do not. Each names what it found.
+import type { Schedule } from './schedule.ts';
+
+const calm = { drop: 0, corrupt: 0, jitterMs: 0, reorder: false };
+const guest = (bytesPerTick: number, stopMs: number) => ({ bytesPerTick, clockSkewMs: 0, refuseLoads: 0, stopMs, loadMs: 0 });
+
+export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
+  {
+    // A duplicated checkpoint-request made the secondary leave COLO while the
+    // primary's VM was stopping for a capture; the primary let the VM run
+    // again, then the stop took effect: a primary out of COLO, stopped for
+    // good, the client never answered.
+    name: 'a primary that leaves COLO while its VM stops for a capture runs on',
+    schedule: {
+      seed: 379,
+      durationMs: 100,
+      plan: { ...calm, duplicate: 0.009470216571353376 },
+      periodMs: 61,
+      mode: 'strict',
+      compare: true,
+      outputCommit: 'hold',
+      autoReprotect: false,
+      guests: [guest(1, 3), guest(5, 1)],
+      operations: { add: 6, get: 2, rand: 1, time: 1 },
+      actions: [],
+    },
+  },
+];

@@ -1,0 +1,141 @@
+// A fault schedule as plain data: what the network does, how the guests
+// behave, the configuration, and the operator's and the world's actions at
+// given times. Made from a seed (so a seed replays it), printed as JSON and
+// replayable from it, and small enough for the shrinker to take apart.
+import { CHECKPOINT_MODES, type CheckpointMode } from '../../engine/replication/config.ts';
+import type { FaultPlan } from './network.ts';
+import { seededRandom } from './scheduler.ts';
+
+export type Action =
+  | { kind: 'kill-primary' }
+  | { kind: 'freeze-primary' }
+  | { kind: 'kill-secondary' }
+  | { kind: 'cut-link' }
+  | { kind: 'failover' }
+  | { kind: 'reprotect' }
+  | { kind: 'auto-reprotect'; on: boolean }
+  | { kind: 'mode'; mode: CheckpointMode }
+  | { kind: 'compare'; on: boolean }
+  /** Output commit set (again) to hold: it must keep what it holds. */
+  | { kind: 'hold-output' }
+  | { kind: 'period'; ms: number }
+  | { kind: 'checkpoint-now' }
+  | { kind: 'step-mode'; on: boolean }
+  | { kind: 'step' }
+  | { kind: 'delay'; ms: number }
+  /** The primary answers the host's ping this late while alive (a busy worker). */
+  | { kind: 'ping-delay'; ms: number }
+  /** The primary's VM stops answering stop() (a wedged emulator). */
+  | { kind: 'hang-stop' };
+
+export type ActionKind = Action['kind'];
+export type TimedAction = Action & { at: number };
+
+export interface GuestPlan {
+  bytesPerTick: number;
+  clockSkewMs: number;
+  refuseLoads: number;
+  stopMs: number;
+  loadMs: number;
+}
+
+export interface Schedule {
+  seed: number;
+  /** Faults and actions happen in [0, durationMs); then the world heals and the service must go on. */
+  durationMs: number;
+  plan: FaultPlan;
+  periodMs: number;
+  mode: CheckpointMode;
+  compare: boolean;
+  outputCommit: 'hold' | 'unsafe';
+  autoReprotect: boolean;
+  /** Guests in the order they are made: PC A, PC B, then each new secondary. */
+  guests: GuestPlan[];
+  /** What the client asks, by weight. */
+  operations: { add: number; get: number; rand: number; time: number };
+  actions: TimedAction[];
+}
+
+export const DURATION_MS = 1200;
+
+const INCIDENTS: ActionKind[] = ['kill-primary', 'freeze-primary', 'kill-secondary', 'cut-link', 'failover'];
+const SWITCHES: ActionKind[] = ['reprotect', 'auto-reprotect', 'mode', 'compare', 'hold-output', 'period', 'checkpoint-now', 'step-mode', 'delay', 'ping-delay'];
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)] as T;
+}
+
+function actionOf(kind: ActionKind, random: () => number): Action {
+  switch (kind) {
+    case 'auto-reprotect':
+      return { kind, on: random() < 0.7 };
+    case 'mode':
+      return { kind, mode: pick(random, CHECKPOINT_MODES) };
+    case 'compare':
+      return { kind, on: random() < 0.6 };
+    case 'period':
+      return { kind, ms: 10 + Math.floor(random() * 190) };
+    case 'step-mode':
+      return { kind, on: true };
+    case 'delay':
+      return { kind, ms: Math.floor(random() * 30) };
+    case 'ping-delay':
+      return { kind, ms: Math.floor(random() * 250) };
+    default:
+      return { kind } as Action;
+  }
+}
+
+export function scheduleFromSeed(seed: number): Schedule {
+  const random = seededRandom(seed);
+  const faulty = random() < 0.4;
+  const plan: FaultPlan = {
+    drop: faulty ? random() * 0.02 : 0,
+    duplicate: faulty ? random() * 0.02 : 0,
+    corrupt: faulty ? random() * 0.02 : 0,
+    jitterMs: random() * 3,
+    reorder: faulty && random() < 0.5,
+  };
+  const refuseLoads = random() < 0.3 ? random() * 0.3 : 0;
+  // Some secondaries load slowly, slower than failure detection: a failover then waits for the load.
+  const slowLoads = random() < 0.25;
+  const guests = Array.from({ length: 6 }, () => ({
+    // Slow writers split most lines at a stop; fast ones keep the simulation quick.
+    bytesPerTick: pick(random, [1, 2, 4, 8, 16, 32]),
+    clockSkewMs: Math.floor(random() * 1000),
+    refuseLoads,
+    stopMs: Math.floor(random() * 4),
+    loadMs: slowLoads ? Math.floor(random() * 150) : 0,
+  }));
+  const actions: TimedAction[] = [];
+  const at = () => Math.floor(30 + random() * (DURATION_MS - 150));
+  for (let i = Math.floor(random() * 3); i > 0; i--) actions.push({ at: at(), ...actionOf(pick(random, INCIDENTS), random) });
+  for (let i = Math.floor(random() * 5); i > 0; i--) {
+    const action = actionOf(pick(random, SWITCHES), random);
+    const when = at();
+    actions.push({ at: when, ...action });
+    // Step mode comes with a few clicks of Step, some time apart.
+    if (action.kind === 'step-mode') for (let k = 1 + Math.floor(random() * 6); k > 0; k--) actions.push({ at: when + Math.floor(random() * 300), kind: 'step' });
+  }
+  actions.sort((a, b) => a.at - b.at);
+  const compare = random() < 0.4;
+  return {
+    seed,
+    durationMs: DURATION_MS,
+    plan,
+    periodMs: 10 + Math.floor(random() * 190),
+    // From the seed itself, so every mode is reached evenly.
+    mode: CHECKPOINT_MODES[seed % CHECKPOINT_MODES.length] ?? 'strict',
+    compare,
+    outputCommit: 'hold',
+    autoReprotect: random() < 0.3,
+    guests,
+    operations: compare || random() < 0.5 ? { add: 6, get: 2, rand: 1, time: 1 } : { add: 8, get: 2, rand: 0, time: 0 },
+    actions,
+  };
+}
+
+/** A short, readable account of a schedule: the figures a failure report needs. */
+export function describeSchedule(s: Schedule): string {
+  return JSON.stringify(s);
+}
