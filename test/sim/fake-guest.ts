@@ -47,6 +47,8 @@ export interface GuestTraits {
   stopMs: number;
   /** How long loading a checkpoint takes (v86 takes milliseconds; a busy worker, more). */
   loadMs: number;
+  /** How much of the client's stream is kept for refills. */
+  inputLogBytes?: number;
 }
 
 /** Every state any guest captured: a load that ends in anything else is a violation. */
@@ -73,7 +75,7 @@ export class FakeGuest implements MachineWithState {
   private state: LedgerState = { total: 0, replies: {}, line: '', out: '' };
   private ticks = 0;
   private readonly uart: ReceivingPort;
-  private readonly log = new ClientInputLog(CLIENT_LOG_BYTES);
+  private readonly log: ClientInputLog;
   private readonly memory = new WebAssembly.Memory({ initial: SIM_RAM_BYTES / 65536 });
   /** The device block: a tick counter and the length of the state in RAM. */
   private readonly registers = new Uint32Array(2);
@@ -98,6 +100,7 @@ export class FakeGuest implements MachineWithState {
     random: (seed: number) => () => number,
   ) {
     this.refuseLoads = traits.refuseLoads;
+    this.log = new ClientInputLog(traits.inputLogBytes ?? CLIENT_LOG_BYTES);
     this.random = random(traits.randomSeed);
     this.refusalRandom = random(traits.randomSeed ^ 0x5bd1e995);
     const input: number[] = [];

@@ -12,6 +12,12 @@ export interface FaultPlan {
   /** Random extra latency up to this many ms; with it, messages may overtake each other. */
   jitterMs: number;
   reorder: boolean;
+  /**
+   * Time a message carrying a state takes to cross and be read (a big state
+   * takes milliseconds to verify): what follows it waits too. Not a fault, so
+   * it stays when the network heals.
+   */
+  payloadMs?: number;
 }
 
 export type FaultKind = 'drop' | 'duplicate' | 'corrupt' | 'reorder';
@@ -46,7 +52,7 @@ export class SimNetwork {
 
   /** From now on no message is dropped, duplicated, corrupted or delayed. */
   heal(): void {
-    this.plan = { drop: 0, duplicate: 0, corrupt: 0, jitterMs: 0, reorder: false };
+    this.plan = { drop: 0, duplicate: 0, corrupt: 0, jitterMs: 0, reorder: false, payloadMs: this.plan.payloadMs ?? 0 };
   }
 
   send(to: SimPort, data: unknown, transfer: Transferable[], wire: { cut: boolean }): void {
@@ -64,7 +70,8 @@ export class SimNetwork {
     const copies = this.random() < this.plan.duplicate ? 2 : 1;
     if (copies === 2) this.injected.duplicate++;
     for (let i = 0; i < copies; i++) {
-      const base = 0.2 + this.random() * this.plan.jitterMs;
+      const payload = transfer.length > 0 ? (this.plan.payloadMs ?? 0) : 0;
+      const base = 0.2 + payload + this.random() * this.plan.jitterMs;
       let at = this.scheduler.now() + base;
       if (!this.plan.reorder || this.random() > 0.3) at = Math.max(at, to.lastArrival);
       else if (at < to.lastArrival) this.injected.reorder++;

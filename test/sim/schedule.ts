@@ -37,6 +37,10 @@ export interface GuestPlan {
   refuseLoads: number;
   stopMs: number;
   loadMs: number;
+  /** Longest delay of a call into this PC's worker, in order (default 2 ms): a busy worker takes the client's bytes late. */
+  latencyMs?: number;
+  /** How much of the client's stream the guest keeps for refills (default 4096 bytes; small: refills fail). */
+  inputLogBytes?: number;
 }
 
 export interface Schedule {
@@ -95,10 +99,13 @@ export function scheduleFromSeed(seed: number): Schedule {
     corrupt: faulty ? random() * 0.02 : 0,
     jitterMs: random() * 3,
     reorder: faulty && random() < 0.5,
+    payloadMs: random() < 0.5 ? Math.floor(random() * 40) : 0,
   };
   const refuseLoads = random() < 0.3 ? random() * 0.3 : 0;
   // Some secondaries load slowly, slower than failure detection: a failover then waits for the load.
   const slowLoads = random() < 0.25;
+  // Some guests keep little of the client's stream, so a refill after a load can fail.
+  const shortLogs = random() < 0.2;
   const guests = Array.from({ length: 6 }, () => ({
     // Slow writers split most lines at a stop; fast ones keep the simulation quick.
     bytesPerTick: pick(random, [1, 2, 4, 8, 16, 32]),
@@ -106,6 +113,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     refuseLoads,
     stopMs: Math.floor(random() * 4),
     loadMs: slowLoads ? Math.floor(random() * 150) : 0,
+    ...(shortLogs ? { inputLogBytes: 24 + Math.floor(random() * 40) } : {}),
   }));
   const actions: TimedAction[] = [];
   const at = () => Math.floor(30 + random() * (DURATION_MS - 150));

@@ -13,6 +13,7 @@ function* candidates(s: Schedule): Generator<Schedule> {
   if (plan.corrupt > 0) yield { ...s, plan: { ...plan, corrupt: 0 } };
   if (plan.reorder) yield { ...s, plan: { ...plan, reorder: false } };
   if (plan.jitterMs > 0) yield { ...s, plan: { ...plan, jitterMs: 0 } };
+  if ((plan.payloadMs ?? 0) > 0) yield { ...s, plan: { ...plan, payloadMs: 0 } };
   if (s.guests.some((g) => g.refuseLoads > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, refuseLoads: 0 })) };
   if (s.guests.some((g) => g.loadMs > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, loadMs: 0 })) };
   if (s.guests.some((g) => g.stopMs > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, stopMs: 0 })) };

@@ -63,7 +63,18 @@ function claimsPrimary(cluster: ColoCluster<SimNode>, side: 'primary' | 'seconda
   return !!pc?.alive && cluster.fate[side] === 'alive' && cluster.status[side]?.role === 'primary';
 }
 
-export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promise<ScheduleResult> {
+/** A simulated world: the cluster of SimNodes on a faulty network, on virtual time. */
+export interface SimWorld {
+  scheduler: SimScheduler;
+  network: SimNetwork;
+  registry: StateRegistry;
+  cluster: ColoCluster<SimNode>;
+  /** Every PC made so far, in order. */
+  nodes: SimNode[];
+  random: () => number;
+}
+
+export function createWorld(schedule: Schedule): SimWorld {
   const random = seededRandom(schedule.seed ^ 0x9e3779b9);
   const scheduler = new SimScheduler();
   const network = new SimNetwork(scheduler, random, schedule.plan);
@@ -82,7 +93,8 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
       const index = nodes.length;
       const plan = schedule.guests[index % schedule.guests.length] ?? { bytesPerTick: 4, clockSkewMs: 0, refuseLoads: 0, stopMs: 0, loadMs: 0 };
       const traits = { ...plan, randomSeed: (schedule.seed * 31 + index) >>> 0 };
-      const node = new SimNode(scheduler, registry, `PC ${String.fromCharCode(65 + index)}`, traits, () => random() * 2);
+      const latency = plan.latencyMs ?? 2;
+      const node = new SimNode(scheduler, registry, `PC ${String.fromCharCode(65 + index)}`, traits, () => random() * latency);
       nodes.push(node);
       return node;
     },
@@ -93,6 +105,11 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     clientRetryMs: CLIENT_RETRY_MS,
     arbiterPingMs: ARBITER_PING_MS,
   });
+  return { scheduler, network, registry, cluster, nodes, random };
+}
+
+export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promise<ScheduleResult> {
+  const { scheduler, network, registry, cluster, nodes, random } = createWorld(schedule);
   const violations: string[] = [];
   const seen = new Set<string>();
   const violate = (text: string) => {
