@@ -96,13 +96,15 @@ async function main(): Promise<void> {
     document.body.dataset.protected = String(cluster.protected);
     const pvm = viewOf(cluster, 'primary');
     const svm = viewOf(cluster, 'secondary');
-    const headline =
-      cluster.serving === 'secondary'
+    const lost = cluster.serviceLost;
+    const headline = lost
+      ? `Service lost: ${lost}.`
+      : cluster.serving === 'secondary'
         ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
         : cluster.protected
           ? `Protected: ${cluster.names.secondary} holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
           : `Unprotected: ${pvm.roleDetail}`;
-    setStatus(headline, cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
+    setStatus(headline, lost ? 'lost' : cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
   };
   setInterval(refresh, VIEW_REFRESH_MS);
   const draw = () => {

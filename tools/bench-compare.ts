@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ColoCluster } from '../engine/colo/cluster.ts';
+import { violationCount } from '../engine/colo/history-checker.ts';
 import type { ClientOperation } from '../engine/colo/ledger-client.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
@@ -61,7 +62,7 @@ async function run(policy: Run['policy'], workload: Run['workload'], seconds: nu
     const causes: Record<string, number> = {};
     for (const e of cluster.trace) if (e.kind === 'capture' && e.time >= start && e.cause !== 'initial') causes[e.cause] = (causes[e.cause] ?? 0) + 1;
     const report = cluster.client.summary();
-    if (report.lost + report.contradicted > 0) throw new Error(`inconsistent: ${JSON.stringify(report)}`);
+    if (violationCount(report) > 0) throw new Error(`inconsistent: ${report.violations.slice(0, 5).join('; ')}`);
     return {
       policy,
       workload,

@@ -1,7 +1,10 @@
 // The client's view: each request, its reply held inside the primary (waiting
-// for a checkpoint) and then released, and the consistency badge.
+// for a checkpoint) and then released, and the consistency badge: the count of
+// everything the client's history checker found wrong, and an audit of the
+// serving PC's ledger on demand.
 import type { ColoCluster } from '../../engine/colo/cluster.ts';
 import type { ClientRequest } from '../../engine/colo/ledger-client.ts';
+import { violationCount } from '../../engine/colo/history-checker.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { DemoTraffic } from '../demo-traffic.ts';
 import { formatMs, h } from '../dom.ts';
@@ -27,6 +30,8 @@ export class ClientPanel {
   private readonly badge: HTMLElement;
   private readonly violations: HTMLElement;
   private readonly counts: HTMLElement;
+  private readonly auditResult: HTMLElement;
+  private readonly auditButton: HTMLButtonElement;
   private readonly entries = new Map<string, Entry>();
 
   constructor(
@@ -46,13 +51,18 @@ export class ClientPanel {
     // Answers with the guest's $RANDOM: two PCs differ, which compare mode must catch.
     const rand = h('button', { type: 'button', 'data-action': 'client-rand', text: 'Ask for a random number' });
     rand.addEventListener('click', () => traffic.send({ op: 'rand' }));
+    this.auditButton = h('button', { type: 'button', 'data-action': 'audit', text: 'Audit the ledger' });
+    this.auditButton.setAttribute('title', 'Ask the serving PC again for every reply the client was shown, and for its total: all must match');
+    this.auditButton.addEventListener('click', () => void this.audit());
+    this.auditResult = h('p', { class: 'audit', 'data-audit': '', 'aria-live': 'polite' });
     this.root = h(
       'section',
       { class: 'client-panel', 'aria-labelledby': 'client-title' },
       h('h2', { id: 'client-title', text: 'Client (ledger on ttyS1)' }),
       this.badge,
       this.violations,
-      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand),
+      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand, this.auditButton),
+      this.auditResult,
       this.counts,
       this.list,
     );
@@ -87,11 +97,37 @@ export class ClientPanel {
 
   refresh(): void {
     const report = this.cluster.client.summary();
-    const bad = report.lost + report.contradicted;
-    this.badge.textContent = `Released replies lost or contradicted: ${bad}`;
+    const bad = violationCount(report);
+    this.badge.textContent = `Replies lost, contradicted or wrong: ${bad}`;
     this.badge.dataset.consistency = String(bad);
-    this.counts.textContent = `${report.sent} sent, ${report.answered} answered, ${report.retries} retried (after a failover or 5 s of silence)`;
+    const refused = report.refused > 0 ? `, ${report.refused} fragments refused by the ledger` : '';
+    this.counts.textContent = `${report.sent} sent, ${report.answered} answered, ${report.retries} retried (after a failover or 5 s of silence)${refused}`;
     this.violations.replaceChildren(...report.violations.slice(-3).map((v) => h('li', { text: v })));
+  }
+
+  // The serving PC is asked again for every answer the client was shown (a
+  // stored reply comes back as it was) and for its total: the audit the
+  // simulation and the tests run at the end, here on demand.
+  private async audit(): Promise<void> {
+    const name = this.cluster.names[this.cluster.serving];
+    this.auditButton.disabled = true;
+    this.auditResult.dataset.audit = 'running';
+    this.auditResult.textContent = `Asking ${name} again for every reply the client was shown…`;
+    try {
+      const found = await this.cluster.auditLedger();
+      const asked = this.cluster.client.summary().answered;
+      this.auditResult.dataset.audit = found.length === 0 ? 'ok' : 'failed';
+      this.auditResult.textContent =
+        found.length === 0
+          ? `Audit of ${name}: its stored replies and its total match all ${asked} replies the client saw.`
+          : `Audit of ${name} found ${found.length} differences: ${found.slice(0, 2).join('; ')}`;
+    } catch (err) {
+      this.auditResult.dataset.audit = 'failed';
+      this.auditResult.textContent = `Audit of ${name} could not finish: ${err instanceof Error ? err.message : String(err)}`;
+    } finally {
+      this.auditButton.disabled = false;
+      this.refresh();
+    }
   }
 
   private added(request: ClientRequest): void {

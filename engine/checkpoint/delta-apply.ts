@@ -64,12 +64,13 @@ export class DeltaApplier {
     this.staged = undefined;
   }
 
-  stage(payload: ArrayBuffer, announced: number): 'ok' | { error: string } {
+  /** `checkpoint`: the number vmstate-size gave it; the delta's own header must say the same. */
+  stage(payload: ArrayBuffer, announced: number, checkpoint: number): 'ok' | { error: string } {
     this.staged = undefined;
     // Every RAM page and the whole device block, with room for the lists.
     const limit = 2 * this.access.ramBytes + MAX_DEVICE_BLOCK_BYTES;
     if (announced > limit) return { error: `oversized: vmstate-size announced ${announced} bytes, more than the ${limit} a delta of this machine can take` };
-    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds });
+    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds, checkpoint });
     if ('error' in header) return header;
     this.staging = this.arena.ensure(this.staging, header.bytes);
     const memory = this.arena.bytes();
@@ -86,6 +87,7 @@ export class DeltaApplier {
     let tree: unknown;
     try {
       tree = JSON.parse(decoder.decode(new Uint8Array(payload, DELTA_HEADER_BYTES + 4 * header.bufferCount, header.jsonBytes)));
+      if (!Array.isArray(tree)) throw new Error('it is not the CPU state array v86 saves');
       // A dry run: every buffer the skeleton names exists and holds whole elements.
       rebuildDevices(tree, (id) => {
         if (!Number.isInteger(id) || id < 0 || id >= lengths.length) throw new Error(`names buffer ${id} of ${lengths.length}`);

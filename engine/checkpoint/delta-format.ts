@@ -81,6 +81,8 @@ export interface DeltaExpectation {
   ramBytes: number;
   /** The checkpoint this secondary holds: a delta must apply on it (or on nothing). */
   holds: number;
+  /** The checkpoint vmstate-size announced it as. */
+  checkpoint: number;
 }
 
 /**
@@ -110,6 +112,7 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
     jsonBytes: read('jsonBytes'),
   };
   if (h.bytes !== expect.announced) return { error: `delta header says ${h.bytes} bytes, vmstate-size announced ${expect.announced}` };
+  if (h.checkpoint !== expect.checkpoint) return { error: `a delta of checkpoint ${h.checkpoint} arrived as checkpoint ${expect.checkpoint}` };
   if (h.bytes > payload.byteLength) return { error: `truncated: ${payload.byteLength} bytes arrived, vmstate-size announced ${h.bytes}` };
   if (h.ramBytes !== expect.ramBytes) return { error: `delta of a VM with ${h.ramBytes} bytes of RAM, this VM has ${expect.ramBytes}` };
   if (h.base !== 0 && h.base !== expect.holds) {

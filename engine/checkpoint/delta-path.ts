@@ -30,10 +30,10 @@ export class DeltaSink implements StateSink {
     applier.reset();
   }
 
-  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
     this.staged = undefined;
     if (!payload) return { error: 'no state bytes came with vmstate-size' };
-    const verdict = this.applier.stage(payload, header.bytes);
+    const verdict = this.applier.stage(payload, header.bytes, checkpoint);
     if (verdict === 'ok') this.staged = payload;
     return verdict;
   }

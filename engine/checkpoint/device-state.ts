@@ -41,11 +41,15 @@ export function flattenDevices(root: unknown): FlatDevices {
   return { tree: walk(root), buffers };
 }
 
+/** v86's CPU state nests a few levels deep (devices, their parts); a received one nested far deeper is not v86's. */
+export const MAX_STATE_DEPTH = 64;
+
 /** The inverse: a fresh structure whose typed arrays view `bytes(buffer_id)`; the tree is not modified. */
 export function rebuildDevices(tree: unknown, bytes: (id: number) => Uint8Array): unknown {
-  const walk = (value: unknown): unknown => {
+  const walk = (value: unknown, depth: number): unknown => {
     if (typeof value !== 'object' || value === null) return value;
-    if (Array.isArray(value)) return value.map(walk);
+    if (depth > MAX_STATE_DEPTH) throw new Error(`device state: nested deeper than ${MAX_STATE_DEPTH} levels`);
+    if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1));
     const node = value as { __state_type__?: unknown; buffer_id?: unknown; args?: unknown };
     if (node.__state_type__ === 'Map' && Array.isArray(node.args)) return new Map(node.args as [unknown, unknown][]);
     const type = node.__state_type__;
@@ -57,5 +61,5 @@ export function rebuildDevices(tree: unknown, bytes: (id: number) => Uint8Array)
     if (view.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) throw new Error(`device state: buffer ${node.buffer_id} does not hold whole ${type} elements`);
     return new Ctor(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength / Ctor.BYTES_PER_ELEMENT);
   };
-  return walk(tree);
+  return walk(tree, 0);
 }

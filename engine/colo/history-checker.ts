@@ -134,13 +134,15 @@ export class HistoryChecker {
 
   /**
    * Holds the ledger that serves the client to the history: every answered id
+   * (or those in `ids`: the ones an audit through the protocol asked again)
    * stored with the answer the client saw, and the total acknowledged (an add
    * still outstanding may or may not have been applied). Returns what is wrong.
    */
-  audit(ledger: LedgerContents, name = 'the serving ledger'): string[] {
+  audit(ledger: LedgerContents, name = 'the serving ledger', ids: Iterable<string> = this.answers.keys()): string[] {
     this.report.audits += 1;
     const found: string[] = [];
-    for (const [id, answer] of this.answers) {
+    for (const id of ids) {
+      const answer = this.answers.get(id);
       const stored = ledger.storedReply(id);
       if (stored !== answer) found.push(`${name} holds ${stored === undefined ? 'nothing' : `"${stored}"`} for ${id}; the client was shown "${answer}"`);
     }

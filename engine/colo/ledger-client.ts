@@ -32,6 +32,7 @@ export interface ClientReport extends HistoryReport {
 
 /** An audit through the ledger's protocol: ids asked again, and those still unanswered. */
 interface Reask {
+  asked: string[];
   waiting: Set<string>;
   answers: Map<string, string>;
 }
@@ -104,7 +105,7 @@ export class LedgerClient {
   startReask(): number {
     if (this.outstanding) throw new Error(`client: request ${this.outstanding.id} is still unanswered`);
     const ids = this.checker.answeredIds();
-    this.reask = { waiting: new Set(ids), answers: new Map() };
+    this.reask = { asked: ids, waiting: new Set(ids), answers: new Map() };
     for (const id of ids) this.send(ledgerRequest(id, 'audit'));
     return ids.length;
   }
@@ -115,13 +116,13 @@ export class LedgerClient {
   }
 
   /**
-   * Ends the audit: the ledger's answers (with `total`, read by a request of
-   * its own) are held to the history. Returns what is wrong.
+   * Ends the audit: the ledger's answers to the ids asked again (with `total`,
+   * read by a request of its own) are held to the history. Returns what is wrong.
    */
   finishReask(total: number, name: string): string[] {
-    const reask = this.reask ?? { waiting: new Set<string>(), answers: new Map<string, string>() };
+    const reask = this.reask ?? { asked: [], waiting: new Set<string>(), answers: new Map<string, string>() };
     this.reask = undefined;
-    return this.audit({ storedReply: (id) => reask.answers.get(id), total }, name);
+    return this.checker.audit({ storedReply: (id) => reask.answers.get(id), total }, name, reask.asked);
   }
 
   /** Holds a ledger read directly (the simulation's) to the history. */

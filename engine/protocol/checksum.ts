@@ -13,3 +13,12 @@ export function checksum32(buffer: ArrayBuffer): number {
   }
   return Math.imul(h ^ buffer.byteLength, 0x01000193) >>> 0;
 }
+
+/**
+ * The checksum of a whole state sent as checkpoint `checkpoint`. A full state
+ * does not say which checkpoint it is: bound into its checksum, the number
+ * makes a replayed older state fail the check like a corrupt one.
+ */
+export function stateChecksum(buffer: ArrayBuffer, checkpoint: number): number {
+  return Math.imul(checksum32(buffer) ^ checkpoint, 0x01000193) >>> 0;
+}

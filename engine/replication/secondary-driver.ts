@@ -48,7 +48,7 @@ export class SecondaryDriver extends CoreDriver {
   }
 
   protected onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void {
-    const verdict = message.type === 'vmstate-size' ? this.stage(message.header, payload) : undefined;
+    const verdict = message.type === 'vmstate-size' ? this.stage(message.header, payload, message.checkpoint) : undefined;
     this.input({ kind: 'message', message, ...(verdict ? { verdict } : {}) });
   }
 
@@ -83,9 +83,9 @@ export class SecondaryDriver extends CoreDriver {
     return this.output.lineStart;
   }
 
-  private stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+  private stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
     this.stagedHeader = header;
-    const verdict = this.sink.stage(header, payload);
+    const verdict = this.sink.stage(header, payload, checkpoint);
     if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
     return verdict;
   }

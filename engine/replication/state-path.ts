@@ -1,7 +1,7 @@
 // How checkpoint state gets from the primary's VM to the secondary's: the
 // drivers only see these two interfaces. The full path (v86's save_state and
 // restore_state) is here; the delta path is engine/checkpoint/delta-path.ts.
-import { checksum32 } from '../protocol/checksum.ts';
+import { stateChecksum } from '../protocol/checksum.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
 import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
 import type { CheckpointMode } from './config.ts';
@@ -28,8 +28,8 @@ export interface StateSource {
 
 export interface StateSink {
   readonly path: 'full' | 'delta';
-  /** Full check of what came with vmstate-size, before vmstate-received; the VM is not touched. */
-  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string };
+  /** Full check of what came with vmstate-size for `checkpoint`, before vmstate-received; the VM is not touched. */
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string };
   /**
    * Loads the staged state; on failure the VM is back at the last good one.
    * `diverged`: the VM ran since its last load (compare mode). Returns a buffer to hand back.
@@ -49,8 +49,8 @@ export interface StatePaths {
   sink(): StateSink;
 }
 
-/** Full check of a received v86 state against what vmstate-size announced. */
-export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | undefined, memoryBytes: number): 'ok' | { error: string } {
+/** Full check of a received v86 state against what vmstate-size announced for `checkpoint`. */
+export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | undefined, memoryBytes: number, checkpoint: number): 'ok' | { error: string } {
   // All of RAM, VGA memory and device state fit well within twice the RAM size.
   const limit = 2 * memoryBytes;
   if (header.bytes > limit) {
@@ -61,9 +61,9 @@ export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | unde
     const what = payload.byteLength < header.bytes ? 'truncated' : 'oversized';
     return { error: `${what}: ${payload.byteLength} bytes arrived, vmstate-size announced ${header.bytes}` };
   }
-  const sum = checksum32(payload);
+  const sum = stateChecksum(payload, checkpoint);
   if (sum !== header.checksum) {
-    return { error: `checksum mismatch: computed ${sum.toString(16)}, announced ${header.checksum.toString(16)}` };
+    return { error: `checksum mismatch: computed ${sum.toString(16)} for checkpoint ${checkpoint}, announced ${header.checksum.toString(16)} (corrupt, or a state of another checkpoint)` };
   }
   try {
     checkStateFits(readStateSummary(payload), memoryBytes);
@@ -82,9 +82,9 @@ export class FullStateSource implements StateSource {
     readonly note?: string,
   ) {}
 
-  async capture(): Promise<CapturedState> {
+  async capture(checkpoint: number): Promise<CapturedState> {
     const payload = await this.vm.saveState();
-    return { payload, header: { bytes: payload.byteLength, checksum: checksum32(payload) } };
+    return { payload, header: { bytes: payload.byteLength, checksum: stateChecksum(payload, checkpoint) } };
   }
 
   recycle(): void {}
@@ -100,8 +100,8 @@ export class FullStateSink implements StateSink {
     private readonly memoryBytes: number,
   ) {}
 
-  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
-    const verdict = verifyVmstate(header, payload, this.memoryBytes);
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
+    const verdict = verifyVmstate(header, payload, this.memoryBytes, checkpoint);
     this.staged = verdict === 'ok' ? payload : undefined;
     return verdict;
   }

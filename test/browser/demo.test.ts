@@ -53,9 +53,14 @@ describe('the demo page', () => {
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('dead');
     await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('unprotected');
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 3);
-    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     expect(await page.textContent('[data-status]')).toMatch(/^Failed over: PC B serves the client from checkpoint #\d+/);
     await expect.poll(() => page.textContent('[data-metric="failover"]')).toMatch(/after kill-primary: detection \d+ ms, then first reply from the new primary/);
+    // The survivor's ledger, asked again for everything the client saw, holds all of it.
+    await page.click('[data-action="audit"]');
+    await page.waitForSelector('[data-audit="ok"], [data-audit="failed"]', { timeout: 60_000 });
+    expect(await page.textContent('[data-audit]')).toMatch(/^Audit of PC B: its stored replies and its total match all \d+ replies the client saw\.$/);
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     await page.screenshot({ path: 'test-results/demo-failover.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -72,7 +77,7 @@ describe('the demo page', () => {
     expect(await page.textContent('[data-status]')).toMatch(/^Protected: PC C holds checkpoint #\d+\.$/);
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
-    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     await page.screenshot({ path: 'test-results/demo-reprotected.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -90,7 +95,7 @@ describe('the demo page', () => {
     await page.selectOption('[data-control="mode"]', 'speculative');
     await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/RAM pages and \d+ device pages changed/);
     await expect.poll(lastReleased, { timeout: 30_000 }).not.toBe(released);
-    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     await page.screenshot({ path: 'test-results/demo-modes.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -112,7 +117,7 @@ describe('the demo page', () => {
     await page.click('[data-action="client-rand"]');
     await page.waitForSelector('.requests li[data-compare="mismatch"][data-state="released"]', { timeout: 20_000 });
     await page.waitForSelector('.timeline [data-cause="mismatch"]', { timeout: 10_000 });
-    expect(await page.textContent('.consistency')).toBe('Released replies lost or contradicted: 0');
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     await page.screenshot({ path: 'test-results/demo-compare.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();

@@ -82,7 +82,7 @@ function changedPages(now: Buffer, before: Buffer | undefined): number[] {
 
 /** The RAM pages a delta carries: their numbers, and each page's bytes. */
 function ramPagesOf(delta: CapturedDelta, ramBytes: number, holds: number): { page: number; bytes: Buffer }[] {
-  const header = checkDelta(delta.payload, { announced: delta.bytes, ramBytes, holds });
+  const header = checkDelta(delta.payload, { announced: delta.bytes, ramBytes, holds, checkpoint: holds + 1 });
   if ('error' in header) throw new Error(`delta: ${header.error}`);
   expect(header.ramPages).toBe(delta.ramPages);
   const layout = deltaLayout(header);
@@ -128,7 +128,7 @@ it("a delta leaves a machine in the state v86's own save_state and restore_state
     for (const { page, bytes } of carried) expect(bytes.equals(now.subarray(page * PAGE_BYTES, (page + 1) * PAGE_BYTES))).toBe(true);
     last = Buffer.from(now);
 
-    expect(applier.stage(delta.payload, delta.bytes)).toBe('ok');
+    expect(applier.stage(delta.payload, delta.bytes, checkpoint)).toBe('ok');
     applier.apply();
     await reference.restore_state(await primary.save_state());
     expect(ram(sink).equals(ram(source))).toBe(true);

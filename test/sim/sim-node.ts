@@ -27,7 +27,7 @@ function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): Stat
         get path() {
           return sink.path;
         },
-        stage: (header, payload) => sink.stage(header, payload),
+        stage: (header, payload, checkpoint) => sink.stage(header, payload, checkpoint),
         load: (diverged) => new Promise<void>((resolve) => scheduler.after(ms, resolve)).then(() => sink.load(diverged)),
         beforeRun: () => sink.beforeRun(),
         discard: () => sink.discard(),

@@ -36,6 +36,16 @@ export async function ask(cluster: ColoCluster<ClusterNode>, operation: ClientOp
   return reply;
 }
 
+/**
+ * Audits the ledger that serves the client against everything the client was
+ * shown (every answered id asked again, then the total), and returns every
+ * violation the checker found over the whole run: a test expects none.
+ */
+export async function audited(cluster: ColoCluster<ClusterNode>): Promise<string[]> {
+  await cluster.auditLedger(30_000);
+  return cluster.client.summary().violations;
+}
+
 type MessageTrace = TraceEvent & { kind: 'message' };
 
 export function messageSeen(cluster: ColoCluster<ClusterNode>, at: 'sent' | 'received', to: Side, type: ColoMessageType, minCheckpoint = 0): MessageTrace | undefined {

@@ -99,13 +99,15 @@ export async function killPrimaryAt(spawn: () => VmHandle, assetBase: string, st
     const takeover = c.trace.find((e) => e.kind === 'takeover');
     for (let i = 0; i < 3; i++) await ask(c, { op: 'add', amount: 7 });
     const finalReply = await ask(c, { op: 'get' });
+    const expectedFinalReply = `c${c.client.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`;
     stop();
+    await c.auditLedger(30_000);
     return {
       stage: stage.name,
       takeoverFrom: takeoverFrom(c),
       expectedFrom: stage.expectedFrom(k),
       finalReply,
-      expectedFinalReply: `c${c.client.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`,
+      expectedFinalReply,
       report: c.client.summary(),
       secondary: c.status.secondary,
       failoverMs: firstReleaseAt - killedAt,

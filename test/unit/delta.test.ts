@@ -62,7 +62,7 @@ function pair(): { primary: FakeMachine; secondary: FakeMachine; capture: DeltaC
 function send(capture: DeltaCapture, applier: DeltaApplier, checkpoint: number, tamper?: (bytes: Uint8Array) => void) {
   const delta = capture.capture(checkpoint);
   tamper?.(new Uint8Array(delta.payload, 0, delta.bytes));
-  const verdict = applier.stage(delta.payload, delta.bytes);
+  const verdict = applier.stage(delta.payload, delta.bytes, checkpoint);
   if (verdict === 'ok') applier.apply();
   capture.recycle(delta.payload);
   return { delta, verdict };
@@ -109,17 +109,19 @@ describe('delta checkpoints', () => {
     expect(corrupt.verdict).toEqual({ error: expect.stringMatching(/^checksum mismatch/) });
     const version = capture.capture(3);
     new DataView(version.payload).setUint32(4, 2, true);
-    expect(applier.stage(version.payload, version.bytes)).toEqual({ error: 'delta format version 2, this build reads version 1' });
+    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({ error: 'delta format version 2, this build reads version 1' });
     const truncated = capture.capture(4);
-    expect(applier.stage(truncated.payload.slice(0, truncated.bytes - 10), truncated.bytes)).toEqual({
+    expect(applier.stage(truncated.payload.slice(0, truncated.bytes - 10), truncated.bytes, 4)).toEqual({
       error: `truncated: ${truncated.bytes - 10} bytes arrived, vmstate-size announced ${truncated.bytes}`,
     });
-    expect(applier.stage(truncated.payload, truncated.bytes + 4)).toEqual({
+    expect(applier.stage(truncated.payload, truncated.bytes + 4, 4)).toEqual({
       error: `delta header says ${truncated.bytes} bytes, vmstate-size announced ${truncated.bytes + 4}`,
     });
     // Its base (checkpoint 3) is not what the secondary holds (1).
-    expect(applier.stage(truncated.payload, truncated.bytes)).toEqual({ error: 'delta applies on checkpoint 3, this secondary holds checkpoint 1' });
-    expect(applier.stage(new ArrayBuffer(8), 8)).toEqual({ error: `truncated: 8 bytes arrived, less than the ${DELTA_HEADER_BYTES}-byte delta header` });
+    expect(applier.stage(truncated.payload, truncated.bytes, 4)).toEqual({ error: 'delta applies on checkpoint 3, this secondary holds checkpoint 1' });
+    // A delta replayed as a later checkpoint says which one it is.
+    expect(applier.stage(truncated.payload, truncated.bytes, 6)).toEqual({ error: 'a delta of checkpoint 4 arrived as checkpoint 6' });
+    expect(applier.stage(new ArrayBuffer(8), 8, 4)).toEqual({ error: `truncated: 8 bytes arrived, less than the ${DELTA_HEADER_BYTES}-byte delta header` });
     expect(() => applier.apply()).toThrow('nothing staged');
     expect(Buffer.from(secondary.ram()).equals(before)).toBe(true);
     expect(applier.holds).toBe(1);
@@ -133,7 +135,7 @@ describe('delta checkpoints', () => {
     primary.ram()[20 * PAGE_BYTES + 1] = 0x99;
     primary.device.registers[0] = 1000;
     const delta = capture.capture(2);
-    expect(applier.stage(delta.payload, delta.bytes)).toBe('ok');
+    expect(applier.stage(delta.payload, delta.bytes, 2)).toBe('ok');
     secondary.failNextWrite = true;
     expect(() => applier.apply()).toThrow('v86 refused the device state of checkpoint 2 (device refused); the VM still holds checkpoint 1');
     expect(Buffer.from(secondary.ram()).equals(ramBefore)).toBe(true);
@@ -151,5 +153,8 @@ describe('delta checkpoints', () => {
     expect([...rebuilt[1].subarray(0, 2)]).toEqual([5, -6]);
     expect(rebuilt[3].get('a')).toBe(1);
     expect(() => rebuildDevices([{ __state_type__: 'Function', buffer_id: 0 }], () => new Uint8Array(4))).toThrow(/unknown node/);
+    let deep: unknown = 0;
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(() => rebuildDevices(deep, () => new Uint8Array(4))).toThrow('device state: nested deeper than 64 levels');
   });
 });
