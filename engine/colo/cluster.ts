@@ -489,6 +489,15 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     this.arbitrating = false;
     const held = this.heldForArbitration;
     this.heldForArbitration = [];
+    // The secondary may have died while the host waited for the primary: then
+    // it cannot serve whatever the ping said, and the primary, if alive, stays.
+    const secondaryGone = !this.secondary?.alive || this.fate.secondary !== 'alive';
+    if (secondaryGone && !primaryAnswers) {
+      this.host('arbitrate', 'the secondary that took over is gone too: the primary stays, if it can serve');
+      this.settleAfterExit();
+      this.notify();
+      return;
+    }
     if (primaryAnswers) {
       this.host('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced');
       this.retireSecondary('fenced');

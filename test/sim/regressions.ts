@@ -26,4 +26,28 @@ export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
       actions: [],
     },
   },
+  {
+    // The link was cut; the secondary took over and the host asked the
+    // primary, which answered too slowly, whether it still ran. The secondary
+    // was killed meanwhile; the host then fenced the primary anyway and sent
+    // the client to the dead secondary: service lost with the primary alive.
+    name: 'a secondary killed during the arbitration leaves the primary serving',
+    schedule: {
+      seed: 832446953,
+      durationMs: 1119,
+      plan: { ...calm, duplicate: 0 },
+      periodMs: 128,
+      mode: 'strict',
+      compare: false,
+      outputCommit: 'hold',
+      autoReprotect: false,
+      guests: [guest(4, 0), guest(32, 0)],
+      operations: { add: 6, get: 2, rand: 1, time: 1 },
+      actions: [
+        { at: 518, kind: 'ping-delay', ms: 134 },
+        { at: 868, kind: 'cut-link' },
+        { at: 1019, kind: 'kill-secondary' },
+      ],
+    },
+  },
 ];
