@@ -2,6 +2,7 @@
 // MessageChannel over which they run COLO themselves. The host starts them,
 // relays commands, keeps the merged trace, routes the client to whichever VM
 // is primary, and fences an old primary once the secondary has taken over.
+import type { ClientOperation } from './client-operation.ts';
 import { LedgerClient } from './ledger-client.ts';
 import type { CheckpointMode, ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
@@ -259,7 +260,13 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       missing.push(`${name} did not answer ${this.client.reaskWaiting} audited ids within ${timeoutMs} ms`);
     });
     await this.waitFor(() => !this.client.pending, timeoutMs, 'without a request outstanding');
-    const request = this.client.request({ op: 'get' });
+    const total = Number((await this.ask({ op: 'get' }, timeoutMs)).split(' ')[2]);
+    return [...missing, ...this.client.finishReask(total, name)];
+  }
+
+  /** Sends one request as the client and resolves with its reply once released. */
+  async ask(operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
+    const request = this.client.request(operation);
     let reply = '';
     const stop = this.client.onAnswer((answer) => {
       if (answer.id === request.id) reply = answer.reply;
@@ -269,8 +276,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     } finally {
       stop();
     }
-    const total = Number(reply.split(' ')[2]);
-    return [...missing, ...this.client.finishReask(total, name)];
+    return reply;
   }
 
   /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */

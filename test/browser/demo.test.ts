@@ -161,6 +161,18 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('losing both PCs says the service is lost, and why', async () => {
+    const { page, problems } = await openDemo();
+    await page.click('[data-action="kill-secondary"]');
+    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(/^Unprotected: /);
+    await page.click('[data-action="kill-primary"]');
+    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toBe('Service lost: PC A, which served the client, is killed and no PC can take over.');
+    expect(await page.getAttribute('body', 'data-state')).toBe('lost');
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('is readable on a narrow window and the guided tour walks through it', async () => {
     const { page, problems } = await openDemo(420, 900);
     await page.click('[data-action="tour"]');

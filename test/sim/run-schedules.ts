@@ -12,66 +12,30 @@ export interface Failure {
   violations: string[];
 }
 
-/** What a run of schedules reached, summed. */
-export interface RunSummary {
-  schedules: number;
-  steps: number;
-  checkpoints: number;
-  answered: number;
-  /** Schedules that used compare mode at some point. */
-  compare: number;
-  deltas: number;
-  fullStates: number;
-  loadsRefused: number;
-  relaunches: number;
-  failovers: number;
-  reprotections: number;
-  arbitrations: number;
-  mismatches: number;
-  serviceLost: number;
-  livenessJudged: number;
-  failures: Failure[];
-}
+/** Counts summed over schedules, as they are. */
+const SUMMED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'mismatches'] as const;
+/** Yes-or-no facts of a schedule, counted as the schedules where they held. */
+const FLAGS = ['compare', 'serviceLost', 'livenessJudged'] as const;
 
-const COUNTED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'mismatches'] as const;
+/** What a run of schedules reached, summed; `compare`, `serviceLost`, `livenessJudged`: in how many schedules. */
+export type RunSummary = Record<(typeof SUMMED)[number] | (typeof FLAGS)[number] | 'schedules', number> & { failures: Failure[] };
 
 export function emptySummary(): RunSummary {
-  return {
-    schedules: 0,
-    steps: 0,
-    checkpoints: 0,
-    answered: 0,
-    compare: 0,
-    deltas: 0,
-    fullStates: 0,
-    loadsRefused: 0,
-    relaunches: 0,
-    failovers: 0,
-    reprotections: 0,
-    arbitrations: 0,
-    mismatches: 0,
-    serviceLost: 0,
-    livenessJudged: 0,
-    failures: [],
-  };
+  const summary = { schedules: 0, failures: [] as Failure[] } as RunSummary;
+  for (const key of [...SUMMED, ...FLAGS]) summary[key] = 0;
+  return summary;
 }
 
 export function addReached(into: RunSummary, reached: Reached): void {
   into.schedules += 1;
-  for (const key of COUNTED) into[key] += reached[key];
-  if (reached.compare) into.compare += 1;
-  if (reached.serviceLost) into.serviceLost += 1;
-  if (reached.livenessJudged) into.livenessJudged += 1;
+  for (const key of SUMMED) into[key] += reached[key];
+  for (const key of FLAGS) if (reached[key]) into[key] += 1;
 }
 
 export function merge(summaries: RunSummary[]): RunSummary {
   const total = emptySummary();
   for (const s of summaries) {
-    total.schedules += s.schedules;
-    for (const key of COUNTED) total[key] += s[key];
-    total.compare += s.compare;
-    total.serviceLost += s.serviceLost;
-    total.livenessJudged += s.livenessJudged;
+    for (const key of ['schedules', ...SUMMED, ...FLAGS] as const) total[key] += s[key];
     total.failures.push(...s.failures);
   }
   return total;

@@ -22,18 +22,8 @@ export async function startCluster<N extends ClusterNode>(
 }
 
 /** Sends one request and waits until its reply is released to the client. */
-export async function ask(cluster: ColoCluster<ClusterNode>, operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
-  const request = cluster.client.request(operation);
-  let reply = '';
-  const stop = cluster.client.onAnswer((answer) => {
-    if (answer.id === request.id) reply = answer.reply;
-  });
-  try {
-    await cluster.waitFor(() => reply !== '', timeoutMs, `answered ${request.id}`);
-  } finally {
-    stop();
-  }
-  return reply;
+export function ask(cluster: ColoCluster<ClusterNode>, operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
+  return cluster.ask(operation, timeoutMs);
 }
 
 /**
