@@ -34,13 +34,13 @@ const CAUSE_MEANING: Record<string, string> = {
   periodic: 'the period elapsed',
   manual: 'someone pressed Checkpoint now',
   mismatch: 'compare mode: the two PCs answered a request differently, so the secondary is brought back in step',
-  timeout: 'compare mode: the secondary did not answer a request in time',
+  timeout: 'compare mode: one PC wrote a reply the other did not write in time',
 };
 
 export const causeMeaning = (cause: string): string => CAUSE_MEANING[cause] ?? cause;
 
 export const COMPARE_MEANING =
-  'Compare mode (COLO proper): both PCs run and get every request; a reply leaves as soon as both wrote the same one, with no checkpoint. A different reply, or none within 3 s, makes a checkpoint at once, and that reply leaves when the checkpoint is safe.';
+  'Compare mode (COLO proper): both PCs run and get every request; a reply leaves as soon as both wrote the same one, with no checkpoint. A different reply, or none within 3 s from either PC, makes a checkpoint at once, and that reply leaves when the checkpoint is safe. A reply the secondary wrote before a checkpoint it then loaded no longer counts: the load rolled it back.';
 
 export const PHASE_MEANING = {
   pause: 'Primary paused: from the stop for capture until it resumes (after vmstate-loaded, or right after capture in speculative mode). Every millisecond here is lost service.',

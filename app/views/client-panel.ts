@@ -79,7 +79,9 @@ export class ClientPanel {
 
   onTrace(event: TraceEvent): void {
     if (event.kind === 'compare') {
-      const entry = this.entries.get((event.primary ?? event.secondary ?? '').split(' ')[0] ?? '');
+      // A secondary reply the primary never wrote holds nothing of the client's back.
+      if (event.primary === undefined) return;
+      const entry = this.entries.get(event.primary.split(' ')[0] ?? '');
       if (!entry) return;
       entry.row.dataset.compare = event.verdict;
       entry.compare.textContent = event.verdict === 'mismatch' ? `${VERDICT_TEXT.mismatch} (secondary: “${event.secondary ?? ''}”)` : VERDICT_TEXT[event.verdict];
