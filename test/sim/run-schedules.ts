@@ -20,13 +20,13 @@ const FLAGS = ['compare', 'serviceLost', 'livenessJudged'] as const;
 /** What a run of schedules reached, summed; `compare`, `serviceLost`, `livenessJudged`: in how many schedules. */
 export type RunSummary = Record<(typeof SUMMED)[number] | (typeof FLAGS)[number] | 'schedules', number> & { failures: Failure[] };
 
-export function emptySummary(): RunSummary {
+function emptySummary(): RunSummary {
   const summary = { schedules: 0, failures: [] as Failure[] } as RunSummary;
   for (const key of [...SUMMED, ...FLAGS]) summary[key] = 0;
   return summary;
 }
 
-export function addReached(into: RunSummary, reached: Reached): void {
+function addReached(into: RunSummary, reached: Reached): void {
   into.schedules += 1;
   for (const key of SUMMED) into[key] += reached[key];
   for (const key of FLAGS) if (reached[key]) into[key] += 1;

@@ -142,8 +142,3 @@ export function scheduleFromSeed(seed: number): Schedule {
     actions,
   };
 }
-
-/** A short, readable account of a schedule: the figures a failure report needs. */
-export function describeSchedule(s: Schedule): string {
-  return JSON.stringify(s);
-}

@@ -19,7 +19,7 @@ import { SimNode } from './sim-node.ts';
  * two retry periods, while detection and arbitration run; then it waits for a
  * checkpoint period and a slow load).
  */
-export const QUIET_MS = 1400;
+const QUIET_MS = 1400;
 /** Once recovered, a PC that can serve releases something to the client at least this often, or the service is stuck. */
 const PROGRESS_MS = 800;
 const CLIENT_RETRY_MS = 300;
