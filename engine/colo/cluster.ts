@@ -126,9 +126,9 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     return ended && !!survivor?.alive && this.fate[survivorSide] === 'alive' && !this.reprotecting && !this.arbitrating;
   }
 
-  /** The configuration every new pair gets: what the operator last chose. */
+  /** The configuration every new pair gets: what the operator last chose (the gate: the primary's). */
   get config(): Readonly<ReplicationConfig> {
-    return this.desired;
+    return { ...this.desired, gate: this.gates.primary };
   }
 
   /**

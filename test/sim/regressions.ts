@@ -50,4 +50,32 @@ export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
       ],
     },
   },
+  {
+    // The survivor's guest wrote 1 byte per tick and ran 10 ms between
+    // ~200 ms checkpoint pauses: retried requests were answered, but further
+    // apart than the progress bound then allowed. Alive and slow, not stuck
+    // (found by the million-schedule run).
+    name: 'a slow pair is slow, not stuck',
+    schedule: {
+      seed: 10186716,
+      durationMs: 1200,
+      plan: { ...calm, duplicate: 0, jitterMs: 2.204151777550578, payloadMs: 29 },
+      periodMs: 171,
+      mode: 'strict',
+      compare: true,
+      outputCommit: 'hold',
+      autoReprotect: false,
+      guests: [
+        { bytesPerTick: 32, clockSkewMs: 275, refuseLoads: 0, stopMs: 0, loadMs: 88 },
+        { bytesPerTick: 1, clockSkewMs: 926, refuseLoads: 0, stopMs: 0, loadMs: 17 },
+        { bytesPerTick: 4, clockSkewMs: 887, refuseLoads: 0, stopMs: 0, loadMs: 142 },
+      ],
+      operations: { add: 6, get: 2, rand: 1, time: 1 },
+      actions: [
+        { at: 33, kind: 'period', ms: 10 },
+        { at: 95, kind: 'kill-primary' },
+        { at: 294, kind: 'reprotect' },
+      ],
+    },
+  },
 ];

@@ -20,8 +20,14 @@ import { SimNode } from './sim-node.ts';
  * checkpoint period and a slow load).
  */
 const QUIET_MS = 1400;
-/** Once recovered, a PC that can serve releases something to the client at least this often, or the service is stuck. */
-const PROGRESS_MS = 800;
+/**
+ * Once recovered, a PC that can serve releases something to the client at
+ * least this often, or the service is stuck. A wedge shows as nothing released
+ * since it began; a slow pair (a 1-byte-per-tick guest running 10 ms between
+ * 200 ms pauses) as long gaps between repeats of retried requests: this is
+ * longer than those, shorter than the quiet time.
+ */
+const PROGRESS_MS = 1100;
 const CLIENT_RETRY_MS = 300;
 const ARBITER_PING_MS = 100;
 const COMPARE_TIMEOUT_MS = 300;
