@@ -128,7 +128,12 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** The configuration every new pair gets: what the operator last chose (the gate: the primary's). */
   get config(): Readonly<ReplicationConfig> {
-    return { ...this.desired, gate: this.gates.primary };
+    return this.configFor('primary');
+  }
+
+  /** What the operator last chose, with that side's gate: a copy, so a pair cannot change it. */
+  private configFor(side: Side): ReplicationConfig {
+    return { ...this.desired, compare: { ...this.desired.compare }, gate: this.gates[side] };
   }
 
   /**
@@ -203,7 +208,6 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private async replicate(primary: N, secondary: N): Promise<void> {
     const generation = ++this.generation;
-    const configOf = (side: Side): ReplicationConfig => ({ ...this.desired, compare: { ...this.desired.compare }, gate: this.gates[side] });
     for (const port of this.relayPorts) port.close();
     const channel = this.options.channel ?? directChannel;
     const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
@@ -219,8 +223,8 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       if (node !== servingNode) return;
       for (const event of events) if (event.type === 'released') this.deliver(this.serving, event.lines);
     };
-    await primary.startReplication('primary', primaryPort, configOf('primary'), listen('primary', primary));
-    await secondary.startReplication('secondary', secondaryPort, configOf('secondary'), listen('secondary', secondary));
+    await primary.startReplication('primary', primaryPort, this.configFor('primary'), listen('primary', primary));
+    await secondary.startReplication('secondary', secondaryPort, this.configFor('secondary'), listen('secondary', secondary));
   }
 
   private nextName(): string {
