@@ -1,6 +1,6 @@
 // What the page shows about each PC, derived from the engine's state: the UI
 // is a view of the cluster, never a second source of truth.
-import type { ColoCluster } from '../engine/colo/cluster.ts';
+import type { ColoCluster } from '../engine/host/cluster.ts';
 import type { Side } from '../engine/protocol/messages.ts';
 
 export type Role = 'starting' | 'primary' | 'secondary' | 'unprotected' | 'dead' | 'frozen' | 'fenced' | 'stopped';

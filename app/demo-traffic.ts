@@ -1,7 +1,7 @@
 // The demo's client traffic: one ledger request at a time, a small random add
 // after each answer, so there is always output waiting for a checkpoint.
-import type { ColoCluster } from '../engine/colo/cluster.ts';
-import type { ClientOperation, ClientRequest } from '../engine/colo/ledger-client.ts';
+import type { ColoCluster } from '../engine/host/cluster.ts';
+import type { ClientOperation, ClientRequest } from '../engine/host/ledger-client.ts';
 
 const THINK_MS = 250;
 

@@ -1,6 +1,6 @@
 // The demo page: a replicated pair of PCs, the client, the protocol timeline,
 // measurements, controls and the guided tour. Every view reads the engine.
-import { ColoCluster } from '../engine/colo/cluster.ts';
+import { ColoCluster } from '../engine/host/cluster.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';

@@ -1,7 +1,7 @@
 // The in-page half of `npm run bench` (tools/bench-checkpoint.ts drives it in
 // headless Chromium): one replicated pair of real v86 workers per run, a guest
 // workload, and figures read from the protocol trace.
-import { ColoCluster } from '../engine/colo/cluster.ts';
+import { ColoCluster } from '../engine/host/cluster.ts';
 import type { TraceEvent } from '../engine/protocol/trace.ts';
 import { DEFAULT_REPLICATION, type CheckpointMode } from '../engine/replication/config.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';

@@ -9,8 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ColoCluster } from '../engine/colo/cluster.ts';
-import { violationCount } from '../engine/colo/history-checker.ts';
+import { ColoCluster } from '../engine/host/cluster.ts';
+import { violationCount } from '../engine/host/history-checker.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';

@@ -2,9 +2,9 @@
 // for a checkpoint) and then released, and the consistency badge: the count of
 // everything the client's history checker found wrong, and an audit of the
 // serving PC's ledger on demand.
-import type { ColoCluster } from '../../engine/colo/cluster.ts';
-import type { ClientRequest } from '../../engine/colo/ledger-client.ts';
-import { violationCount } from '../../engine/colo/history-checker.ts';
+import type { ColoCluster } from '../../engine/host/cluster.ts';
+import type { ClientRequest } from '../../engine/host/ledger-client.ts';
+import { violationCount } from '../../engine/host/history-checker.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { DemoTraffic } from '../demo-traffic.ts';
 import { formatMs, h } from '../dom.ts';

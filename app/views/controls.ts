@@ -1,6 +1,6 @@
 // Every button is an engine command. The only state kept here is which gate
 // (step mode, delay) the user chose, since it is applied to both sides at once.
-import type { ColoCluster } from '../../engine/colo/cluster.ts';
+import type { ColoCluster } from '../../engine/host/cluster.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
 import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
@@ -26,18 +26,18 @@ export class Controls {
   constructor(private readonly cluster: ColoCluster) {
     const period = h('select', { id: 'period', 'data-control': 'period' },
       ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === 1000, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
-    period.addEventListener('change', () => cluster.setPeriod(Number(period.value)));
+    period.addEventListener('change', () => cluster.configure({ periodMs: Number(period.value) }));
     const mode = h('select', { id: 'mode', 'data-control': 'mode' },
-      ...MODES.map(([value, label]) => h('option', { value, selected: value === cluster.mode, text: label })));
-    const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[cluster.mode] });
+      ...MODES.map(([value, label]) => h('option', { value, selected: value === cluster.config.mode, text: label })));
+    const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[cluster.config.mode] });
     const policy = h('select', { id: 'policy', 'data-control': 'policy' },
-      h('option', { value: 'periodic', selected: !cluster.comparing, text: 'waits for each checkpoint (periodic)' }),
-      h('option', { value: 'compare', selected: cluster.comparing, text: 'runs too; replies compared (COLO)' }));
+      h('option', { value: 'periodic', selected: !cluster.config.compare.enabled, text: 'waits for each checkpoint (periodic)' }),
+      h('option', { value: 'compare', selected: cluster.config.compare.enabled, text: 'runs too; replies compared (COLO)' }));
     policy.setAttribute('title', COMPARE_MEANING);
-    policy.addEventListener('change', () => cluster.setCompare(policy.value === 'compare'));
+    policy.addEventListener('change', () => cluster.configure({ compare: { ...cluster.config.compare, enabled: policy.value === 'compare' } }));
     mode.addEventListener('change', () => {
       const chosen = mode.value as CheckpointMode;
-      cluster.setMode(chosen);
+      cluster.configure({ mode: chosen });
       modeHelp.textContent = MODE_MEANING[chosen];
     });
     const speed = h('select', { id: 'speed', 'data-control': 'speed' }, ...SPEEDS.map(([label, ms]) => h('option', { value: ms, text: label })));
@@ -47,7 +47,7 @@ export class Controls {
     });
     const unsafe = h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe' });
     unsafe.addEventListener('change', () => {
-      cluster.setOutputCommit(unsafe.checked ? 'unsafe' : 'hold');
+      cluster.configure({ outputCommit: unsafe.checked ? 'unsafe' : 'hold' });
       document.body.dataset.unsafe = String(unsafe.checked);
     });
 
@@ -125,6 +125,6 @@ export class Controls {
 
   private async applyGate(): Promise<void> {
     const gate = { step: this.stepMode, breakBefore: [], delayMs: this.delayMs };
-    await Promise.all([this.cluster.setGate('primary', gate), this.cluster.setGate('secondary', gate)]);
+    await this.cluster.configure({ gate });
   }
 }

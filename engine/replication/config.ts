@@ -1,6 +1,18 @@
 // Replication settings shared by both sides and the host.
 import type { HeartbeatConfig } from '../protocol/heartbeat.ts';
-import type { GateConfig } from './link.ts';
+import type { ColoMessageType } from '../protocol/messages.ts';
+
+/** Step mode, breakpoints and slow motion: what holds one side's protocol messages. */
+export interface GateConfig {
+  /** Hold every protocol message until `step()` releases it. */
+  step: boolean;
+  /** Hold only these message types (breakpoints). */
+  breakBefore: ColoMessageType[];
+  /** Slow the handshake down for teaching: each protocol message waits this long. */
+  delayMs?: number;
+}
+
+export const OPEN_GATE: GateConfig = { step: false, breakBefore: [] };
 
 /**
  * How a checkpoint moves state. 'naive': v86's whole save_state, the VM stopped

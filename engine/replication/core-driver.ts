@@ -5,7 +5,8 @@ import type { ColoMessage, Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import type { ReplicationConfig } from './config.ts';
 import type { ReplicationEvent } from './events.ts';
-import { Link, type GateConfig } from './link.ts';
+import type { GateConfig } from './config.ts';
+import { Link } from './link.ts';
 import type { Clock, PeerPort } from './ports.ts';
 
 /** Inputs both cores take from the link and the operator. */

@@ -5,18 +5,8 @@
 import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts';
 import { parseWireMessage, SENDER, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
+import { OPEN_GATE, type GateConfig } from './config.ts';
 import type { Clock, PeerPort } from './ports.ts';
-
-export interface GateConfig {
-  /** Hold every protocol message until `step()` releases it. */
-  step: boolean;
-  /** Hold only these message types (breakpoints). */
-  breakBefore: ColoMessageType[];
-  /** Slow the handshake down for teaching: each protocol message waits this long. */
-  delayMs?: number;
-}
-
-export const OPEN_GATE: GateConfig = { step: false, breakBefore: [] };
 
 export interface LinkHandlers {
   onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;

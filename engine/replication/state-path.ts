@@ -1,6 +1,6 @@
 // How checkpoint state gets from the primary's VM to the secondary's: the
 // drivers only see these two interfaces. The full path (v86's save_state and
-// restore_state) is here; the delta path is engine/checkpoint/delta-path.ts.
+// restore_state) is here; the delta path is engine/replication/delta-path.ts.
 import { stateChecksum } from '../protocol/checksum.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
 import { checkStateFits, readStateSummary } from '../vm/state-header.ts';

@@ -6,7 +6,7 @@
 import { DeltaApplier } from '../checkpoint/delta-apply.ts';
 import { DeltaCapture } from '../checkpoint/delta-capture.ts';
 import { DELTA_MAGIC } from '../checkpoint/delta-format.ts';
-import { DeltaSink, DeltaSource } from '../checkpoint/delta-path.ts';
+import { DeltaSink, DeltaSource } from '../replication/delta-path.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
 import type { ReplicatedVm } from '../replication/ports.ts';

@@ -5,7 +5,7 @@ import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent } from '../replication/events.ts';
 import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from '../vm/machine-api.ts';
 import { ledgerRequest } from '../vm/guest-protocol.ts';
-import type { ClusterNode } from '../replication/cluster-node.ts';
+import type { ClusterNode, ReplicationCommands, ReplicationControl } from '../replication/commands.ts';
 import { Transcript } from './transcript.ts';
 import type { WorkerApi } from './worker-main.ts';
 
@@ -26,7 +26,8 @@ export class VmHandle implements ClusterNode {
   private terminated = false;
 
   readonly machine: Comlink.Remote<MachineApi>;
-  readonly replication: Comlink.Remote<WorkerApi['replication']>;
+  readonly replication: ReplicationControl;
+  private readonly role: Comlink.Remote<ReplicationCommands>;
 
   constructor(
     private readonly remote: Comlink.Remote<WorkerApi>,
@@ -35,7 +36,8 @@ export class VmHandle implements ClusterNode {
     // comlink types a nested property as a promise of its value, but the
     // property proxy forwards calls, which is all these are used for.
     this.machine = remote.machine as unknown as Comlink.Remote<MachineApi>;
-    this.replication = remote.replication as unknown as Comlink.Remote<WorkerApi['replication']>;
+    this.role = remote.replication as unknown as Comlink.Remote<ReplicationCommands>;
+    this.replication = this.role;
   }
 
   async start(options: StartOptions): Promise<StartReport> {
@@ -50,7 +52,7 @@ export class VmHandle implements ClusterNode {
     listener: (events: ReplicationEvent[]) => void,
   ): Promise<void> {
     const args = [Comlink.transfer(port, [port]), config, Comlink.proxy(listener)] as const;
-    await (role === 'primary' ? this.replication.startPrimary(...args) : this.replication.startSecondary(...args));
+    await (role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args));
   }
 
   /** What the guest wrote to a serial port (the most recent 128 KiB or more). */

@@ -2,10 +2,9 @@
 // over a comlink endpoint. The platform entries (worker.browser.ts,
 // worker.node.ts) only choose the endpoint and the asset source.
 import * as Comlink from 'comlink';
-import type { PeerPort } from '../replication/ports.ts';
 import { realClock } from '../replication/ports.ts';
-import type { ReplicationApi } from '../replication/replication-api.ts';
-import { ReplicationHost } from '../replication/replication-host.ts';
+import type { ReplicationCommands } from '../replication/commands.ts';
+import { ReplicationRole } from '../replication/replication-role.ts';
 import { machineStatePaths } from './state-paths.ts';
 import type { AssetSource } from '../vm/asset-source.ts';
 import { GUEST_CONFIG } from '../vm/guest-config.ts';
@@ -14,32 +13,14 @@ import type { MachineApi } from '../vm/machine-api.ts';
 
 export interface WorkerApi {
   machine: MachineApi;
-  replication: ReplicationApi;
+  replication: ReplicationCommands;
   /** This worker's JavaScript heap in use, in bytes (NaN where the platform does not say). */
   heapUsed(): number;
 }
 
 export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource, heapUsed: () => number): void {
   const machine = new GuestMachine(openSource);
-  const role = new ReplicationHost(machine, realClock, machineStatePaths(machine, GUEST_CONFIG.memoryBytes));
-
-  const replication: ReplicationApi = {
-    startPrimary: (port, config, listener) => role.startPrimary(port as unknown as PeerPort, config, listener),
-    startSecondary: (port, config, listener) => role.startSecondary(port as unknown as PeerPort, config, listener),
-    checkpointNow: () => role.checkpointNow(),
-    setPeriod: (ms) => role.setPeriod(ms),
-    lostHeartbeat: () => role.lostHeartbeat(),
-    confirmAlone: () => role.confirmAlone(),
-    setGate: (gate) => role.setGate(gate),
-    step: () => role.step(),
-    status: () => role.status(),
-    setOutputCommit: (mode) => role.setOutputCommit(mode),
-    setMode: (mode) => role.setMode(mode),
-    setCompare: (compare) => role.setCompare(compare),
-    freeze: () => role.freeze(),
-    cutLink: () => role.cutLink(),
-    ping: () => role.ping(),
-  };
+  const role = new ReplicationRole(machine, realClock, machineStatePaths(machine, GUEST_CONFIG.memoryBytes));
 
   const api: WorkerApi = {
     machine: {
@@ -60,7 +41,8 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
         await machine.destroy();
       },
     },
-    replication,
+    // The role is the command surface itself: comlink calls its methods.
+    replication: role,
     heapUsed,
   };
   Comlink.expose(api, endpoint);

@@ -1,7 +1,7 @@
 // COLO with real v86 guests in real workers (Node worker_threads): kill the
 // primary at each stage of the handshake; corrupt what crosses the wire.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ColoCluster, WireData } from '../../engine/colo/cluster.ts';
+import type { ColoCluster, WireData } from '../../engine/host/cluster.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { stateChecksum } from '../../engine/protocol/checksum.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
@@ -75,10 +75,10 @@ describe('killing the primary', () => {
       return captures().length;
     };
     expect(captures().at(-1)?.path).toBe('delta');
-    c.setMode('naive');
+    c.configure({ mode: 'naive' });
     const seen = await after(captures().length, 'full');
     expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/^c\d+ ok \d+$/);
-    c.setMode('speculative');
+    c.configure({ mode: 'speculative' });
     await after(seen, 'delta');
     expect(await ask(c, { op: 'add', amount: 6 })).toMatch(/^c\d+ ok \d+$/);
     expect(c.status.primary?.phase).not.toBe('exited');
@@ -140,9 +140,9 @@ describe('killing the primary', () => {
 
   it('unsafe mode (no output commit) plus a kill loses replies the client already saw', async () => {
     const c = await start();
-    c.setPeriod(60_000);
+    c.configure({ periodMs: 60_000 });
     await c.waitFor(() => c.status.primary?.phase === 'idle', 30_000, 'idle');
-    c.setOutputCommit('unsafe');
+    c.configure({ outputCommit: 'unsafe' });
     for (let i = 0; i < 3; i++) await ask(c, { op: 'add', amount: 10 });
     c.killPrimary();
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');

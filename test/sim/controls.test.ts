@@ -4,17 +4,16 @@
 // the checker to catch it; the same schedules then pass with the fix. The
 // unsafe versions below are the old code, kept here and only here.
 import { describe, expect, it } from 'vitest';
-import { ColoCluster } from '../../engine/colo/cluster.ts';
+import { HostCore, type HostEffect } from '../../engine/host/host-core.ts';
 import { OutputCommit, type HeldLine, type SecondaryLine } from '../../engine/protocol/output-commit.ts';
 import { SecondaryCore, type SecondaryEffect } from '../../engine/protocol/secondary.ts';
 import type { Failover } from '../../engine/protocol/failover.ts';
-import type { VmstateHeader } from '../../engine/protocol/messages.ts';
+import type { Side, VmstateHeader } from '../../engine/protocol/messages.ts';
 import { PrimaryDriver } from '../../engine/replication/primary-driver.ts';
 import type { ReplicatedVm } from '../../engine/replication/ports.ts';
 import { SecondaryDriver } from '../../engine/replication/secondary-driver.ts';
 import { ClientInputLog, type ReceivingPort } from '../../engine/vm/client-input-log.ts';
-import type { ClusterNode } from '../../engine/replication/cluster-node.ts';
-import { LedgerClient } from '../../engine/colo/ledger-client.ts';
+import { LedgerClient } from '../../engine/host/ledger-client.ts';
 import { LineSplitter } from '../../engine/protocol/output-commit.ts';
 import { FakeGuest, StateRegistry } from './fake-guest.ts';
 import { scheduleFromSeed, type Action, type GuestPlan, type Schedule } from './schedule.ts';
@@ -102,25 +101,27 @@ function oldResumeStreams(this: { stagedHeader: VmstateHeader | undefined; vm: R
   if (header) this.vm.replayClientInput(header.inputAt);
 }
 
-interface ClusterInside {
-  secondary: ClusterNode | undefined;
-  serving: string;
+interface HostCoreInside {
+  running: Record<Side, boolean>;
+  serving: Side;
   operatorFailover: boolean;
-  fate: Record<string, string>;
-  host(action: string, detail: string): void;
+  fate: Record<Side, string>;
+  end(side: Side): HostEffect[];
 }
 
 /** Hole 6: "Failover now" during an arbitration set a flag only the (fenced) secondary could clear. */
-function oldFailover(this: ClusterInside): void {
-  if (!this.secondary?.alive || this.serving !== 'primary') return;
+function oldFailover(this: HostCoreInside): HostEffect[] {
+  if (!this.running.secondary || this.serving !== 'primary') return [];
   this.operatorFailover = true;
-  this.host('failover-command', 'x-colo-lost-heartbeat sent to the secondary');
-  void this.secondary.replication.lostHeartbeat();
+  return [
+    { kind: 'trace', action: 'failover-command', detail: 'x-colo-lost-heartbeat sent to the secondary' },
+    { kind: 'send', side: 'secondary', call: { command: 'lostHeartbeat', args: [] } },
+  ];
 }
 
-function oldRetireSecondary(this: ClusterInside, fate: string): void {
+function oldRetireSecondary(this: HostCoreInside, fate: string): HostEffect[] {
   this.fate.secondary = fate;
-  this.secondary?.terminate();
+  return this.end('secondary');
 }
 
 /** Hole 7: a failed refill left the port holding what it had before the load. */
@@ -246,7 +247,7 @@ const CONTROLS: Control[] = [
   {
     hole: '6: an operator failover during arbitration wedges the primary',
     unsafe: () => {
-      const undo = [replace(ColoCluster.prototype, 'failover', { value: oldFailover }), replace(ColoCluster.prototype, 'retireSecondary', { value: oldRetireSecondary })];
+      const undo = [replace(HostCore.prototype, 'failover', { value: oldFailover }), replace(HostCore.prototype, 'retireSecondary', { value: oldRetireSecondary })];
       return () => undo.forEach((u) => u());
     },
     // The primary answers the host's ping slowly: the arbitration lasts long enough for the click.

@@ -49,10 +49,10 @@ describe('the host', () => {
     const { cluster } = world;
     void cluster.start();
     await until(world, () => cluster.protected, 2000, 'protected');
-    cluster.setPeriod(30);
+    cluster.configure({ periodMs: 30 });
     const gate = { step: true, breakBefore: [], delayMs: 5 };
-    await settled(world, Promise.all([cluster.setGate('primary', gate), cluster.setGate('secondary', gate)]));
-    cluster.setOutputCommit('hold');
+    await settled(world, cluster.configure({ gate }));
+    cluster.configure({ outputCommit: 'hold' });
     cluster.killSecondary();
     await until(world, () => cluster.canReprotect, 2000, 'ready to re-protect');
     void cluster.reprotect();
@@ -69,7 +69,7 @@ describe('the host', () => {
     expect(cluster.protected).toBe(true);
     // And once stepping stops, the new pair checkpoints at the chosen period.
     const open = { step: false, breakBefore: [] };
-    await settled(world, Promise.all([cluster.setGate('primary', open), cluster.setGate('secondary', open)]));
+    await settled(world, cluster.configure({ gate: open }));
     const from = checkpointsLoaded(world);
     await world.scheduler.run(world.scheduler.now() + 1000, () => {});
     expect(checkpointsLoaded(world) - from).toBeGreaterThan(1000 / 200);

@@ -1,13 +1,13 @@
-// One simulated PC: a FakeGuest with the real ReplicationHost (drivers, cores,
+// One simulated PC: a FakeGuest with the real ReplicationRole (drivers, cores,
 // link) and the real state paths (full and delta, over the guest's memory),
 // on virtual time. Like a worker, it takes the host's calls a little later and
 // in order; terminating it silences it at once. Its answer to the host's ping
 // can be slow while it is alive.
-import type { ClusterNode, ReplicationControl } from '../../engine/replication/cluster-node.ts';
+import type { ClusterNode, ReplicationControl } from '../../engine/replication/commands.ts';
 import type { ReplicationConfig } from '../../engine/replication/config.ts';
 import type { ReplicationEvent } from '../../engine/replication/events.ts';
 import type { PeerPort } from '../../engine/replication/ports.ts';
-import { ReplicationHost } from '../../engine/replication/replication-host.ts';
+import { ReplicationRole } from '../../engine/replication/replication-role.ts';
 import type { StartOptions } from '../../engine/vm/machine-api.ts';
 import { machineStatePaths } from '../../engine/worker/state-paths.ts';
 import type { StatePaths } from '../../engine/replication/state-path.ts';
@@ -44,7 +44,7 @@ export class SimNode implements ClusterNode {
   readonly replication: ReplicationControl;
   /** How long the host's ping waits for an answer from this PC (it is busy, not dead). */
   pingDelayMs = 0;
-  private readonly host: ReplicationHost;
+  private readonly role: ReplicationRole;
   /** Calls into a worker arrive in order: the last delivery time. */
   private lastDelivery = 0;
 
@@ -56,22 +56,16 @@ export class SimNode implements ClusterNode {
     private readonly latency: () => number,
   ) {
     this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
-    this.host = new ReplicationHost(this.guest, scheduler, slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler));
+    this.role = new ReplicationRole(this.guest, scheduler, slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler));
     const call = <T>(fn: () => T): Promise<T> => (this.alive ? this.deliver(fn) : never<T>());
-    this.replication = {
-      checkpointNow: () => call(() => this.host.checkpointNow()),
-      setPeriod: (ms) => call(() => this.host.setPeriod(ms)),
-      lostHeartbeat: () => call(() => this.host.lostHeartbeat()),
-      confirmAlone: () => call(() => this.host.confirmAlone()),
-      setGate: (gate) => call(() => this.host.setGate(gate)),
-      step: () => call(() => this.host.step()),
-      setOutputCommit: (mode) => call(() => this.host.setOutputCommit(mode)),
-      setMode: (mode) => call(() => this.host.setMode(mode)),
-      setCompare: (compare) => call(() => this.host.setCompare(compare)),
-      freeze: () => call(() => this.host.freeze()),
-      cutLink: () => call(() => this.host.cutLink()),
-      ping: () => (this.alive ? this.host.ping().then(() => this.after(this.pingDelayMs)) : never<true>()),
-    };
+    // Every command of the role, delivered like a message to a worker; the
+    // ping answers as slowly as the PC is busy. A Proxy, so a command added
+    // to the role reaches simulated PCs with no change here.
+    const commands = this.role as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const ping = () => (this.alive ? this.role.ping().then(() => this.after(this.pingDelayMs)) : never<true>());
+    this.replication = new Proxy({} as ReplicationControl, {
+      get: (_, name: string) => (name === 'ping' ? ping : (...args: unknown[]) => call(() => commands[name]?.apply(this.role, args))),
+    });
   }
 
   async start(options: StartOptions): Promise<void> {
@@ -88,7 +82,7 @@ export class SimNode implements ClusterNode {
       if (this.alive) listener(events);
     };
     const peer = port as unknown as PeerPort;
-    await this.deliver(() => (role === 'primary' ? this.host.startPrimary(peer, config, guarded) : this.host.startSecondary(peer, config, guarded)));
+    await this.deliver(() => (role === 'primary' ? this.role.startPrimary(peer, config, guarded) : this.role.startSecondary(peer, config, guarded)));
   }
 
   async sendClient(line: string | Uint8Array, at: number): Promise<void> {
@@ -99,7 +93,7 @@ export class SimNode implements ClusterNode {
   terminate(): void {
     if (!this.alive) return;
     this.alive = false;
-    this.host.dispose();
+    this.role.dispose();
     this.guest.kill();
   }
 

@@ -3,10 +3,10 @@
 // faulty network and virtual time. Invariants are checked after every step;
 // then the world heals and the service must go on, and the ledger that serves
 // the client is audited against everything the client was shown.
-import { ColoCluster } from '../../engine/colo/cluster.ts';
-import type { ClientOperation } from '../../engine/colo/client-operation.ts';
+import { ColoCluster } from '../../engine/host/cluster.ts';
+import type { ClientOperation } from '../../engine/host/client-operation.ts';
 import type { ReplicationConfig } from '../../engine/replication/config.ts';
-import { OPEN_GATE, type GateConfig } from '../../engine/replication/link.ts';
+import { OPEN_GATE, type GateConfig } from '../../engine/replication/config.ts';
 import { StateRegistry } from './fake-guest.ts';
 import { SimNetwork } from './network.ts';
 import type { Action, Schedule } from './schedule.ts';
@@ -154,8 +154,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   let gate: GateConfig = OPEN_GATE;
   const setGate = (change: Partial<GateConfig>) => {
     gate = { ...gate, ...change };
-    void cluster.setGate('primary', gate);
-    void cluster.setGate('secondary', gate);
+    void cluster.configure({ gate });
   };
   const act = (action: Action) => {
     switch (action.kind) {
@@ -176,13 +175,13 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
       case 'auto-reprotect':
         return cluster.setAutoReprotect(action.on);
       case 'mode':
-        return cluster.setMode(action.mode);
+        return cluster.configure({ mode: action.mode });
       case 'compare':
-        return cluster.setCompare(action.on);
+        return cluster.configure({ compare: { ...cluster.config.compare, enabled: action.on } });
       case 'hold-output':
-        return cluster.setOutputCommit('hold');
+        return cluster.configure({ outputCommit: 'hold' });
       case 'period':
-        return cluster.setPeriod(action.ms);
+        return cluster.configure({ periodMs: action.ms });
       case 'checkpoint-now':
         return cluster.checkpointNow();
       case 'step-mode':

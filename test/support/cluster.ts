@@ -1,10 +1,10 @@
 // Helpers for tests that run a real replicated pair.
-import { ColoCluster, type ClusterOptions } from '../../engine/colo/cluster.ts';
-import type { ClusterNode } from '../../engine/replication/cluster-node.ts';
+import { ColoCluster, type ClusterOptions } from '../../engine/host/cluster.ts';
+import type { ClusterNode } from '../../engine/replication/commands.ts';
 import { DEFAULT_REPLICATION, type ReplicationConfig } from '../../engine/replication/config.ts';
 import type { ColoMessageType, Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
-import type { ClientOperation } from '../../engine/colo/ledger-client.ts';
+import type { ClientOperation } from '../../engine/host/ledger-client.ts';
 
 export const TEST_REPLICATION: ReplicationConfig = {
   ...DEFAULT_REPLICATION,

@@ -1,8 +1,8 @@
 // Failover scenarios over a real replicated pair, written once and run both
 // under Node and in Chromium (the browser test imports this module through
 // Vite). They return what happened; the tests assert on it.
-import type { ColoCluster } from '../../engine/colo/cluster.ts';
-import type { ClientReport } from '../../engine/colo/ledger-client.ts';
+import type { ColoCluster } from '../../engine/host/cluster.ts';
+import type { ClientReport } from '../../engine/host/ledger-client.ts';
 import type { ReplicationStatus } from '../../engine/replication/events.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
@@ -28,7 +28,7 @@ export const STAGES: Stage[] = [
   {
     name: 'after checkpoint-reply',
     async reach(c) {
-      await c.setGate('primary', { step: false, breakBefore: ['vmstate-send'] });
+      await c.configure({ gate: { step: false, breakBefore: ['vmstate-send'] } }, 'primary');
       await c.waitFor(() => !!heldSeen(c, 'primary', 'vmstate-send'), 30_000, 'holding vmstate-send');
       return heldSeen(c, 'primary', 'vmstate-send')?.checkpoint ?? -1;
     },
@@ -37,7 +37,7 @@ export const STAGES: Stage[] = [
   {
     name: 'in the middle of the state transfer',
     async reach(c) {
-      await c.setGate('primary', { step: false, breakBefore: ['vmstate-size'] });
+      await c.configure({ gate: { step: false, breakBefore: ['vmstate-size'] } }, 'primary');
       await c.waitFor(() => !!heldSeen(c, 'primary', 'vmstate-size') && c.status.secondary?.phase === 'await-size', 30_000, 'mid-transfer');
       return heldSeen(c, 'primary', 'vmstate-size')?.checkpoint ?? -1;
     },
@@ -46,7 +46,7 @@ export const STAGES: Stage[] = [
   {
     name: 'after vmstate-received',
     async reach(c, after) {
-      await c.setGate('secondary', { step: false, breakBefore: ['vmstate-loaded'] });
+      await c.configure({ gate: { step: false, breakBefore: ['vmstate-loaded'] } }, 'secondary');
       await c.waitFor(() => !!messageSeen(c, 'received', 'primary', 'vmstate-received', after + 1), 30_000, 'vmstate-received at the primary');
       return messageSeen(c, 'received', 'primary', 'vmstate-received', after + 1)?.checkpoint ?? -1;
     },

@@ -1,6 +1,6 @@
 // The checker is only worth something if each kind of bad history fails it.
 import { describe, expect, it } from 'vitest';
-import { HistoryChecker, violationCount } from '../../engine/colo/history-checker.ts';
+import { HistoryChecker, violationCount } from '../../engine/host/history-checker.ts';
 
 function checker() {
   const h = new HistoryChecker();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LedgerClient } from '../../engine/colo/ledger-client.ts';
+import { LedgerClient } from '../../engine/host/ledger-client.ts';
 
 function client() {
   const sent: string[] = [];

@@ -1,16 +1,16 @@
 // One VM's replication role inside its worker: which driver runs, and the
-// commands the host may send it. Clock and VM are ports, so the same code runs
-// in a real worker and in the seeded simulation.
-import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
+// commands the host may send it (engine/replication/commands.ts). Clock and VM
+// are ports, so the same code runs in a real worker and in the seeded simulation.
+import type { ReplicationCommands, SettingsChange } from './commands.ts';
+import type { ReplicationConfig } from './config.ts';
 import { EventBatcher } from '../shared/event-batcher.ts';
 import type { ReplicationEvent, ReplicationListener, ReplicationStatus } from './events.ts';
-import type { GateConfig } from './link.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 import { PrimaryDriver } from './primary-driver.ts';
 import { SecondaryDriver } from './secondary-driver.ts';
 import type { StatePaths } from './state-path.ts';
 
-export class ReplicationHost {
+export class ReplicationRole implements ReplicationCommands {
   private driver: PrimaryDriver | SecondaryDriver | undefined;
   private frozen = false;
 
@@ -32,20 +32,16 @@ export class ReplicationHost {
     if (this.driver instanceof PrimaryDriver) this.driver.checkpointNow();
   }
 
-  setPeriod(ms: number): void {
-    if (this.driver instanceof PrimaryDriver) this.driver.setPeriod(ms);
-  }
-
-  setOutputCommit(mode: 'hold' | 'unsafe'): void {
-    if (this.driver instanceof PrimaryDriver) this.driver.setOutputCommit(mode);
-  }
-
-  setMode(mode: CheckpointMode): void {
-    if (this.driver instanceof PrimaryDriver) this.driver.setMode(mode, () => this.paths.source(mode));
-  }
-
-  setCompare(compare: CompareConfig): void {
-    this.driver?.setCompare(compare);
+  configure(change: SettingsChange): void {
+    const driver = this.driver;
+    if (!driver) return;
+    if (change.gate) driver.setGate(change.gate);
+    if (change.compare) driver.setCompare(change.compare);
+    if (!(driver instanceof PrimaryDriver)) return;
+    if (change.periodMs !== undefined) driver.setPeriod(change.periodMs);
+    if (change.outputCommit) driver.setOutputCommit(change.outputCommit);
+    const { mode } = change;
+    if (mode) driver.setMode(mode, () => this.paths.source(mode));
   }
 
   // Commands can reach a worker before its role does (the host names a fresh
@@ -57,10 +53,6 @@ export class ReplicationHost {
 
   confirmAlone(): void {
     if (this.driver instanceof PrimaryDriver) this.driver.confirmAlone();
-  }
-
-  setGate(gate: GateConfig): void {
-    this.driver?.setGate(gate);
   }
 
   step(): boolean {

@@ -1,8 +1,8 @@
 // The delta path behind the drivers' StateSource / StateSink interfaces.
 import type { VmstateHeader } from '../protocol/messages.ts';
-import type { CapturedState, StateSink, StateSource } from '../replication/state-path.ts';
-import type { DeltaApplier } from './delta-apply.ts';
-import type { DeltaCapture } from './delta-capture.ts';
+import type { CapturedState, StateSink, StateSource } from './state-path.ts';
+import type { DeltaApplier } from '../checkpoint/delta-apply.ts';
+import type { DeltaCapture } from '../checkpoint/delta-capture.ts';
 
 export class DeltaSource implements StateSource {
   readonly path = 'delta';

@@ -1,0 +1,416 @@
+// The host side of a replicated pair: two VM workers joined by a
+// MessageChannel over which they run COLO themselves. The policy (who serves,
+// who is fenced, when a new pair starts) is HostCore's; this file wires it to
+// the workers, their ports, the clock and the client, and keeps the trace.
+import type { ClientOperation } from './client-operation.ts';
+import { HostCore, type Fate, type HostEffect, type HostInput } from './host-core.ts';
+import { LedgerClient } from './ledger-client.ts';
+import { TraceLog } from './trace-log.ts';
+import { directChannel, tappedChannel, wiring, type WireTap } from './wiring.ts';
+import { invoke, type ClusterNode, type SettingsChange } from '../replication/commands.ts';
+import type { ReplicationConfig } from '../replication/config.ts';
+import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
+import { realClock, type Clock } from '../replication/ports.ts';
+import type { Side } from '../protocol/messages.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+
+export type { WireData, WireTap } from './wiring.ts';
+
+export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
+  spawn: () => N;
+  assetBase: string;
+  replication: ReplicationConfig;
+  /** For fault-injection tests; without it the workers talk over one MessageChannel. */
+  wireTap?: WireTap;
+  /** Defaults to the real clock; the simulation brings a virtual one. */
+  clock?: Clock;
+  /** Defaults to a MessageChannel. */
+  channel?: () => [MessagePort, MessagePort];
+  /** An unanswered request is sent again after this long (default CLIENT_RETRY_MS). */
+  clientRetryMs?: number;
+  /** How long the host waits for a primary's answer before it counts as hung (default ARBITER_PING_MS). */
+  arbiterPingMs?: number;
+}
+
+type Listener = () => void;
+
+/** An unanswered request is sent again after this long (replies may wait for a checkpoint). */
+const CLIENT_RETRY_MS = 5000;
+
+/** How long the host waits for a primary to answer before it counts as hung. */
+const ARBITER_PING_MS = 500;
+
+export class ColoCluster<N extends ClusterNode = ClusterNode> {
+  readonly client: LedgerClient;
+  primary: N | undefined;
+  secondary: N | undefined;
+  /** The PC being started in standby for a new pair. */
+  private standby: N | undefined;
+  private readonly core: HostCore;
+  private readonly log = new TraceLog();
+  /** Bumped by every (re-)start of replication: events of an older pair are not heard as that pair's. */
+  private generation = 0;
+  private readonly listeners = new Set<Listener>();
+  private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
+  private relayPorts: MessagePort[] = [];
+  private readonly clock: Clock;
+  /** Bytes sent to the serving primary's client port so far: positions in its client stream. */
+  private clientBytes = 0;
+  private readonly stopRetries: () => void;
+
+  constructor(private readonly options: ClusterOptions<N>) {
+    this.clock = options.clock ?? realClock;
+    this.core = new HostCore({ config: options.replication, pingTimeoutMs: options.arbiterPingMs ?? ARBITER_PING_MS });
+    this.client = new LedgerClient((line) => this.sendToServing(line), () => this.clock.now());
+    // Like TCP retransmitting: a request unanswered for long is sent again, same id.
+    const retryMs = options.clientRetryMs ?? CLIENT_RETRY_MS;
+    this.stopRetries = this.clock.every(retryMs, () => {
+      const pending = this.client.pending;
+      if (pending && this.clock.now() - pending.lastSentAt >= retryMs) this.client.retry();
+    });
+  }
+
+  /** Protocol events of both sides and the host, in time order: the most recent of them. */
+  get trace(): TraceEvent[] {
+    return this.log.events;
+  }
+
+  /** How many events were dropped from the front of `trace`, so readers can keep an absolute position. */
+  get traceDropped(): number {
+    return this.log.dropped;
+  }
+
+  /** Latest status reported by each side's worker. */
+  get status(): Readonly<Partial<Record<Side, ReplicationStatus>>> {
+    return this.core.status;
+  }
+
+  /** Which worker serves the client: the original primary, or the secondary after takeover. */
+  get serving(): Side {
+    return this.core.serving;
+  }
+
+  /** Host-side facts the workers cannot report: who was killed, frozen or fenced. */
+  get fate(): Readonly<Record<Side, Fate>> {
+    return this.core.fate;
+  }
+
+  /** The name of the PC in each role, for people: PC A, PC B, PC C… */
+  get names(): Readonly<Record<Side, string>> {
+    return this.core.names;
+  }
+
+  /** The configuration every new pair gets: what the operator last chose (the gate: the primary's). */
+  get config(): Readonly<ReplicationConfig> {
+    return this.core.configFor('primary');
+  }
+
+  /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */
+  get protected(): boolean {
+    return this.core.protected;
+  }
+
+  /** After a failover, or with the secondary gone: a fresh secondary starts from the survivor's full state. */
+  get canReprotect(): boolean {
+    return this.core.canReprotect;
+  }
+
+  /** Why no PC can serve the client any more, or undefined while one can (or may yet, by a failover). */
+  get serviceLost(): string | undefined {
+    return this.core.serviceLost;
+  }
+
+  /** The host is deciding between two sides that both claim to be primary. */
+  get arbitrationPending(): boolean {
+    return this.core.arbitrating;
+  }
+
+  /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
+  async start(): Promise<void> {
+    const { spawn, assetBase } = this.options;
+    this.primary = spawn();
+    this.secondary = spawn();
+    this.input({ kind: 'start' });
+    try {
+      await Promise.all([this.primary.start({ mode: 'snapshot', assetBase }), this.secondary.start({ mode: 'standby', assetBase })]);
+      await this.replicate(this.primary, this.secondary);
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
+  /** Start a new secondary by itself whenever the pair ends up unprotected. */
+  setAutoReprotect(on: boolean): void {
+    this.input({ kind: 'auto-reprotect', on });
+  }
+
+  /** A fresh secondary in standby receives the survivor's full state; resolves once the new pair replicates. */
+  async reprotect(): Promise<void> {
+    if (!this.core.canReprotect) throw new Error('cluster: nothing to re-protect (no survivor out of COLO)');
+    const done = new Promise<void>((resolve, reject) => (this.reprotected = { resolve, reject }));
+    this.input({ kind: 'reprotect' });
+    return done;
+  }
+
+  /** Settles the operator's `reprotect()` (an automatic one has no caller). */
+  private reprotected: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+
+  private settleReprotect(err?: unknown): void {
+    const waiting = this.reprotected;
+    this.reprotected = undefined;
+    if (err === undefined) waiting?.resolve();
+    else waiting?.reject(err);
+  }
+
+  /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs` (of the cluster's clock). */
+  waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const listener = () => {
+        if (!predicate()) return;
+        this.listeners.delete(listener);
+        cancel();
+        resolve();
+      };
+      const cancel = this.clock.after(timeoutMs, () => {
+        this.listeners.delete(listener);
+        reject(new Error(`cluster: not ${what} within ${timeoutMs} ms (last trace: ${JSON.stringify(this.trace.slice(-3))})`));
+      });
+      this.listeners.add(listener);
+    });
+  }
+
+  /**
+   * Audits the ledger that serves the client against everything the client
+   * was shown, through the ledger's own protocol: every answered id is asked
+   * again (it must come back as it was), then the total. Returns what is wrong;
+   * the client's report counts it too.
+   */
+  async auditLedger(timeoutMs = 60_000): Promise<string[]> {
+    const name = this.names[this.serving];
+    await this.waitFor(() => !this.client.pending, timeoutMs, 'without a request outstanding');
+    this.client.startReask();
+    const missing: string[] = [];
+    await this.waitFor(() => this.client.reaskWaiting === 0, timeoutMs, 'answered the audit').catch(() => {
+      missing.push(`${name} did not answer ${this.client.reaskWaiting} audited ids within ${timeoutMs} ms`);
+    });
+    await this.waitFor(() => !this.client.pending, timeoutMs, 'without a request outstanding');
+    const total = Number((await this.ask({ op: 'get' }, timeoutMs)).split(' ')[2]);
+    return [...missing, ...this.client.finishReask(total, name)];
+  }
+
+  /** Sends one request as the client and resolves with its reply once released. */
+  async ask(operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
+    const request = this.client.request(operation);
+    let reply = '';
+    const stop = this.client.onAnswer((answer) => {
+      if (answer.id === request.id) reply = answer.reply;
+    });
+    try {
+      await this.waitFor(() => reply !== '', timeoutMs, `answered ${request.id}`);
+    } finally {
+      stop();
+    }
+    return reply;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onReleased(listener: (side: Side, lines: string[]) => void): () => void {
+    this.releasedListeners.add(listener);
+    return () => this.releasedListeners.delete(listener);
+  }
+
+  checkpointNow(): void {
+    this.input({ kind: 'checkpoint-now' });
+  }
+
+  /**
+   * The operator's settings, now and for every later pair. A gate (step mode,
+   * breakpoints, speed) is one side's when `side` is given, else both sides'.
+   * Resolves once the PCs have them.
+   */
+  configure(change: SettingsChange, side?: Side): Promise<void> {
+    return this.input({ kind: 'configure', change, ...(side ? { side } : {}) });
+  }
+
+  /** Releases one held protocol message, from whichever side holds one. */
+  async step(): Promise<boolean> {
+    for (const vm of [this.primary, this.secondary]) {
+      if (vm?.alive && (await vm.replication.step())) return true;
+    }
+    return false;
+  }
+
+  /** QEMU's x-colo-lost-heartbeat on the secondary: take over now (the operator is the arbiter). */
+  failover(): void {
+    this.input({ kind: 'failover' });
+  }
+
+  killPrimary(): void {
+    this.input({ kind: 'kill', side: 'primary' });
+  }
+
+  killSecondary(): void {
+    this.input({ kind: 'kill', side: 'secondary' });
+  }
+
+  /** The primary hangs but its worker lives: only the missing heartbeats give it away. */
+  freezePrimary(): void {
+    this.input({ kind: 'freeze-primary' });
+  }
+
+  /** Partition: both sides are alive and lose each other. */
+  cutLink(): void {
+    this.input({ kind: 'cut-link' });
+  }
+
+  dispose(): void {
+    this.stopRetries();
+    for (const vm of [this.primary, this.secondary, this.standby]) vm?.terminate();
+    for (const port of this.relayPorts) port.close();
+    this.listeners.clear();
+    this.releasedListeners.clear();
+  }
+
+  /**
+   * Bytes from outside the client (another client on the same port, or a
+   * hostile one): they take the same path as the client's requests.
+   */
+  sendRawClientInput(data: string | Uint8Array): void {
+    this.sendToServing(data);
+  }
+
+  // The serving PC gets every client byte; in compare mode the secondary gets
+  // a copy, marked with where it sits in the primary's stream (see replayClientInput).
+  private sendToServing(line: string | Uint8Array): void {
+    const at = this.clientBytes;
+    this.clientBytes += typeof line === 'string' ? new TextEncoder().encode(line).length : line.length;
+    const { serve, mirror } = this.core.clientTargets();
+    for (const side of [serve, mirror]) if (side) void this.node(side)?.sendClient(line, at).catch(() => {});
+  }
+
+  private node(side: Side | 'standby'): N | undefined {
+    return side === 'primary' ? this.primary : side === 'secondary' ? this.secondary : this.standby;
+  }
+
+  /** Hands `input` to the core and carries out its effects; resolves once the commands it sent are answered. */
+  private input(input: HostInput): Promise<void> {
+    const sent = this.core.handle(input).map((effect) => this.perform(effect));
+    this.notify();
+    return Promise.all(sent).then(() => {});
+  }
+
+  private perform(effect: HostEffect): Promise<unknown> {
+    switch (effect.kind) {
+      case 'trace':
+        this.log.record({ kind: 'host', time: this.clock.now(), action: effect.action, detail: effect.detail });
+        return Promise.resolve();
+      case 'terminate':
+        this.node(effect.side)?.terminate();
+        if (effect.side === 'standby') this.standby = undefined;
+        return Promise.resolve();
+      case 'send': {
+        const vm = this.node(effect.side);
+        return vm?.alive ? invoke(vm.replication, effect.call) : Promise.resolve();
+      }
+      case 'ping-primary':
+        void this.answersWithin(this.primary, effect.timeoutMs).then((answered) => this.input({ kind: 'ping-answered', answered }));
+        return Promise.resolve();
+      case 'deliver':
+        for (const line of effect.lines) this.client.onReleasedLine(line);
+        for (const listener of this.releasedListeners) listener(effect.side, effect.lines);
+        return Promise.resolve();
+      case 'retry-client':
+        this.client.retry();
+        return Promise.resolve();
+      case 'start-standby':
+        void this.startStandby();
+        return Promise.resolve();
+      case 'pair':
+        void this.startPair(effect.survivor);
+        return Promise.resolve();
+    }
+  }
+
+  private async startStandby(): Promise<void> {
+    const fresh = this.options.spawn();
+    this.standby = fresh;
+    try {
+      await fresh.start({ mode: 'standby', assetBase: this.options.assetBase });
+    } catch (err) {
+      this.input({ kind: 'standby-failed', error: err instanceof Error ? err.message : String(err) });
+      this.settleReprotect(err);
+      return;
+    }
+    this.input({ kind: 'standby-ready' });
+    // Abandoned (the survivor died meanwhile): nothing more will start.
+    if (!this.core.reprotecting) this.settleReprotect();
+  }
+
+  private async startPair(survivor: Side): Promise<void> {
+    const primary = this.node(survivor);
+    const secondary = this.standby;
+    this.standby = undefined;
+    if (!primary || !secondary) return;
+    this.primary = primary;
+    this.secondary = secondary;
+    try {
+      await this.replicate(primary, secondary);
+      this.input({ kind: 'pair-started' });
+      this.settleReprotect();
+    } catch (err) {
+      this.input({ kind: 'pair-started' });
+      this.settleReprotect(err);
+    }
+  }
+
+  private async replicate(primary: N, secondary: N): Promise<void> {
+    const generation = ++this.generation;
+    for (const port of this.relayPorts) port.close();
+    const channel = this.options.channel ?? directChannel;
+    const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
+    this.relayPorts = relayPorts;
+    const listen = (side: Side, node: N) => (events: ReplicationEvent[]) => {
+      if (generation === this.generation) return this.onEvents(side, events);
+      // The survivor's previous role may still release output while its new pair starts.
+      const servingNode = this.node(this.core.serving);
+      if (node !== servingNode) return;
+      const lines = events.flatMap((event) => (event.type === 'released' ? event.lines : []));
+      if (lines.length > 0) this.input({ kind: 'released-before', lines });
+    };
+    await primary.startReplication('primary', primaryPort, this.core.configFor('primary'), listen('primary', primary));
+    await secondary.startReplication('secondary', secondaryPort, this.core.configFor('secondary'), listen('secondary', secondary));
+  }
+
+  private onEvents(side: Side, events: ReplicationEvent[]): void {
+    if (!this.core.hears(side)) return;
+    for (const event of events) {
+      if (event.type === 'trace') this.log.record(event.event);
+      else if (event.type === 'status') void this.input({ kind: 'status', side, status: event.status });
+      else void this.input({ kind: 'released', side, lines: event.lines });
+    }
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  private async answersWithin(vm: N | undefined, ms: number): Promise<boolean> {
+    if (!vm?.alive) return false;
+    let cancel = () => {};
+    const timeout = new Promise<false>((resolve) => (cancel = this.clock.after(ms, () => resolve(false))));
+    try {
+      return await Promise.race([vm.replication.ping().then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      cancel();
+    }
+  }
+}

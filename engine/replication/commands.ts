@@ -1,0 +1,71 @@
+// The replication surface of one PC, defined once. The worker-side
+// ReplicationRole implements `ReplicationCommands`; the host holds the same
+// commands as calls answered later (`ReplicationControl`), derived here, over
+// comlink to a worker or to a simulated PC. Adding a command: add it to
+// `ReplicationCommands` and implement it in ReplicationRole; the worker
+// exposes the role as it is, and every holder's type follows.
+import type { ReplicationConfig } from './config.ts';
+import type { ReplicationEvent, ReplicationListener, ReplicationStatus } from './events.ts';
+import type { PeerPort } from './ports.ts';
+import type { StartOptions } from '../vm/machine-api.ts';
+
+/** What the operator may change while replicating; each side acts on what concerns it (the period, mode and output commit: the primary). */
+export type SettingsChange = Partial<Pick<ReplicationConfig, 'periodMs' | 'mode' | 'outputCommit' | 'compare' | 'gate'>>;
+
+export interface ReplicationCommands {
+  /** This worker's VM becomes the primary, replicating over `port`. */
+  startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void;
+  /** This worker's VM (started in standby) becomes the secondary behind `port`. */
+  startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void;
+  checkpointNow(): void;
+  configure(change: SettingsChange): void;
+  /** QEMU's x-colo-lost-heartbeat: the secondary takes over; the primary leaves COLO. */
+  lostHeartbeat(): void;
+  /** The host fenced or retired the secondary: a primary out of COLO may release what it held. */
+  confirmAlone(): void;
+  /** Releases one message held at the gate; false if none was held here. */
+  step(): boolean;
+  status(): ReplicationStatus | undefined;
+  /** Simulated hang: the VM stops and this side neither sends nor reads; `ping` never answers. */
+  freeze(): void;
+  /** Simulated partition: the channel carries nothing more, both ways. */
+  cutLink(): void;
+  /** Answers at once unless the worker is frozen: how the host tells a hung side from a cut link. */
+  ping(): Promise<true>;
+}
+
+/** Each method of T as a call whose answer comes later. */
+export type Deferred<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+/** The commands as the host holds them once a PC has its role. */
+export type ReplicationControl = Deferred<Omit<ReplicationCommands, 'startPrimary' | 'startSecondary'>>;
+
+export type ReplicationCommandName = keyof ReplicationControl;
+
+type CommandArgs = { [K in ReplicationCommandName]: Parameters<ReplicationControl[K]> };
+
+/** One command to one PC, as data (the host core's effects name them so). */
+export type CommandCall<K extends ReplicationCommandName = ReplicationCommandName> = {
+  [P in K]: { command: P; args: CommandArgs[P] };
+}[K];
+
+/** Sends `call` through `control`: the one place a command given as data becomes a call. */
+export function invoke<K extends ReplicationCommandName>(
+  control: { [P in ReplicationCommandName]: (...args: CommandArgs[P]) => Promise<unknown> },
+  call: CommandCall<K>,
+): Promise<unknown> {
+  return control[call.command](...call.args);
+}
+
+/** What the host needs from one PC of the pair. A VM worker (VmHandle) is one; the simulation has in-process ones. */
+export interface ClusterNode {
+  readonly alive: boolean;
+  readonly replication: ReplicationControl;
+  start(options: StartOptions): Promise<unknown>;
+  startReplication(role: 'primary' | 'secondary', port: MessagePort, config: ReplicationConfig, listener: (events: ReplicationEvent[]) => void): Promise<void>;
+  /** Bytes for the guest's client port (ttyS1); `at`: their position in the primary's client stream (mirroring). */
+  sendClient(data: string | Uint8Array, at?: number): Promise<void>;
+  terminate(): void;
+}
