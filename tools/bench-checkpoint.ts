@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { percentile } from '../engine/shared/statistics.ts';
 import { CHECKPOINT_MODES, type CheckpointMode } from '../engine/replication/config.ts';
 import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
 import type { KillResult } from '../test/support/scenarios.ts';
@@ -43,13 +44,6 @@ interface RunResult {
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i === -1 ? undefined : process.argv[i + 1];
-}
-
-function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  // Nearest rank: p99 of few samples is their maximum, never an interpolation below it.
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
 }
 
 const percentiles = (values: readonly number[]): Percentiles => ({ p50: percentile(values, 0.5), p95: percentile(values, 0.95), p99: percentile(values, 0.99) });

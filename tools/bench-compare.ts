@@ -13,7 +13,7 @@ import type { ClientOperation } from '../engine/host/ledger-client.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
-import { formatSummary, summarize, type Summary } from './stats.ts';
+import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const THINK_MS = 50;

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
-import { formatSummary, summarize } from './stats.ts';
+import { formatSummary, summarize } from '../engine/shared/statistics.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const OPENS = 5;

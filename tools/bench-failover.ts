@@ -10,7 +10,7 @@ import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import { startBrowserRig } from '../test/browser/chromium.ts';
 import { TEST_REPLICATION } from '../test/support/cluster.ts';
 import { killPrimaryAt, type KillResult } from '../test/support/scenarios.ts';
-import { formatSummary, summarize } from './stats.ts';
+import { formatSummary, summarize } from '../engine/shared/statistics.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const STAGE = 'between checkpoints';

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { checksumJs, diffPagesJs } from '../engine/checkpoint/kernels-js.ts';
 import { bindKernels, PAGE_BYTES } from '../engine/checkpoint/kernels.ts';
 import { GUEST_CONFIG } from '../engine/vm/guest-config.ts';
-import { formatSummary, summarize, type Summary } from './stats.ts';
+import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
 
 const RAM = GUEST_CONFIG.memoryBytes;
 const PAGES = RAM / PAGE_BYTES;

@@ -15,7 +15,7 @@ import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { startBrowserRig } from '../test/browser/chromium.ts';
-import { formatSummary, summarize, type Summary } from './stats.ts';
+import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ASSETS_DIR = join(ROOT, 'wasm-assets');

@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
+import { median } from '../engine/shared/statistics.ts';
 import { ColoCluster } from '../engine/host/cluster.ts';
 import { violationCount } from '../engine/host/history-checker.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     samples,
     afterCheckpoints,
     cycles,
-    cycleMs: { median: [...cycleMs].sort((a, b) => a - b)[cycleMs.length >> 1] },
+    cycleMs: { median: median(cycleMs) },
     client: { ...report, violations: report.violations.slice(0, 20) },
     audit: audit.length === 0 ? 'the serving ledger holds every reply the client saw' : audit,
     unplannedExits,

@@ -1,6 +1,7 @@
 // Measured, not modelled: the primary's pause and the bytes moved at every
 // checkpoint, and the last failover split into detection and takeover.
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
+import { median } from '../../engine/shared/statistics.ts';
 import { formatBytes, formatMs, h, svg } from '../dom.ts';
 
 const BARS = 40;
@@ -87,10 +88,4 @@ function describePath(capture: TraceEvent & { kind: 'capture' }): string {
   if (capture.path === 'full') return '(the whole state: naive mode moves all of it every time)';
   const pages = capture.pages;
   return pages ? `(${pages.ram} RAM pages and ${pages.device} device pages changed since the last checkpoint)` : '(changed pages)';
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }

@@ -4,6 +4,11 @@
 import type { ExitReason, FailoverStatus } from './failover.ts';
 import type { ColoMessageType, Side } from './messages.ts';
 import type { CompareVerdict } from './output-commit.ts';
+import type { CheckpointCause, PrimaryPhase } from './primary.ts';
+import type { SecondaryPhase } from './secondary.ts';
+
+/** Where a side stands in COLO: its core's phase. */
+export type ReplicationPhase = PrimaryPhase | SecondaryPhase;
 
 export type TraceEvent =
   | {
@@ -19,12 +24,12 @@ export type TraceEvent =
     }
   /** A message stopped at the step gate or a breakpoint, waiting to be released. */
   | { kind: 'held'; time: number; side: Side; type: ColoMessageType; checkpoint?: number }
-  | { kind: 'phase'; time: number; side: Side; phase: string; checkpoint: number }
+  | { kind: 'phase'; time: number; side: Side; phase: ReplicationPhase; checkpoint: number }
   | {
       kind: 'capture';
       time: number;
       checkpoint: number;
-      cause: string;
+      cause: CheckpointCause;
       pauseStartedAt: number;
       bytes: number;
       captureMs: number;

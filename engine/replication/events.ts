@@ -1,13 +1,13 @@
 // What a replicating worker reports to its host: trace lines and status.
 import type { ExitReason, FailoverStatus } from '../protocol/failover.ts';
 import type { Side } from '../protocol/messages.ts';
-import type { TraceEvent } from '../protocol/trace.ts';
+import type { ReplicationPhase, TraceEvent } from '../protocol/trace.ts';
 
 export interface ReplicationStatus {
   side: Side;
   /** 'primary' once a secondary took over, too. */
   role: 'primary' | 'secondary';
-  phase: string;
+  phase: ReplicationPhase;
   /** Checkpoint under way (primary) or being received (secondary). */
   checkpoint: number;
   /** Last checkpoint the secondary holds whole (primary) / has loaded (secondary). */

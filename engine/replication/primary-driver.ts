@@ -2,7 +2,7 @@
 // capture, the link to the secondary, the period timer, and output commit of
 // the client's serial port (ttyS1).
 import { OutputCommit, type HeldLine } from '../protocol/output-commit.ts';
-import { PrimaryCore, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
+import { PrimaryCore, type CheckpointCause, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
 import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
@@ -183,7 +183,7 @@ export class PrimaryDriver extends CoreDriver {
     }
   }
 
-  private async capture(checkpoint: number, cause: string): Promise<void> {
+  private async capture(checkpoint: number, cause: CheckpointCause): Promise<void> {
     this.pauseStartedAt = this.clock.now();
     this.paused = true;
     if (this.nextSource) {

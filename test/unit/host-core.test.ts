@@ -109,7 +109,7 @@ describe('HostCore', () => {
   it('says why no PC can serve once neither can', () => {
     const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500 });
     core.handle({ kind: 'start' });
-    core.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 0, phase: 'wait-request' }) });
+    core.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 0, phase: 'idle' }) });
     core.handle({ kind: 'kill', side: 'primary' });
     expect(core.serviceLost).toBe('PC A, which served the client, is killed and no PC can take over');
   });

@@ -1,4 +1,5 @@
-// Summaries for benchmark figures: median with spread, never a lone mean.
+// Statistics for every figure the project prints or draws (benchmarks, the
+// soak, the page's measurements): medians with spread, never a lone mean.
 
 export interface Summary {
   n: number;
@@ -34,4 +35,15 @@ export function summarize(values: readonly number[]): Summary {
 export function formatSummary(s: Summary, unit: string, digits = 0): string {
   const f = (v: number) => v.toFixed(digits);
   return `median ${f(s.median)} ${unit} (IQR ${f(s.p25)}–${f(s.p75)}, min ${f(s.min)}, max ${f(s.max)}, n=${s.n})`;
+}
+
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** Nearest rank: p99 of few samples is their maximum, never an interpolation below it. */
+export function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
 }
