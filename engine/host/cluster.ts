@@ -356,7 +356,12 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     const primary = this.node(survivor);
     const secondary = this.standby;
     this.standby = undefined;
-    if (!primary || !secondary) return;
+    if (!primary || !secondary) {
+      // The core names a side it knows runs, and a pair only after a standby started: never here.
+      this.input({ kind: 'pair-started' });
+      this.settleReprotect(new Error('cluster: no survivor or standby to pair'));
+      return;
+    }
     this.primary = primary;
     this.secondary = secondary;
     try {
