@@ -39,10 +39,20 @@ export interface SnapshotRecord {
   stateBytes: number;
 }
 
+/** manifest.json's record of the write-tracking build of v86.wasm: which v86 it was made from. */
+export interface TrackingRecord {
+  file: string;
+  v86Version: string;
+  /** sha256 of the npm package's v86.wasm it rewrites. */
+  sourceSha256: string;
+}
+
 export interface AssetManifest {
   note: string;
   packages: PackageRecord[];
   licences: Record<string, string>;
   files: Record<string, FileRecord>;
   snapshot?: SnapshotRecord;
+  /** The write-tracking build of v86.wasm (tools/build-tracking-wasm.ts). */
+  tracking?: TrackingRecord;
 }

@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import v86Package from 'v86/package.json';
 import { GUEST_CONFIG, type AssetManifest } from '../../engine/vm/guest-config.ts';
+import { TRACKING_WASM_FILE } from '../../engine/vm/write-tracking.ts';
 
 const ASSETS = join(import.meta.dirname, '..', '..', 'wasm-assets');
 const manifest = JSON.parse(readFileSync(join(ASSETS, 'manifest.json'), 'utf8')) as AssetManifest;
 
 describe('wasm-assets/manifest.json', () => {
-  it('lists every guest file with its size and sha256', () => {
-    expect(Object.keys(manifest.files).sort()).toEqual(Object.values(GUEST_CONFIG.files).sort());
+  it('lists every guest file and the write-tracking v86.wasm with its size and sha256', () => {
+    expect(Object.keys(manifest.files).sort()).toEqual([...Object.values(GUEST_CONFIG.files), TRACKING_WASM_FILE].sort());
     for (const [name, record] of Object.entries(manifest.files)) {
       const bytes = readFileSync(join(ASSETS, name));
       expect({ name, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }).toEqual({ name, ...record });
