@@ -23,6 +23,23 @@ export function diffPagesJs(memory: Uint8Array, cur: number, shadow: number, pag
   return count;
 }
 
+/** Same contract as the WebAssembly diff_marked: diffPagesJs over the marked pages only; clears the marks. */
+export function diffMarkedJs(memory: Uint8Array, cur: number, shadow: number, pages: number, marks: number, list: number, out: number): number {
+  const listWords = new Uint32Array(memory.buffer, memory.byteOffset + list, pages);
+  let count = 0;
+  for (let page = 0; page < pages; page++) {
+    if (memory[marks + page] === 0) continue;
+    memory[marks + page] = 0;
+    // One page through the full-scan reference, its result moved to slot `count`.
+    const scratch = list + 4 * count;
+    if (diffPagesJs(memory, cur + page * PAGE_BYTES, shadow + page * PAGE_BYTES, 1, scratch, out + count * PAGE_BYTES) === 1) {
+      listWords[count] = page;
+      count++;
+    }
+  }
+  return count;
+}
+
 /** Same contract as the WebAssembly checksum: four 32-bit lanes, FNV-1a step per 16 bytes. */
 export function checksumJs(memory: Uint8Array, ptr: number, len: number, state: number): void {
   const words = new Uint32Array(memory.buffer, memory.byteOffset, memory.byteLength >>> 2);

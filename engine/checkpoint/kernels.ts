@@ -2,12 +2,17 @@
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
 
 export const PAGE_BYTES = 4096;
+
+/** Bytes of a write-tracking map for `pages` pages: one a page, padded for the kernel's 16-byte steps. */
+export const markMapBytes = (pages: number): number => Math.ceil(pages / 16) * 16;
 /** Seed of each checksum lane: FNV-1a's offset basis. */
 export const CHECKSUM_SEED = 0x811c9dc5;
 
 export interface Kernels {
   /** See kernels.wat: returns the number of changed pages, listed at `list` and packed at `out`. */
   diffPages(cur: number, shadow: number, pages: number, list: number, out: number): number;
+  /** diffPages for the pages marked in the byte map at `marks` (padded to 16 bytes); clears the map. */
+  diffMarked(cur: number, shadow: number, pages: number, marks: number, list: number, out: number): number;
   /** Continues the four lane states at `state` over `len` bytes at `ptr` (len % 16 === 0). */
   checksum(ptr: number, len: number, state: number): void;
 }
@@ -25,9 +30,10 @@ export function bindKernels(memory: WebAssembly.Memory): Kernels {
   compiled ??= new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
   const exports = new WebAssembly.Instance(compiled, { env: { memory } }).exports as {
     diff_pages: (cur: number, shadow: number, pages: number, list: number, out: number) => number;
+    diff_marked: (cur: number, shadow: number, pages: number, marks: number, list: number, out: number) => number;
     checksum: (ptr: number, len: number, state: number) => void;
   };
-  return { diffPages: exports.diff_pages, checksum: exports.checksum };
+  return { diffPages: exports.diff_pages, diffMarked: exports.diff_marked, checksum: exports.checksum };
 }
 
 /** Folds the four lane states into one 32-bit checksum, with the length mixed in. */

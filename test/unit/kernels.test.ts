@@ -2,7 +2,7 @@
 // committed build of kernels.wat against a fresh one.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checksumJs, diffPagesJs } from '../../engine/checkpoint/kernels-js.ts';
+import { checksumJs, diffMarkedJs, diffPagesJs } from '../../engine/checkpoint/kernels-js.ts';
 import { bindKernels, CHECKSUM_SEED, PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
 import { compileKernels } from '../../tools/build-kernels.ts';
 
@@ -24,9 +24,10 @@ const SHADOW = PAGES * PAGE_BYTES;
 const LIST = 2 * SHADOW;
 const OUT = LIST + PAGE_BYTES;
 const STATE = OUT + SHADOW;
+const MARKS = STATE + 16;
 
 function setup(seed: number): { memory: WebAssembly.Memory; bytes: Uint8Array } {
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((STATE + 16) / 65536) });
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((MARKS + PAGES) / 65536) });
   const bytes = new Uint8Array(memory.buffer);
   const random = seeded(seed);
   for (let i = 0; i < SHADOW; i++) bytes[i] = random() & 0xff;
@@ -50,6 +51,24 @@ describe('checkpoint kernels', () => {
     expect(wasm.bytes.subarray(OUT + PAGE_BYTES, OUT + 2 * PAGE_BYTES)).toEqual(wasm.bytes.subarray(5 * PAGE_BYTES, 6 * PAGE_BYTES));
     // Second pass: nothing changed since.
     expect(bindKernels(wasm.memory).diffPages(CUR, SHADOW, PAGES, LIST, OUT)).toBe(0);
+  });
+
+  it('diff_marked looks only at marked pages, clears the map, and leaves an unmarked change for the full scan', () => {
+    const wasm = setup(7);
+    const js = setup(7);
+    // Pages 0, 5, 6 and 63 changed; 17 was marked but written back the same; 6 changed unmarked.
+    for (const { bytes } of [wasm, js]) for (const page of [0, 5, 17, 63]) bytes[MARKS + page] = 1;
+    const kernels = bindKernels(wasm.memory);
+    const n = kernels.diffMarked(CUR, SHADOW, PAGES, MARKS, LIST, OUT);
+    expect(n).toBe(3);
+    expect(diffMarkedJs(js.bytes, CUR, SHADOW, PAGES, MARKS, LIST, OUT)).toBe(3);
+    expect([...new Uint32Array(wasm.memory.buffer, LIST, n)]).toEqual([0, 5, 63]);
+    expect(wasm.bytes.subarray(0, MARKS + PAGES)).toEqual(js.bytes.subarray(0, MARKS + PAGES));
+    expect(wasm.bytes.subarray(MARKS, MARKS + PAGES).every((b) => b === 0)).toBe(true);
+    expect(wasm.bytes.subarray(OUT + 2 * PAGE_BYTES, OUT + 3 * PAGE_BYTES)).toEqual(wasm.bytes.subarray(63 * PAGE_BYTES, 64 * PAGE_BYTES));
+    // What tracking missed, the full scan still finds.
+    expect(kernels.diffPages(CUR, SHADOW, PAGES, LIST, OUT)).toBe(1);
+    expect(new Uint32Array(wasm.memory.buffer, LIST, 1)[0]).toBe(6);
   });
 
   it('checksum equals the reference, chains across regions and sees a single flipped bit', () => {
