@@ -32,3 +32,8 @@ export function formatBytes(bytes: number): string {
 export function formatMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
 }
+
+/** Like formatMs, with the hundredths that sub-millisecond times need. */
+export function formatFineMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(2)} ms` : formatMs(ms);
+}

@@ -2,7 +2,7 @@
 // checkpoint, and the last failover split into detection and takeover.
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { median } from '../../engine/shared/statistics.ts';
-import { formatBytes, formatMs, h, svg } from '../dom.ts';
+import { formatBytes, formatFineMs, formatMs, h, svg } from '../dom.ts';
 
 const BARS = 40;
 const CHART_HEIGHT = 70;
@@ -33,6 +33,7 @@ export class Metrics {
   private readonly pauseSummary: HTMLElement;
   private readonly bytesSummary: HTMLElement;
   private readonly failover: HTMLElement;
+  private readonly tracking: HTMLElement;
 
   constructor() {
     this.pauseChart = svg('svg', { class: 'chart', height: CHART_HEIGHT, role: 'img', 'aria-label': 'primary pause per checkpoint' });
@@ -40,6 +41,7 @@ export class Metrics {
     this.pauseSummary = h('p', { class: 'chart-summary', 'data-metric': 'pause' });
     this.bytesSummary = h('p', { class: 'chart-summary', 'data-metric': 'bytes' });
     this.failover = h('p', { 'data-metric': 'failover', text: 'No failover yet.' });
+    this.tracking = h('p', { 'data-metric': 'tracking', text: 'no checkpoint yet' });
     this.root = h(
       'section',
       { class: 'metrics', 'aria-labelledby': 'metrics-title' },
@@ -50,6 +52,8 @@ export class Metrics {
       h('h3', { text: 'Bytes sent per checkpoint' }),
       this.bytesChart,
       this.bytesSummary,
+      h('h3', { text: 'How the changed memory is found' }),
+      this.tracking,
       h('h3', { text: 'Last failover' }),
       this.failover,
     );
@@ -66,6 +70,7 @@ export class Metrics {
       : 'no checkpoint yet';
     const lastCapture = captures.at(-1);
     this.bytesSummary.textContent = lastCapture ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}` : '';
+    if (lastCapture) this.tracking.textContent = describeTracking(lastCapture, trace);
     const split = lastFailover(trace);
     if (split) {
       this.failover.textContent =
@@ -82,6 +87,16 @@ export class Metrics {
       ...values.map((v, i) => svg('rect', { x: i * w + 1, y: CHART_HEIGHT - (v / max) * (CHART_HEIGHT - 4), width: Math.max(1, w - 2), height: (v / max) * (CHART_HEIGHT - 4), class: `chart-bar chart-${kind}` })),
     );
   }
+}
+
+function describeTracking(capture: TraceEvent & { kind: 'capture' }, trace: readonly TraceEvent[]): string {
+  if (capture.path === 'full') return 'naive mode: no search, v86 saves all of its state';
+  const took = capture.ramCaptureMs === undefined ? '' : `, in ${formatFineMs(capture.ramCaptureMs)}`;
+  if (capture.tracking === 'write') {
+    return `write tracking: v86 marks each page the guest writes, and the checkpoint compares only those${took} (checkpoint #${capture.checkpoint})`;
+  }
+  const why = trace.findLast((e) => e.kind === 'error' && e.detail.startsWith('no write tracking'));
+  return `a scan of all of RAM against the last checkpoint's copy${took}` + (why?.kind === 'error' ? ` (${why.detail})` : ' (after a restore or a new secondary)');
 }
 
 function describePath(capture: TraceEvent & { kind: 'capture' }): string {

@@ -3,9 +3,13 @@
 // memory speed), packs what changed, checksums it, and hands it out in a
 // reused transferable buffer. The first capture after reset() is against an
 // all-zero shadow, so it sends every non-zero page: a full copy.
+// Where the VM tracks its writes, only the pages it marked since the last
+// capture are compared (still against the shadow, so the delta stays exact);
+// after a reset, or a write the tracking cannot see, one capture scans all of
+// RAM again and the next ones go back to the marks.
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
-import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
-import type { MachineStateAccess } from './machine-state.ts';
+import { bindKernels, CHECKSUM_SEED, foldChecksum, markMapBytes, PAGE_BYTES, type Kernels } from './kernels.ts';
+import type { MachineStateAccess, WriteTracker } from './machine-state.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
 
 export interface CapturedDelta {
@@ -16,6 +20,19 @@ export interface CapturedDelta {
   base: number;
   ramPages: number;
   devicePages: number;
+  /** How the changed RAM pages were found: from the VM's write marks, or by comparing all of RAM. */
+  tracking: 'write' | 'scan';
+  /** Time spent finding and packing the changed RAM pages. */
+  ramMs: number;
+}
+
+export interface CaptureOptions {
+  /** Also compare all of RAM, and fail naming any changed page the tracking did not mark. */
+  verify?: boolean;
+}
+
+export class MissedWritesError extends Error {
+  override name = 'MissedWritesError';
 }
 
 interface DeviceBlock {
@@ -43,16 +60,34 @@ export class DeltaCapture {
   private base = 0;
   /** Payload buffers created so far: stays flat once the pool is warm. */
   allocations = 0;
+  private readonly tracker: WriteTracker | undefined;
+  /** The byte map the VM marks written pages in (one byte per RAM page). */
+  private readonly marks: Region | undefined;
+  /** The marks do not cover everything since the shadow was last right: compare all of RAM once. */
+  private scanNext = true;
+  private untrackedSeen = 0;
 
   constructor(private readonly access: MachineStateAccess) {
     this.arena = new WasmArena(access.memory);
     this.kernels = bindKernels(access.memory);
     this.shadow = this.arena.alloc(access.ramBytes);
     this.lanes = this.arena.alloc(16);
+    if (!('unavailable' in access.writes)) {
+      this.tracker = access.writes;
+      this.marks = this.arena.alloc(markMapBytes(access.ramBytes / PAGE_BYTES));
+      this.tracker.attach(this.marks.offset);
+    }
+  }
+
+  /** Why captures compare all of RAM, or undefined when the VM's write marks are used. */
+  get trackingUnavailable(): string | undefined {
+    const { writes } = this.access;
+    return 'unavailable' in writes ? writes.unavailable : undefined;
   }
 
   /** Next capture is a full copy (a new secondary holds nothing). */
   reset(): void {
+    this.scanNext = true;
     const memory = this.arena.bytes();
     memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
     if (this.device) memory.fill(0, this.device.shadow.offset, this.device.shadow.offset + this.device.bytes);
@@ -65,7 +100,7 @@ export class DeltaCapture {
   }
 
   /** The VM must be stopped. */
-  capture(checkpoint: number): CapturedDelta {
+  capture(checkpoint: number, options: CaptureOptions = {}): CapturedDelta {
     const { access, kernels } = this;
     const before = access.memory.buffer;
     let flat = access.readDevices();
@@ -90,7 +125,9 @@ export class DeltaCapture {
 
     const lists = this.lists.offset;
     const pages = this.pages.offset;
-    const ramPages = kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages);
+    const ramStart = performance.now();
+    const { ramPages, tracking } = this.diffRam(ramPageCount, lists, pages, options.verify === true);
+    const ramMs = performance.now() - ramStart;
     const devicePages = kernels.diffPages(device.current.offset, device.shadow.offset, devicePageCount, lists + 4 * ramPages, pages + PAGE_BYTES * ramPages);
 
     const counts = { bufferCount: device.lengths.length, jsonBytes, ramPages, devicePages };
@@ -118,7 +155,36 @@ export class DeltaCapture {
 
     const base = this.base;
     this.base = checkpoint;
-    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages };
+    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, tracking, ramMs };
+  }
+
+  // The changed RAM pages, listed at `lists` and packed at `pages`, the shadow
+  // updated; then the tracking is re-armed for the next epoch (VM stopped).
+  private diffRam(ramPageCount: number, lists: number, pages: number, verify: boolean): { ramPages: number; tracking: 'write' | 'scan' } {
+    const { access, kernels, tracker, marks } = this;
+    if (!tracker || !marks) return { ramPages: kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages), tracking: 'scan' };
+    const tracked = !this.scanNext && tracker.untrackedWrites === this.untrackedSeen;
+    let ramPages: number;
+    if (tracked) {
+      ramPages = kernels.diffMarked(access.ramOffset, this.shadow.offset, ramPageCount, marks.offset, lists, pages);
+    } else {
+      ramPages = kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages);
+      this.arena.bytes().fill(0, marks.offset, marks.offset + markMapBytes(ramPageCount));
+    }
+    if (tracked && verify) {
+      // Whatever still differs from the shadow was written without a mark.
+      const missedAt = lists + 4 * ramPages;
+      const missed = kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, missedAt, pages + PAGE_BYTES * ramPages);
+      if (missed > 0) {
+        this.scanNext = true;
+        const list = [...new Uint32Array(access.memory.buffer, missedAt, Math.min(missed, 8))].map((p) => `${p} (0x${(p * PAGE_BYTES).toString(16)})`);
+        throw new MissedWritesError(`write tracking missed ${missed} changed RAM page(s): ${list.join(', ')}${missed > 8 ? ', …' : ''}`);
+      }
+    }
+    tracker.rearm();
+    this.scanNext = false;
+    this.untrackedSeen = tracker.untrackedWrites;
+    return { ramPages, tracking: tracked ? 'write' : 'scan' };
   }
 
   // The device block keeps its layout from one checkpoint to the next; if the

@@ -3,6 +3,19 @@
 // provides it for v86 (behind a feature check); tests provide fakes.
 import type { FlatDevices } from './device-state.ts';
 
+/**
+ * The guest's writes to RAM, tracked inside the VM (engine/vm/write-tracking.ts):
+ * each written page marks its byte in a map the delta path owns.
+ */
+export interface WriteTracker {
+  /** From now on, writes mark the byte map at `map` (in `memory`, one byte per RAM page). */
+  attach(map: number): void;
+  /** Every page's next write marks again. The VM must be stopped. */
+  rearm(): void;
+  /** Grows whenever guest RAM was written where the tracking cannot see (a restore): the marks alone no longer tell what changed. */
+  readonly untrackedWrites: number;
+}
+
 export interface MachineStateAccess {
   /** The memory guest RAM lives in; the delta path allocates its buffers there too. */
   readonly memory: WebAssembly.Memory;
@@ -12,4 +25,6 @@ export interface MachineStateAccess {
   readDevices(): FlatDevices;
   /** Loads a CPU and device state (typed arrays already rebuilt); RAM is left as it is. */
   writeDevices(tree: unknown): void;
+  /** Write tracking, or why this VM has none (the delta path then compares all of RAM). */
+  readonly writes: WriteTracker | { unavailable: string };
 }

@@ -38,6 +38,10 @@ export type TraceEvent =
       /** 'full': v86's whole state; 'delta': the pages that changed. */
       path: 'full' | 'delta';
       pages?: { ram: number; device: number };
+      /** Delta path: changed RAM found from the VM's write marks, or by comparing all of it. */
+      tracking?: 'write' | 'scan';
+      /** Delta path: time to find and pack the changed RAM pages. */
+      ramCaptureMs?: number;
     }
   | { kind: 'load'; time: number; checkpoint: number; loadMs: number; ok: boolean }
   | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }

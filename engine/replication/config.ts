@@ -47,6 +47,11 @@ export interface ReplicationConfig {
    * once, to show what goes wrong without it.
    */
   outputCommit: 'hold' | 'unsafe';
+  /**
+   * Delta captures also compare all of RAM (as without write tracking) and
+   * fail, naming the page, when a changed page was not marked: for tests.
+   */
+  verify: boolean;
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
@@ -56,4 +61,5 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   heartbeat: { intervalMs: 50, missLimit: 8 },
   gate: { step: false, breakBefore: [] },
   outputCommit: 'hold',
+  verify: false,
 };

@@ -7,14 +7,27 @@ import type { DeltaCapture } from '../checkpoint/delta-capture.ts';
 export class DeltaSource implements StateSource {
   readonly path = 'delta';
 
+  /** Why changed RAM is found by comparing all of it (no write tracking), if it is. */
+  readonly note: string | undefined;
+
   /** `capture` starts from nothing: the secondary of a new pair holds nothing. */
-  constructor(private readonly delta: DeltaCapture) {
+  constructor(
+    private readonly delta: DeltaCapture,
+    private readonly verify = false,
+  ) {
     delta.reset();
+    const why = delta.trackingUnavailable;
+    this.note = why === undefined ? undefined : `no write tracking, each checkpoint compares all of RAM: ${why}`;
   }
 
   async capture(checkpoint: number): Promise<CapturedState> {
-    const d = this.delta.capture(checkpoint);
-    return { payload: d.payload, header: { bytes: d.bytes, checksum: d.checksum }, pages: { ram: d.ramPages, device: d.devicePages } };
+    const d = this.delta.capture(checkpoint, { verify: this.verify });
+    return {
+      payload: d.payload,
+      header: { bytes: d.bytes, checksum: d.checksum },
+      pages: { ram: d.ramPages, device: d.devicePages },
+      ram: { tracking: d.tracking, ms: d.ramMs },
+    };
   }
 
   recycle(buffer: ArrayBuffer): void {

@@ -25,6 +25,8 @@ export class PrimaryDriver extends CoreDriver {
   private readonly stopTap: () => void;
   private cancelPeriod: () => void = () => {};
   private periodMs: number;
+  /** Delta captures also compare all of RAM and fail on a page the write tracking missed. */
+  readonly verify: boolean;
   /** Epoch of output written now: covered by the next checkpoint captured. */
   private epoch = 1;
   private captured: ArrayBuffer | undefined;
@@ -50,6 +52,7 @@ export class PrimaryDriver extends CoreDriver {
     this.output = new OutputCommit(lineStart);
     this.core = new PrimaryCore(resumePolicy(config.mode));
     this.periodMs = config.periodMs;
+    this.verify = config.verify;
     if (source.note) this.trace({ kind: 'error', time: clock.now(), side: 'primary', detail: source.note });
     this.setOutputCommit(config.outputCommit);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
@@ -209,7 +212,7 @@ export class PrimaryDriver extends CoreDriver {
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      const { payload, header: stateHeader, pages } = await Promise.race([this.source.capture(checkpoint), watchdog]);
+      const { payload, header: stateHeader, pages, ram } = await Promise.race([this.source.capture(checkpoint), watchdog]);
       // The stopped VM's unfinished output line: the state holds its rest.
       const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed(), lineStart: this.output.lineStart };
       this.captured = payload;
@@ -225,6 +228,7 @@ export class PrimaryDriver extends CoreDriver {
         stopMs,
         path: this.source.path,
         ...(pages ? { pages } : {}),
+        ...(ram ? { tracking: ram.tracking, ramCaptureMs: ram.ms } : {}),
       });
       this.input({ kind: 'captured', checkpoint, header });
     } catch (err) {

@@ -21,7 +21,7 @@ export class ReplicationRole implements ReplicationCommands {
   ) {}
 
   startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode), port, this.clock, config, emit, lineStart));
+    this.attach(listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config.verify), port, this.clock, config, emit, lineStart));
   }
 
   startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
@@ -41,7 +41,7 @@ export class ReplicationRole implements ReplicationCommands {
     if (change.periodMs !== undefined) driver.setPeriod(change.periodMs);
     if (change.outputCommit) driver.setOutputCommit(change.outputCommit);
     const { mode } = change;
-    if (mode) driver.setMode(mode, () => this.paths.source(mode));
+    if (mode) driver.setMode(mode, () => this.paths.source(mode, driver.verify));
   }
 
   // Commands can reach a worker before its role does (the host names a fresh

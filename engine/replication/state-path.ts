@@ -14,6 +14,8 @@ export interface CapturedState {
   header: Pick<VmstateHeader, 'bytes' | 'checksum'>;
   /** Pages sent (delta path): RAM and device block. */
   pages?: { ram: number; device: number };
+  /** Delta path: how the changed RAM pages were found, and how long that took. */
+  ram?: { tracking: 'write' | 'scan'; ms: number };
 }
 
 export interface StateSource {
@@ -44,7 +46,8 @@ export interface StateSink {
 
 /** Makes each side's state path for a checkpoint mode; one per worker. */
 export interface StatePaths {
-  source(mode: CheckpointMode): StateSource;
+  /** `verify`: delta captures also compare all of RAM and fail naming a changed page the write tracking missed. */
+  source(mode: CheckpointMode, verify: boolean): StateSource;
   /** The secondary reads whatever format the primary sends. */
   sink(): StateSink;
 }

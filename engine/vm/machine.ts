@@ -9,6 +9,7 @@ import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOption
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
+import { openWriteTracker, readV86Wasm, type V86Wasm, type V86WriteTracker } from './write-tracking.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
@@ -68,6 +69,9 @@ export class GuestMachine implements MachineApi {
   private counterTimer: ReturnType<typeof setInterval> | undefined;
   private readonly taps: [Set<(text: string) => void>, Set<(text: string) => void>] = [new Set(), new Set()];
   private readonly clientInput = new ClientInputLog(CLIENT_LOG_BYTES);
+  /** Which v86.wasm runs (the write-tracking build, or v86's own and why), and its exports. */
+  private wasm: { build: V86Wasm; exports?: WebAssembly.Exports } | undefined;
+  private tracker: V86WriteTracker | { unavailable: string } | undefined;
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
@@ -84,13 +88,17 @@ export class GuestMachine implements MachineApi {
       readVerified(source, manifest, files.vgaBios),
       readVerified(source, manifest, files.kernel),
       readVerified(source, manifest, files.initrd),
-      source.readWasm(),
+      readV86Wasm(source, manifest, v86Package.version),
       options.mode === 'snapshot' ? readVerified(source, manifest, files.snapshot).then(gunzip) : undefined,
     ]);
     const t1 = performance.now();
 
     const emulator = new V86({
-      wasm_fn: async (imports) => (await WebAssembly.instantiate(wasm, imports)).instance.exports,
+      wasm_fn: async (imports) => {
+        const { exports } = (await WebAssembly.instantiate(wasm.bytes, imports)).instance;
+        this.wasm = { build: wasm, exports };
+        return exports;
+      },
       memory_size: GUEST_CONFIG.memoryBytes,
       vga_memory_size: GUEST_CONFIG.vgaMemoryBytes,
       bios: { buffer: bios },
@@ -165,6 +173,8 @@ export class GuestMachine implements MachineApi {
     checkStateFits(readStateSummary(state), GUEST_CONFIG.memoryBytes);
     const wasRunning = vm.is_running();
     if (wasRunning) await vm.stop();
+    // v86 writes all of RAM itself: the write tracking does not see it.
+    if (this.tracker && 'untrackedWrites' in this.tracker) this.tracker.untrackedWrites++;
     try {
       await vm.restore_state(state);
     } catch (err) {
@@ -176,7 +186,14 @@ export class GuestMachine implements MachineApi {
 
   /** The delta path's access to RAM and device state, or why this v86 cannot give it. */
   stateAccess(): MachineStateAccess | { unavailable: string } {
-    return openStateAccess(this.vm(), GUEST_CONFIG.memoryBytes);
+    return openStateAccess(this.vm(), GUEST_CONFIG.memoryBytes, (ramOffset) => (this.tracker ??= this.openTracker(ramOffset)));
+  }
+
+  private openTracker(ramOffset: number): V86WriteTracker | { unavailable: string } {
+    const wasm = this.wasm;
+    if (!wasm?.exports) return { unavailable: 'v86 was not started' };
+    if (!wasm.build.tracking) return { unavailable: wasm.build.why };
+    return openWriteTracker(wasm.exports, ramOffset, GUEST_CONFIG.memoryBytes);
   }
 
   onSerialOutput(port: SerialPort, listener: (text: string) => void): () => void {

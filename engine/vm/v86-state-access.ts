@@ -9,7 +9,7 @@
 // test/node/v86-internals.test.ts fails when an upgrade breaks an assumption.
 import type { V86 } from 'v86';
 import { flattenDevices } from '../checkpoint/device-state.ts';
-import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
+import type { MachineStateAccess, WriteTracker } from '../checkpoint/machine-state.ts';
 
 interface CpuInternals {
   wasm_memory?: unknown;
@@ -39,7 +39,11 @@ function withReplaced<T>(object: object, name: string, replacement: unknown, bod
   }
 }
 
-export function openStateAccess(emulator: V86, ramBytes: number): MachineStateAccess | { unavailable: string } {
+export function openStateAccess(
+  emulator: V86,
+  ramBytes: number,
+  trackerFor: (ramOffset: number) => WriteTracker | { unavailable: string },
+): MachineStateAccess | { unavailable: string } {
   const cpu = (emulator as unknown as { v86?: { cpu?: CpuInternals } }).v86?.cpu;
   if (!cpu) return { unavailable: 'v86 has no v86.cpu' };
   const missing = (['get_state', 'set_state', 'pack_memory', 'unpack_memory'] as const).filter((name) => typeof cpu[name] !== 'function');
@@ -58,6 +62,7 @@ export function openStateAccess(emulator: V86, ramBytes: number): MachineStateAc
     ramBytes,
     readDevices: () => withReplaced(cpu, 'pack_memory', () => NO_RAM, () => flattenDevices(cpu)),
     writeDevices: (tree) => withReplaced(cpu, 'unpack_memory', () => {}, () => setState.call(cpu, tree)),
+    writes: trackerFor(mem8.byteOffset),
   };
   // The state must still be the array whose RAM lives at the indices above.
   const probe = withReplaced(cpu, 'pack_memory', () => NO_RAM, () => getState.call(cpu));

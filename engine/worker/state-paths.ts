@@ -64,12 +64,12 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
   let capture: DeltaCapture | undefined;
   let applier: DeltaApplier | undefined;
   return {
-    source(mode) {
+    source(mode, verify) {
       if (mode === 'naive') return new FullStateSource(machine);
       const access = machine.stateAccess();
       if ('unavailable' in access) return new FullStateSource(machine, `delta path unavailable, sending full states: ${access.unavailable}`);
       capture ??= new DeltaCapture(access);
-      return new DeltaSource(capture);
+      return new DeltaSource(capture, verify);
     },
     sink() {
       const access = machine.stateAccess();

@@ -15,7 +15,7 @@ import { SecondaryDriver } from '../../engine/replication/secondary-driver.ts';
 import { ClientInputLog, type ReceivingPort } from '../../engine/vm/client-input-log.ts';
 import { LedgerClient } from '../../engine/host/ledger-client.ts';
 import { LineSplitter } from '../../engine/protocol/output-commit.ts';
-import { FakeGuest, StateRegistry } from './fake-guest.ts';
+import { FakeGuest, FakeTracker, StateRegistry } from './fake-guest.ts';
 import { scheduleFromSeed, type Action, type GuestPlan, type Schedule } from './schedule.ts';
 import { SimScheduler, seededRandom } from './scheduler.ts';
 import { runSchedule } from './simulate.ts';
@@ -259,6 +259,20 @@ const CONTROLS: Control[] = [
       });
     },
     tries: 300,
+  },
+  {
+    // Not a hole the engine had: a write-tracking mistake of the kind a v86
+    // rewrite could make (marks one page off), to show a missed page reaches
+    // the checker rather than passing as a smaller delta.
+    hole: 'write tracking that misses a page',
+    unsafe: () =>
+      replace(FakeTracker.prototype, 'attach', {
+        value(this: FakeTracker, map: number) {
+          this.map = map + 1;
+        },
+      }),
+    schedule: (seed) => shaped(seed, { mode: seed % 2 ? 'strict' : 'speculative', compare: false, guest: { tracksWrites: true } }),
+    tries: 20,
   },
 ];
 

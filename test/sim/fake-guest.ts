@@ -7,12 +7,15 @@
 // - its state lives in "RAM" inside a WebAssembly memory plus a small device
 //   block, so the real delta path (kernels, format, apply with undo) runs
 //   against it, and v86's header format for the full path;
+// - like the write-tracking v86 build, it can mark each page it writes in the
+//   delta path's map; a full restore writes behind the tracking's back, as
+//   v86's restore_state does, and says so;
 // - rand and time differ between two guests, as on real PCs;
 // - it can refuse a state that arrived whole and verified, as v86 may.
 // Every state a guest captures is registered; a load that produces any other
 // state is a violation.
 import type { FlatDevices } from '../../engine/checkpoint/device-state.ts';
-import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.ts';
+import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 import { ClientInputLog, type ReceivingPort } from '../../engine/vm/client-input-log.ts';
 import type { SerialPort } from '../../engine/vm/machine-api.ts';
 import { V86_STATE_FORMAT_VERSION, V86_STATE_MAGIC } from '../../engine/vm/state-header.ts';
@@ -49,6 +52,21 @@ export interface GuestTraits {
   loadMs: number;
   /** How much of the client's stream is kept for refills. */
   inputLogBytes?: number;
+  /** Marks the pages it writes, as the write-tracking v86 build does. */
+  tracksWrites?: boolean;
+}
+
+/** The guest's write marks: where the map is, and how often RAM was written behind them. */
+export class FakeTracker implements WriteTracker {
+  map: number | undefined;
+  untrackedWrites = 0;
+
+  attach(map: number): void {
+    this.map = map;
+  }
+
+  /** This guest marks every write, armed or not. */
+  rearm(): void {}
 }
 
 /** Every state any guest captured: a load that ends in anything else is a violation. */
@@ -142,7 +160,9 @@ export class FakeGuest implements MachineWithState {
     const { guest } = JSON.parse(decoder.decode(new Uint8Array(buffer, 16, length))) as { guest: { state: LedgerState; ticks: number } };
     this.state = guest.state;
     this.ticks = guest.ticks;
-    this.flush();
+    // v86's restore_state writes RAM where the tracking does not see it.
+    this.tracker.untrackedWrites++;
+    this.flush(false);
     this.registry.checkLoad(this.digest(), this.name);
   }
 
@@ -169,8 +189,11 @@ export class FakeGuest implements MachineWithState {
       ramBytes: SIM_RAM_BYTES,
       readDevices: () => this.readDevices(),
       writeDevices: (tree) => this.writeDevices(tree),
+      writes: this.traits.tracksWrites ? this.tracker : { unavailable: 'this simulated guest does not track its writes' },
     };
   }
+
+  private readonly tracker = new FakeTracker();
 
   // --- the host's side
 
@@ -273,8 +296,8 @@ export class FakeGuest implements MachineWithState {
     return `${this.ticks} ${this.flushed}`;
   }
 
-  /** The stopped guest's state into RAM and registers, where the delta path reads it. */
-  private flush(): void {
+  /** The stopped guest's state into RAM and registers, where the delta path reads it; the pages written are marked when `tracked`. */
+  private flush(tracked = true): void {
     const ram = new Uint8Array(this.memory.buffer, 0, SIM_RAM_BYTES);
     this.flushed = JSON.stringify(this.state);
     const json = encoder.encode(this.flushed);
@@ -282,6 +305,8 @@ export class FakeGuest implements MachineWithState {
     const before = this.registers[1] as number;
     ram.set(json, 0);
     if (before > json.length) ram.fill(0, json.length, before);
+    const marks = this.tracker.map;
+    if (tracked && marks !== undefined) new Uint8Array(this.memory.buffer, marks, Math.ceil(Math.max(before, json.length) / 4096)).fill(1);
     this.registers[0] = this.ticks;
     this.registers[1] = json.length;
   }
@@ -297,12 +322,14 @@ export class FakeGuest implements MachineWithState {
     this.refuseMaybe();
     const length = registers[1] as number;
     const text = decoder.decode(new Uint8Array(this.memory.buffer, 0, length));
+    // What RAM now holds must be a state some guest captured, before it means anything:
+    // a page the delta path missed is silent on v86, not a state that fails to parse.
+    this.registry.checkLoad(`${registers[0] as number} ${text}`, this.name);
     const state = JSON.parse(text) as LedgerState;
     this.registers.set(registers);
     this.state = state;
     this.flushed = text;
     this.ticks = registers[0] as number;
-    this.registry.checkLoad(this.digest(), this.name);
   }
 
   private refuseMaybe(): void {

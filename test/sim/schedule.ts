@@ -41,6 +41,8 @@ export interface GuestPlan {
   latencyMs?: number;
   /** How much of the client's stream the guest keeps for refills (default 4096 bytes; small: refills fail). */
   inputLogBytes?: number;
+  /** The guest marks the pages it writes, as the write-tracking v86 build does (default: no, the delta path scans). */
+  tracksWrites?: boolean;
 }
 
 export interface Schedule {
@@ -106,6 +108,8 @@ export function scheduleFromSeed(seed: number): Schedule {
   const slowLoads = random() < 0.25;
   // Some guests keep little of the client's stream, so a refill after a load can fail.
   const shortLogs = random() < 0.2;
+  // Its own stream, so the schedules of the seeds before write tracking stay as they were.
+  const tracksWrites = seededRandom(seed ^ 0x2545f491)() < 0.75;
   const guests = Array.from({ length: 6 }, () => ({
     // Slow writers split most lines at a stop; fast ones keep the simulation quick.
     bytesPerTick: pick(random, [1, 2, 4, 8, 16, 32]),
@@ -114,6 +118,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     stopMs: Math.floor(random() * 4),
     loadMs: slowLoads ? Math.floor(random() * 150) : 0,
     ...(shortLogs ? { inputLogBytes: 24 + Math.floor(random() * 40) } : {}),
+    tracksWrites,
   }));
   const actions: TimedAction[] = [];
   const at = () => Math.floor(30 + random() * (DURATION_MS - 150));

@@ -20,7 +20,7 @@ const never = <T>() => new Promise<T>(() => {});
 function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): StatePaths {
   if (ms <= 0) return paths;
   return {
-    source: (mode) => paths.source(mode),
+    source: (mode, verify) => paths.source(mode, verify),
     sink: () => {
       const sink = paths.sink();
       return {

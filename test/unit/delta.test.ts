@@ -2,11 +2,11 @@
 // "RAM" in them and a small device tree with get_state, as v86 has.
 import { describe, expect, it } from 'vitest';
 import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
-import { DeltaCapture } from '../../engine/checkpoint/delta-capture.ts';
+import { DeltaCapture, MissedWritesError } from '../../engine/checkpoint/delta-capture.ts';
 import { DELTA_HEADER_BYTES } from '../../engine/checkpoint/delta-format.ts';
 import { flattenDevices, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
 import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
-import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.ts';
+import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 
 const RAM_BYTES = 256 * PAGE_BYTES;
 const RAM_OFFSET = 65536;
@@ -26,7 +26,8 @@ class FakeMachine implements MachineStateAccess {
   readonly ramBytes = RAM_BYTES;
   device = new FakeDevice();
   failNextWrite = false;
-  writes = 0;
+  deviceWrites = 0;
+  writes: WriteTracker | { unavailable: string } = { unavailable: 'this fake does not track writes' };
 
   ram(): Uint8Array {
     return new Uint8Array(this.memory.buffer, RAM_OFFSET, RAM_BYTES);
@@ -35,7 +36,7 @@ class FakeMachine implements MachineStateAccess {
     return flattenDevices({ get_state: () => [this.device.mode, this.device] });
   }
   writeDevices(tree: unknown): void {
-    this.writes++;
+    this.deviceWrites++;
     if (this.failNextWrite) {
       this.failNextWrite = false;
       throw new Error('device refused');
@@ -73,6 +74,34 @@ function expectSame(primary: FakeMachine, secondary: FakeMachine): void {
   expect(secondary.device.registers).toEqual(primary.device.registers);
   expect(secondary.device.screen).toEqual(primary.device.screen);
   expect(secondary.device.mode).toBe(primary.device.mode);
+}
+
+/** Marks by hand what a tracking VM would mark; counts re-arms. */
+class HandTracker implements WriteTracker {
+  map = -1;
+  rearms = 0;
+  untrackedWrites = 0;
+  constructor(private readonly machine: FakeMachine) {}
+  attach(map: number): void {
+    this.map = map;
+  }
+  rearm(): void {
+    this.rearms++;
+  }
+  /** The guest writes `value` at `at` in RAM, marked or not. */
+  write(at: number, value: number, marked = true): void {
+    this.machine.ram()[at] = value;
+    if (marked) new Uint8Array(this.machine.memory.buffer)[this.map + Math.floor(at / PAGE_BYTES)] = 1;
+  }
+}
+
+function trackedPair() {
+  const primary = new FakeMachine();
+  const tracker = new HandTracker(primary);
+  primary.writes = tracker;
+  const secondary = new FakeMachine();
+  for (let page = 0; page < 40; page++) primary.ram()[page * PAGE_BYTES + (page % 7)] = page + 1;
+  return { primary, secondary, tracker, capture: new DeltaCapture(primary), applier: new DeltaApplier(secondary) };
 }
 
 describe('delta checkpoints', () => {
@@ -141,6 +170,38 @@ describe('delta checkpoints', () => {
     expect(Buffer.from(secondary.ram()).equals(ramBefore)).toBe(true);
     expect(secondary.device.registers).toEqual(registersBefore);
     expect(applier.holds).toBe(1);
+  });
+
+  it('with write tracking: scans all of RAM once, then compares only marked pages, re-arming at each capture', () => {
+    const { primary, secondary, tracker, capture, applier } = trackedPair();
+    const first = send(capture, applier, 1);
+    expect(first.delta).toMatchObject({ ramPages: 40, tracking: 'scan' });
+    expect(tracker.rearms).toBe(1);
+    tracker.write(100 * PAGE_BYTES + 5, 9);
+    tracker.write(7 * PAGE_BYTES, 0);
+    // Marked but written back unchanged: compared, not sent.
+    tracker.write(3 * PAGE_BYTES + 3, primary.ram()[3 * PAGE_BYTES + 3] ?? 0);
+    const second = send(capture, applier, 2);
+    expect(second.delta).toMatchObject({ ramPages: 2, tracking: 'write' });
+    expect(tracker.rearms).toBe(2);
+    expectSame(primary, secondary);
+    // The marks were consumed: nothing new, nothing sent.
+    expect(send(capture, applier, 3).delta).toMatchObject({ ramPages: 0, tracking: 'write' });
+  });
+
+  it('a write the tracking did not see: verify mode names the page; a restore behind its back brings one scan', () => {
+    const { tracker, capture, applier } = trackedPair();
+    send(capture, applier, 1);
+    tracker.write(9 * PAGE_BYTES + 1, 0x77, false);
+    tracker.write(20 * PAGE_BYTES, 0x78);
+    expect(() => capture.capture(2, { verify: true })).toThrow(new MissedWritesError('write tracking missed 1 changed RAM page(s): 9 (0x9000)'));
+
+    const again = trackedPair();
+    send(again.capture, again.applier, 1);
+    again.tracker.write(12 * PAGE_BYTES, 0x55, false);
+    again.tracker.untrackedWrites++;
+    expect(send(again.capture, again.applier, 2).delta).toMatchObject({ ramPages: 1, tracking: 'scan' });
+    expectSame(again.primary, again.secondary);
   });
 
   it('device state survives flatten and rebuild, typed arrays by type', () => {
