@@ -1,19 +1,21 @@
 // `npm run bench`: the checkpoint benchmark, in headless Chromium with real
 // workers and the real guest. For each mode (naive: v86's save_state whole;
-// strict and speculative: delta checkpoints), workload (idle, memwrite at 1,
-// 8, 32 MB/s) and period (25, 100, 1000 ms) it measures the primary's pause,
-// the checkpoint round trip, bytes per checkpoint, the secondary's apply time
-// and guest throughput against the same guest unreplicated, in the same
-// process (the unreplicated rate from the same guest once its secondary is
+// strict: delta checkpoints with changed RAM found by comparing all of it and
+// from v86's write marks, side by side; speculative: write marks), workload (idle,
+// memwrite at 1, 8, 32 MB/s) and period (10, 25, 100, 1000 ms) it measures
+// the primary's pause, the RAM part of the capture, the checkpoint round trip,
+// bytes per checkpoint, the secondary's apply time and guest throughput
+// against the same guest unreplicated, in the same process (three samples
+// each; the unreplicated rate from the same guest once its secondary is
 // killed); then failover time. Prints a table and writes JSON.
-// Options: --quick (idle and 8MBps at 100 ms, within 3 minutes), --out FILE
-// (default bench-results/checkpoint.json).
+// Options: --quick (idle and 8MBps at 10 and 100 ms), --out FILE (default
+// bench-results/checkpoint.json).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { percentile } from '../engine/shared/statistics.ts';
-import { CHECKPOINT_MODES, type CheckpointMode } from '../engine/replication/config.ts';
+import { median, percentile } from '../engine/shared/statistics.ts';
+import type { CheckpointMode } from '../engine/replication/config.ts';
 import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
 import type { KillResult } from '../test/support/scenarios.ts';
 import type { RunRequest, RunSamples, Workload } from './checkpoint-bench-page.ts';
@@ -28,6 +30,8 @@ interface Percentiles {
 
 interface RunResult {
   mode: CheckpointMode;
+  /** How the changed RAM was found (naive: neither, v86 saves it all). */
+  tracking: 'write' | 'scan' | 'none';
   workload: Workload;
   period_ms: number;
   checkpoints: number;
@@ -36,7 +40,11 @@ interface RunResult {
   bytes_per_checkpoint: { p50: number; max: number };
   full_state_bytes: number;
   apply_ms: { p50: number };
+  /** Delta modes: finding and packing the changed RAM pages. */
+  ram_capture_ms?: { p50: number; p99: number };
+  /** Median of the replicated rate over the median unreplicated one, with each sample's ratio. */
   throughput_ratio: number;
+  throughput_samples: number[];
   /** This run's figure divided by the naive run's of the same workload and period (pause: naive ÷ this). */
   vs_naive?: { pause_p50_speedup: number; bytes_p50_fraction: number };
 }
@@ -74,7 +82,14 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const out = option('--out') ?? join(ROOT, 'bench-results', 'checkpoint.json');
   const workloads: Workload[] = quick ? ['idle', '8MBps'] : ['idle', '1MBps', '8MBps', '32MBps'];
-  const periods = quick ? [100] : [25, 100, 1000];
+  const periods = quick ? [10, 100] : [10, 25, 100, 1000];
+  // Strict with the RAM scan and with write tracking, side by side; speculative with write tracking.
+  const variants: { mode: CheckpointMode; tracking: 'write' | 'scan' }[] = [
+    { mode: 'naive', tracking: 'scan' },
+    { mode: 'strict', tracking: 'scan' },
+    { mode: 'strict', tracking: 'write' },
+    { mode: 'speculative', tracking: 'write' },
+  ];
   const throughputMs = quick ? 2000 : 3000;
   const kills = quick ? 3 : 10;
   const started = performance.now();
@@ -84,11 +99,13 @@ async function main(): Promise<void> {
   try {
     for (const workload of workloads) {
       for (const periodMs of periods) {
-        for (const mode of CHECKPOINT_MODES) {
-          const request: RunRequest = { mode, workload, periodMs, measureMs: measureMs(periodMs), throughputMs };
+        for (const { mode, tracking } of variants) {
+          const request: RunRequest = { mode, tracking, workload, periodMs, measureMs: measureMs(periodMs), throughputMs };
           const s = await inPage<RunSamples>(rig, `(async () => (${pageModule}).measureReplicated(${assetBase}, ${JSON.stringify(request)}))()`);
+          const ratios = s.instructionsPerSecond.map((rate) => rate / median(s.unreplicatedPerSecond));
           const run: RunResult = {
             mode,
+            tracking: mode === 'naive' ? 'none' : s.writeTracked === s.bytes.length && s.bytes.length > 0 ? 'write' : 'scan',
             workload,
             period_ms: periodMs,
             checkpoints: s.checkpoints,
@@ -97,7 +114,9 @@ async function main(): Promise<void> {
             bytes_per_checkpoint: { p50: percentile(s.bytes, 0.5), max: Math.max(...s.bytes) },
             full_state_bytes: s.fullStateBytes,
             apply_ms: { p50: percentile(s.applyMs, 0.5) },
-            throughput_ratio: s.instructionsPerSecond / s.unreplicatedPerSecond,
+            ...(s.ramCaptureMs.length > 0 ? { ram_capture_ms: { p50: percentile(s.ramCaptureMs, 0.5), p99: percentile(s.ramCaptureMs, 0.99) } } : {}),
+            throughput_ratio: median(s.instructionsPerSecond) / median(s.unreplicatedPerSecond),
+            throughput_samples: ratios,
           };
           const naive = runs.find((r) => r.mode === 'naive' && r.workload === workload && r.period_ms === periodMs);
           if (naive && mode !== 'naive') {
@@ -145,12 +164,15 @@ async function main(): Promise<void> {
 }
 
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const kb = (v: number) => (v / 1024).toFixed(0);
 
 function row(r: RunResult): string {
   const vs = r.vs_naive ? `${r.vs_naive.pause_p50_speedup.toFixed(1)}×` : '1×';
+  const spread = r.throughput_samples.length > 0 ? `±${(50 * (Math.max(...r.throughput_samples) - Math.min(...r.throughput_samples))).toFixed(0)}` : '';
   return [
     r.mode.padEnd(11),
+    r.tracking.padEnd(5),
     r.workload.padEnd(6),
     `${r.period_ms}`.padStart(5),
     `${f1(r.pause_ms.p50)}/${f1(r.pause_ms.p95)}/${f1(r.pause_ms.p99)}`.padStart(20),
@@ -159,7 +181,8 @@ function row(r: RunResult): string {
     `${kb(r.bytes_per_checkpoint.p50)}/${kb(r.bytes_per_checkpoint.max)}`.padStart(12),
     `${((100 * r.bytes_per_checkpoint.p50) / r.full_state_bytes).toFixed(2)}%`.padStart(8),
     f1(r.apply_ms.p50).padStart(7),
-    `${(100 * r.throughput_ratio).toFixed(0)}%`.padStart(6),
+    (r.ram_capture_ms ? `${f2(r.ram_capture_ms.p50)}/${f2(r.ram_capture_ms.p99)}` : '–').padStart(12),
+    `${(100 * r.throughput_ratio).toFixed(0)}%${spread}`.padStart(8),
     `${r.checkpoints}`.padStart(5),
   ].join(' ');
 }
@@ -167,6 +190,7 @@ function row(r: RunResult): string {
 function table(runs: RunResult[]): string {
   const head = [
     'mode'.padEnd(11),
+    'ram'.padEnd(5),
     'load'.padEnd(6),
     'ms'.padStart(5),
     'pause p50/p95/p99'.padStart(20),
@@ -175,7 +199,8 @@ function table(runs: RunResult[]): string {
     'KiB p50/max'.padStart(12),
     'of full'.padStart(8),
     'apply'.padStart(7),
-    'thru'.padStart(6),
+    'ram p50/p99'.padStart(12),
+    'thru'.padStart(8),
     'n'.padStart(5),
   ].join(' ');
   return [head, ...runs.map(row)].join('\n');

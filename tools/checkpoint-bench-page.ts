@@ -16,6 +16,8 @@ export type Workload = keyof typeof WORKLOADS;
 
 export interface RunRequest {
   mode: CheckpointMode;
+  /** Delta modes: find changed RAM from v86's write marks, or by comparing all of it. */
+  tracking: 'write' | 'scan';
   workload: Workload;
   periodMs: number;
   /** How long checkpoints are measured, then how long throughput is. */
@@ -29,16 +31,22 @@ export interface RunSamples {
   roundtripMs: number[];
   bytes: number[];
   applyMs: number[];
-  /** Guest instructions per second while it burns CPU next to the workload, replicated… */
-  instructionsPerSecond: number;
+  /** Delta captures: time to find and pack the changed RAM pages. */
+  ramCaptureMs: number[];
+  /** Delta captures in the window: how many used the write marks. */
+  writeTracked: number;
+  /** Guest instructions per second while it burns CPU next to the workload, replicated (consecutive samples)… */
+  instructionsPerSecond: number[];
   /** …and the same guest right after, its secondary killed: unreplicated. */
-  unreplicatedPerSecond: number;
+  unreplicatedPerSecond: number[];
   /** v86's save_state of the primary at the end: what the naive path moves. */
   fullStateBytes: number;
   checkpoints: number;
 }
 
 const WARMUP_MS = 1000;
+/** Throughput is measured as this many consecutive samples, for a spread. */
+const RATE_SAMPLES = 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,10 +57,17 @@ async function startWorkload(vm: VmHandle, workload: Workload): Promise<void> {
 }
 
 /** Instructions per second over `ms`, with `burn` keeping the guest CPU busy. */
-async function burnRate(vm: VmHandle, ms: number): Promise<number> {
+async function burnRate(vm: VmHandle, ms: number): Promise<number[]> {
   await vm.shell('(burn >/dev/null 2>&1 &)');
   await sleep(WARMUP_MS);
-  return rateOver(vm, ms);
+  return rates(vm, ms);
+}
+
+/** RATE_SAMPLES consecutive rates over `ms` in all. */
+async function rates(vm: VmHandle, ms: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < RATE_SAMPLES; i++) out.push(await rateOver(vm, ms / RATE_SAMPLES));
+  return out;
 }
 
 async function rateOver(vm: VmHandle, ms: number): Promise<number> {
@@ -67,7 +82,7 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
   const cluster = new ColoCluster<VmHandle>({
     spawn: spawnBrowserVm,
     assetBase,
-    replication: { ...DEFAULT_REPLICATION, mode: request.mode, periodMs: request.periodMs },
+    replication: { ...DEFAULT_REPLICATION, mode: request.mode, periodMs: request.periodMs, writeTracking: request.tracking === 'write' },
   });
   try {
     await cluster.start();
@@ -84,7 +99,7 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
     // The baseline: the same guest, same workload, moments later, alone.
     cluster.killSecondary();
     await cluster.waitFor(() => cluster.status.primary?.phase === 'exited', 30_000, 'primary alone');
-    const unreplicatedPerSecond = await rateOver(primary, request.throughputMs);
+    const unreplicatedPerSecond = await rates(primary, request.throughputMs);
     const fullStateBytes = (await primary.saveState()).byteLength;
     return { ...samples, instructionsPerSecond, unreplicatedPerSecond, fullStateBytes };
   } finally {
@@ -93,6 +108,8 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
 }
 
 function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond' | 'unreplicatedPerSecond' | 'fullStateBytes'> {
+  const ramCaptureMs: number[] = [];
+  let writeTracked = 0;
   const requested = new Map<number, number>();
   const roundtripMs: number[] = [];
   const pauseMs: number[] = [];
@@ -105,8 +122,12 @@ function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond
       if (t0 !== undefined) roundtripMs.push(e.time - t0);
     }
     if (e.kind === 'resume' && e.side === 'primary') pauseMs.push(e.pausedMs);
-    if (e.kind === 'capture') bytes.push(e.bytes);
+    if (e.kind === 'capture') {
+      bytes.push(e.bytes);
+      if (e.ramCaptureMs !== undefined) ramCaptureMs.push(e.ramCaptureMs);
+      if (e.tracking === 'write') writeTracked++;
+    }
     if (e.kind === 'load' && e.ok) applyMs.push(e.loadMs);
   }
-  return { pauseMs, roundtripMs, bytes, applyMs, checkpoints: roundtripMs.length };
+  return { pauseMs, roundtripMs, bytes, applyMs, ramCaptureMs, writeTracked, checkpoints: roundtripMs.length };
 }

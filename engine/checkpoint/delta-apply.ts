@@ -2,10 +2,14 @@
 // in full (header, page lists, checksum, device skeleton) without touching the
 // VM; apply() writes it into the stopped VM and either finishes or puts back
 // exactly what it overwrote, so the VM always holds a whole checkpoint.
+// In compare mode the secondary runs between checkpoints; before the next one
+// applies, the pages it wrote go back to the checkpoint's copy: those the VM
+// marked, where it tracks its writes, else every page that differs.
 import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices } from './device-state.ts';
-import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
-import type { MachineStateAccess } from './machine-state.ts';
+import { bindKernels, CHECKSUM_SEED, foldChecksum, markMapBytes, PAGE_BYTES, type Kernels } from './kernels.ts';
+import type { MachineStateAccess, WriteTracker } from './machine-state.ts';
+import { MissedWritesError } from './delta-capture.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
 
 interface DeviceMirror {
@@ -35,6 +39,13 @@ export class DeltaApplier {
   private shadowValid = false;
   private revertList: Region | undefined;
   private revertOut: Region | undefined;
+  /** Compare mode with write tracking: the pages the running secondary wrote since it last started. */
+  private marks: Region | undefined;
+  /** The marks cover every write since the VM last started running (no load or restore since). */
+  private marksValid = false;
+  private untrackedSeen = 0;
+  /** How the last revert found the secondary's writes. */
+  lastRevert: { tracking: 'write' | 'scan'; pages: number } | undefined;
   /** The checkpoint the VM holds whole (0: none yet). */
   holds = 0;
 
@@ -49,15 +60,41 @@ export class DeltaApplier {
     this.holds = 0;
     this.staged = undefined;
     this.shadowValid = false;
+    this.marksValid = false;
   }
 
-  /** The VM is about to run between checkpoints (compare mode): keep a copy of the checkpoint it holds. */
+  /** The VM is about to run between checkpoints (compare mode): keep a copy of the checkpoint it holds, and start marking its writes. */
   keepShadow(): void {
-    if (this.holds === 0 || this.shadowValid) return;
-    this.ramShadow = this.arena.ensure(this.ramShadow, this.access.ramBytes);
-    const view = this.arena.bytes();
-    view.copyWithin(this.ramShadow.offset, this.access.ramOffset, this.access.ramOffset + this.access.ramBytes);
-    this.shadowValid = true;
+    if (this.holds === 0) return;
+    if (!this.shadowValid) {
+      this.ramShadow = this.arena.ensure(this.ramShadow, this.access.ramBytes);
+      const view = this.arena.bytes();
+      view.copyWithin(this.ramShadow.offset, this.access.ramOffset, this.access.ramOffset + this.access.ramBytes);
+      this.shadowValid = true;
+    }
+    this.startMarking();
+  }
+
+  // From here on the VM's writes mark the map. Right after a load RAM equals
+  // the checkpoint's copy and the map starts empty; a VM that ran since and is
+  // started again keeps what it marked then.
+  private startMarking(): void {
+    const tracker = this.tracker();
+    if (!tracker) return;
+    const pages = this.access.ramBytes / PAGE_BYTES;
+    this.marks = this.arena.ensure(this.marks, markMapBytes(pages));
+    if (!this.marksValid) {
+      this.arena.bytes().fill(0, this.marks.offset, this.marks.offset + markMapBytes(pages));
+      this.untrackedSeen = tracker.untrackedWrites;
+    }
+    tracker.attach(this.marks.offset);
+    tracker.rearm();
+    this.marksValid = true;
+  }
+
+  private tracker(): WriteTracker | undefined {
+    const { writes } = this.access;
+    return 'unavailable' in writes ? undefined : writes;
   }
 
   discard(): void {
@@ -103,9 +140,11 @@ export class DeltaApplier {
   /**
    * Writes the staged delta into the stopped VM; throws with the VM still at
    * `holds`. `diverged`: the VM ran since it was loaded (compare mode), so the
-   * pages it wrote go back to the checkpoint first.
+   * pages it wrote go back to the checkpoint first. `verify`: after undoing
+   * them from the write marks, compare all of RAM too and fail naming a page
+   * the marks missed.
    */
-  apply(diverged = false): void {
+  apply(diverged = false, verify = false): void {
     const staged = this.staged;
     if (!staged) throw new Error('nothing staged');
     this.staged = undefined;
@@ -129,9 +168,27 @@ export class DeltaApplier {
       view.fill(0, ramOffset, ramOffset + ramBytes);
       if (shadow !== undefined) view.fill(0, shadow, shadow + ramBytes);
     } else if (diverged && shadow !== undefined) {
-      // The same kernel, roles swapped: every page of RAM that differs from the checkpoint's copy is copied back.
-      this.kernels.diffPages(shadow, ramOffset, ramBytes / PAGE_BYTES, (this.revertList as Region).offset, (this.revertOut as Region).offset);
+      // The same kernels, roles swapped: pages of RAM that differ from the
+      // checkpoint's copy are copied back; only the marked ones where the
+      // marks cover everything the VM wrote since it started.
+      const pages = ramBytes / PAGE_BYTES;
+      const revertList = (this.revertList as Region).offset;
+      const revertOut = (this.revertOut as Region).offset;
+      const tracked = this.marksValid && this.marks !== undefined && this.tracker()?.untrackedWrites === this.untrackedSeen;
+      const reverted = tracked
+        ? this.kernels.diffMarked(shadow, ramOffset, pages, (this.marks as Region).offset, revertList, revertOut)
+        : this.kernels.diffPages(shadow, ramOffset, pages, revertList, revertOut);
+      this.lastRevert = { tracking: tracked ? 'write' : 'scan', pages: reverted };
+      if (tracked && verify) {
+        const missed = this.kernels.diffPages(shadow, ramOffset, pages, revertList, revertOut);
+        if (missed > 0) {
+          const first = new Uint32Array(view.buffer, revertList, 1)[0] as number;
+          throw new MissedWritesError(`write tracking missed ${missed} page(s) the running secondary wrote, the first ${first} (0x${(first * PAGE_BYTES).toString(16)}); they are put back now`);
+        }
+      }
     }
+    // What is written next (this load) is not the VM's own writing.
+    this.marksValid = false;
     // RAM: remember each page's old contents, then overwrite it (and its copy).
     for (let i = 0; i < header.ramPages; i++) {
       const page = (list[i] as number) * PAGE_BYTES;

@@ -27,8 +27,10 @@ export interface CapturedDelta {
 }
 
 export interface CaptureOptions {
+  /** Use the VM's write marks where it has them (false: compare all of RAM every time, for comparison). */
+  writeTracking: boolean;
   /** Also compare all of RAM, and fail naming any changed page the tracking did not mark. */
-  verify?: boolean;
+  verify: boolean;
 }
 
 export class MissedWritesError extends Error {
@@ -88,6 +90,8 @@ export class DeltaCapture {
   /** Next capture is a full copy (a new secondary holds nothing). */
   reset(): void {
     this.scanNext = true;
+    // The worker may have been a secondary since, its marks going to the applier's map.
+    if (this.tracker && this.marks) this.tracker.attach(this.marks.offset);
     const memory = this.arena.bytes();
     memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
     if (this.device) memory.fill(0, this.device.shadow.offset, this.device.shadow.offset + this.device.bytes);
@@ -100,7 +104,7 @@ export class DeltaCapture {
   }
 
   /** The VM must be stopped. */
-  capture(checkpoint: number, options: CaptureOptions = {}): CapturedDelta {
+  capture(checkpoint: number, options: CaptureOptions = { writeTracking: true, verify: false }): CapturedDelta {
     const { access, kernels } = this;
     const before = access.memory.buffer;
     let flat = access.readDevices();
@@ -126,7 +130,7 @@ export class DeltaCapture {
     const lists = this.lists.offset;
     const pages = this.pages.offset;
     const ramStart = performance.now();
-    const { ramPages, tracking } = this.diffRam(ramPageCount, lists, pages, options.verify === true);
+    const { ramPages, tracking } = this.diffRam(ramPageCount, lists, pages, options);
     const ramMs = performance.now() - ramStart;
     const devicePages = kernels.diffPages(device.current.offset, device.shadow.offset, devicePageCount, lists + 4 * ramPages, pages + PAGE_BYTES * ramPages);
 
@@ -160,10 +164,10 @@ export class DeltaCapture {
 
   // The changed RAM pages, listed at `lists` and packed at `pages`, the shadow
   // updated; then the tracking is re-armed for the next epoch (VM stopped).
-  private diffRam(ramPageCount: number, lists: number, pages: number, verify: boolean): { ramPages: number; tracking: 'write' | 'scan' } {
+  private diffRam(ramPageCount: number, lists: number, pages: number, { writeTracking, verify }: CaptureOptions): { ramPages: number; tracking: 'write' | 'scan' } {
     const { access, kernels, tracker, marks } = this;
     if (!tracker || !marks) return { ramPages: kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages), tracking: 'scan' };
-    const tracked = !this.scanNext && tracker.untrackedWrites === this.untrackedSeen;
+    const tracked = writeTracking && !this.scanNext && tracker.untrackedWrites === this.untrackedSeen;
     let ramPages: number;
     if (tracked) {
       ramPages = kernels.diffMarked(access.ramOffset, this.shadow.offset, ramPageCount, marks.offset, lists, pages);

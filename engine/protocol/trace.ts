@@ -43,7 +43,15 @@ export type TraceEvent =
       /** Delta path: time to find and pack the changed RAM pages. */
       ramCaptureMs?: number;
     }
-  | { kind: 'load'; time: number; checkpoint: number; loadMs: number; ok: boolean }
+  | {
+      kind: 'load';
+      time: number;
+      checkpoint: number;
+      loadMs: number;
+      ok: boolean;
+      /** Compare mode: the pages the running secondary wrote, put back first; found from its write marks or by comparing all of RAM. */
+      reverted?: { tracking: 'write' | 'scan'; pages: number };
+    }
   | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }
   | { kind: 'failover'; time: number; side: Side; status: FailoverStatus }
   /**

@@ -52,6 +52,8 @@ export interface ReplicationConfig {
    * fail, naming the page, when a changed page was not marked: for tests.
    */
   verify: boolean;
+  /** Delta captures use the VM's write marks where it has them; false compares all of RAM each time (to compare the two). */
+  writeTracking: boolean;
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
@@ -62,4 +64,5 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   gate: { step: false, breakBefore: [] },
   outputCommit: 'hold',
   verify: false,
+  writeTracking: true,
 };

@@ -1,8 +1,8 @@
 // The delta path behind the drivers' StateSource / StateSink interfaces.
 import type { VmstateHeader } from '../protocol/messages.ts';
-import type { CapturedState, StateSink, StateSource } from './state-path.ts';
+import type { CapturedState, Revert, StateSink, StateSource } from './state-path.ts';
 import type { DeltaApplier } from '../checkpoint/delta-apply.ts';
-import type { DeltaCapture } from '../checkpoint/delta-capture.ts';
+import type { CaptureOptions, DeltaCapture } from '../checkpoint/delta-capture.ts';
 
 export class DeltaSource implements StateSource {
   readonly path = 'delta';
@@ -13,15 +13,15 @@ export class DeltaSource implements StateSource {
   /** `capture` starts from nothing: the secondary of a new pair holds nothing. */
   constructor(
     private readonly delta: DeltaCapture,
-    private readonly verify = false,
+    private readonly options: CaptureOptions = { writeTracking: true, verify: false },
   ) {
     delta.reset();
-    const why = delta.trackingUnavailable;
+    const why = options.writeTracking ? delta.trackingUnavailable : 'turned off in the replication settings';
     this.note = why === undefined ? undefined : `no write tracking, each checkpoint compares all of RAM: ${why}`;
   }
 
   async capture(checkpoint: number): Promise<CapturedState> {
-    const d = this.delta.capture(checkpoint, { verify: this.verify });
+    const d = this.delta.capture(checkpoint, this.options);
     return {
       payload: d.payload,
       header: { bytes: d.bytes, checksum: d.checksum },
@@ -39,7 +39,10 @@ export class DeltaSink implements StateSink {
   readonly path = 'delta';
   private staged: ArrayBuffer | undefined;
 
-  constructor(private readonly applier: DeltaApplier) {
+  constructor(
+    private readonly applier: DeltaApplier,
+    private readonly verify = false,
+  ) {
     applier.reset();
   }
 
@@ -56,9 +59,12 @@ export class DeltaSink implements StateSink {
     const payload = this.staged;
     this.staged = undefined;
     if (!payload) throw new Error('nothing staged');
-    this.applier.apply(diverged);
+    this.applier.apply(diverged, this.verify);
+    this.reverted = diverged ? this.applier.lastRevert : undefined;
     return payload;
   }
+
+  reverted: Revert | undefined;
 
   beforeRun(): void {
     this.applier.keepShadow();

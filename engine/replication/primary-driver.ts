@@ -25,8 +25,8 @@ export class PrimaryDriver extends CoreDriver {
   private readonly stopTap: () => void;
   private cancelPeriod: () => void = () => {};
   private periodMs: number;
-  /** Delta captures also compare all of RAM and fail on a page the write tracking missed. */
-  readonly verify: boolean;
+  /** Whether delta captures use the write marks, and verify them (kept for a later mode switch). */
+  readonly captureOptions: { writeTracking: boolean; verify: boolean };
   /** Epoch of output written now: covered by the next checkpoint captured. */
   private epoch = 1;
   private captured: ArrayBuffer | undefined;
@@ -52,7 +52,7 @@ export class PrimaryDriver extends CoreDriver {
     this.output = new OutputCommit(lineStart);
     this.core = new PrimaryCore(resumePolicy(config.mode));
     this.periodMs = config.periodMs;
-    this.verify = config.verify;
+    this.captureOptions = { writeTracking: config.writeTracking, verify: config.verify };
     if (source.note) this.trace({ kind: 'error', time: clock.now(), side: 'primary', detail: source.note });
     this.setOutputCommit(config.outputCommit);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));

@@ -21,11 +21,11 @@ export class ReplicationRole implements ReplicationCommands {
   ) {}
 
   startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config.verify), port, this.clock, config, emit, lineStart));
+    this.attach(listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config), port, this.clock, config, emit, lineStart));
   }
 
   startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
-    this.attach(listener, (emit, lineStart) => new SecondaryDriver(this.vm, this.paths.sink(), port, this.clock, config, emit, lineStart));
+    this.attach(listener, (emit, lineStart) => new SecondaryDriver(this.vm, this.paths.sink(config.verify), port, this.clock, config, emit, lineStart));
   }
 
   checkpointNow(): void {
@@ -41,7 +41,7 @@ export class ReplicationRole implements ReplicationCommands {
     if (change.periodMs !== undefined) driver.setPeriod(change.periodMs);
     if (change.outputCommit) driver.setOutputCommit(change.outputCommit);
     const { mode } = change;
-    if (mode) driver.setMode(mode, () => this.paths.source(mode, driver.verify));
+    if (mode) driver.setMode(mode, () => this.paths.source(mode, driver.captureOptions));
   }
 
   // Commands can reach a worker before its role does (the host names a fresh

@@ -143,7 +143,8 @@ export class SecondaryDriver extends CoreDriver {
       }
       this.handBack = await this.sink.load(diverged);
       this.resumeStreams();
-      this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true });
+      const reverted = diverged ? this.sink.reverted : undefined;
+      this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true, ...(reverted ? { reverted } : {}) });
       this.input({ kind: 'loaded', checkpoint });
       if (this.compare) await this.runBetweenCheckpoints();
     } catch (err) {

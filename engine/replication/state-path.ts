@@ -4,7 +4,7 @@
 import { stateChecksum } from '../protocol/checksum.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
 import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
-import type { CheckpointMode } from './config.ts';
+import type { CheckpointMode, ReplicationConfig } from './config.ts';
 import type { ReplicatedVm } from './ports.ts';
 
 export interface CapturedState {
@@ -37,6 +37,8 @@ export interface StateSink {
    * `diverged`: the VM ran since its last load (compare mode). Returns a buffer to hand back.
    */
   load(diverged: boolean): Promise<ArrayBuffer | undefined>;
+  /** After a load of a VM that ran (compare mode): how its own writes were found and undone. */
+  readonly reverted?: Revert;
   /** Compare mode: the VM is about to run between checkpoints. */
   beforeRun(): void;
   discard(): void;
@@ -44,12 +46,19 @@ export interface StateSink {
   reloadLastGood(): Promise<void>;
 }
 
+/** The pages a secondary that ran wrote, put back to the checkpoint: found from its write marks, or by comparing all of RAM. */
+export interface Revert {
+  tracking: 'write' | 'scan';
+  pages: number;
+}
+
 /** Makes each side's state path for a checkpoint mode; one per worker. */
 export interface StatePaths {
-  /** `verify`: delta captures also compare all of RAM and fail naming a changed page the write tracking missed. */
-  source(mode: CheckpointMode, verify: boolean): StateSource;
+  /** `capture`: whether delta captures use the write marks, and verify them against a full compare. */
+  source(mode: CheckpointMode, capture: Pick<ReplicationConfig, 'writeTracking' | 'verify'>): StateSource;
   /** The secondary reads whatever format the primary sends. */
-  sink(): StateSink;
+  /** `verify`: after undoing a compare-mode run from its write marks, compare all of RAM too and fail on a page they missed. */
+  sink(verify: boolean): StateSink;
 }
 
 /** Full check of a received v86 state against what vmstate-size announced for `checkpoint`. */

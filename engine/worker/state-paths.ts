@@ -10,7 +10,7 @@ import { DeltaSink, DeltaSource } from '../replication/delta-path.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
 import type { ReplicatedVm } from '../replication/ports.ts';
-import { FullStateSink, FullStateSource, type StatePaths, type StateSink } from '../replication/state-path.ts';
+import { FullStateSink, FullStateSource, type Revert, type StatePaths, type StateSink } from '../replication/state-path.ts';
 
 /** A VM with both state paths: v86's save/restore, and direct access for deltas (where it can give it). */
 export interface MachineWithState extends ReplicatedVm {
@@ -30,6 +30,10 @@ class EitherSink implements StateSink {
 
   get path(): 'full' | 'delta' {
     return this.current.path;
+  }
+
+  get reverted(): Revert | undefined {
+    return this.current.reverted;
   }
 
   stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
@@ -64,17 +68,17 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
   let capture: DeltaCapture | undefined;
   let applier: DeltaApplier | undefined;
   return {
-    source(mode, verify) {
+    source(mode, options) {
       if (mode === 'naive') return new FullStateSource(machine);
       const access = machine.stateAccess();
       if ('unavailable' in access) return new FullStateSource(machine, `delta path unavailable, sending full states: ${access.unavailable}`);
       capture ??= new DeltaCapture(access);
-      return new DeltaSource(capture, verify);
+      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify });
     },
-    sink() {
+    sink(verify) {
       const access = machine.stateAccess();
       if (!('unavailable' in access)) applier ??= new DeltaApplier(access);
-      return new EitherSink(new FullStateSink(machine, memoryBytes), applier ? new DeltaSink(applier) : undefined);
+      return new EitherSink(new FullStateSink(machine, memoryBytes), applier ? new DeltaSink(applier, verify) : undefined);
     },
   };
 }

@@ -87,6 +87,8 @@ describe('the demo page', () => {
     const { page, problems } = await openDemo();
     await page.selectOption('[data-control="period"]', '250');
     await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/RAM pages and \d+ device pages changed/);
+    // A fresh clone runs the write-tracking v86 build: only the pages the guest wrote are compared.
+    await expect.poll(() => page.textContent('[data-metric="tracking"]')).toMatch(/^write tracking: v86 marks each page the guest writes.*, in \d+\.\d\d ms/);
     await page.selectOption('[data-control="mode"]', 'naive');
     expect(await page.textContent('[data-mode-help]')).toMatch(/whole machine/);
     await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/^last \d+(\.\d+)? MB \(the whole state/);

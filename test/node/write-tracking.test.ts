@@ -11,6 +11,7 @@ import { ASSETS_DIR } from '../support/assets.ts';
 import { audited, startCluster, TEST_REPLICATION } from '../support/cluster.ts';
 
 type Capture = TraceEvent & { kind: 'capture' };
+type Load = TraceEvent & { kind: 'load' };
 
 let cluster: ColoCluster<VmHandle> | undefined;
 afterEach(() => {
@@ -18,12 +19,18 @@ afterEach(() => {
   cluster = undefined;
 });
 
+/** Loads of the secondary, as they come. */
+const loads: Load[] = [];
+
 /** Runs until `count` more checkpoints were captured, then says what they were (the trace keeps only the recent events: each is taken as it comes). */
 async function checkpoints(c: ColoCluster<VmHandle>, count: number): Promise<Capture[]> {
   const seen: Capture[] = [];
   let next = c.traceDropped + c.trace.length;
   const collect = () => {
-    for (const event of c.trace.slice(Math.max(0, next - c.traceDropped))) if (event.kind === 'capture') seen.push(event);
+    for (const event of c.trace.slice(Math.max(0, next - c.traceDropped))) {
+      if (event.kind === 'capture') seen.push(event);
+      if (event.kind === 'load') loads.push(event);
+    }
     next = c.traceDropped + c.trace.length;
     return seen.length >= count || c.status.primary?.phase === 'exited';
   };
@@ -55,6 +62,12 @@ describe('write tracking', () => {
     const compare = checkpoints(c, 150);
     for (let i = 0; i < 10; i++) await c.ask({ op: i % 2 ? 'rand' : 'get' });
     seen.compare = await compare;
+    // The running secondary's own writes were undone from its marks, and verified against a full compare.
+    const reverts = loads.flatMap((e) => (e.reverted ? [e.reverted] : []));
+    console.log(`compare mode: ${reverts.length} loads undid the secondary's writes, ${reverts.filter((r) => r.tracking === 'write').length} from its marks, ${reverts.reduce((n, r) => n + r.pages, 0)} pages`);
+    expect(reverts.length).toBeGreaterThan(100);
+    expect(reverts.every((r) => r.tracking === 'write')).toBe(true);
+    expect(c.status.secondary?.exitDetail ?? '').toBe('');
 
     const all = Object.values(seen).flat();
     const summary = Object.fromEntries(

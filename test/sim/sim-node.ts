@@ -20,12 +20,15 @@ const never = <T>() => new Promise<T>(() => {});
 function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): StatePaths {
   if (ms <= 0) return paths;
   return {
-    source: (mode, verify) => paths.source(mode, verify),
-    sink: () => {
-      const sink = paths.sink();
+    source: (mode, options) => paths.source(mode, options),
+    sink: (verify) => {
+      const sink = paths.sink(verify);
       return {
         get path() {
           return sink.path;
+        },
+        get reverted() {
+          return sink.reverted;
         },
         stage: (header, payload, checkpoint) => sink.stage(header, payload, checkpoint),
         load: (diverged) => new Promise<void>((resolve) => scheduler.after(ms, resolve)).then(() => sink.load(diverged)),

@@ -94,6 +94,7 @@ export function createWorld(schedule: Schedule): SimWorld {
     outputCommit: schedule.outputCommit,
     // A page the tracking missed must reach the checker (a load of a state no guest captured), not stop COLO.
     verify: false,
+    writeTracking: true,
   };
   const nodes: SimNode[] = [];
   const cluster = new ColoCluster<SimNode>({

@@ -194,7 +194,7 @@ describe('delta checkpoints', () => {
     send(capture, applier, 1);
     tracker.write(9 * PAGE_BYTES + 1, 0x77, false);
     tracker.write(20 * PAGE_BYTES, 0x78);
-    expect(() => capture.capture(2, { verify: true })).toThrow(new MissedWritesError('write tracking missed 1 changed RAM page(s): 9 (0x9000)'));
+    expect(() => capture.capture(2, { writeTracking: true, verify: true })).toThrow(new MissedWritesError('write tracking missed 1 changed RAM page(s): 9 (0x9000)'));
 
     const again = trackedPair();
     send(again.capture, again.applier, 1);
@@ -202,6 +202,35 @@ describe('delta checkpoints', () => {
     again.tracker.untrackedWrites++;
     expect(send(again.capture, again.applier, 2).delta).toMatchObject({ ramPages: 1, tracking: 'scan' });
     expectSame(again.primary, again.secondary);
+  });
+
+  it('compare mode: the pages the running secondary marked go back to the checkpoint, the rest are not compared', () => {
+    const { primary, capture } = trackedPair();
+    const secondary = new FakeMachine();
+    const written = new HandTracker(secondary);
+    secondary.writes = written;
+    const applier = new DeltaApplier(secondary);
+    send(capture, applier, 1);
+    applier.keepShadow();
+    // The secondary runs: its own writes, marked.
+    written.write(30 * PAGE_BYTES + 8, 0x31);
+    written.write(31 * PAGE_BYTES, 0x32);
+    primary.ram()[5 * PAGE_BYTES] = 0x33;
+    new Uint8Array(primary.memory.buffer)[(primary.writes as HandTracker).map + 5] = 1;
+    const delta = capture.capture(2);
+    expect(applier.stage(delta.payload, delta.bytes, 2)).toBe('ok');
+    applier.apply(true, true);
+    expect(applier.lastRevert).toEqual({ tracking: 'write', pages: 2 });
+    expectSame(primary, secondary);
+
+    // A write the marks missed: verify mode names it (and puts it back); without it, it would stay.
+    applier.keepShadow();
+    written.write(40 * PAGE_BYTES + 1, 0x34, false);
+    const next = capture.capture(3);
+    expect(applier.stage(next.payload, next.bytes, 3)).toBe('ok');
+    expect(() => applier.apply(true, true)).toThrow(/write tracking missed 1 page\(s\) the running secondary wrote, the first 40 \(0x28000\)/);
+    expect(applier.holds).toBe(2);
+    expect(secondary.ram()[40 * PAGE_BYTES + 1]).toBe(0);
   });
 
   it('device state survives flatten and rebuild, typed arrays by type', () => {
