@@ -45,6 +45,9 @@ export interface RunSamples {
 }
 
 const WARMUP_MS = 1000;
+const WARMUP_MIN_MS = 4000;
+const WARMUP_STEP_MS = 500;
+const WARMUP_STEPS = 10;
 /** Throughput is measured as this many consecutive samples, for a spread. */
 const RATE_SAMPLES = 3;
 
@@ -59,8 +62,22 @@ async function startWorkload(vm: VmHandle, workload: Workload): Promise<void> {
 /** Instructions per second over `ms`, with `burn` keeping the guest CPU busy. */
 async function burnRate(vm: VmHandle, ms: number): Promise<number[]> {
   await vm.shell('(burn >/dev/null 2>&1 &)');
-  await sleep(WARMUP_MS);
+  await warmUp(vm);
   return rates(vm, ms);
+}
+
+// v86 compiles a hot loop after a while: the rate of a guest that just
+// started burning climbs for seconds (8, 15, 43, 66, 84 M/s in successive
+// seconds, seen here, then level), and two early rates can agree while still
+// low. Rates are taken after WARMUP_MIN_MS, once two successive ones agree.
+async function warmUp(vm: VmHandle): Promise<void> {
+  await sleep(WARMUP_MIN_MS);
+  let last = 0;
+  for (let i = 0; i < WARMUP_STEPS; i++) {
+    const rate = await rateOver(vm, WARMUP_STEP_MS);
+    if (last > 0 && Math.abs(rate - last) < 0.1 * last) return;
+    last = rate;
+  }
 }
 
 /** RATE_SAMPLES consecutive rates over `ms` in all. */
