@@ -42,6 +42,8 @@ interface RunResult {
   apply_ms: { p50: number };
   /** Delta modes: finding and packing the changed RAM pages. */
   ram_capture_ms?: { p50: number; p99: number };
+  /** p50 of each part of the pause before the state leaves: the VM's stop, then (delta) the device state read and serialised, its block compared, the delta packed. */
+  capture_parts_ms: { stop: number; devices?: number; device_diff?: number; pack?: number };
   /** Median of the replicated rate over the median unreplicated one, with each sample's ratio. */
   throughput_ratio: number;
   throughput_samples: number[];
@@ -117,6 +119,12 @@ async function main(): Promise<void> {
             ...(s.ramCaptureMs.length > 0 ? { ram_capture_ms: { p50: percentile(s.ramCaptureMs, 0.5), p99: percentile(s.ramCaptureMs, 0.99) } } : {}),
             throughput_ratio: median(s.instructionsPerSecond) / median(s.unreplicatedPerSecond),
             throughput_samples: ratios,
+            capture_parts_ms: {
+              stop: percentile(s.stopMs, 0.5),
+              ...(s.parts.devicesMs.length > 0
+                ? { devices: percentile(s.parts.devicesMs, 0.5), device_diff: percentile(s.parts.deviceDiffMs, 0.5), pack: percentile(s.parts.packMs, 0.5) }
+                : {}),
+            },
           };
           const naive = runs.find((r) => r.mode === 'naive' && r.workload === workload && r.period_ms === periodMs);
           if (naive && mode !== 'naive') {

@@ -35,6 +35,9 @@ export interface RunSamples {
   ramCaptureMs: number[];
   /** Delta captures in the window: how many used the write marks. */
   writeTracked: number;
+  /** Every capture: the VM's stop, then (delta path) the capture's parts. */
+  stopMs: number[];
+  parts: { devicesMs: number[]; deviceDiffMs: number[]; packMs: number[] };
   /** Guest instructions per second while it burns CPU next to the workload, replicated (consecutive samples)… */
   instructionsPerSecond: number[];
   /** …and the same guest right after, its secondary killed: unreplicated. */
@@ -127,6 +130,8 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
 function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond' | 'unreplicatedPerSecond' | 'fullStateBytes'> {
   const ramCaptureMs: number[] = [];
   let writeTracked = 0;
+  const stopMs: number[] = [];
+  const parts = { devicesMs: [] as number[], deviceDiffMs: [] as number[], packMs: [] as number[] };
   const requested = new Map<number, number>();
   const roundtripMs: number[] = [];
   const pauseMs: number[] = [];
@@ -143,8 +148,14 @@ function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond
       bytes.push(e.bytes);
       if (e.ramCaptureMs !== undefined) ramCaptureMs.push(e.ramCaptureMs);
       if (e.tracking === 'write') writeTracked++;
+      stopMs.push(e.stopMs);
+      if (e.parts) {
+        parts.devicesMs.push(e.parts.devicesMs);
+        parts.deviceDiffMs.push(e.parts.deviceDiffMs);
+        parts.packMs.push(e.parts.packMs);
+      }
     }
     if (e.kind === 'load' && e.ok) applyMs.push(e.loadMs);
   }
-  return { pauseMs, roundtripMs, bytes, applyMs, ramCaptureMs, writeTracked, checkpoints: roundtripMs.length };
+  return { pauseMs, roundtripMs, bytes, applyMs, ramCaptureMs, writeTracked, stopMs, parts, checkpoints: roundtripMs.length };
 }

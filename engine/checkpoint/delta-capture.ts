@@ -24,6 +24,19 @@ export interface CapturedDelta {
   tracking: 'write' | 'scan';
   /** Time spent finding and packing the changed RAM pages. */
   ramMs: number;
+  /** Where the capture's time went, in ms. */
+  parts: CaptureParts;
+}
+
+export interface CaptureParts {
+  /** Reading v86's device state without RAM, its skeleton as JSON, its buffers laid out in the block. */
+  devicesMs: number;
+  /** Finding and packing the changed RAM pages. */
+  ramMs: number;
+  /** Comparing the device block with its shadow. */
+  deviceDiffMs: number;
+  /** Checksumming the delta and copying it into the outgoing buffer. */
+  packMs: number;
 }
 
 export interface CaptureOptions {
@@ -106,6 +119,7 @@ export class DeltaCapture {
   /** The VM must be stopped. */
   capture(checkpoint: number, options: CaptureOptions = { writeTracking: true, verify: false }): CapturedDelta {
     const { access, kernels } = this;
+    const started = performance.now();
     const before = access.memory.buffer;
     let flat = access.readDevices();
     const device = this.deviceBlock(flat.buffers.map((b) => b.byteLength));
@@ -133,6 +147,7 @@ export class DeltaCapture {
     const { ramPages, tracking } = this.diffRam(ramPageCount, lists, pages, options);
     const ramMs = performance.now() - ramStart;
     const devicePages = kernels.diffPages(device.current.offset, device.shadow.offset, devicePageCount, lists + 4 * ramPages, pages + PAGE_BYTES * ramPages);
+    const deviceDiffDone = performance.now();
 
     const counts = { bufferCount: device.lengths.length, jsonBytes, ramPages, devicePages };
     const layout = deltaLayout(counts);
@@ -159,7 +174,8 @@ export class DeltaCapture {
 
     const base = this.base;
     this.base = checkpoint;
-    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, tracking, ramMs };
+    const parts = { devicesMs: ramStart - started, ramMs, deviceDiffMs: deviceDiffDone - ramStart - ramMs, packMs: performance.now() - deviceDiffDone };
+    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, tracking, ramMs, parts };
   }
 
   // The changed RAM pages, listed at `lists` and packed at `pages`, the shadow

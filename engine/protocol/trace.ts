@@ -42,6 +42,8 @@ export type TraceEvent =
       tracking?: 'write' | 'scan';
       /** Delta path: time to find and pack the changed RAM pages. */
       ramCaptureMs?: number;
+      /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, packed). */
+      parts?: { devicesMs: number; ramMs: number; deviceDiffMs: number; packMs: number };
     }
   | {
       kind: 'load';

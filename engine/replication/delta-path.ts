@@ -27,6 +27,7 @@ export class DeltaSource implements StateSource {
       header: { bytes: d.bytes, checksum: d.checksum },
       pages: { ram: d.ramPages, device: d.devicePages },
       ram: { tracking: d.tracking, ms: d.ramMs },
+      parts: d.parts,
     };
   }
 

@@ -4,6 +4,7 @@
 import { stateChecksum } from '../protocol/checksum.ts';
 import type { VmstateHeader } from '../protocol/messages.ts';
 import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
+import type { CaptureParts } from '../checkpoint/delta-capture.ts';
 import type { CheckpointMode, ReplicationConfig } from './config.ts';
 import type { ReplicatedVm } from './ports.ts';
 
@@ -16,6 +17,8 @@ export interface CapturedState {
   pages?: { ram: number; device: number };
   /** Delta path: how the changed RAM pages were found, and how long that took. */
   ram?: { tracking: 'write' | 'scan'; ms: number };
+  /** Delta path: where the capture's time went. */
+  parts?: CaptureParts;
 }
 
 export interface StateSource {
