@@ -146,7 +146,7 @@ function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond
     if (e.kind === 'resume' && e.side === 'primary') pauseMs.push(e.pausedMs);
     if (e.kind === 'capture') {
       bytes.push(e.bytes);
-      if (e.ramCaptureMs !== undefined) ramCaptureMs.push(e.ramCaptureMs);
+      if (e.parts) ramCaptureMs.push(e.parts.ramMs);
       if (e.tracking === 'write') writeTracked++;
       stopMs.push(e.stopMs);
       if (e.parts) {

@@ -91,7 +91,7 @@ export class Metrics {
 
 function describeTracking(capture: TraceEvent & { kind: 'capture' }, trace: readonly TraceEvent[]): string {
   if (capture.path === 'full') return 'naive mode: no search, v86 saves all of its state';
-  const took = capture.ramCaptureMs === undefined ? '' : `, in ${formatFineMs(capture.ramCaptureMs)}`;
+  const took = capture.parts === undefined ? '' : `, in ${formatFineMs(capture.parts.ramMs)}`;
   if (capture.tracking === 'write') {
     return `write tracking: v86 marks each page the guest writes, and the checkpoint compares only those${took} (checkpoint #${capture.checkpoint})`;
   }

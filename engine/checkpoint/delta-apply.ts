@@ -7,10 +7,10 @@
 // marked, where it tracks its writes, else every page that differs.
 import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices } from './device-state.ts';
-import { bindKernels, CHECKSUM_SEED, foldChecksum, markMapBytes, PAGE_BYTES, type Kernels } from './kernels.ts';
-import type { MachineStateAccess, WriteTracker } from './machine-state.ts';
-import { MissedWritesError } from './delta-capture.ts';
+import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
+import type { MachineStateAccess } from './machine-state.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
+import { WriteMarks, type Tracking } from './write-marks.ts';
 
 interface DeviceMirror {
   lengths: number[];
@@ -39,13 +39,10 @@ export class DeltaApplier {
   private shadowValid = false;
   private revertList: Region | undefined;
   private revertOut: Region | undefined;
-  /** Compare mode with write tracking: the pages the running secondary wrote since it last started. */
-  private marks: Region | undefined;
-  /** The marks cover every write since the VM last started running (no load or restore since). */
-  private marksValid = false;
-  private untrackedSeen = 0;
+  /** Compare mode with write tracking: the pages the running secondary wrote since its last load (made on first use). */
+  private marks: WriteMarks | null | undefined;
   /** How the last revert found the secondary's writes. */
-  lastRevert: { tracking: 'write' | 'scan'; pages: number } | undefined;
+  lastRevert: { tracking: Tracking; pages: number } | undefined;
   /** The checkpoint the VM holds whole (0: none yet). */
   holds = 0;
 
@@ -60,7 +57,7 @@ export class DeltaApplier {
     this.holds = 0;
     this.staged = undefined;
     this.shadowValid = false;
-    this.marksValid = false;
+    this.marks?.invalidate();
   }
 
   /** The VM is about to run between checkpoints (compare mode): keep a copy of the checkpoint it holds, and start marking its writes. */
@@ -72,29 +69,10 @@ export class DeltaApplier {
       view.copyWithin(this.ramShadow.offset, this.access.ramOffset, this.access.ramOffset + this.access.ramBytes);
       this.shadowValid = true;
     }
-    this.startMarking();
-  }
-
-  // From here on the VM's writes mark the map. Right after a load RAM equals
-  // the checkpoint's copy and the map starts empty; a VM that ran since and is
-  // started again keeps what it marked then.
-  private startMarking(): void {
-    const tracker = this.tracker();
-    if (!tracker) return;
-    const pages = this.access.ramBytes / PAGE_BYTES;
-    this.marks = this.arena.ensure(this.marks, markMapBytes(pages));
-    if (!this.marksValid) {
-      this.arena.bytes().fill(0, this.marks.offset, this.marks.offset + markMapBytes(pages));
-      this.untrackedSeen = tracker.untrackedWrites;
-    }
-    tracker.attach(this.marks.offset);
-    tracker.rearm();
-    this.marksValid = true;
-  }
-
-  private tracker(): WriteTracker | undefined {
-    const { writes } = this.access;
-    return 'unavailable' in writes ? undefined : writes;
+    // Right after a load RAM equals the copy and the marks start empty (after
+    // every load they are invalid); a VM started again keeps what it marked.
+    if (this.marks === undefined) this.marks = WriteMarks.open(this.access, this.arena, this.kernels, this.access.ramBytes / PAGE_BYTES) ?? null;
+    this.marks?.arm(false);
   }
 
   discard(): void {
@@ -171,24 +149,15 @@ export class DeltaApplier {
       // The same kernels, roles swapped: pages of RAM that differ from the
       // checkpoint's copy are copied back; only the marked ones where the
       // marks cover everything the VM wrote since it started.
-      const pages = ramBytes / PAGE_BYTES;
       const revertList = (this.revertList as Region).offset;
       const revertOut = (this.revertOut as Region).offset;
-      const tracked = this.marksValid && this.marks !== undefined && this.tracker()?.untrackedWrites === this.untrackedSeen;
-      const reverted = tracked
-        ? this.kernels.diffMarked(shadow, ramOffset, pages, (this.marks as Region).offset, revertList, revertOut)
-        : this.kernels.diffPages(shadow, ramOffset, pages, revertList, revertOut);
-      this.lastRevert = { tracking: tracked ? 'write' : 'scan', pages: reverted };
-      if (tracked && verify) {
-        const missed = this.kernels.diffPages(shadow, ramOffset, pages, revertList, revertOut);
-        if (missed > 0) {
-          const first = new Uint32Array(view.buffer, revertList, 1)[0] as number;
-          throw new MissedWritesError(`write tracking missed ${missed} page(s) the running secondary wrote, the first ${first} (0x${(first * PAGE_BYTES).toString(16)}); they are put back now`);
-        }
-      }
+      const { count, tracking } = this.marks
+        ? this.marks.diff(shadow, ramOffset, revertList, revertOut, true, verify)
+        : { count: this.kernels.diffPages(shadow, ramOffset, ramBytes / PAGE_BYTES, revertList, revertOut), tracking: 'scan' as const };
+      this.lastRevert = { tracking, pages: count };
     }
     // What is written next (this load) is not the VM's own writing.
-    this.marksValid = false;
+    this.marks?.invalidate();
     // RAM: remember each page's old contents, then overwrite it (and its copy).
     for (let i = 0; i < header.ramPages; i++) {
       const page = (list[i] as number) * PAGE_BYTES;

@@ -8,9 +8,12 @@
 // after a reset, or a write the tracking cannot see, one capture scans all of
 // RAM again and the next ones go back to the marks.
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
-import { bindKernels, CHECKSUM_SEED, foldChecksum, markMapBytes, PAGE_BYTES, type Kernels } from './kernels.ts';
-import type { MachineStateAccess, WriteTracker } from './machine-state.ts';
+import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
+import type { MachineStateAccess } from './machine-state.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
+import { WriteMarks, type Tracking } from './write-marks.ts';
+
+export { MissedWritesError } from './write-marks.ts';
 
 export interface CapturedDelta {
   /** The delta in the first `bytes` bytes of a buffer that may be larger (reused). */
@@ -21,9 +24,7 @@ export interface CapturedDelta {
   ramPages: number;
   devicePages: number;
   /** How the changed RAM pages were found: from the VM's write marks, or by comparing all of RAM. */
-  tracking: 'write' | 'scan';
-  /** Time spent finding and packing the changed RAM pages. */
-  ramMs: number;
+  tracking: Tracking;
   /** Where the capture's time went, in ms. */
   parts: CaptureParts;
 }
@@ -44,10 +45,6 @@ export interface CaptureOptions {
   writeTracking: boolean;
   /** Also compare all of RAM, and fail naming any changed page the tracking did not mark. */
   verify: boolean;
-}
-
-export class MissedWritesError extends Error {
-  override name = 'MissedWritesError';
 }
 
 interface DeviceBlock {
@@ -75,23 +72,15 @@ export class DeltaCapture {
   private base = 0;
   /** Payload buffers created so far: stays flat once the pool is warm. */
   allocations = 0;
-  private readonly tracker: WriteTracker | undefined;
-  /** The byte map the VM marks written pages in (one byte per RAM page). */
-  private readonly marks: Region | undefined;
-  /** The marks do not cover everything since the shadow was last right: compare all of RAM once. */
-  private scanNext = true;
-  private untrackedSeen = 0;
+  /** The VM's write marks, where it tracks its writes. */
+  private readonly marks: WriteMarks | undefined;
 
   constructor(private readonly access: MachineStateAccess) {
     this.arena = new WasmArena(access.memory);
     this.kernels = bindKernels(access.memory);
     this.shadow = this.arena.alloc(access.ramBytes);
     this.lanes = this.arena.alloc(16);
-    if (!('unavailable' in access.writes)) {
-      this.tracker = access.writes;
-      this.marks = this.arena.alloc(markMapBytes(access.ramBytes / PAGE_BYTES));
-      this.tracker.attach(this.marks.offset);
-    }
+    this.marks = WriteMarks.open(access, this.arena, this.kernels, access.ramBytes / PAGE_BYTES);
   }
 
   /** Why captures compare all of RAM, or undefined when the VM's write marks are used. */
@@ -102,9 +91,8 @@ export class DeltaCapture {
 
   /** Next capture is a full copy (a new secondary holds nothing). */
   reset(): void {
-    this.scanNext = true;
-    // The worker may have been a secondary since, its marks going to the applier's map.
-    if (this.tracker && this.marks) this.tracker.attach(this.marks.offset);
+    // The first capture compares all of RAM; it arms the marks for the next.
+    this.marks?.invalidate();
     const memory = this.arena.bytes();
     memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
     if (this.device) memory.fill(0, this.device.shadow.offset, this.device.shadow.offset + this.device.bytes);
@@ -144,7 +132,11 @@ export class DeltaCapture {
     const lists = this.lists.offset;
     const pages = this.pages.offset;
     const ramStart = performance.now();
-    const { ramPages, tracking } = this.diffRam(ramPageCount, lists, pages, options);
+    const { count: ramPages, tracking } = this.marks
+      ? this.marks.diff(access.ramOffset, this.shadow.offset, lists, pages, options.writeTracking, options.verify)
+      : { count: kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages), tracking: 'scan' as const };
+    // The shadow equals RAM again: the next epoch's marks start empty (the VM is stopped).
+    this.marks?.arm(true);
     const ramMs = performance.now() - ramStart;
     const devicePages = kernels.diffPages(device.current.offset, device.shadow.offset, devicePageCount, lists + 4 * ramPages, pages + PAGE_BYTES * ramPages);
     const deviceDiffDone = performance.now();
@@ -175,36 +167,7 @@ export class DeltaCapture {
     const base = this.base;
     this.base = checkpoint;
     const parts = { devicesMs: ramStart - started, ramMs, deviceDiffMs: deviceDiffDone - ramStart - ramMs, packMs: performance.now() - deviceDiffDone };
-    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, tracking, ramMs, parts };
-  }
-
-  // The changed RAM pages, listed at `lists` and packed at `pages`, the shadow
-  // updated; then the tracking is re-armed for the next epoch (VM stopped).
-  private diffRam(ramPageCount: number, lists: number, pages: number, { writeTracking, verify }: CaptureOptions): { ramPages: number; tracking: 'write' | 'scan' } {
-    const { access, kernels, tracker, marks } = this;
-    if (!tracker || !marks) return { ramPages: kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages), tracking: 'scan' };
-    const tracked = writeTracking && !this.scanNext && tracker.untrackedWrites === this.untrackedSeen;
-    let ramPages: number;
-    if (tracked) {
-      ramPages = kernels.diffMarked(access.ramOffset, this.shadow.offset, ramPageCount, marks.offset, lists, pages);
-    } else {
-      ramPages = kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages);
-      this.arena.bytes().fill(0, marks.offset, marks.offset + markMapBytes(ramPageCount));
-    }
-    if (tracked && verify) {
-      // Whatever still differs from the shadow was written without a mark.
-      const missedAt = lists + 4 * ramPages;
-      const missed = kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, missedAt, pages + PAGE_BYTES * ramPages);
-      if (missed > 0) {
-        this.scanNext = true;
-        const list = [...new Uint32Array(access.memory.buffer, missedAt, Math.min(missed, 8))].map((p) => `${p} (0x${(p * PAGE_BYTES).toString(16)})`);
-        throw new MissedWritesError(`write tracking missed ${missed} changed RAM page(s): ${list.join(', ')}${missed > 8 ? ', …' : ''}`);
-      }
-    }
-    tracker.rearm();
-    this.scanNext = false;
-    this.untrackedSeen = tracker.untrackedWrites;
-    return { ramPages, tracking: tracked ? 'write' : 'scan' };
+    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, tracking, parts };
   }
 
   // The device block keeps its layout from one checkpoint to the next; if the

@@ -40,8 +40,6 @@ export type TraceEvent =
       pages?: { ram: number; device: number };
       /** Delta path: changed RAM found from the VM's write marks, or by comparing all of it. */
       tracking?: 'write' | 'scan';
-      /** Delta path: time to find and pack the changed RAM pages. */
-      ramCaptureMs?: number;
       /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, packed). */
       parts?: { devicesMs: number; ramMs: number; deviceDiffMs: number; packMs: number };
     }

@@ -26,7 +26,7 @@ export class DeltaSource implements StateSource {
       payload: d.payload,
       header: { bytes: d.bytes, checksum: d.checksum },
       pages: { ram: d.ramPages, device: d.devicePages },
-      ram: { tracking: d.tracking, ms: d.ramMs },
+      tracking: d.tracking,
       parts: d.parts,
     };
   }

@@ -212,7 +212,7 @@ export class PrimaryDriver extends CoreDriver {
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      const { payload, header: stateHeader, pages, ram, parts } = await Promise.race([this.source.capture(checkpoint), watchdog]);
+      const { payload, header: stateHeader, pages, tracking, parts } = await Promise.race([this.source.capture(checkpoint), watchdog]);
       // The stopped VM's unfinished output line: the state holds its rest.
       const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed(), lineStart: this.output.lineStart };
       this.captured = payload;
@@ -228,7 +228,7 @@ export class PrimaryDriver extends CoreDriver {
         stopMs,
         path: this.source.path,
         ...(pages ? { pages } : {}),
-        ...(ram ? { tracking: ram.tracking, ramCaptureMs: ram.ms } : {}),
+        ...(tracking ? { tracking } : {}),
         ...(parts ? { parts } : {}),
       });
       this.input({ kind: 'captured', checkpoint, header });

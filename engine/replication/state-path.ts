@@ -15,9 +15,9 @@ export interface CapturedState {
   header: Pick<VmstateHeader, 'bytes' | 'checksum'>;
   /** Pages sent (delta path): RAM and device block. */
   pages?: { ram: number; device: number };
-  /** Delta path: how the changed RAM pages were found, and how long that took. */
-  ram?: { tracking: 'write' | 'scan'; ms: number };
-  /** Delta path: where the capture's time went. */
+  /** Delta path: how the changed RAM pages were found. */
+  tracking?: 'write' | 'scan';
+  /** Delta path: where the capture's time went (RAM among it). */
   parts?: CaptureParts;
 }
 
