@@ -300,9 +300,14 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** Hands `input` to the core and carries out its effects; resolves once the commands it sent are answered. */
   private input(input: HostInput): Promise<void> {
-    const sent = this.core.handle(input).map((effect) => this.perform(effect));
+    const sent = this.apply(input);
     this.notify();
     return Promise.all(sent).then(() => {});
+  }
+
+  /** The core's effects of `input`, carried out, without telling the listeners yet. */
+  private apply(input: HostInput): Promise<unknown>[] {
+    return this.core.handle(input).map((effect) => this.perform(effect));
   }
 
   private perform(effect: HostEffect): Promise<unknown> {
@@ -394,10 +399,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private onEvents(side: Side, events: ReplicationEvent[]): void {
     if (!this.core.hears(side)) return;
+    // One batch from a worker, one notice to the listeners.
     for (const event of events) {
       if (event.type === 'trace') this.log.record(event.event);
-      else if (event.type === 'status') void this.input({ kind: 'status', side, status: event.status });
-      else void this.input({ kind: 'released', side, lines: event.lines });
+      else if (event.type === 'status') this.apply({ kind: 'status', side, status: event.status });
+      else this.apply({ kind: 'released', side, lines: event.lines });
     }
     this.notify();
   }
