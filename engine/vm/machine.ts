@@ -10,12 +10,13 @@ import { checkStateFits, readStateSummary, StateError } from './state-header.ts'
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
 import { openWriteTracker, readV86Wasm, type V86Wasm, type V86WriteTracker } from './write-tracking.ts';
+import { stopPromptly, type V86Loop } from './v86-loop.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
   screen_adapter?: { get_text_screen?: () => string[] };
-  v86?: { next_tick?: (delayMs: number) => void; cpu?: { devices?: { uart1?: UartInternals } } };
+  v86?: V86Loop & { cpu?: { devices?: { uart1?: UartInternals } } };
 }
 
 /** v86's UART keeps unread input in a plain array, outside its saved state. */
@@ -152,12 +153,7 @@ export class GuestMachine implements MachineApi {
   }
 
   async stop(): Promise<void> {
-    const vm = this.vm();
-    const stopped = vm.stop();
-    // v86 only notices a stop request at its next tick, which for a halted
-    // (idle) guest is whenever its next timer is due: wake it now.
-    (vm as unknown as V86Internals).v86?.next_tick?.(0);
-    await stopped;
+    await stopPromptly(this.vm());
   }
 
   isRunning(): boolean {

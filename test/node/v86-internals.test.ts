@@ -11,6 +11,7 @@ import { checkDelta, deltaLayout } from '../../engine/checkpoint/delta-format.ts
 import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
 import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.ts';
 import type { V86Internals } from '../../engine/vm/machine.ts';
+import { stopPromptly } from '../../engine/vm/v86-loop.ts';
 import { openStateAccess } from '../../engine/vm/v86-state-access.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
 
@@ -67,6 +68,25 @@ it('v86 still has the internals the adapter relies on', async () => {
   const uart = internals.v86?.cpu?.devices?.uart1;
   expect(Array.isArray(uart?.input)).toBe(true);
   expect(typeof uart?.data_received).toBe('function');
+});
+
+it('stops between ticks at once, without waiting for the next tick', async () => {
+  const emulator = await bootBios();
+  let stops = 0;
+  emulator.add_listener('emulator-stopped', () => stops++);
+  await emulator.run();
+  // Let a few ticks run: the guest is between two of them when a timer of ours fires.
+  await new Promise<void>((resolve) => setTimeout(resolve, 50));
+  const stopped = stopPromptly(emulator);
+  // Stopped before the promise was awaited: the stopping tick ran here, not in v86's scheduled one.
+  expect(emulator.is_running()).toBe(false);
+  await stopped;
+  // The tick v86 had scheduled was dropped, not run as a second stop.
+  await new Promise<void>((resolve) => setTimeout(resolve, 50));
+  expect(stops).toBe(1);
+  await emulator.run();
+  expect(emulator.is_running()).toBe(true);
+  await stopPromptly(emulator);
 });
 
 /** The RAM pages of `now` that differ from `before` (from all zeros without it), by number. */
