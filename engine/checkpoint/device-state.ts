@@ -18,27 +18,58 @@ interface Stateful {
   get_state(): unknown[];
 }
 
-export function flattenDevices(root: unknown): FlatDevices {
-  const buffers: Uint8Array[] = [];
-  const walk = (value: unknown): unknown => {
-    if (typeof value !== 'object' || value === null) return value;
-    if (Array.isArray(value)) return value.map(walk);
-    if (value instanceof Map) return { __state_type__: 'Map', args: [...value.entries()].map(([k, v]) => [walk(k), walk(v)]) };
-    // v86 wraps its views of WebAssembly memory in Proxies (so they follow
-    // memory growth), which ArrayBuffer.isView does not recognise: test the shape.
-    if (typeof (value as Partial<TypedArray>).BYTES_PER_ELEMENT === 'number') {
-      const array = value as TypedArray;
-      const type = array.constructor.name.replace('bound ', '');
-      if (!(type in CONSTRUCTORS)) throw new Error(`device state: unexpected array type ${type}`);
-      buffers.push(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
-      return { __state_type__: type, buffer_id: buffers.length - 1 };
-    }
-    if (typeof (value as Partial<Stateful>).get_state !== 'function') {
-      throw new Error(`device state: ${value.constructor.name} has no get_state`);
-    }
-    return (value as Stateful).get_state().map(walk);
-  };
-  return { tree: walk(root), buffers };
+/** A typed array of the state as the walk found it: its type and its bytes. */
+interface ArrayView {
+  type: TypeName;
+  bytes: Uint8Array;
+}
+
+/**
+ * Walks a state root into a FlatDevices, again and again (each checkpoint).
+ * `leaveOut`: arrays that are not state (caches the VM rebuilds on load); each
+ * becomes null in the skeleton.
+ */
+export class DeviceStateReader {
+  // v86 wraps its views of WebAssembly memory in Proxies (so they follow
+  // memory growth) that build a fresh typed array on every property read:
+  // each array's type and byte view are worked out once, and again only
+  // once the memory grew (the old view then reads as 0 bytes long, detached).
+  private readonly views = new WeakMap<object, ArrayView & { byteLength: number }>();
+
+  constructor(private readonly leaveOut: ReadonlySet<object> = new Set()) {}
+
+  read(root: unknown): FlatDevices {
+    const buffers: Uint8Array[] = [];
+    const walk = (value: unknown): unknown => {
+      if (typeof value !== 'object' || value === null) return value;
+      if (this.leaveOut.has(value)) return null;
+      if (Array.isArray(value)) return value.map(walk);
+      if (value instanceof Map) return { __state_type__: 'Map', args: [...value.entries()].map(([k, v]) => [walk(k), walk(v)]) };
+      const array = this.viewOf(value);
+      if (array) {
+        buffers.push(array.bytes);
+        return { __state_type__: array.type, buffer_id: buffers.length - 1 };
+      }
+      if (typeof (value as Partial<Stateful>).get_state !== 'function') {
+        throw new Error(`device state: ${value.constructor.name} has no get_state`);
+      }
+      return (value as Stateful).get_state().map(walk);
+    };
+    return { tree: walk(root), buffers };
+  }
+
+  /** The typed array `value` is (ArrayBuffer.isView does not see through v86's Proxies: the shape is tested), or undefined. */
+  private viewOf(value: object): ArrayView | undefined {
+    const known = this.views.get(value);
+    if (known && known.bytes.byteLength === known.byteLength) return known;
+    if (typeof (value as Partial<TypedArray>).BYTES_PER_ELEMENT !== 'number') return undefined;
+    const array = value as TypedArray;
+    const type = array.constructor.name.replace('bound ', '');
+    if (!(type in CONSTRUCTORS)) throw new Error(`device state: unexpected array type ${type}`);
+    const view = { type: type as TypeName, bytes: new Uint8Array(array.buffer, array.byteOffset, array.byteLength) };
+    this.views.set(value, { ...view, byteLength: view.bytes.byteLength });
+    return view;
+  }
 }
 
 /** v86's CPU state nests a few levels deep (devices, their parts); a received one nested far deeper is not v86's. */

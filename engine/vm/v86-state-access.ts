@@ -8,10 +8,11 @@
 // back to v86's public save_state / restore_state.
 // test/node/v86-internals.test.ts fails when an upgrade breaks an assumption.
 import type { V86 } from 'v86';
-import { flattenDevices } from '../checkpoint/device-state.ts';
+import { DeviceStateReader } from '../checkpoint/device-state.ts';
 import type { MachineStateAccess, WriteTracker } from '../checkpoint/machine-state.ts';
 
 interface CpuInternals {
+  devices?: { vga?: { pixel_buffer?: unknown } };
   wasm_memory?: unknown;
   mem8?: { byteOffset?: unknown; length?: unknown; buffer?: unknown };
   get_state?: unknown;
@@ -27,16 +28,37 @@ const STATE_MEMORY_BITMAP = 78;
 
 const NO_RAM = { bitmap: { get_buffer: () => new ArrayBuffer(0) }, packed_memory: new Uint8Array(0) };
 
-/** Runs `body` with `object[name]` replaced, then puts back exactly what was there. */
-function withReplaced<T>(object: object, name: string, replacement: unknown, body: () => T): T {
-  const own = Object.getOwnPropertyDescriptor(object, name);
-  Object.defineProperty(object, name, { value: replacement, configurable: true, writable: true });
-  try {
-    return body();
-  } finally {
-    if (own) Object.defineProperty(object, name, own);
-    else Reflect.deleteProperty(object, name);
-  }
+type WithoutRam = <T>(body: () => T) => T;
+const ramSwitches = new WeakMap<object, WithoutRam>();
+
+/**
+ * Runs `body` with the CPU's pack_memory and unpack_memory leaving RAM out.
+ * Installed once per CPU as own methods that ask a flag: replacing and
+ * deleting a property at every checkpoint would turn v86's CPU object into a
+ * slow dictionary-mode object in V8.
+ */
+function withoutRam(cpu: CpuInternals): WithoutRam {
+  const known = ramSwitches.get(cpu);
+  if (known) return known;
+  const pack = cpu.pack_memory as (this: unknown) => unknown;
+  const unpack = cpu.unpack_memory as (this: unknown, ...args: unknown[]) => void;
+  let skipping = false;
+  cpu.pack_memory = function (this: unknown) {
+    return skipping ? NO_RAM : pack.call(this);
+  };
+  cpu.unpack_memory = function (this: unknown, ...args: unknown[]) {
+    if (!skipping) unpack.apply(this, args);
+  };
+  const run: WithoutRam = (body) => {
+    skipping = true;
+    try {
+      return body();
+    } finally {
+      skipping = false;
+    }
+  };
+  ramSwitches.set(cpu, run);
+  return run;
 }
 
 export function openStateAccess(
@@ -55,17 +77,24 @@ export function openStateAccess(
     return { unavailable: `v86 cpu.mem8 is not the guest's ${ramBytes} bytes of RAM inside cpu.wasm_memory, 4 KiB aligned` };
   }
   const getState = cpu.get_state as () => unknown[];
+  // The VGA's pixel buffer (512 KiB) is a drawing cache of its planes: v86
+  // loads it only if present and redraws it from the planes on every load
+  // (src/vga.js set_state, complete_replot). Not sending it takes it out of
+  // every checkpoint's copy and compare.
+  const pixels = cpu.devices?.vga?.pixel_buffer;
+  const devices = new DeviceStateReader(new Set(pixels instanceof Uint8Array ? [pixels] : []));
   const setState = cpu.set_state as (state: unknown) => void;
+  const noRam = withoutRam(cpu);
   const access: MachineStateAccess = {
     memory,
     ramOffset: mem8.byteOffset,
     ramBytes,
-    readDevices: () => withReplaced(cpu, 'pack_memory', () => NO_RAM, () => flattenDevices(cpu)),
-    writeDevices: (tree) => withReplaced(cpu, 'unpack_memory', () => {}, () => setState.call(cpu, tree)),
+    readDevices: () => noRam(() => devices.read(cpu)),
+    writeDevices: (tree) => noRam(() => setState.call(cpu, tree)),
     writes: trackerFor(mem8.byteOffset),
   };
   // The state must still be the array whose RAM lives at the indices above.
-  const probe = withReplaced(cpu, 'pack_memory', () => NO_RAM, () => getState.call(cpu));
+  const probe = noRam(() => getState.call(cpu));
   const packed = probe[STATE_PACKED_MEMORY];
   const bitmap = probe[STATE_MEMORY_BITMAP];
   if (probe[STATE_MEMORY_SIZE] !== ramBytes || !(packed instanceof Uint8Array) || packed.length !== 0 || !(bitmap instanceof Uint8Array) || bitmap.length !== 0) {

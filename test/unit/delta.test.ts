@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
 import { DeltaCapture, MissedWritesError } from '../../engine/checkpoint/delta-capture.ts';
 import { DELTA_HEADER_BYTES } from '../../engine/checkpoint/delta-format.ts';
-import { flattenDevices, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
+import { DeviceStateReader, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
 import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
 import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 
@@ -32,8 +32,9 @@ class FakeMachine implements MachineStateAccess {
   ram(): Uint8Array {
     return new Uint8Array(this.memory.buffer, RAM_OFFSET, RAM_BYTES);
   }
+  private readonly reader = new DeviceStateReader();
   readDevices() {
-    return flattenDevices({ get_state: () => [this.device.mode, this.device] });
+    return this.reader.read({ get_state: () => [this.device.mode, this.device] });
   }
   writeDevices(tree: unknown): void {
     this.deviceWrites++;
@@ -236,7 +237,7 @@ describe('delta checkpoints', () => {
   it('device state survives flatten and rebuild, typed arrays by type', () => {
     const device = new FakeDevice();
     device.registers.set([5, -6]);
-    const flat = flattenDevices(device);
+    const flat = new DeviceStateReader().read(device);
     const json = JSON.parse(JSON.stringify(flat.tree)) as unknown;
     const rebuilt = rebuildDevices(json, (id) => (flat.buffers[id] as Uint8Array).slice()) as [number, Int32Array, Uint8Array, Map<string, number>];
     expect(rebuilt[1]).toBeInstanceOf(Int32Array);
@@ -246,5 +247,34 @@ describe('delta checkpoints', () => {
     let deep: unknown = 0;
     for (let i = 0; i < 100; i++) deep = [deep];
     expect(() => rebuildDevices(deep, () => new Uint8Array(4))).toThrow('device state: nested deeper than 64 levels');
+  });
+
+  it("reads v86's proxied views of WebAssembly memory again once the memory grew", () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    // As v86's view(): every property read builds a fresh array on the current buffer.
+    const proxied = new Proxy({}, {
+      get(_, property) {
+        const array = new Int32Array(memory.buffer, 64, 4);
+        const value = Reflect.get(array, property) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(array) : value;
+      },
+    });
+    const reader = new DeviceStateReader();
+    const root = { get_state: () => [proxied] };
+    new Int32Array(memory.buffer, 64, 4).set([1, 2, 3, 4]);
+    expect([...new Int32Array((reader.read(root).buffers[0] as Uint8Array).buffer, 64, 4)]).toEqual([1, 2, 3, 4]);
+    memory.grow(1);
+    new Int32Array(memory.buffer, 64, 4)[0] = 9;
+    const after = reader.read(root).buffers[0] as Uint8Array;
+    expect(after.buffer).toBe(memory.buffer);
+    expect(after.byteLength).toBe(16);
+    expect(new Int32Array(after.buffer, 64, 1)[0]).toBe(9);
+  });
+
+  it('leaves out the arrays it is told are caches, as null in the skeleton', () => {
+    const device = new FakeDevice();
+    const flat = new DeviceStateReader(new Set([device.registers])).read(device);
+    expect((flat.tree as unknown[])[1]).toBeNull();
+    expect(flat.buffers.map((b) => b.byteLength)).toEqual([device.screen.byteLength]);
   });
 });
