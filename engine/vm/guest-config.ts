@@ -14,7 +14,9 @@ export const GUEST_CONFIG = {
   },
   // v86 puts a separate initrd at 64 MiB, so RAM must extend past 64 MiB + initrd.
   memoryBytes: 80 * 1024 * 1024,
-  vgaMemoryBytes: 2 * 1024 * 1024,
+  // Every checkpoint copies and compares the VGA memory, and the guest stays in
+  // text mode: 256 KiB (v86's default is 8 MiB) leaves VESA only its small modes.
+  vgaMemoryBytes: 256 * 1024,
   cmdline: 'console=tty0 console=ttyS0 init_on_free=1 init_on_alloc=0 tsc=reliable mitigations=off',
 } as const;
 
