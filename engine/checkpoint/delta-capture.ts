@@ -8,6 +8,7 @@
 // after a reset, or a write the tracking cannot see, one capture scans all of
 // RAM again and the next ones go back to the marks.
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
+import { copyArray } from './device-state.ts';
 import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
@@ -122,7 +123,7 @@ export class DeltaCapture {
     // Growing the memory (first capture, bigger buffers) detached the views into it.
     if (access.memory.buffer !== before) flat = access.readDevices();
     const memory = this.arena.bytes();
-    flat.buffers.forEach((buffer, i) => memory.set(buffer, device.current.offset + (device.offsets[i] as number)));
+    flat.buffers.forEach((array, i) => copyArray(memory.buffer, device.current.offset + (device.offsets[i] as number), array));
 
     const meta = this.meta.offset;
     new Uint32Array(memory.buffer, meta + DELTA_HEADER_BYTES, device.lengths.length).set(device.lengths);

@@ -313,7 +313,7 @@ export class FakeGuest implements MachineWithState {
 
   private readDevices(): FlatDevices {
     this.registry.record(this.digest());
-    return { tree: [{ __state_type__: 'Uint32Array', buffer_id: 0 }], buffers: [new Uint8Array(this.registers.buffer)] };
+    return { tree: [{ __state_type__: 'Uint32Array', buffer_id: 0 }], buffers: [this.registers] };
   }
 
   private writeDevices(tree: unknown): void {
