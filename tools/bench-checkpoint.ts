@@ -42,8 +42,13 @@ interface RunResult {
   apply_ms: { p50: number };
   /** Delta modes: finding and packing the changed RAM pages. */
   ram_capture_ms?: { p50: number; p99: number };
-  /** p50 of each part of the pause before the state leaves: the VM's stop, then (delta) the device state read and serialised, its block compared, the delta packed. */
-  capture_parts_ms: { stop: number; devices?: number; device_diff?: number; pack?: number };
+  /**
+   * p50 of each part of the pause before the state leaves: the VM's stop, then
+   * (delta) the device state read and serialised, the RAM part, the device
+   * block compared, the delta packed and checksummed; (naive) the checksum
+   * over the whole state, in plain JS (the rest is v86's save_state).
+   */
+  capture_parts_ms: { stop: number; devices?: number; ram?: number; device_diff?: number; pack?: number; checksum?: number };
   /** Median of the replicated rate over the median unreplicated one, with each sample's ratio. */
   throughput_ratio: number;
   throughput_samples: number[];
@@ -122,8 +127,14 @@ async function main(): Promise<void> {
             capture_parts_ms: {
               stop: percentile(s.stopMs, 0.5),
               ...(s.parts.devicesMs.length > 0
-                ? { devices: percentile(s.parts.devicesMs, 0.5), device_diff: percentile(s.parts.deviceDiffMs, 0.5), pack: percentile(s.parts.packMs, 0.5) }
+                ? {
+                    devices: percentile(s.parts.devicesMs, 0.5),
+                    ram: percentile(s.ramCaptureMs, 0.5),
+                    device_diff: percentile(s.parts.deviceDiffMs, 0.5),
+                    pack: percentile(s.parts.packMs, 0.5),
+                  }
                 : {}),
+              ...(s.checksumMs.length > 0 ? { checksum: percentile(s.checksumMs, 0.5) } : {}),
             },
           };
           const naive = runs.find((r) => r.mode === 'naive' && r.workload === workload && r.period_ms === periodMs);
@@ -164,6 +175,7 @@ async function main(): Promise<void> {
     duration_s: Math.round((performance.now() - started) / 1000),
   };
   console.log('\n' + table(runs));
+  console.log('\n' + partsTable(runs));
   console.log(`failover: p50 ${report.failover_ms.p50.toFixed(0)} ms, detection p50 ${report.failover_ms.detection_p50.toFixed(0)} ms (n=${failover.length}, strict mode)`);
   console.log(`total ${report.duration_s} s`);
   mkdirSync(dirname(out), { recursive: true });
@@ -212,6 +224,16 @@ function table(runs: RunResult[]): string {
     'n'.padStart(5),
   ].join(' ');
   return [head, ...runs.map(row)].join('\n');
+}
+
+/** Where each run's capture went (p50 of each part, ms): the VM's stop, then the delta's parts or the naive checksum. */
+function partsTable(runs: RunResult[]): string {
+  const names = ['stop', 'devices', 'ram', 'device_diff', 'pack', 'checksum'] as const;
+  const head = ['mode'.padEnd(11), 'ram'.padEnd(5), 'load'.padEnd(6), 'ms'.padStart(5), ...names.map((n) => n.padStart(11))].join(' ');
+  const rows = runs.map((r) =>
+    [r.mode.padEnd(11), r.tracking.padEnd(5), r.workload.padEnd(6), `${r.period_ms}`.padStart(5), ...names.map((n) => (r.capture_parts_ms[n] === undefined ? '–' : f1(r.capture_parts_ms[n])).padStart(11))].join(' '),
+  );
+  return ['capture parts, p50 ms', head, ...rows].join('\n');
 }
 
 await main();

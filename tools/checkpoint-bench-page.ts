@@ -38,11 +38,13 @@ export interface RunSamples {
   /** Every capture: the VM's stop, then (delta path) the capture's parts. */
   stopMs: number[];
   parts: { devicesMs: number[]; deviceDiffMs: number[]; packMs: number[] };
+  /** Full-path captures: the checksum over the whole state (plain JS). */
+  checksumMs: number[];
   /** Guest instructions per second while it burns CPU next to the workload, replicated (consecutive samples)… */
   instructionsPerSecond: number[];
   /** …and the same guest right after, its secondary killed: unreplicated. */
   unreplicatedPerSecond: number[];
-  /** v86's save_state of the primary at the end: what the naive path moves. */
+  /** v86's save_state of the primary right after the measured window, still replicated: what the naive path would move then. */
   fullStateBytes: number;
   checkpoints: number;
 }
@@ -114,13 +116,13 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
     await sleep(request.measureMs);
     const windowEnd = performance.timeOrigin + performance.now();
     const samples = fromTrace(cluster.trace.filter((e) => e.time >= windowStart && e.time <= windowEnd));
+    const fullStateBytes = (await primary.saveState()).byteLength;
     const instructionsPerSecond = await burnRate(primary, request.throughputMs);
     if (cluster.status.primary?.phase === 'exited') throw new Error(`replication ended: ${cluster.status.primary.exitDetail}`);
     // The baseline: the same guest, same workload, moments later, alone.
     cluster.killSecondary();
     await cluster.waitFor(() => cluster.status.primary?.phase === 'exited', 30_000, 'primary alone');
     const unreplicatedPerSecond = await rates(primary, request.throughputMs);
-    const fullStateBytes = (await primary.saveState()).byteLength;
     return { ...samples, instructionsPerSecond, unreplicatedPerSecond, fullStateBytes };
   } finally {
     cluster.dispose();
@@ -132,6 +134,7 @@ function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond
   let writeTracked = 0;
   const stopMs: number[] = [];
   const parts = { devicesMs: [] as number[], deviceDiffMs: [] as number[], packMs: [] as number[] };
+  const checksumMs: number[] = [];
   const requested = new Map<number, number>();
   const roundtripMs: number[] = [];
   const pauseMs: number[] = [];
@@ -149,6 +152,7 @@ function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond
       if (e.parts) ramCaptureMs.push(e.parts.ramMs);
       if (e.tracking === 'write') writeTracked++;
       stopMs.push(e.stopMs);
+      if (e.checksumMs !== undefined) checksumMs.push(e.checksumMs);
       if (e.parts) {
         parts.devicesMs.push(e.parts.devicesMs);
         parts.deviceDiffMs.push(e.parts.deviceDiffMs);
@@ -157,5 +161,5 @@ function fromTrace(trace: TraceEvent[]): Omit<RunSamples, 'instructionsPerSecond
     }
     if (e.kind === 'load' && e.ok) applyMs.push(e.loadMs);
   }
-  return { pauseMs, roundtripMs, bytes, applyMs, ramCaptureMs, writeTracked, stopMs, parts, checkpoints: roundtripMs.length };
+  return { pauseMs, roundtripMs, bytes, applyMs, ramCaptureMs, writeTracked, stopMs, parts, checksumMs, checkpoints: roundtripMs.length };
 }

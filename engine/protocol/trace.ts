@@ -42,6 +42,8 @@ export type TraceEvent =
       tracking?: 'write' | 'scan';
       /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, packed). */
       parts?: { devicesMs: number; ramMs: number; deviceDiffMs: number; packMs: number };
+      /** Full path: the checksum over the whole state, in plain JS (the delta path's is a WebAssembly kernel, inside packMs). */
+      checksumMs?: number;
     }
   | {
       kind: 'load';

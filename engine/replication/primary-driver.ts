@@ -212,7 +212,7 @@ export class PrimaryDriver extends CoreDriver {
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      const { payload, header: stateHeader, pages, tracking, parts } = await Promise.race([this.source.capture(checkpoint), watchdog]);
+      const { payload, header: stateHeader, pages, tracking, parts, checksumMs } = await Promise.race([this.source.capture(checkpoint), watchdog]);
       // The stopped VM's unfinished output line: the state holds its rest.
       const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed(), lineStart: this.output.lineStart };
       this.captured = payload;
@@ -230,6 +230,7 @@ export class PrimaryDriver extends CoreDriver {
         ...(pages ? { pages } : {}),
         ...(tracking ? { tracking } : {}),
         ...(parts ? { parts } : {}),
+        ...(checksumMs !== undefined ? { checksumMs } : {}),
       });
       this.input({ kind: 'captured', checkpoint, header });
     } catch (err) {

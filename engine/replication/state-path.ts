@@ -19,6 +19,8 @@ export interface CapturedState {
   tracking?: 'write' | 'scan';
   /** Delta path: where the capture's time went (RAM among it). */
   parts?: CaptureParts;
+  /** Full path: of the capture, the checksum over the whole state (plain JS, not the delta path's WebAssembly kernel). */
+  checksumMs?: number;
 }
 
 export interface StateSource {
@@ -99,7 +101,9 @@ export class FullStateSource implements StateSource {
 
   async capture(checkpoint: number): Promise<CapturedState> {
     const payload = await this.vm.saveState();
-    return { payload, header: { bytes: payload.byteLength, checksum: stateChecksum(payload, checkpoint) } };
+    const started = performance.now();
+    const checksum = stateChecksum(payload, checkpoint);
+    return { payload, header: { bytes: payload.byteLength, checksum }, checksumMs: performance.now() - started };
   }
 
   recycle(): void {}

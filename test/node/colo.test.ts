@@ -77,6 +77,10 @@ describe('killing the primary', () => {
     expect(captures().at(-1)?.path).toBe('delta');
     c.configure({ mode: 'naive' });
     const seen = await after(captures().length, 'full');
+    // Whole states are checksummed in plain JS: the trace gives that time apart, deltas give their parts.
+    const full = captures().filter((e) => e.path === 'full');
+    expect(full.every((e) => e.checksumMs !== undefined && e.checksumMs > 0 && e.parts === undefined)).toBe(true);
+    expect(captures().filter((e) => e.path === 'delta').every((e) => e.parts !== undefined && e.checksumMs === undefined)).toBe(true);
     expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/^c\d+ ok \d+$/);
     c.configure({ mode: 'speculative' });
     await after(seen, 'delta');
