@@ -44,12 +44,13 @@
             (block $chunk_done
               (loop $next_page
                 (br_if $chunk_done (i32.ge_u (local.get $page) (local.get $last)))
-                (if (i32.and
-                      (i32.ne (i32.load8_u (i32.add (local.get $marks) (local.get $page))) (i32.const 0))
-                      (call $differs (local.get $cur) (local.get $shadow) (local.get $page)))
+                ;; Only a marked page is compared (i32.and would compare all sixteen).
+                (if (i32.load8_u (i32.add (local.get $marks) (local.get $page)))
                   (then
-                    (call $take (local.get $cur) (local.get $shadow) (local.get $page) (local.get $list) (local.get $out) (local.get $count))
-                    (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+                    (if (call $differs (local.get $cur) (local.get $shadow) (local.get $page))
+                      (then
+                        (call $take (local.get $cur) (local.get $shadow) (local.get $page) (local.get $list) (local.get $out) (local.get $count))
+                        (local.set $count (i32.add (local.get $count) (i32.const 1)))))))
                 (local.set $page (i32.add (local.get $page) (i32.const 1)))
                 (br $next_page)))
             (v128.store (local.get $chunk) (v128.const i64x2 0 0))))
