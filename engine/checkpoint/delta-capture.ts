@@ -57,6 +57,15 @@ interface DeviceBlock {
 }
 
 const POOL_LIMIT = 2;
+/**
+ * A pooled buffer is reused for a delta at most this many times its size
+ * (or up to REUSE_FLOOR_BYTES). The first checkpoint is a full copy (~35 MB):
+ * sent again with every small delta, it made V8 count 35 MB of new external
+ * memory in each worker per checkpoint and collect garbage every time (~1 ms
+ * of the primary's pause, and of the secondary's load).
+ */
+const REUSE_OVERSIZE = 4;
+const REUSE_FLOOR_BYTES = 1024 * 1024;
 
 export class DeltaCapture {
   private readonly arena: WasmArena;
@@ -188,6 +197,9 @@ export class DeltaCapture {
   }
 
   private take(bytes: number): ArrayBuffer {
+    const limit = Math.max(REUSE_OVERSIZE * bytes, REUSE_FLOOR_BYTES);
+    // Oversized buffers leave the pool (the garbage collector frees them).
+    for (let i = this.pool.length - 1; i >= 0; i--) if ((this.pool[i] as ArrayBuffer).byteLength > limit) this.pool.splice(i, 1);
     const i = this.pool.findIndex((b) => b.byteLength >= bytes);
     if (i !== -1) return this.pool.splice(i, 1)[0] as ArrayBuffer;
     this.allocations++;

@@ -129,6 +129,20 @@ describe('delta checkpoints', () => {
     expect(capture.allocations).toBe(1);
   });
 
+  it('does not send a small delta in the full copy\'s big buffer', () => {
+    const { primary, capture, applier } = pair();
+    primary.ram().fill(1);
+    const full = send(capture, applier, 1);
+    expect(full.delta.payload.byteLength).toBeGreaterThan(1024 * 1024);
+    primary.ram()[5] = 2;
+    const small = send(capture, applier, 2);
+    expect(small.delta.payload.byteLength).toBeLessThan(full.delta.payload.byteLength / 4);
+    primary.ram()[5] = 3;
+    send(capture, applier, 3);
+    // The big buffer was dropped; the small one is reused from then on.
+    expect(capture.allocations).toBe(2);
+  });
+
   it('refuses corrupt, truncated, foreign and out-of-order deltas without touching the VM', () => {
     const { primary, secondary, capture, applier } = pair();
     send(capture, applier, 1);
