@@ -104,3 +104,33 @@ export function rebuildDevices(tree: unknown, bytes: (id: number) => Uint8Array)
   };
   return walk(tree, 0);
 }
+
+/**
+ * The top-level entries of `now` (v86: one per device) equal to those of
+ * `before`, skeleton and contents: neither differs, nor names a buffer in
+ * `changedBuffers`.
+ */
+export function sameEntries(now: readonly unknown[], before: readonly unknown[], changedBuffers: ReadonlySet<number>): Set<number> {
+  const same = new Set<number>();
+  now.forEach((entry, i) => {
+    if (equalTrees(entry, before[i]) && !namesAny(entry, changedBuffers)) same.add(i);
+  });
+  return same;
+}
+
+function equalTrees(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((item, i) => equalTrees(item, b[i]));
+  if (Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => equalTrees((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+}
+
+function namesAny(tree: unknown, buffers: ReadonlySet<number>): boolean {
+  if (buffers.size === 0 || typeof tree !== 'object' || tree === null) return false;
+  if (Array.isArray(tree)) return tree.some((item) => namesAny(item, buffers));
+  const node = tree as { buffer_id?: unknown; args?: unknown };
+  if (typeof node.buffer_id === 'number') return buffers.has(node.buffer_id);
+  return namesAny(node.args, buffers);
+}

@@ -23,8 +23,12 @@ export interface MachineStateAccess {
   readonly ramBytes: number;
   /** CPU and device state without RAM, arrays as live views. The VM must be stopped. */
   readDevices(): FlatDevices;
-  /** Loads a CPU and device state (typed arrays already rebuilt); RAM is left as it is. */
-  writeDevices(tree: unknown): void;
+  /**
+   * Loads a CPU and device state (typed arrays already rebuilt); RAM is left as
+   * it is. `held`: top-level entries the VM holds exactly as they are (loaded
+   * last time, and it has not run since): the VM may skip loading them again.
+   */
+  writeDevices(tree: unknown, held?: ReadonlySet<number>): void;
   /** Write tracking, or why this VM has none (the delta path then compares all of RAM). */
   readonly writes: WriteTracker | { unavailable: string };
 }

@@ -61,6 +61,46 @@ function withoutRam(cpu: CpuInternals): WithoutRam {
   return run;
 }
 
+type Load = (tree: unknown, held: ReadonlySet<number>) => void;
+const loaders = new WeakMap<object, Load>();
+
+/**
+ * Loads a state with `cpu.set_state`, skipping the devices at the `held`
+ * indices of the state. Each device's set_state is wrapped once (an own
+ * method that asks a set); a device whose object cannot take one is always
+ * loaded. `probe`: the state as get_state returns it, devices as objects.
+ */
+function deviceLoader(cpu: CpuInternals, probe: unknown[]): Load {
+  const known = loaders.get(cpu);
+  if (known) return known;
+  const setState = cpu.set_state as (this: unknown, state: unknown) => void;
+  const skipping = new Set<object>();
+  const devices = new Map<number, object>();
+  probe.forEach((entry, index) => {
+    if (typeof entry !== 'object' || entry === null || !Object.isExtensible(entry)) return;
+    const device = entry as { set_state?: unknown };
+    if (typeof device.set_state !== 'function') return;
+    const load = device.set_state as (this: unknown, ...args: unknown[]) => void;
+    device.set_state = function (this: object, ...args: unknown[]) {
+      if (!skipping.has(this)) load.apply(this, args);
+    };
+    devices.set(index, device);
+  });
+  const run: Load = (tree, held) => {
+    for (const index of held) {
+      const device = devices.get(index);
+      if (device) skipping.add(device);
+    }
+    try {
+      setState.call(cpu, tree);
+    } finally {
+      skipping.clear();
+    }
+  };
+  loaders.set(cpu, run);
+  return run;
+}
+
 export function openStateAccess(
   emulator: V86,
   ramBytes: number,
@@ -83,16 +123,7 @@ export function openStateAccess(
   // every checkpoint's copy and compare.
   const pixels = cpu.devices?.vga?.pixel_buffer;
   const devices = new DeviceStateReader(new Set(pixels instanceof Uint8Array ? [pixels] : []));
-  const setState = cpu.set_state as (state: unknown) => void;
   const noRam = withoutRam(cpu);
-  const access: MachineStateAccess = {
-    memory,
-    ramOffset: mem8.byteOffset,
-    ramBytes,
-    readDevices: () => noRam(() => devices.read(cpu)),
-    writeDevices: (tree) => noRam(() => setState.call(cpu, tree)),
-    writes: trackerFor(mem8.byteOffset),
-  };
   // The state must still be the array whose RAM lives at the indices above.
   const probe = noRam(() => getState.call(cpu));
   const packed = probe[STATE_PACKED_MEMORY];
@@ -100,5 +131,13 @@ export function openStateAccess(
   if (probe[STATE_MEMORY_SIZE] !== ramBytes || !(packed instanceof Uint8Array) || packed.length !== 0 || !(bitmap instanceof Uint8Array) || bitmap.length !== 0) {
     return { unavailable: 'v86 cpu.get_state no longer has memory size at [0] and packed RAM at [77], [78]' };
   }
-  return access;
+  const load = deviceLoader(cpu, probe);
+  return {
+    memory,
+    ramOffset: mem8.byteOffset,
+    ramBytes,
+    readDevices: () => noRam(() => devices.read(cpu)),
+    writeDevices: (tree, held = new Set()) => noRam(() => load(tree, held)),
+    writes: trackerFor(mem8.byteOffset),
+  };
 }

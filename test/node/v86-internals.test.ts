@@ -155,4 +155,22 @@ it("a delta leaves a machine in the state v86's own save_state and restore_state
     expect(ram(sink).equals(ram(source))).toBe(true);
     expect(publicState(await secondary.save_state())).toEqual(publicState(await reference.save_state()));
   }
+
+  // A checkpoint of the stopped primary: its VGA did not change, so the
+  // secondary's VGA is not loaded again (its screen is not redrawn), and the
+  // state is still the one v86's own restore would give.
+  const screen = (secondary as unknown as { v86: { cpu: { devices: { vga: { screen: { clear_text_state: () => void } } } } } }).v86.cpu.devices.vga.screen;
+  const clear = screen.clear_text_state;
+  let redraws = 0;
+  screen.clear_text_state = () => {
+    redraws++;
+    clear();
+  };
+  const unchanged = capture.capture(3);
+  expect(applier.stage(unchanged.payload, unchanged.bytes, 3)).toBe('ok');
+  applier.apply();
+  expect(redraws).toBe(0);
+  await reference.restore_state(await primary.save_state());
+  expect(redraws).toBe(0);
+  expect(publicState(await secondary.save_state())).toEqual(publicState(await reference.save_state()));
 });

@@ -36,8 +36,11 @@ class FakeMachine implements MachineStateAccess {
   readDevices() {
     return this.reader.read({ get_state: () => [this.device.mode, this.device] });
   }
-  writeDevices(tree: unknown): void {
+  /** What each load said the VM held already. */
+  held: (ReadonlySet<number> | undefined)[] = [];
+  writeDevices(tree: unknown, held?: ReadonlySet<number>): void {
     this.deviceWrites++;
+    this.held.push(held);
     if (this.failNextWrite) {
       this.failNextWrite = false;
       throw new Error('device refused');
@@ -127,6 +130,34 @@ describe('delta checkpoints', () => {
     expect(applier.holds).toBe(3);
     // Buffers come back and are reused: one allocation for the whole run.
     expect(capture.allocations).toBe(1);
+  });
+
+  it('tells the VM which devices it holds already: those equal to the last load, when it has not run since', () => {
+    const { primary, secondary, capture, applier } = pair();
+    send(capture, applier, 1);
+    expect(secondary.held.at(-1)).toBeUndefined();
+    send(capture, applier, 2);
+    expect(secondary.held.at(-1)).toEqual(new Set([0, 1]));
+    // One register: a small buffer sharing its page with others, compared on its own.
+    primary.device.registers[2] = 9;
+    send(capture, applier, 3);
+    expect(secondary.held.at(-1)).toEqual(new Set([0]));
+    primary.device.screen[2 * PAGE_BYTES + 1] = 1;
+    send(capture, applier, 4);
+    expect(secondary.held.at(-1)).toEqual(new Set([0]));
+    // The mode is in both entries (the machine's and its device's).
+    primary.device.mode = 4;
+    send(capture, applier, 5);
+    expect(secondary.held.at(-1)).toEqual(new Set());
+    send(capture, applier, 6);
+    expect(secondary.held.at(-1)).toEqual(new Set([0, 1]));
+    // A secondary that ran (compare mode) loads everything.
+    applier.keepShadow();
+    const next = capture.capture(7);
+    expect(applier.stage(next.payload, next.bytes, 7)).toBe('ok');
+    applier.apply(true);
+    expect(secondary.held.at(-1)).toBeUndefined();
+    expectSame(primary, secondary);
   });
 
   it('does not send a small delta in the full copy\'s big buffer', () => {
