@@ -3,9 +3,11 @@
 // WebAssembly memory, `mem8` (guest RAM inside that memory), `get_state` /
 // `set_state` (the CPU and device state that save_state serialises) and
 // `pack_memory` / `unpack_memory` (the RAM part of it, here switched off while
-// the rest is read or written). openStateAccess() checks each one and probes
-// the state shape; when anything differs it says what, and the engine falls
-// back to v86's public save_state / restore_state.
+// the rest is read or written), each device's `set_state` (skipped for a
+// device the VM holds already) and the VGA's `pixel_buffer` (left out).
+// openStateAccess() checks each one and probes the state shape; when anything
+// differs it says what, and the engine falls back to v86's public save_state /
+// restore_state.
 // test/node/v86-internals.test.ts fails when an upgrade breaks an assumption.
 import type { V86 } from 'v86';
 import { DeviceStateReader } from '../checkpoint/device-state.ts';
