@@ -2,7 +2,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { GUEST_CONFIG } from '../../engine/vm/guest-config.ts';
+import { GUEST_CONFIG, type AssetManifest } from '../../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
 import { LEDGER_READY, SHELL_PROMPT } from '../../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
@@ -109,7 +109,10 @@ describe('bad input', () => {
   it('refuses a snapshot recorded for another v86 version', async () => {
     const assets = alteredAssets((dir) => {
       const path = join(dir, 'manifest.json');
-      writeFileSync(path, readFileSync(path, 'utf8').replace(/"v86Version": "[^"]+"/, '"v86Version": "0.5.1"'));
+      const manifest = JSON.parse(readFileSync(path, 'utf8')) as AssetManifest;
+      if (!manifest.snapshot) throw new Error('manifest.json has no snapshot record');
+      manifest.snapshot.v86Version = '0.5.1';
+      writeFileSync(path, JSON.stringify(manifest, null, 2));
     });
     try {
       await expect(spawn().start({ mode: 'snapshot', assetBase: assets.dir })).rejects.toThrow(
