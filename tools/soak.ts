@@ -88,6 +88,7 @@ async function main(): Promise<void> {
   const audit = await cluster.auditLedger(120_000);
   const report = cluster.client.summary();
   const liveWorkers = [cluster.primary, cluster.secondary].filter((vm) => vm?.alive).length;
+  const falseFailovers = cluster.falseFailovers;
   cluster.dispose();
   // Terminated workers release their handles asynchronously.
   for (let i = 0; i < 50 && JSON.stringify(handles()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 100));
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     client: { ...report, violations: report.violations.slice(0, 20) },
     audit: audit.length === 0 ? 'the serving ledger holds every reply the client saw' : audit,
     unplannedExits,
+    falseFailovers,
     workersAliveBeforeDispose: liveWorkers,
     handlesBefore: before,
     handlesAfter: after,

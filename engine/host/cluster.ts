@@ -125,6 +125,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     return this.core.arbitrating;
   }
 
+  /** Takeovers while the primary still answered and nobody cut the link: heartbeats too late. */
+  get falseFailovers(): number {
+    return this.core.falseFailovers;
+  }
+
   /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
   async start(): Promise<void> {
     const { spawn, assetBase } = this.options;

@@ -78,6 +78,13 @@ export class HostCore {
   readonly names: Record<Side, string> = { primary: '', secondary: '' };
   /** Deciding between two sides that both claim to be primary (the ping is out). */
   arbitrating = false;
+  /**
+   * Takeovers by a secondary while the primary still answered the host and
+   * nobody had cut the link: heartbeats that came too late, not a failure.
+   */
+  falseFailovers = 0;
+  /** The operator cut this pair's link (a takeover it causes is a real one). */
+  private linkCut = false;
   private arbitratingFrom = 0;
   private heldForArbitration: string[] = [];
   private operatorFailover = false;
@@ -189,6 +196,7 @@ export class HostCore {
         this.fate.primary = 'frozen';
         return [trace('freeze-primary', 'primary VM stopped; it sends and reads nothing'), send('primary', { command: 'freeze', args: [] })];
       case 'cut-link':
+        this.linkCut = true;
         return [trace('cut-link', 'the replication channel carries nothing more'), ...this.toRunning(['primary', 'secondary'], { command: 'cutLink', args: [] })];
       case 'failover':
         return this.failover();
@@ -208,6 +216,7 @@ export class HostCore {
         return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', `failed: ${input.error}`)];
       case 'pair-started':
         this.reprotection = undefined;
+        this.linkCut = false;
         return [];
     }
   }
@@ -248,8 +257,11 @@ export class HostCore {
       return [trace('arbitrate', 'the secondary that took over is gone too: the primary stays, if it can serve'), ...this.settleAfterExit()];
     }
     if (primaryAnswers) {
+      const falseAlarm = !this.linkCut;
+      if (falseAlarm) this.falseFailovers++;
       return [
         trace('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced'),
+        ...(falseAlarm ? [trace('false-failover', `nobody cut the link: the secondary missed the primary's heartbeats while both ran (${this.falseFailovers} so far)`)] : []),
         ...this.retireSecondary('fenced'),
         ...this.settleAfterExit(),
       ];

@@ -79,4 +79,5 @@ export type HostAction =
   | 'primary-changed'
   | 'failover-command'
   | 'arbitrate'
+  | 'false-failover'
   | 'reprotect';

@@ -102,6 +102,7 @@ describe('killing the primary', () => {
     await c.waitFor(() => (c.status.primary?.committed ?? 0) >= before + 8, 30_000, 'eight more checkpoints');
     expect(c.status.primary).toMatchObject({ exitReason: 'none', failover: 'none' });
     expect(c.status.secondary).toMatchObject({ exitReason: 'none', failover: 'none', role: 'secondary' });
+    expect(c.falseFailovers).toBe(0);
     expect(await ask(c, { op: 'add', amount: 9 })).toMatch(/ ok 9$/);
   });
 

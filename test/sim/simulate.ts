@@ -42,6 +42,8 @@ export interface Reached {
   failovers: number;
   reprotections: number;
   arbitrations: number;
+  /** Arbitrations the host judged false alarms: the primary answered, and no cut of its own explains the takeover. */
+  falseFailovers: number;
   mismatches: number;
   serviceLost: boolean;
   /** Whether the schedule's liveness was judged (no message was lost on the link). */
@@ -265,6 +267,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     failovers: count((e) => e.kind === 'host' && e.action === 'primary-changed'),
     reprotections: count((e) => e.kind === 'host' && e.action === 'reprotect'),
     arbitrations: count((e) => e.kind === 'host' && e.action === 'arbitrate'),
+    falseFailovers: count((e) => e.kind === 'host' && e.action === 'false-failover'),
     mismatches: count((e) => e.kind === 'compare' && e.verdict !== 'match'),
     serviceLost: serviceLost !== undefined,
     livenessJudged: judgeLiveness,

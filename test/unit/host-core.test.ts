@@ -54,12 +54,29 @@ describe('HostCore', () => {
     expect(core.arbitrating).toBe(true);
     // What the secondary releases meanwhile waits for the verdict.
     expect(core.handle({ kind: 'released', side: 'secondary', lines: ['c1 ok 1'] })).toEqual([]);
-    expect(kinds(core.handle({ kind: 'ping-answered', answered: true }))).toEqual(['trace arbitrate', 'terminate secondary']);
+    // Nobody cut the link: the secondary's takeover was a false alarm, and is counted.
+    expect(kinds(core.handle({ kind: 'ping-answered', answered: true }))).toEqual(['trace arbitrate', 'trace false-failover', 'terminate secondary']);
+    expect(core.falseFailovers).toBe(1);
     expect(core.serving).toBe('primary');
     expect(core.fate.secondary).toBe('fenced');
     // The fenced secondary's lines are never delivered; the primary, out of COLO, may now release alone.
     expect(kinds(primaryExited(core))).toEqual(['send primary confirmAlone']);
     expect(primaryExited(core)).toEqual([]);
+  });
+
+  it('counts no false failover where the operator cut the link, a primary was killed or hung', () => {
+    const cut = protectedPair();
+    cut.handle({ kind: 'cut-link' });
+    takeover(cut);
+    expect(kinds(cut.handle({ kind: 'ping-answered', answered: true }))).toEqual(['trace arbitrate', 'terminate secondary']);
+    const hung = protectedPair();
+    takeover(hung);
+    hung.handle({ kind: 'ping-answered', answered: false });
+    const killed = protectedPair();
+    killed.handle({ kind: 'kill', side: 'primary' });
+    takeover(killed);
+    expect([cut, hung, killed].map((core) => core.falseFailovers)).toEqual([0, 0, 0]);
+    expect(hung.serving).toBe('secondary');
   });
 
   it('fences a primary that does not answer, and serves from the secondary with what it released meanwhile', () => {
