@@ -168,6 +168,17 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     else waiting?.reject(err);
   }
 
+  /** What a timeout reports: the last events, and where each side last was and what it last said. */
+  private describeForTimeout(): string {
+    const sides = (['primary', 'secondary'] as const).map((side) => {
+      const status = this.core.status[side];
+      const last = this.trace.findLast((e) => 'side' in e && e.side === side);
+      const where = status ? `${status.role} ${status.phase}, checkpoint ${status.checkpoint}${status.exitDetail ? `, exited: ${status.exitDetail}` : ''}` : 'no status';
+      return `${side}: ${where}; last event ${JSON.stringify(last ?? null)}`;
+    });
+    return `last trace: ${JSON.stringify(this.trace.slice(-3))}; ${sides.join('; ')}`;
+  }
+
   /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs` (of the cluster's clock). */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (predicate()) return Promise.resolve();
@@ -180,7 +191,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       };
       const cancel = this.clock.after(timeoutMs, () => {
         this.listeners.delete(listener);
-        reject(new Error(`cluster: not ${what} within ${timeoutMs} ms (last trace: ${JSON.stringify(this.trace.slice(-3))})`));
+        reject(new Error(`cluster: not ${what} within ${timeoutMs} ms (${this.describeForTimeout()})`));
       });
       this.listeners.add(listener);
     });
