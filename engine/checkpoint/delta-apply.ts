@@ -5,6 +5,8 @@
 // In compare mode the secondary runs between checkpoints; before the next one
 // applies, the pages it wrote go back to the checkpoint's copy: those the VM
 // marked, where it tracks its writes, else every page that differs.
+// A secondary built from the booted snapshot holds the shared base: a first
+// delta may then carry only the RAM pages that differ from that snapshot.
 import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices, sameEntries } from './device-state.ts';
 import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
@@ -45,6 +47,8 @@ export class DeltaApplier {
   lastRevert: { tracking: Tracking; pages: number } | undefined;
   /** The checkpoint the VM holds whole (0: none yet). */
   holds = 0;
+  /** While the VM's RAM is still the booted snapshot's (built from it, nothing loaded or run since): that RAM's checksum. */
+  private baseRam: number | undefined;
 
   constructor(private readonly access: MachineStateAccess) {
     this.arena = new WasmArena(access.memory);
@@ -55,9 +59,21 @@ export class DeltaApplier {
   /** A new primary: the VM holds nothing it could build on. */
   reset(): void {
     this.holds = 0;
+    this.baseRam = undefined;
     this.staged = undefined;
     this.shadowValid = false;
     this.marks?.invalidate();
+  }
+
+  /** The VM was just built from the booted snapshot (its RAM has checksum `ramChecksum`) and has not run: a delta may build on it. */
+  adoptBase(ramChecksum: number): void {
+    this.reset();
+    this.baseRam = ramChecksum;
+  }
+
+  /** The shared base's RAM checksum while the VM's RAM is still exactly it. */
+  get heldBase(): number | undefined {
+    return this.baseRam;
   }
 
   /** The VM is about to run between checkpoints (compare mode): keep a copy of the checkpoint it holds, and start marking its writes. */
@@ -85,7 +101,7 @@ export class DeltaApplier {
     // Every RAM page and the whole device block, with room for the lists.
     const limit = 2 * this.access.ramBytes + MAX_DEVICE_BLOCK_BYTES;
     if (announced > limit) return { error: `oversized: vmstate-size announced ${announced} bytes, more than the ${limit} a delta of this machine can take` };
-    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds, checkpoint });
+    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds, baseRam: this.baseRam, checkpoint });
     if ('error' in header) return header;
     this.staging = this.arena.ensure(this.staging, header.bytes);
     const memory = this.arena.bytes();
@@ -128,7 +144,10 @@ export class DeltaApplier {
     this.staged = undefined;
     const { header, lengths } = staged;
     const layout = deltaLayout(header);
-    const fromNothing = header.base === 0;
+    // On the shared base, RAM builds on what the VM holds; the devices start from nothing.
+    const onBase = header.baseRam !== 0;
+    const fromNothing = header.base === 0 && !onBase;
+    const freshDevices = header.base === 0;
     const { ramOffset, ramBytes } = this.access;
     if (diverged && !fromNothing && !this.shadowValid) throw new Error('the secondary ran without a copy of the checkpoint it held');
     // Grow first: growing the memory detaches every view taken before.
@@ -156,8 +175,12 @@ export class DeltaApplier {
         : { count: this.kernels.diffPages(shadow, ramOffset, ramBytes / PAGE_BYTES, revertList, revertOut), tracking: 'scan' as const };
       this.lastRevert = { tracking, pages: count };
     }
-    // What is written next (this load) is not the VM's own writing.
+    // What is written next (this load) is not the VM's own writing: no marks see it.
     this.marks?.invalidate();
+    const { writes } = this.access;
+    if (!('unavailable' in writes)) writes.wroteBehind();
+    // Whatever happens next, the RAM is no longer the booted snapshot's alone.
+    this.baseRam = undefined;
     // RAM: remember each page's old contents, then overwrite it (and its copy).
     for (let i = 0; i < header.ramPages; i++) {
       const page = (list[i] as number) * PAGE_BYTES;
@@ -171,7 +194,7 @@ export class DeltaApplier {
     // new pair or new buffer sizes start from a zero block, as the primary's
     // shadow did, so only its non-zero pages came.
     const previousMirror = this.mirror;
-    const patchInPlace = !fromNothing && previousMirror !== undefined && sameLayout(previousMirror.lengths, lengths);
+    const patchInPlace = !freshDevices && previousMirror !== undefined && sameLayout(previousMirror.lengths, lengths);
     const mirror = patchInPlace ? previousMirror : newMirror(lengths);
     if (patchInPlace && this.undoDevice.byteLength < header.devicePages * PAGE_BYTES) this.undoDevice = new Uint8Array(header.devicePages * PAGE_BYTES);
     for (let j = 0; j < header.devicePages; j++) {

@@ -2,7 +2,10 @@
 // block with shadow copies of the last checkpoint (a WebAssembly kernel at
 // memory speed), packs what changed, checksums it, and hands it out in a
 // reused transferable buffer. The first capture after reset() is against an
-// all-zero shadow, so it sends every non-zero page: a full copy.
+// all-zero shadow, so it sends every non-zero page: a full copy. After
+// reset(true) it is against the shared base instead, the booted snapshot's RAM
+// that adoptBase() copied: then it sends only the RAM pages that differ from
+// the snapshot (the device block still whole).
 // Where the VM tracks its writes, only the pages it marked since the last
 // capture are compared (still against the shadow, so the delta stays exact);
 // after a reset, or a write the tracking cannot see, one capture scans all of
@@ -80,6 +83,10 @@ export class DeltaCapture {
   private readonly encoder = new TextEncoder();
   /** The checkpoint the shadows hold: the base of the next delta. */
   private base = 0;
+  /** While the RAM shadow still holds the booted snapshot adoptBase() copied: that RAM's checksum. */
+  private baseRam: number | undefined;
+  /** The next capture applies on the shared base with this RAM checksum (0: it does not). */
+  private onBase = 0;
   /** Payload buffers created so far: stays flat once the pool is warm. */
   allocations = 0;
   /** The VM's write marks, where it tracks its writes. */
@@ -99,14 +106,50 @@ export class DeltaCapture {
     return 'unavailable' in writes ? writes.unavailable : undefined;
   }
 
-  /** Next capture is a full copy (a new secondary holds nothing). */
-  reset(): void {
-    // The first capture compares all of RAM; it arms the marks for the next.
-    this.marks?.invalidate();
+  /**
+   * The VM was just built from the booted snapshot and has not run: its RAM
+   * becomes the RAM shadow, and the write marks start here. Returns the RAM's
+   * checksum, the name under which a secondary holding the same RAM is found.
+   */
+  adoptBase(): number {
+    const { ramOffset, ramBytes } = this.access;
     const memory = this.arena.bytes();
-    memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
+    memory.copyWithin(this.shadow.offset, ramOffset, ramOffset + ramBytes);
+    this.marks?.arm(true);
+    const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
+    lanes.fill(CHECKSUM_SEED);
+    this.kernels.checksum(this.shadow.offset, ramBytes, this.lanes.offset);
+    this.baseRam = foldChecksum(lanes, ramBytes);
+    this.base = 0;
+    this.onBase = 0;
+    return this.baseRam;
+  }
+
+  /** The shared base's RAM checksum while the RAM shadow still holds it (no capture since adoptBase). */
+  get heldBase(): number | undefined {
+    return this.baseRam;
+  }
+
+  /**
+   * The next capture is for a new secondary. `onBase`: it holds the shared
+   * base, so the capture builds on that if the RAM shadow still holds it too
+   * (returns whether it does); otherwise it is a full copy.
+   */
+  reset(onBase = false): boolean {
+    const memory = this.arena.bytes();
+    // The device block goes whole either way: the secondary built its devices from nothing here.
     if (this.device) memory.fill(0, this.device.shadow.offset, this.device.shadow.offset + this.device.bytes);
     this.base = 0;
+    if (onBase && this.baseRam !== undefined) {
+      this.onBase = this.baseRam;
+      return true;
+    }
+    // The first capture compares all of RAM; it arms the marks for the next.
+    this.marks?.invalidate();
+    memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
+    this.baseRam = undefined;
+    this.onBase = 0;
+    return false;
   }
 
   /** A payload buffer the secondary handed back. */
@@ -118,6 +161,10 @@ export class DeltaCapture {
   capture(checkpoint: number, options: CaptureOptions = { writeTracking: true, verify: false }): CapturedDelta {
     const { access, kernels } = this;
     const started = performance.now();
+    // From here on the shadow turns into this checkpoint, even if the capture fails: no longer the booted snapshot.
+    const onBase = this.onBase;
+    this.baseRam = undefined;
+    this.onBase = 0;
     const before = access.memory.buffer;
     let flat = access.readDevices();
     const device = this.deviceBlock(flat.buffers.map((b) => b.byteLength));
@@ -157,7 +204,7 @@ export class DeltaCapture {
     memory.fill(0, jsonAt + jsonBytes, meta + layout.listsOffset);
     const listBytes = layout.pagesOffset - layout.listsOffset;
     memory.fill(0, lists + 4 * (ramPages + devicePages), lists + listBytes);
-    const header = { bytes: layout.bytes, checksum: 0, checkpoint, base: this.base, ramBytes: access.ramBytes, deviceBytes: device.bytes, ...counts };
+    const header = { bytes: layout.bytes, checksum: 0, checkpoint, base: this.base, baseRam: onBase, ramBytes: access.ramBytes, deviceBytes: device.bytes, ...counts };
     writeDeltaHeader(new DataView(memory.buffer, meta, DELTA_HEADER_BYTES), header);
 
     const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);

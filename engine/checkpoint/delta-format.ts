@@ -6,13 +6,15 @@
 //     16 checkpoint | 20 base (checkpoint it applies on; 0: from nothing)
 //     24 RAM bytes | 28 RAM pages sent | 32 device block bytes
 //     36 device pages sent | 40 device buffer count | 44 JSON bytes
+//     48 shared base (checksum of the booted snapshot's RAM the delta applies
+//        on, with base 0; 0: none)
 //   meta: device buffer byte lengths (u32 each), JSON; padded to 16
 //   lists: page numbers, RAM then device, ascending (u32 each); padded to 16
 //   pages: 4096 bytes each, in list order
 import { PAGE_BYTES } from './kernels.ts';
 
 export const DELTA_MAGIC = 0x44385643; // 'CV8D'
-export const DELTA_VERSION = 1;
+export const DELTA_VERSION = 2;
 export const DELTA_HEADER_BYTES = 64;
 /** No v86 device state comes near this; a bigger claim is corrupt or hostile. */
 export const MAX_DEVICE_BLOCK_BYTES = 64 * 1024 * 1024;
@@ -23,6 +25,8 @@ export interface DeltaHeader {
   checksum: number;
   checkpoint: number;
   base: number;
+  /** Non-zero: the delta applies on the shared base, the booted snapshot's RAM with this checksum (base is then 0). */
+  baseRam: number;
   ramBytes: number;
   ramPages: number;
   deviceBytes: number;
@@ -31,7 +35,7 @@ export interface DeltaHeader {
   jsonBytes: number;
 }
 
-const FIELDS = ['magic', 'version', 'bytes', 'checksum', 'checkpoint', 'base', 'ramBytes', 'ramPages', 'deviceBytes', 'devicePages', 'bufferCount', 'jsonBytes'] as const;
+const FIELDS = ['magic', 'version', 'bytes', 'checksum', 'checkpoint', 'base', 'ramBytes', 'ramPages', 'deviceBytes', 'devicePages', 'bufferCount', 'jsonBytes', 'baseRam'] as const;
 
 export const align16 = (n: number): number => (n + 15) & ~15;
 
@@ -81,6 +85,8 @@ export interface DeltaExpectation {
   ramBytes: number;
   /** The checkpoint this secondary holds: a delta must apply on it (or on nothing). */
   holds: number;
+  /** The RAM checksum of the shared base this secondary holds untouched, if it does. */
+  baseRam?: number;
   /** The checkpoint vmstate-size announced it as. */
   checkpoint: number;
 }
@@ -104,6 +110,7 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
     checksum: read('checksum'),
     checkpoint: read('checkpoint'),
     base: read('base'),
+    baseRam: read('baseRam'),
     ramBytes: read('ramBytes'),
     ramPages: read('ramPages'),
     deviceBytes: read('deviceBytes'),
@@ -118,6 +125,10 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
   if (h.base !== 0 && h.base !== expect.holds) {
     return { error: `delta applies on checkpoint ${h.base}, this secondary holds checkpoint ${expect.holds}` };
   }
+  if (h.baseRam !== 0 && (h.base !== 0 || h.baseRam !== expect.baseRam)) {
+    const held = expect.baseRam === undefined ? 'holds no shared base' : `holds the shared base ${hex(expect.baseRam)}`;
+    return { error: `delta applies on the shared base ${hex(h.baseRam)}${h.base !== 0 ? ` and checkpoint ${h.base}` : ''}, this secondary ${held}` };
+  }
   if (h.ramPages > h.ramBytes / PAGE_BYTES) return { error: `delta lists ${h.ramPages} RAM pages, the VM has ${h.ramBytes / PAGE_BYTES}` };
   if (h.deviceBytes > MAX_DEVICE_BLOCK_BYTES || h.deviceBytes % PAGE_BYTES !== 0) return { error: `device block of ${h.deviceBytes} bytes is not plausible` };
   if (h.devicePages > h.deviceBytes / PAGE_BYTES) return { error: `delta lists ${h.devicePages} device pages, the block has ${h.deviceBytes / PAGE_BYTES}` };
@@ -130,6 +141,8 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
   const listError = checkAscending(lists.subarray(0, h.ramPages), h.ramBytes / PAGE_BYTES, 'RAM') ?? checkAscending(lists.subarray(h.ramPages), h.deviceBytes / PAGE_BYTES, 'device');
   return listError ? { error: listError } : h;
 }
+
+const hex = (n: number): string => n.toString(16).padStart(8, '0');
 
 function checkAscending(list: Uint32Array, limit: number, what: string): string | undefined {
   let previous = -1;

@@ -8,12 +8,18 @@ import type { FlatDevices } from './device-state.ts';
  * each written page marks its byte in a map the delta path owns.
  */
 export interface WriteTracker {
-  /** From now on, writes mark the byte map at `map` (in `memory`, one byte per RAM page). */
+  /** From now on, writes mark the byte map at `map` (in `memory`, one byte per RAM page); another map than before counts in `untrackedWrites`. */
   attach(map: number): void;
   /** Every page's next write marks again. The VM must be stopped. */
   rearm(): void;
-  /** Grows whenever guest RAM was written where the tracking cannot see (a restore): the marks alone no longer tell what changed. */
+  /**
+   * Grows whenever guest RAM was written where the tracking cannot see (a
+   * restore, a delta load), and when the marks go to another map: marks made
+   * before no longer tell all that changed.
+   */
   readonly untrackedWrites: number;
+  /** RAM was written behind the tracking: the delta path loaded a checkpoint straight into it. */
+  wroteBehind(): void;
 }
 
 export interface MachineStateAccess {

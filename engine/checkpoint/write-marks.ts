@@ -39,12 +39,13 @@ export class WriteMarks {
    * starts empty; otherwise what was marked since the last fresh start stays.
    */
   arm(fresh: boolean): void {
+    // Attached first: taking the marks over from another map counts as writes behind these.
+    this.tracker.attach(this.map.offset);
     if (fresh || !this.valid) {
       this.arena.bytes().fill(0, this.map.offset, this.map.offset + markMapBytes(this.pages));
       this.untrackedSeen = this.tracker.untrackedWrites;
       this.valid = true;
     }
-    this.tracker.attach(this.map.offset);
     this.tracker.rearm();
   }
 

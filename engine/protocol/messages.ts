@@ -32,8 +32,21 @@ export const MAX_STATE_BYTES = 2 ** 32;
 /** A started line longer than this is not the ledger's. */
 export const MAX_LINE_START = 4096;
 
+/**
+ * The booted snapshot a side was built from and still holds untouched: the
+ * image (its file's SHA-256) and the RAM it restored to (its checksum). A
+ * primary holding the same base sends checkpoint 1 as only what differs.
+ */
+export interface SharedBase {
+  image: string;
+  ram: number;
+}
+
+export const sameBase = (a: SharedBase | undefined, b: SharedBase | undefined): boolean =>
+  a !== undefined && b !== undefined && a.image === b.image && a.ram === b.ram;
+
 export type ColoMessage =
-  | { type: 'checkpoint-ready' }
+  | { type: 'checkpoint-ready'; base?: SharedBase }
   | { type: 'checkpoint-request'; checkpoint: number }
   | { type: 'checkpoint-reply'; checkpoint: number }
   | { type: 'vmstate-send'; checkpoint: number }
@@ -103,7 +116,14 @@ export function parseWireMessage(data: unknown): WireMessage | { error: string }
     return typeof m.detail === 'string' ? { type: 'colo-exit', detail: m.detail } : { error: 'colo-exit without detail' };
   }
   if (!isColoMessageType(m.type)) return { error: `unknown message type ${JSON.stringify(m.type)}` };
-  if (m.type === 'checkpoint-ready') return { type: m.type };
+  if (m.type === 'checkpoint-ready') {
+    if (m.base === undefined) return { type: m.type };
+    const base = m.base as Record<string, unknown> | null;
+    if (typeof base !== 'object' || base === null || typeof base.image !== 'string' || !/^[0-9a-f]{64}$/.test(base.image) || !isCount(base.ram)) {
+      return { error: 'checkpoint-ready names a base that is not an image hash and a RAM checksum' };
+    }
+    return { type: m.type, base: { image: base.image, ram: base.ram } };
+  }
   if (!isCount(m.checkpoint)) return { error: `${m.type} without a valid checkpoint number` };
   if (m.type === 'vmstate-size') {
     const header = parseHeader(m.header);

@@ -2,13 +2,13 @@
 // primary's transaction, stages each vmstate and loads only one that arrived
 // whole and verified, and takes over from the last checkpoint it loaded.
 import { Failover, type ExitReason, type FailoverStatus } from './failover.ts';
-import type { ColoMessage, ColoMessageType } from './messages.ts';
+import type { ColoMessage, ColoMessageType, SharedBase } from './messages.ts';
 
 export type SecondaryPhase = 'starting' | 'idle' | 'await-send' | 'await-size' | 'loading' | 'exited' | 'primary';
 
 export type SecondaryInput =
-  /** The VM is set up and can take checkpoints. */
-  | { kind: 'ready' }
+  /** The VM is set up and can take checkpoints; `base`: it still holds the booted snapshot it was built from. */
+  | { kind: 'ready'; base?: SharedBase }
   /** `verdict` is the driver's check of the bytes that came with vmstate-size. */
   | { kind: 'message'; message: ColoMessage; verdict?: 'ok' | { error: string } }
   | { kind: 'loaded'; checkpoint: number }
@@ -56,7 +56,7 @@ export class SecondaryCore {
       case 'ready':
         if (this.phase !== 'starting') return [];
         this.phase = 'idle';
-        return [{ kind: 'send', message: { type: 'checkpoint-ready' } }];
+        return [{ kind: 'send', message: { type: 'checkpoint-ready', ...(input.base ? { base: input.base } : {}) } }];
       case 'message':
         if (this.phase === 'exited' || this.phase === 'primary') return [];
         return this.onMessage(input.message, input.verdict);

@@ -54,6 +54,11 @@ export type TraceEvent =
       /** Compare mode: the pages the running secondary wrote, put back first; found from its write marks or by comparing all of RAM. */
       reverted?: { tracking: 'write' | 'scan'; pages: number };
     }
+  /**
+   * What checkpoint 1 of a new pair builds on: the booted snapshot both sides
+   * hold (only what differs travels), or nothing (a full copy); `detail` says why.
+   */
+  | { kind: 'initial-sync'; time: number; method: 'shared-base' | 'full'; detail: string }
   | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }
   | { kind: 'failover'; time: number; side: Side; status: FailoverStatus }
   /**

@@ -1,6 +1,6 @@
 // The delta path behind the drivers' StateSource / StateSink interfaces.
-import type { VmstateHeader } from '../protocol/messages.ts';
-import type { CapturedState, Revert, StateSink, StateSource } from './state-path.ts';
+import { sameBase, type SharedBase, type VmstateHeader } from '../protocol/messages.ts';
+import type { CapturedState, InitialSync, Revert, StateSink, StateSource } from './state-path.ts';
 import type { DeltaApplier } from '../checkpoint/delta-apply.ts';
 import type { CaptureOptions, DeltaCapture } from '../checkpoint/delta-capture.ts';
 
@@ -10,17 +10,43 @@ export class DeltaSource implements StateSource {
   /** Why changed RAM is found by comparing all of it (no write tracking), if it is. */
   readonly note: string | undefined;
 
-  /** `capture` starts from nothing: the secondary of a new pair holds nothing. */
+  /** Whether initialSync() chose what the first capture builds on. */
+  private decided = false;
+
+  /** `image`: the booted snapshot the worker was built from (its SHA-256), if it was. */
   constructor(
     private readonly delta: DeltaCapture,
     private readonly options: CaptureOptions = { writeTracking: true, verify: false },
+    private readonly image?: string,
   ) {
-    delta.reset();
     const why = options.writeTracking ? delta.trackingUnavailable : 'turned off in the replication settings';
     this.note = why === undefined ? undefined : `no write tracking, each checkpoint compares all of RAM: ${why}`;
   }
 
+  initialSync(peer: SharedBase | undefined): InitialSync {
+    this.decided = true;
+    const ram = this.delta.heldBase;
+    const mine = this.image !== undefined && ram !== undefined ? { image: this.image, ram } : undefined;
+    if (sameBase(mine, peer) && this.delta.reset(true)) {
+      return { method: 'shared-base', detail: `both hold booted snapshot ${this.image?.slice(0, 12)}… (RAM checksum ${hex(ram ?? 0)}): only what differs from it travels` };
+    }
+    this.delta.reset(false);
+    const why = !peer
+      ? 'the secondary holds no untouched booted snapshot'
+      : !mine
+        ? 'this primary no longer holds the booted snapshot (its copy now holds a later checkpoint)'
+        : peer.image !== mine.image
+          ? `the two were built from different snapshots (${peer.image.slice(0, 12)}… and ${mine.image.slice(0, 12)}…)`
+          : `the two snapshots restored to different RAM (checksums ${hex(peer.ram)} and ${hex(mine.ram)})`;
+    return { method: 'full', detail: `a full copy: ${why}` };
+  }
+
   async capture(checkpoint: number): Promise<CapturedState> {
+    // A source made mid-pair (a mode switch), or one whose secondary said nothing: the VM holds nothing this knows of.
+    if (!this.decided) {
+      this.decided = true;
+      this.delta.reset(false);
+    }
     const d = this.delta.capture(checkpoint, this.options);
     return {
       payload: d.payload,
@@ -40,11 +66,19 @@ export class DeltaSink implements StateSink {
   readonly path = 'delta';
   private staged: ArrayBuffer | undefined;
 
+  /** `image`: the booted snapshot the worker was built from (its SHA-256), if it was; the applier knows whether the VM still holds it. */
   constructor(
     private readonly applier: DeltaApplier,
     private readonly verify = false,
+    private readonly image?: string,
   ) {
-    applier.reset();
+    // A new secondary builds on nothing it held before, except the untouched booted snapshot.
+    if (applier.heldBase === undefined) applier.reset();
+  }
+
+  get base(): SharedBase | undefined {
+    const ram = this.applier.heldBase;
+    return this.image !== undefined && ram !== undefined ? { image: this.image, ram } : undefined;
   }
 
   stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
@@ -84,3 +118,5 @@ export class DeltaSink implements StateSink {
   /** apply() either finishes or puts everything back: the VM holds the last good checkpoint already. */
   async reloadLastGood(): Promise<void> {}
 }
+
+const hex = (n: number): string => n.toString(16).padStart(8, '0');

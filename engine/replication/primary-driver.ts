@@ -138,6 +138,11 @@ export class PrimaryDriver extends CoreDriver {
   protected onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void {
     // The secondary hands the state buffer back with vmstate-loaded, for reuse.
     if (message.type === 'vmstate-loaded' && payload) this.source.recycle(payload);
+    // A new secondary says what it holds: checkpoint 1 builds on a shared base, or is a full copy.
+    if (message.type === 'checkpoint-ready' && this.core.phase === 'wait-ready') {
+      const sync = (this.nextSource ?? this.source).initialSync(message.base);
+      this.trace({ kind: 'initial-sync', time: this.clock.now(), ...sync });
+    }
     this.input({ kind: 'message', message });
   }
 

@@ -38,7 +38,8 @@ export class SecondaryDriver extends CoreDriver {
     this.compare = config.compare.enabled;
     this.output = new LineSplitter(lineStart);
     this.stopTap = vm.onSerialOutput(CLIENT_PORT, (text) => this.onClientOutput(text));
-    this.input({ kind: 'ready' });
+    const base = sink.base;
+    this.input({ kind: 'ready', ...(base ? { base } : {}) });
   }
 
   /** Compare mode: the VM runs between checkpoints (from now, if it holds one) and its replies go to the primary. */

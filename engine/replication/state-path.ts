@@ -2,7 +2,7 @@
 // drivers only see these two interfaces. The full path (v86's save_state and
 // restore_state) is here; the delta path is engine/replication/delta-path.ts.
 import { stateChecksum } from '../protocol/checksum.ts';
-import type { VmstateHeader } from '../protocol/messages.ts';
+import type { SharedBase, VmstateHeader } from '../protocol/messages.ts';
 import { checkStateFits, readStateSummary } from '../vm/state-header.ts';
 import type { CaptureParts } from '../checkpoint/delta-capture.ts';
 import type { CheckpointMode, ReplicationConfig } from './config.ts';
@@ -23,10 +23,22 @@ export interface CapturedState {
   checksumMs?: number;
 }
 
+/** What checkpoint 1 of a new pair builds on, and why. */
+export interface InitialSync {
+  method: 'shared-base' | 'full';
+  detail: string;
+}
+
 export interface StateSource {
   readonly path: 'full' | 'delta';
   /** Why the delta path is not in use, when it was asked for. */
   readonly note?: string;
+  /**
+   * The new secondary is ready and holds `peer` (its checkpoint-ready): the
+   * first capture builds on that base if this side holds the same one, else
+   * it is a full copy. Without this call the first capture is a full copy.
+   */
+  initialSync(peer: SharedBase | undefined): InitialSync;
   /** The VM is stopped. */
   capture(checkpoint: number): Promise<CapturedState>;
   /** A payload buffer the secondary handed back with vmstate-loaded. */
@@ -35,6 +47,8 @@ export interface StateSource {
 
 export interface StateSink {
   readonly path: 'full' | 'delta';
+  /** The booted snapshot the VM still holds untouched, if it does: checkpoint 1 may build on it. */
+  readonly base?: SharedBase;
   /** Full check of what came with vmstate-size for `checkpoint`, before vmstate-received; the VM is not touched. */
   stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string };
   /**
@@ -64,6 +78,13 @@ export interface StatePaths {
   /** The secondary reads whatever format the primary sends. */
   /** `verify`: after undoing a compare-mode run from its write marks, compare all of RAM too and fail on a page they missed. */
   sink(verify: boolean): StateSink;
+  /**
+   * The VM was just built from the booted snapshot `image` (its file's
+   * SHA-256) and has not run: the delta path keeps its RAM as the shared base,
+   * to build a later pair's checkpoint 1 on; `standby`, the VM will wait for
+   * its first checkpoint, so it can take one built on the base too.
+   */
+  adoptBase?(image: string, standby: boolean): void;
 }
 
 /** Full check of a received v86 state against what vmstate-size announced for `checkpoint`. */
@@ -98,6 +119,10 @@ export class FullStateSource implements StateSource {
     private readonly vm: ReplicatedVm,
     readonly note?: string,
   ) {}
+
+  initialSync(): InitialSync {
+    return { method: 'full', detail: "naive mode sends v86's whole state every time" };
+  }
 
   async capture(checkpoint: number): Promise<CapturedState> {
     const payload = await this.vm.saveState();

@@ -15,8 +15,8 @@ export type StartMode = 'snapshot' | 'boot' | 'standby';
 export interface StartOptions {
   /**
    * 'snapshot' restores the committed booted state; 'boot' runs BIOS and kernel;
-   * 'standby' builds the machine but neither boots nor runs it (a secondary
-   * waiting for its first checkpoint).
+   * 'standby' restores the booted state too but does not run it (a secondary
+   * waiting for its first checkpoint, which may build on that state).
    */
   mode: StartMode;
   /** Where the assets live: a URL in the browser, a directory under Node. */

@@ -76,13 +76,18 @@ export class GuestMachine implements MachineApi {
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
-  async start(options: StartOptions, listener: MachineListener): Promise<StartReport> {
+  /**
+   * `restored`: called with the snapshot's SHA-256 once the VM holds the booted
+   * snapshot and before it runs (the delta path keeps that RAM as the shared base).
+   */
+  async start(options: StartOptions, listener: MachineListener, restored?: (image: string) => void): Promise<StartReport> {
     if (this.emulator) throw new Error('machine: already started');
     this.listener = listener;
     const t0 = performance.now();
     const source = this.openSource(options.assetBase);
     const manifest = await readManifest(source);
-    if (options.mode === 'snapshot') checkSnapshotRecord(manifest);
+    const fromSnapshot = options.mode !== 'boot';
+    if (fromSnapshot) checkSnapshotRecord(manifest);
     const { files } = GUEST_CONFIG;
     const [bios, vgaBios, kernel, initrd, wasm, snapshot] = await Promise.all([
       readVerified(source, manifest, files.bios),
@@ -90,7 +95,7 @@ export class GuestMachine implements MachineApi {
       readVerified(source, manifest, files.kernel),
       readVerified(source, manifest, files.initrd),
       readV86Wasm(source, manifest, v86Package.version),
-      options.mode === 'snapshot' ? readVerified(source, manifest, files.snapshot).then(gunzip) : undefined,
+      fromSnapshot ? readVerified(source, manifest, files.snapshot).then(gunzip) : undefined,
     ]);
     const t1 = performance.now();
 
@@ -118,7 +123,10 @@ export class GuestMachine implements MachineApi {
     this.wireEvents(emulator);
     const t2 = performance.now();
 
-    if (snapshot) await this.restoreState(snapshot);
+    if (snapshot) {
+      await this.restoreState(snapshot);
+      restored?.(manifest.files[files.snapshot]?.sha256 ?? '');
+    }
     const t3 = performance.now();
     if (options.mode !== 'standby') await this.run();
     this.counterTimer = setInterval(() => this.instructionCount(), INSTRUCTION_POLL_MS);
@@ -170,7 +178,7 @@ export class GuestMachine implements MachineApi {
     const wasRunning = vm.is_running();
     if (wasRunning) await vm.stop();
     // v86 writes all of RAM itself: the write tracking does not see it.
-    if (this.tracker && 'untrackedWrites' in this.tracker) this.tracker.untrackedWrites++;
+    if (this.tracker && 'wroteBehind' in this.tracker) this.tracker.wroteBehind();
     try {
       await vm.restore_state(state);
     } catch (err) {

@@ -52,13 +52,17 @@ export function openWriteTracker(exports: WebAssembly.Exports, ramOffset: number
   if (!(map instanceof WebAssembly.Global) || !(pages instanceof WebAssembly.Global) || !(ramBase instanceof WebAssembly.Global) || typeof rearm !== 'function') {
     return { unavailable: 'this v86.wasm has no write-tracking exports' };
   }
-  return {
+  const tracker: V86WriteTracker = {
     untrackedWrites: 0,
+    wroteBehind: () => void tracker.untrackedWrites++,
     attach(at: number) {
+      // Writes from now on go to another map: the one before misses them.
+      if (map.value !== at) tracker.untrackedWrites++;
       ramBase.value = ramOffset;
       map.value = at;
       pages.value = ramBytes / 4096;
     },
     rearm: () => (rearm as () => void)(),
   };
+  return tracker;
 }

@@ -8,7 +8,7 @@ import { DeltaCapture } from '../checkpoint/delta-capture.ts';
 import { DELTA_MAGIC } from '../checkpoint/delta-format.ts';
 import { DeltaSink, DeltaSource } from '../replication/delta-path.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
-import type { VmstateHeader } from '../protocol/messages.ts';
+import type { SharedBase, VmstateHeader } from '../protocol/messages.ts';
 import type { ReplicatedVm } from '../replication/ports.ts';
 import { FullStateSink, FullStateSource, type Revert, type StatePaths, type StateSink } from '../replication/state-path.ts';
 
@@ -34,6 +34,10 @@ class EitherSink implements StateSink {
 
   get reverted(): Revert | undefined {
     return this.current.reverted;
+  }
+
+  get base(): SharedBase | undefined {
+    return this.delta?.base;
   }
 
   stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
@@ -67,18 +71,30 @@ class EitherSink implements StateSink {
 export function machineStatePaths(machine: MachineWithState, memoryBytes: number): StatePaths {
   let capture: DeltaCapture | undefined;
   let applier: DeltaApplier | undefined;
+  /** The booted snapshot this worker was built from (its SHA-256), once adoptBase() kept it. */
+  let image: string | undefined;
   return {
+    adoptBase(snapshot, standby) {
+      const access = machine.stateAccess();
+      if ('unavailable' in access) return;
+      capture ??= new DeltaCapture(access);
+      applier ??= new DeltaApplier(access);
+      image = snapshot;
+      const ram = capture.adoptBase();
+      // Only a VM that waits for its first checkpoint still holds the snapshot when that comes.
+      if (standby) applier.adoptBase(ram);
+    },
     source(mode, options) {
       if (mode === 'naive') return new FullStateSource(machine);
       const access = machine.stateAccess();
       if ('unavailable' in access) return new FullStateSource(machine, `delta path unavailable, sending full states: ${access.unavailable}`);
       capture ??= new DeltaCapture(access);
-      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify });
+      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify }, image);
     },
     sink(verify) {
       const access = machine.stateAccess();
       if (!('unavailable' in access)) applier ??= new DeltaApplier(access);
-      return new EitherSink(new FullStateSink(machine, memoryBytes), applier ? new DeltaSink(applier, verify) : undefined);
+      return new EitherSink(new FullStateSink(machine, memoryBytes), applier ? new DeltaSink(applier, verify, image) : undefined);
     },
   };
 }

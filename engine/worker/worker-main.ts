@@ -20,11 +20,12 @@ export interface WorkerApi {
 
 export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: string) => AssetSource, heapUsed: () => number): void {
   const machine = new GuestMachine(openSource);
-  const role = new ReplicationRole(machine, realClock, machineStatePaths(machine, GUEST_CONFIG.memoryBytes));
+  const paths = machineStatePaths(machine, GUEST_CONFIG.memoryBytes);
+  const role = new ReplicationRole(machine, realClock, paths);
 
   const api: WorkerApi = {
     machine: {
-      start: (options, listener) => machine.start(options, listener),
+      start: (options, listener) => machine.start(options, listener, (image) => paths.adoptBase?.(image, options.mode === 'standby')),
       run: () => machine.run(),
       stop: () => machine.stop(),
       isRunning: () => machine.isRunning(),

@@ -281,12 +281,12 @@ describe('bad input on the wire', () => {
   it('strict: a delta of another format version is refused by its header', async () => {
     const c = await start(
       tamperVmstate((m) => {
-        new DataView(m.payload as ArrayBuffer).setUint32(4, 2, true);
+        new DataView(m.payload as ArrayBuffer).setUint32(4, 1, true);
         return m;
       }),
       'strict',
     );
-    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: delta format version 2, this build reads version 1/);
+    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: delta format version 1, this build reads version 2/);
   });
 
   it('a wrong checkpoint number ends replication with both numbers named', async () => {
@@ -445,6 +445,30 @@ describe('re-protection', () => {
     // Every round a different machine was primary: the one that took over last time.
     expect(new Set(served).size).toBe(10);
     expect(c.trace.filter((e) => e.kind === 'host' && e.action === 'reprotect').length).toBeGreaterThanOrEqual(10);
+    // Each survivor had been a secondary: it still held the booted snapshot its new secondary was built from.
+    const syncs = c.trace.filter((e) => e.kind === 'initial-sync');
+    expect(syncs.length).toBeGreaterThanOrEqual(11);
+    expect(syncs.filter((e) => e.method !== 'shared-base')).toEqual([]);
+  });
+
+  it('a survivor that was the primary no longer holds the booted snapshot: its new secondary gets a full copy', async () => {
+    const c = await start();
+    const first = c.trace.find((e) => e.kind === 'initial-sync');
+    expect(first).toMatchObject({ method: 'shared-base' });
+    // Checkpoint 1 on the shared base moves what the primary changed since the snapshot, not its 28 MB.
+    const capture = (from: number) => c.trace.slice(from).find((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture');
+    expect(capture(0)?.bytes).toBeLessThan(4 * 1024 * 1024);
+    expect(await ask(c, { op: 'add', amount: 2 })).toMatch(/ ok 2$/);
+    c.killSecondary();
+    await c.waitFor(() => c.canReprotect, 30_000, 'able to re-protect');
+    const from = c.trace.length;
+    await c.reprotect();
+    await c.waitFor(() => c.protected, 60_000, 'protected again');
+    const sync = c.trace.slice(from).find((e) => e.kind === 'initial-sync');
+    expect(sync).toMatchObject({ method: 'full', detail: 'a full copy: this primary no longer holds the booted snapshot (its copy now holds a later checkpoint)' });
+    expect(capture(from)?.bytes).toBeGreaterThan(16 * 1024 * 1024);
+    expect(await ask(c, { op: 'add', amount: 3 })).toMatch(/ ok 5$/);
+    expect(await audited(c)).toEqual([]);
   });
 });
 

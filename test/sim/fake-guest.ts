@@ -62,7 +62,12 @@ export class FakeTracker implements WriteTracker {
   untrackedWrites = 0;
 
   attach(map: number): void {
+    if (map !== this.map) this.untrackedWrites++;
     this.map = map;
+  }
+
+  wroteBehind(): void {
+    this.untrackedWrites++;
   }
 
   /** This guest marks every write, armed or not. */
@@ -168,6 +173,13 @@ export class FakeGuest implements MachineWithState {
 
   clientInputConsumed(): number {
     return this.log.end - this.uart.input.length;
+  }
+
+  /** As v86 restoring the booted snapshot: the ledger's first state in RAM, written where no marks see it, as every PC built from it has it. */
+  buildFromSnapshot(): void {
+    this.flush(false);
+    this.tracker.wroteBehind();
+    this.registry.record(this.digest());
   }
 
   replayClientInput(from: number): boolean {
@@ -303,10 +315,23 @@ export class FakeGuest implements MachineWithState {
     const json = encoder.encode(this.flushed);
     if (json.length > SIM_RAM_BYTES) throw new Error(`${this.name}: the ledger outgrew the guest's RAM`);
     const before = this.registers[1] as number;
+    const end = Math.max(before, json.length);
+    const old = ram.slice(0, end);
     ram.set(json, 0);
     if (before > json.length) ram.fill(0, json.length, before);
+    // Only the pages whose bytes changed are marked: as little as a tracking VM may mark, so marks that miss a write show.
     const marks = this.tracker.map;
-    if (tracked && marks !== undefined) new Uint8Array(this.memory.buffer, marks, Math.ceil(Math.max(before, json.length) / 4096)).fill(1);
+    if (tracked && marks !== undefined) {
+      const map = new Uint8Array(this.memory.buffer, marks, Math.ceil(end / 4096));
+      for (let page = 0; page * 4096 < end; page++) {
+        for (let at = page * 4096; at < Math.min(end, (page + 1) * 4096); at++) {
+          if (ram[at] !== old[at]) {
+            map[page] = 1;
+            break;
+          }
+        }
+      }
+    }
     this.registers[0] = this.ticks;
     this.registers[1] = json.length;
   }

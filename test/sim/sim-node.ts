@@ -15,12 +15,15 @@ import { FakeGuest, SIM_RAM_BYTES, type GuestTraits, type StateRegistry } from '
 import { seededRandom, type SimScheduler } from './scheduler.ts';
 
 const never = <T>() => new Promise<T>(() => {});
+/** The simulated PCs' booted snapshot, as the manifest's SHA-256 would name it. */
+const SIM_SNAPSHOT = '5'.repeat(64);
 
 /** The real state paths, with each load taking `ms` of virtual time first. */
 function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): StatePaths {
   if (ms <= 0) return paths;
   return {
     source: (mode, options) => paths.source(mode, options),
+    adoptBase: (image, standby) => paths.adoptBase?.(image, standby),
     sink: (verify) => {
       const sink = paths.sink(verify);
       return {
@@ -29,6 +32,9 @@ function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): Stat
         },
         get reverted() {
           return sink.reverted;
+        },
+        get base() {
+          return sink.base;
         },
         stage: (header, payload, checkpoint) => sink.stage(header, payload, checkpoint),
         load: (diverged) => new Promise<void>((resolve) => scheduler.after(ms, resolve)).then(() => sink.load(diverged)),
@@ -48,6 +54,7 @@ export class SimNode implements ClusterNode {
   /** How long the host's ping waits for an answer from this PC (it is busy, not dead). */
   pingDelayMs = 0;
   private readonly role: ReplicationRole;
+  private readonly paths: StatePaths;
   /** Calls into a worker arrive in order: the last delivery time. */
   private lastDelivery = 0;
 
@@ -59,7 +66,8 @@ export class SimNode implements ClusterNode {
     private readonly latency: () => number,
   ) {
     this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
-    this.role = new ReplicationRole(this.guest, scheduler, slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler));
+    this.paths = slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler);
+    this.role = new ReplicationRole(this.guest, scheduler, this.paths);
     const call = <T>(fn: () => T): Promise<T> => (this.alive ? this.deliver(fn) : never<T>());
     // Every command of the role, delivered like a message to a worker; the
     // ping answers as slowly as the PC is busy. A Proxy, so a command added
@@ -71,7 +79,10 @@ export class SimNode implements ClusterNode {
     });
   }
 
+  /** Every PC is built from the same booted snapshot, as a worker is, and keeps it as the shared base. */
   async start(options: StartOptions): Promise<void> {
+    this.guest.buildFromSnapshot();
+    this.paths.adoptBase?.(SIM_SNAPSHOT, options.mode === 'standby');
     if (options.mode !== 'standby') await this.guest.run();
   }
 

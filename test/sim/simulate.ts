@@ -37,6 +37,9 @@ export interface Reached {
   compare: boolean;
   deltas: number;
   fullStates: number;
+  /** Initial syncs of a new pair: on the booted snapshot both held, or a full copy. */
+  sharedBaseSyncs: number;
+  fullSyncs: number;
   loadsRefused: number;
   relaunches: number;
   failovers: number;
@@ -262,6 +265,8 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     compare: schedule.compare || schedule.actions.some((a) => a.kind === 'compare' && a.on),
     deltas: count((e) => e.kind === 'capture' && e.path === 'delta'),
     fullStates: count((e) => e.kind === 'capture' && e.path === 'full'),
+    sharedBaseSyncs: count((e) => e.kind === 'initial-sync' && e.method === 'shared-base'),
+    fullSyncs: count((e) => e.kind === 'initial-sync' && e.method === 'full'),
     loadsRefused: nodes.reduce((n, node) => n + node.guest.loadsRefused, 0),
     relaunches: count((e) => e.kind === 'failover' && e.status === 'relaunch'),
     failovers: count((e) => e.kind === 'host' && e.action === 'primary-changed'),

@@ -7,6 +7,7 @@ import { DELTA_HEADER_BYTES } from '../../engine/checkpoint/delta-format.ts';
 import { DeviceStateReader, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
 import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
 import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
+import { DeltaSink, DeltaSource } from '../../engine/replication/delta-path.ts';
 
 const RAM_BYTES = 256 * PAGE_BYTES;
 const RAM_OFFSET = 65536;
@@ -87,7 +88,11 @@ class HandTracker implements WriteTracker {
   untrackedWrites = 0;
   constructor(private readonly machine: FakeMachine) {}
   attach(map: number): void {
+    if (map !== this.map) this.untrackedWrites++;
     this.map = map;
+  }
+  wroteBehind(): void {
+    this.untrackedWrites++;
   }
   rearm(): void {
     this.rearms++;
@@ -183,8 +188,8 @@ describe('delta checkpoints', () => {
     const corrupt = send(capture, applier, 2, (bytes) => bytes.set([(bytes.at(-1) ?? 0) ^ 1], bytes.length - 1));
     expect(corrupt.verdict).toEqual({ error: expect.stringMatching(/^checksum mismatch/) });
     const version = capture.capture(3);
-    new DataView(version.payload).setUint32(4, 2, true);
-    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({ error: 'delta format version 2, this build reads version 1' });
+    new DataView(version.payload).setUint32(4, 3, true);
+    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({ error: 'delta format version 3, this build reads version 2' });
     const truncated = capture.capture(4);
     expect(applier.stage(truncated.payload.slice(0, truncated.bytes - 10), truncated.bytes, 4)).toEqual({
       error: `truncated: ${truncated.bytes - 10} bytes arrived, vmstate-size announced ${truncated.bytes}`,
@@ -277,6 +282,87 @@ describe('delta checkpoints', () => {
     expect(() => applier.apply(true, true)).toThrow(new MissedWritesError('write tracking missed 1 changed RAM page(s): 40 (0x28000)'));
     expect(applier.holds).toBe(2);
     expect(secondary.ram()[40 * PAGE_BYTES + 1]).toBe(0);
+  });
+
+  it('on a shared base: checkpoint 1 carries only the RAM pages that differ from the snapshot both were built from', () => {
+    const { primary, secondary, tracker, capture, applier } = trackedPair();
+    // Both built from the same snapshot; the secondary waits, the primary runs on.
+    secondary.ram().set(primary.ram());
+    primary.device.registers.set([5, 6]);
+    const ram = capture.adoptBase();
+    applier.adoptBase(ram);
+    expect(capture.heldBase).toBe(ram);
+    tracker.write(100 * PAGE_BYTES + 5, 9);
+    tracker.write(7 * PAGE_BYTES, 0);
+    expect(capture.reset(true)).toBe(true);
+    const first = send(capture, applier, 1);
+    expect(first.verdict).toBe('ok');
+    expect(first.delta).toMatchObject({ base: 0, ramPages: 2, devicePages: 1, tracking: 'write' });
+    expectSame(primary, secondary);
+    // Neither side holds the snapshot any more: a later pair gets a full copy.
+    expect(capture.heldBase).toBeUndefined();
+    expect(applier.heldBase).toBeUndefined();
+    expect(capture.reset(true)).toBe(false);
+    const again = new DeltaApplier(new FakeMachine());
+    expect(send(capture, again, 1).delta).toMatchObject({ ramPages: 40 });
+  });
+
+  it('a delta on a shared base the secondary does not hold is refused before it touches the VM', () => {
+    const { primary, secondary, capture, applier } = pair();
+    const ram = capture.adoptBase();
+    primary.ram()[5] = 1;
+    capture.reset(true);
+    const delta = capture.capture(1);
+    const hex = ram.toString(16).padStart(8, '0');
+    const before = Buffer.from(secondary.ram());
+    expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({ error: `delta applies on the shared base ${hex}, this secondary holds no shared base` });
+    applier.adoptBase(ram ^ 1);
+    expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({
+      error: `delta applies on the shared base ${hex}, this secondary holds the shared base ${(ram ^ 1).toString(16).padStart(8, '0')}`,
+    });
+    expect(Buffer.from(secondary.ram()).equals(before)).toBe(true);
+  });
+
+  it('the pair settles on the shared base only when both name the same snapshot and RAM, and says why not', () => {
+    const { capture, applier, primary } = pair();
+    const image = 'a'.repeat(64);
+    const ram = capture.adoptBase();
+    applier.adoptBase(ram);
+    const peer = new DeltaSink(applier, false, image).base;
+    expect(peer).toEqual({ image, ram });
+    const options = { writeTracking: true, verify: false };
+    expect(new DeltaSource(capture, options, image).initialSync(undefined)).toEqual({ method: 'full', detail: 'a full copy: the secondary holds no untouched booted snapshot' });
+    capture.adoptBase();
+    expect(new DeltaSource(capture, options, 'b'.repeat(64)).initialSync(peer)).toMatchObject({ method: 'full', detail: expect.stringMatching(/built from different snapshots/) });
+    capture.adoptBase();
+    expect(new DeltaSource(capture, options, image).initialSync({ image, ram: ram ^ 1 })).toMatchObject({ method: 'full', detail: expect.stringMatching(/restored to different RAM/) });
+    capture.adoptBase();
+    expect(new DeltaSource(capture, options, image).initialSync(peer)).toMatchObject({ method: 'shared-base' });
+    // A source made mid-pair (a mode switch) never builds on the base: its first capture is whole.
+    primary.ram()[3] = 7;
+    capture.adoptBase();
+    const midPair = new DeltaSource(capture, options, image);
+    return midPair.capture(1).then((first) => expect(first.pages).toEqual({ ram: 40, device: 1 }));
+  });
+
+  it('marks kept since the base are not trusted once RAM was loaded behind them or another map took the marking', () => {
+    const { primary, tracker, capture } = trackedPair();
+    capture.adoptBase();
+    tracker.write(9 * PAGE_BYTES, 1);
+    // The same worker, as a secondary, loads a checkpoint straight into RAM.
+    primary.ram()[30 * PAGE_BYTES] = 0x31;
+    tracker.wroteBehind();
+    capture.reset(true);
+    expect(capture.capture(1)).toMatchObject({ ramPages: 2, tracking: 'scan' });
+
+    const other = trackedPair();
+    other.capture.adoptBase();
+    // A compare-mode secondary's marks take over the tracking while it runs.
+    const elsewhere = other.tracker.map + 4096;
+    other.tracker.attach(elsewhere);
+    other.tracker.write(11 * PAGE_BYTES, 1);
+    other.capture.reset(true);
+    expect(other.capture.capture(1)).toMatchObject({ ramPages: 1, tracking: 'scan' });
   });
 
   it('device state survives flatten and rebuild, typed arrays by type', () => {

@@ -283,6 +283,8 @@ describe('parseWireMessage', () => {
     [{ type: 'vmstate-size', checkpoint: 1, header: { bytes: 1, checksum: 1 } }, /input position undefined is not a stream position/],
     [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, lineStart: 'a\nb' } }, /started output line is not a line start/],
     [{ type: 'svm-output', lines: ['x'] }, /svm-output without the checkpoint its run started from/],
+    [{ type: 'checkpoint-ready', base: { image: 'abc', ram: 1 } }, /names a base that is not an image hash and a RAM checksum/],
+    [{ type: 'checkpoint-ready', base: { image: 'a'.repeat(64), ram: -1 } }, /names a base that is not/],
   ])('rejects %j', (data, error) => {
     expect(parseWireMessage(data)).toEqual({ error: expect.stringMatching(error) });
   });
@@ -291,6 +293,13 @@ describe('parseWireMessage', () => {
     expect(parseWireMessage({ type: 'vmstate-size', checkpoint: 2, header, extra: 1 })).toEqual(msg.size(2));
     expect(parseWireMessage({ type: 'heartbeat', sequence: 4 })).toEqual({ type: 'heartbeat', sequence: 4 });
     expect(parseWireMessage({ type: 'colo-exit', detail: 'x' })).toEqual({ type: 'colo-exit', detail: 'x' });
+    const base = { image: 'f'.repeat(64), ram: 0x1234 };
+    expect(parseWireMessage({ type: 'checkpoint-ready', base: { ...base, extra: 1 } })).toEqual({ type: 'checkpoint-ready', base });
+  });
+
+  it('a secondary that holds the booted snapshot names it in checkpoint-ready', () => {
+    const base = { image: 'f'.repeat(64), ram: 0x1234 };
+    expect(new SecondaryCore().handle({ kind: 'ready', base })).toEqual([{ kind: 'send', message: { type: 'checkpoint-ready', base } }]);
   });
 });
 
