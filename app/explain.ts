@@ -5,7 +5,7 @@ import type { CheckpointMode } from '../engine/replication/config.ts';
 
 export const MESSAGE_MEANING: Record<ColoMessageType | 'colo-exit', string> = {
   'checkpoint-ready':
-    'The secondary is set up and can take checkpoints. Sent once; the primary answers with the first checkpoint, a full copy of itself (the initial sync).',
+    'The secondary is set up and can take checkpoints, and says what it holds already: the booted snapshot both PCs were built from, named by its hash. Sent once; the primary answers with the first checkpoint (the initial sync): only what differs from that snapshot when it holds the same one, else a full copy of itself.',
   'checkpoint-request':
     'The primary starts a checkpoint. Until the secondary has the new state, nothing the primary says to clients may leave.',
   'checkpoint-reply':
@@ -30,7 +30,7 @@ export const MODE_MEANING: Record<CheckpointMode, string> = {
 };
 
 const CAUSE_MEANING: Record<string, string> = {
-  initial: 'the first checkpoint of a pair, a full copy',
+  initial: 'the first checkpoint of a pair: what differs from the booted snapshot both hold, or a full copy',
   periodic: 'the period elapsed',
   manual: 'someone pressed Checkpoint now',
   mismatch: 'compare mode: the two PCs answered a request differently, so the secondary is brought back in step',

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       document.body.dataset.interactiveMs = String(Math.round(performance.now()));
     });
   }
-  setStatus('PC A runs; PC B is receiving its first checkpoint (a full copy)…', 'syncing', 2);
+  setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
   await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
   progress.hidden = true;

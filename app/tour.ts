@@ -16,7 +16,7 @@ const STEPS: TourStep[] = [
   {
     target: '.vm-panel[data-side="secondary"]',
     title: 'The secondary waits',
-    text: 'PC B never booted. It started from a full copy of PC A (checkpoint #1) and since then stays paused, loading each new checkpoint (in compare mode it runs too: see below). Its VGA screen shows PC A as it was at the last checkpoint.',
+    text: 'PC B never booted. It was built from the same booted snapshot as PC A, so checkpoint #1 brought only what PC A had changed since (see “Initial sync” under Measurements), and since then it stays paused, loading each new checkpoint (in compare mode it runs too: see below). Its VGA screen shows PC A as it was at the last checkpoint.',
   },
   {
     target: '.client-panel',

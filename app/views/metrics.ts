@@ -34,6 +34,7 @@ export class Metrics {
   private readonly bytesSummary: HTMLElement;
   private readonly failover: HTMLElement;
   private readonly tracking: HTMLElement;
+  private readonly initialSync: HTMLElement;
 
   constructor() {
     this.pauseChart = svg('svg', { class: 'chart', height: CHART_HEIGHT, role: 'img', 'aria-label': 'primary pause per checkpoint' });
@@ -42,6 +43,7 @@ export class Metrics {
     this.bytesSummary = h('p', { class: 'chart-summary', 'data-metric': 'bytes' });
     this.failover = h('p', { 'data-metric': 'failover', text: 'No failover yet.' });
     this.tracking = h('p', { 'data-metric': 'tracking', text: 'no checkpoint yet' });
+    this.initialSync = h('p', { 'data-metric': 'initial-sync', text: 'no pair yet' });
     this.root = h(
       'section',
       { class: 'metrics', 'aria-labelledby': 'metrics-title' },
@@ -54,6 +56,8 @@ export class Metrics {
       this.bytesSummary,
       h('h3', { text: 'How the changed memory is found' }),
       this.tracking,
+      h('h3', { text: 'Initial sync (checkpoint #1 of the pair)' }),
+      this.initialSync,
       h('h3', { text: 'Last failover' }),
       this.failover,
     );
@@ -71,6 +75,8 @@ export class Metrics {
     const lastCapture = captures.at(-1);
     this.bytesSummary.textContent = lastCapture ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}` : '';
     if (lastCapture) this.tracking.textContent = describeTracking(lastCapture, trace);
+    const sync = describeInitialSync(trace);
+    if (sync) this.initialSync.textContent = sync;
     const split = lastFailover(trace);
     if (split) {
       this.failover.textContent =
@@ -97,6 +103,18 @@ function describeTracking(capture: TraceEvent & { kind: 'capture' }, trace: read
   }
   const why = trace.findLast((e) => e.kind === 'error' && e.detail.startsWith('no write tracking'));
   return `a scan of all of RAM against the last checkpoint's copy${took}` + (why?.kind === 'error' ? ` (${why.detail})` : ' (after a restore or a new secondary)');
+}
+
+/** The last pair's checkpoint 1: what it built on and what it moved. */
+export function describeInitialSync(trace: readonly TraceEvent[]): string | undefined {
+  const at = trace.findLastIndex((e) => e.kind === 'initial-sync');
+  const sync = trace[at];
+  if (sync?.kind !== 'initial-sync') return undefined;
+  const first = trace.slice(at).find((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture');
+  const moved = first ? `checkpoint #${first.checkpoint} moved ${formatBytes(first.bytes)}` : 'checkpoint #1 is on its way';
+  return sync.method === 'shared-base'
+    ? `against the booted snapshot both PCs were built from: ${moved}${first?.pages ? ` (${first.pages.ram} RAM pages that differ from it, and the device state)` : ''}. ${sync.detail}.`
+    : `${moved}: ${sync.detail}.`;
 }
 
 function describePath(capture: TraceEvent & { kind: 'capture' }): string {

@@ -35,6 +35,8 @@ describe('the demo page', () => {
   it('protects the client: kill the primary and the secondary carries on with nothing lost', async () => {
     const { page, problems } = await openDemo();
     await expect.poll(() => page.textContent('[data-status]')).toMatch(/^Protected: PC B holds checkpoint #\d+\.$/);
+    // Both PCs were built from the same booted snapshot: checkpoint 1 carried only what PC A changed since.
+    await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #1 moved \d+\.\d (kB|MB) \(\d+ RAM pages/);
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
     expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
@@ -75,6 +77,8 @@ describe('the demo page', () => {
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] h2')).toBe('PC B');
     await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] h2')).toBe('PC C');
     expect(await page.textContent('[data-status]')).toMatch(/^Protected: PC C holds checkpoint #\d+\.$/);
+    // PC B, the survivor, still held the snapshot PC C was built from.
+    await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #\d+ moved/);
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
