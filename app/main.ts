@@ -1,140 +1,24 @@
-// The demo page: a replicated pair of PCs, the client, the protocol timeline,
-// measurements, controls and the guided tour. Every view reads the engine.
+// The demo page's entry. It starts the two PCs first and only then loads the
+// views (xterm.js and the rest, most of the page's script), so the workers
+// fetch and restore the guest while the page builds itself.
 import { ColoCluster } from '../engine/host/cluster.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
-import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
-import type { VmHandle } from '../engine/worker/vm-handle.ts';
-import { viewOf } from './cluster-view.ts';
-import { DemoTraffic } from './demo-traffic.ts';
-import { Tour } from './tour.ts';
-import { ClientPanel } from './views/client-panel.ts';
-import { Controls } from './views/controls.ts';
-import { Metrics } from './views/metrics.ts';
-import { Timeline } from './views/timeline.ts';
-import { VmPanel } from './views/vm-panel.ts';
+import { setStatus } from './status.ts';
 
-const VIEW_REFRESH_MS = 200;
-const SLOW_REFRESH_MS = 1000;
-
-function element(selector: string): HTMLElement {
-  const found = document.querySelector<HTMLElement>(selector);
-  if (!found) throw new Error(`page: missing ${selector}`);
-  return found;
-}
-
-const status = element('[data-status]');
-const progress = element('[data-progress]') as HTMLProgressElement;
-
-function setStatus(text: string, state: string, step?: number): void {
-  status.textContent = text;
-  document.body.dataset.state = state;
-  if (step !== undefined) progress.value = step;
-}
-
-async function main(): Promise<void> {
-  const cluster = new ColoCluster({
-    spawn: spawnBrowserVm,
-    assetBase: new URL(import.meta.env.BASE_URL, location.href).href,
-    replication: DEFAULT_REPLICATION,
-  });
-  const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
-  element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
-  const timeline = new Timeline(cluster.trace, cluster.names);
-  element('[data-timeline]').append(timeline.root);
-  const traffic = new DemoTraffic(cluster);
-  const client = new ClientPanel(cluster, traffic);
-  const metrics = new Metrics();
-  element('[data-lower]').append(client.root, metrics.root);
-
-  setStatus('Fetching and verifying the guest (BIOS, Linux kernel, booted snapshot)…', 'loading', 1);
-  await cluster.start();
-  const vms: Record<'primary' | 'secondary', VmHandle | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
-  if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary);
-  if (vms.primary) {
-    panels.primary.attach(vms.primary, cluster.names.primary);
-    // The snapshot's prompt was printed before this page existed: ask for a fresh one.
-    const from = vms.primary.transcriptEnd(0);
-    void vms.primary.machine.sendSerial(0, '\n');
-    void vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(() => {
-      document.body.dataset.interactiveMs = String(Math.round(performance.now()));
-    });
-  }
-  setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
-  await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
-  setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
-  progress.hidden = true;
-  document.body.dataset.protectedMs = String(Math.round(performance.now()));
-
-  const controls = new Controls(cluster);
-  element('[data-controls]').append(controls.root);
-  const tour = new Tour();
-  const tourButton = element('[data-action="tour"]') as HTMLButtonElement;
-  tourButton.disabled = false;
-  tourButton.addEventListener('click', () => tour.open());
-
-  let traced = 0;
-  const refresh = () => {
-    for (const side of ['primary', 'secondary'] as const) {
-      // After re-protection another PC holds the role.
-      const vm = cluster[side];
-      if (vm) {
-        vms[side] = vm;
-        panels[side].attach(vm, cluster.names[side]);
-      }
-      panels[side].update(viewOf(cluster, side));
-    }
-    controls.update();
-    client.refresh();
-    // `traced` counts events ever read; the trace itself drops its oldest ones.
-    for (let i = Math.max(0, traced - cluster.traceDropped); i < cluster.trace.length; i++) {
-      const event = cluster.trace[i];
-      if (event) client.onTrace(event);
-    }
-    traced = cluster.traceDropped + cluster.trace.length;
-    document.body.dataset.serving = cluster.serving;
-    document.body.dataset.protected = String(cluster.protected);
-    const pvm = viewOf(cluster, 'primary');
-    const svm = viewOf(cluster, 'secondary');
-    const lost = cluster.serviceLost;
-    const headline = lost
-      ? `Service lost: ${lost}.`
-      : cluster.serving === 'secondary'
-        ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
-        : cluster.protected
-          ? `Protected: ${cluster.names.secondary} holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
-          : `Unprotected: ${pvm.roleDetail}`;
-    setStatus(headline, lost ? 'lost' : cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
-  };
-  setInterval(refresh, VIEW_REFRESH_MS);
-  const draw = () => {
-    timeline.render();
-    requestAnimationFrame(draw);
-  };
-  requestAnimationFrame(draw);
-
-  const lastCount: Record<string, number> = {};
-  setInterval(() => {
-    metrics.render(cluster.trace);
-    for (const side of ['primary', 'secondary'] as const) {
-      const vm = vms[side];
-      if (!vm?.alive || cluster.fate[side] !== 'alive') {
-        panels[side].showRate(undefined);
-        continue;
-      }
-      void vm.machine.instructionCount().then((count) => {
-        const before = lastCount[side];
-        lastCount[side] = count;
-        panels[side].showRate(before === undefined ? undefined : ((count - before) * 1000) / SLOW_REFRESH_MS);
-      });
-      void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows));
-    }
-  }, SLOW_REFRESH_MS);
-  traffic.start();
-  refresh();
-}
-
-main().catch((err: unknown) => {
-  setStatus(`Failed: ${err instanceof Error ? err.message : String(err)}`, 'failed');
-  console.error(err);
+const cluster = new ColoCluster({
+  spawn: spawnBrowserVm,
+  assetBase: new URL(import.meta.env.BASE_URL, location.href).href,
+  replication: DEFAULT_REPLICATION,
 });
+setStatus('Fetching and verifying the guest (BIOS, booted snapshot)…', 'loading', 1);
+const started = cluster.start();
+// The page reports a failed start once it is built; until then nothing is unhandled.
+started.catch(() => {});
+
+import('./page.ts')
+  .then(({ showPage }) => showPage(cluster, started))
+  .catch((err: unknown) => {
+    setStatus(`Failed: ${err instanceof Error ? err.message : String(err)}`, 'failed');
+    console.error(err);
+  });

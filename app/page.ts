@@ -1,0 +1,115 @@
+// The demo page's views: a replicated pair of PCs, the client, the protocol
+// timeline, measurements, controls and the guided tour. Every view reads the
+// engine. Loaded after main.ts has started the PCs.
+import type { ColoCluster } from '../engine/host/cluster.ts';
+import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
+import type { VmHandle } from '../engine/worker/vm-handle.ts';
+import { viewOf } from './cluster-view.ts';
+import { element, hideProgress, setStatus } from './status.ts';
+import { DemoTraffic } from './demo-traffic.ts';
+import { Tour } from './tour.ts';
+import { ClientPanel } from './views/client-panel.ts';
+import { Controls } from './views/controls.ts';
+import { Metrics } from './views/metrics.ts';
+import { Timeline } from './views/timeline.ts';
+import { VmPanel } from './views/vm-panel.ts';
+
+const VIEW_REFRESH_MS = 200;
+const SLOW_REFRESH_MS = 1000;
+
+/** Builds the views around `cluster`, whose start() is `started`, and keeps them current. */
+export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<void>): Promise<void> {
+  const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
+  element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
+  const timeline = new Timeline(cluster.trace, cluster.names);
+  element('[data-timeline]').append(timeline.root);
+  const traffic = new DemoTraffic(cluster);
+  const client = new ClientPanel(cluster, traffic);
+  const metrics = new Metrics();
+  element('[data-lower]').append(client.root, metrics.root);
+
+  await started;
+  const vms: Record<'primary' | 'secondary', VmHandle | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
+  if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary);
+  if (vms.primary) {
+    panels.primary.attach(vms.primary, cluster.names.primary);
+    // The snapshot's prompt was printed before this page existed: ask for a fresh one.
+    const from = vms.primary.transcriptEnd(0);
+    void vms.primary.machine.sendSerial(0, '\n');
+    void vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(() => {
+      document.body.dataset.interactiveMs = String(Math.round(performance.now()));
+    });
+  }
+  setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
+  await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+  setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
+  hideProgress();
+  document.body.dataset.protectedMs = String(Math.round(performance.now()));
+
+  const controls = new Controls(cluster);
+  element('[data-controls]').append(controls.root);
+  const tour = new Tour();
+  const tourButton = element('[data-action="tour"]') as HTMLButtonElement;
+  tourButton.disabled = false;
+  tourButton.addEventListener('click', () => tour.open());
+
+  let traced = 0;
+  const refresh = () => {
+    for (const side of ['primary', 'secondary'] as const) {
+      // After re-protection another PC holds the role.
+      const vm = cluster[side];
+      if (vm) {
+        vms[side] = vm;
+        panels[side].attach(vm, cluster.names[side]);
+      }
+      panels[side].update(viewOf(cluster, side));
+    }
+    controls.update();
+    client.refresh();
+    // `traced` counts events ever read; the trace itself drops its oldest ones.
+    for (let i = Math.max(0, traced - cluster.traceDropped); i < cluster.trace.length; i++) {
+      const event = cluster.trace[i];
+      if (event) client.onTrace(event);
+    }
+    traced = cluster.traceDropped + cluster.trace.length;
+    document.body.dataset.serving = cluster.serving;
+    document.body.dataset.protected = String(cluster.protected);
+    const pvm = viewOf(cluster, 'primary');
+    const svm = viewOf(cluster, 'secondary');
+    const lost = cluster.serviceLost;
+    const headline = lost
+      ? `Service lost: ${lost}.`
+      : cluster.serving === 'secondary'
+        ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
+        : cluster.protected
+          ? `Protected: ${cluster.names.secondary} holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
+          : `Unprotected: ${pvm.roleDetail}`;
+    setStatus(headline, lost ? 'lost' : cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
+  };
+  setInterval(refresh, VIEW_REFRESH_MS);
+  const draw = () => {
+    timeline.render();
+    requestAnimationFrame(draw);
+  };
+  requestAnimationFrame(draw);
+
+  const lastCount: Record<string, number> = {};
+  setInterval(() => {
+    metrics.render(cluster.trace);
+    for (const side of ['primary', 'secondary'] as const) {
+      const vm = vms[side];
+      if (!vm?.alive || cluster.fate[side] !== 'alive') {
+        panels[side].showRate(undefined);
+        continue;
+      }
+      void vm.machine.instructionCount().then((count) => {
+        const before = lastCount[side];
+        lastCount[side] = count;
+        panels[side].showRate(before === undefined ? undefined : ((count - before) * 1000) / SLOW_REFRESH_MS);
+      });
+      void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows));
+    }
+  }, SLOW_REFRESH_MS);
+  traffic.start();
+  refresh();
+}
