@@ -56,10 +56,21 @@ export interface ReplicationConfig {
   writeTracking: boolean;
 }
 
+/**
+ * How long a peer busy with its part of a checkpoint may stay silent on top of
+ * the heartbeat's miss limit: v86's whole save_state or restore_state blocks a
+ * worker 120–360 ms (measured), a delta capture or load a few ms.
+ */
+export const PEER_BUSY_MS = 1000;
+
 export const DEFAULT_REPLICATION: ReplicationConfig = {
   mode: 'strict',
   compare: { enabled: false, timeoutMs: 3000 },
   periodMs: 1000,
+  // Measured with the guest burning CPU and checkpoints every 25 ms, the peer's
+  // longest silence outside a checkpoint: 46–66 ms in Chromium, 100–160 ms in
+  // Node workers; 20 ms × 5 raised false alarms with several pages on this
+  // 2-core machine (the browser tests), so detection stays at 350–450 ms (#14).
   heartbeat: { intervalMs: 50, missLimit: 8 },
   gate: { step: false, breakBefore: [] },
   outputCommit: 'hold',

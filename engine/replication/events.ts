@@ -18,6 +18,13 @@ export interface ReplicationStatus {
   heldOutputLines: number;
   /** The secondary runs between checkpoints (compare mode). */
   runsBetweenCheckpoints: boolean;
+  /** Heartbeats as this side saw them: the longest silence of its peer, and the longest gap between its own beats (its timer late). */
+  heartbeatGaps: HeartbeatGaps;
+}
+
+export interface HeartbeatGaps {
+  peerSilenceMs: number;
+  ownBeatGapMs: number;
 }
 
 export type ReplicationEvent =

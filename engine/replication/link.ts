@@ -2,6 +2,10 @@
 // parsing of whatever arrives, a trace line for every protocol message, and the
 // gate that holds messages for step mode and breakpoints. Heartbeats and
 // colo-exit never wait at the gate, so a held handshake is not a dead peer.
+// Where the platform says the other end of the channel is gone (a port's
+// 'close', when the peer's worker ended), the peer is lost at once: the
+// heartbeat remains the detector of a peer that hangs, or of a platform that
+// does not say.
 import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts';
 import { parseWireMessage, SENDER, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
@@ -27,6 +31,7 @@ export class Link {
   private readonly monitor: HeartbeatMonitor;
   private readonly stopBeats: () => void;
   private readonly listener = (event: MessageEvent) => this.receive(event.data);
+  private readonly closeListener = () => this.peerGone();
   private gate: GateConfig = OPEN_GATE;
   private readonly held: Outgoing[] = [];
   private sequence = 0;
@@ -37,6 +42,8 @@ export class Link {
   private frozen = false;
   private cut = false;
   private delayQueue: Promise<void> = Promise.resolve();
+  private lastBeatAt: number | undefined;
+  private longestBeatGapMs = 0;
 
   constructor(
     private readonly side: Side,
@@ -49,6 +56,7 @@ export class Link {
     this.peer = side === 'primary' ? 'secondary' : 'primary';
     this.monitor = new HeartbeatMonitor(heartbeat, clock.now());
     port.addEventListener('message', this.listener);
+    port.addEventListener('close', this.closeListener);
     port.start();
     this.stopBeats = clock.every(heartbeat.intervalMs, () => this.beat());
   }
@@ -121,6 +129,7 @@ export class Link {
     this.closed = true;
     this.stopBeats();
     this.port.removeEventListener('message', this.listener);
+    this.port.removeEventListener('close', this.closeListener);
     this.port.close();
   }
 
@@ -159,8 +168,21 @@ export class Link {
     this.trace(sent);
   }
 
+  /** The peer is capturing or loading a checkpoint for up to `ms` (0: it is done): see HeartbeatMonitor.peerBusy. */
+  peerBusy(ms: number): void {
+    this.monitor.peerBusy(ms);
+  }
+
+  /** Heartbeat gaps seen so far (see ReplicationStatus.heartbeatGaps). */
+  get gaps(): { peerSilenceMs: number; ownBeatGapMs: number } {
+    return { peerSilenceMs: this.monitor.longestSilenceMs, ownBeatGapMs: this.longestBeatGapMs };
+  }
+
   private beat(): void {
     if (this.closed || this.frozen) return;
+    const now = this.clock.now();
+    if (this.lastBeatAt !== undefined) this.longestBeatGapMs = Math.max(this.longestBeatGapMs, now - this.lastBeatAt);
+    this.lastBeatAt = now;
     if (!this.cut) this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
     if (!this.lost && this.monitor.beat()) {
       this.lost = true;
@@ -170,6 +192,12 @@ export class Link {
           `(${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,
       );
     }
+  }
+
+  private peerGone(): void {
+    if (this.closed || this.ended || this.frozen || this.cut || this.lost) return;
+    this.lost = true;
+    this.handlers.onPeerLost(`the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(this.monitor.silentMs(this.clock.now()))} ms after its last message)`);
   }
 
   private receive(data: unknown): void {

@@ -21,11 +21,16 @@ export const realClock: Clock = {
   },
 };
 
-/** One end of a MessageChannel (browser or Node). */
+/**
+ * One end of a MessageChannel (browser or Node). 'close' fires when the other
+ * end is gone (Node: its worker ended; Chromium does not fire it yet).
+ */
 export interface PeerPort {
   postMessage(message: unknown, transfer: Transferable[]): void;
   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  addEventListener(type: 'close', listener: () => void): void;
   removeEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  removeEventListener(type: 'close', listener: () => void): void;
   start(): void;
   close(): void;
 }

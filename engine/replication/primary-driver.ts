@@ -4,7 +4,7 @@
 import { OutputCommit, type HeldLine } from '../protocol/output-commit.ts';
 import { PrimaryCore, type CheckpointCause, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
-import type { CheckpointMode, CompareConfig, ReplicationConfig } from './config.ts';
+import { PEER_BUSY_MS, type CheckpointMode, type CompareConfig, type ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
@@ -125,6 +125,7 @@ export class PrimaryDriver extends CoreDriver {
       exitDetail: this.core.exitDetail,
       heldOutputLines: this.output.heldCount,
       runsBetweenCheckpoints: false,
+      heartbeatGaps: this.link.gaps,
     };
   }
 
@@ -151,6 +152,8 @@ export class PrimaryDriver extends CoreDriver {
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'primary', phase: this.core.phase, checkpoint: this.core.checkpoint });
+      // The secondary checks and loads the state in its only thread: it cannot beat meanwhile.
+      this.link.peerBusy(this.core.phase === 'await-received' || this.core.phase === 'await-loaded' ? PEER_BUSY_MS : 0);
     }
     for (const effect of effects) this.apply(effect);
     // Speculative mode resumed the VM at capture: the period starts at vmstate-loaded.

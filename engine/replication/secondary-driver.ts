@@ -4,7 +4,7 @@
 import { LineSplitter } from '../protocol/output-commit.ts';
 import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
-import type { CompareConfig, ReplicationConfig } from './config.ts';
+import { PEER_BUSY_MS, type CompareConfig, type ReplicationConfig } from './config.ts';
 import type { ReplicationEvent, ReplicationStatus } from './events.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
@@ -71,6 +71,7 @@ export class SecondaryDriver extends CoreDriver {
       exitDetail: this.core.exitDetail,
       heldOutputLines: 0,
       runsBetweenCheckpoints: this.running && this.core.phase !== 'primary',
+      heartbeatGaps: this.link.gaps,
     };
   }
 
@@ -96,6 +97,8 @@ export class SecondaryDriver extends CoreDriver {
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'secondary', phase: this.core.phase, checkpoint: this.core.incoming });
+      // The primary stops and captures its VM in its only thread: it cannot beat meanwhile.
+      this.link.peerBusy(this.core.phase === 'await-send' || this.core.phase === 'await-size' ? PEER_BUSY_MS : 0);
     }
     for (const effect of effects) this.apply(effect);
     this.emit({ type: 'status', status: this.status() });

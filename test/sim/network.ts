@@ -55,6 +55,16 @@ export class SimNetwork {
     this.plan = { drop: 0, duplicate: 0, corrupt: 0, jitterMs: 0, reorder: false, payloadMs: this.plan.payloadMs ?? 0 };
   }
 
+  /** The platform tells `to` its peer's end closed (its worker ended): after what was sent before, never lost or altered, but not across a cut. */
+  sendClose(to: SimPort, wire: { cut: boolean }): void {
+    if (wire.cut) return;
+    const at = Math.max(this.scheduler.now() + 0.2, to.lastArrival);
+    to.lastArrival = at;
+    this.scheduler.after(at - this.scheduler.now(), () => {
+      if (!wire.cut) to.peerClosed();
+    });
+  }
+
   send(to: SimPort, data: unknown, transfer: Transferable[], wire: { cut: boolean }): void {
     if (wire.cut) return;
     if (this.random() < this.plan.drop) {
@@ -110,6 +120,7 @@ export class SimPort implements PeerPort {
   peer: SimPort | undefined;
   lastArrival = 0;
   private readonly listeners = new Set<(event: MessageEvent) => void>();
+  private readonly closeListeners = new Set<() => void>();
   private closed = false;
 
   constructor(
@@ -122,19 +133,30 @@ export class SimPort implements PeerPort {
     this.network.send(this.peer, message, transfer, this.wire);
   }
 
-  addEventListener(_type: 'message', listener: (event: MessageEvent) => void): void {
-    this.listeners.add(listener);
+  addEventListener(type: 'message' | 'close', listener: ((event: MessageEvent) => void) | (() => void)): void {
+    if (type === 'close') this.closeListeners.add(listener as () => void);
+    else this.listeners.add(listener);
   }
 
-  removeEventListener(_type: 'message', listener: (event: MessageEvent) => void): void {
-    this.listeners.delete(listener);
+  removeEventListener(type: 'message' | 'close', listener: ((event: MessageEvent) => void) | (() => void)): void {
+    if (type === 'close') this.closeListeners.delete(listener as () => void);
+    else this.listeners.delete(listener);
   }
 
   start(): void {}
 
+  /** Closed here, or by the end of the worker that owns it: the peer hears of it, as Node's ports do. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.closeListeners.clear();
+    if (this.peer) this.network.sendClose(this.peer, this.wire);
+  }
+
+  peerClosed(): void {
+    if (this.closed) return;
+    for (const listener of this.closeListeners) listener();
   }
 
   deliver(data: unknown): void {

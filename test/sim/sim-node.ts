@@ -108,6 +108,7 @@ export class SimNode implements ClusterNode {
     if (!this.alive) return;
     this.alive = false;
     this.role.dispose();
+    // Disposing the role closes its end of the channel: the peer hears of it, as when a worker ends.
     this.guest.kill();
   }
 

@@ -17,6 +17,7 @@ function status(side: Side, change: Partial<ReplicationStatus> = {}): Replicatio
     exitDetail: '',
     heldOutputLines: 0,
     runsBetweenCheckpoints: false,
+    heartbeatGaps: { peerSilenceMs: 0, ownBeatGapMs: 0 },
     ...change,
   };
 }

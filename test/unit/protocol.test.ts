@@ -330,4 +330,24 @@ describe('HeartbeatMonitor', () => {
     expect([m.beat(), m.beat()]).toEqual([false, false]);
     expect(m.beat()).toBe(true);
   });
+
+  it('a peer busy with a checkpoint may be silent for its allowance too, and no longer once it is done', () => {
+    const m = new HeartbeatMonitor({ intervalMs: 20, missLimit: 3 }, 0);
+    m.peerBusy(50);
+    // 3 beats of the limit and ceil(50 / 20) = 3 of the allowance.
+    expect(Array.from({ length: 6 }, () => m.beat())).toEqual([false, false, false, false, false, false]);
+    expect(m.beat()).toBe(true);
+    m.heard(200);
+    m.peerBusy(0);
+    expect([m.beat(), m.beat(), m.beat(), m.beat()]).toEqual([false, false, false, true]);
+  });
+
+  it('keeps the longest silence it heard, from the first message on', () => {
+    const m = new HeartbeatMonitor({ intervalMs: 20, missLimit: 3 }, 0);
+    m.heard(500);
+    m.heard(520);
+    m.heard(585);
+    m.heard(600);
+    expect(m.longestSilenceMs).toBe(65);
+  });
 });
