@@ -2,6 +2,7 @@
 // timeline, measurements, controls and the guided tour. Every view reads the
 // engine. Loaded after main.ts has started the PCs.
 import type { ColoCluster } from '../engine/host/cluster.ts';
+import { PEER_BUSY_MS } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { viewOf } from './cluster-view.ts';
@@ -45,6 +46,12 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
   hideProgress();
   document.body.dataset.protectedMs = String(Math.round(performance.now()));
+  // When the pair last became protected (re-protection included), for benchmarks: the views refresh only every 200 ms.
+  let wasProtected = true;
+  cluster.subscribe(() => {
+    if (cluster.protected && !wasProtected) document.body.dataset.protectedAt = String(performance.now());
+    wasProtected = cluster.protected;
+  });
 
   const controls = new Controls(cluster);
   element('[data-controls]').append(controls.root);
@@ -74,6 +81,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
     traced = cluster.traceDropped + cluster.trace.length;
     document.body.dataset.serving = cluster.serving;
     document.body.dataset.protected = String(cluster.protected);
+    document.body.dataset.falseFailovers = String(cluster.falseFailovers);
     const pvm = viewOf(cluster, 'primary');
     const svm = viewOf(cluster, 'secondary');
     const lost = cluster.serviceLost;
@@ -96,6 +104,12 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
   const lastCount: Record<string, number> = {};
   setInterval(() => {
     metrics.render(cluster.trace);
+    metrics.renderDetection({
+      heartbeat: cluster.config.heartbeat,
+      peerBusyMs: PEER_BUSY_MS,
+      gaps: (['primary', 'secondary'] as const).map((side) => ({ name: cluster.names[side], gaps: cluster.status[side]?.heartbeatGaps })),
+      falseFailovers: cluster.falseFailovers,
+    });
     for (const side of ['primary', 'secondary'] as const) {
       const vm = vms[side];
       if (!vm?.alive || cluster.fate[side] !== 'alive') {

@@ -1,6 +1,8 @@
 // Measured, not modelled: the primary's pause and the bytes moved at every
 // checkpoint, and the last failover split into detection and takeover.
+import type { HeartbeatConfig } from '../../engine/protocol/heartbeat.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
+import type { HeartbeatGaps } from '../../engine/replication/events.ts';
 import { median } from '../../engine/shared/statistics.ts';
 import { formatBytes, formatFineMs, formatMs, h, svg } from '../dom.ts';
 
@@ -26,6 +28,14 @@ export function lastFailover(trace: readonly TraceEvent[]): FailoverSplit | unde
   return { cause: cause.action, detectionMs: takeover.time - cause.time, takeoverMs: firstReply ? firstReply.time - takeover.time : undefined };
 }
 
+/** What the detection line needs: the setting, each PC's heartbeat gaps, the host's count of false alarms. */
+export interface DetectionView {
+  heartbeat: HeartbeatConfig;
+  peerBusyMs: number;
+  gaps: { name: string; gaps: HeartbeatGaps | undefined }[];
+  falseFailovers: number;
+}
+
 export class Metrics {
   readonly root: HTMLElement;
   private readonly pauseChart: SVGSVGElement;
@@ -35,6 +45,7 @@ export class Metrics {
   private readonly failover: HTMLElement;
   private readonly tracking: HTMLElement;
   private readonly initialSync: HTMLElement;
+  private readonly detection: HTMLElement;
 
   constructor() {
     this.pauseChart = svg('svg', { class: 'chart', height: CHART_HEIGHT, role: 'img', 'aria-label': 'primary pause per checkpoint' });
@@ -44,6 +55,7 @@ export class Metrics {
     this.failover = h('p', { 'data-metric': 'failover', text: 'No failover yet.' });
     this.tracking = h('p', { 'data-metric': 'tracking', text: 'no checkpoint yet' });
     this.initialSync = h('p', { 'data-metric': 'initial-sync', text: 'no pair yet' });
+    this.detection = h('p', { 'data-metric': 'detection', text: '' });
     this.root = h(
       'section',
       { class: 'metrics', 'aria-labelledby': 'metrics-title' },
@@ -58,6 +70,8 @@ export class Metrics {
       this.tracking,
       h('h3', { text: 'Initial sync (checkpoint #1 of the pair)' }),
       this.initialSync,
+      h('h3', { text: 'Failure detection' }),
+      this.detection,
       h('h3', { text: 'Last failover' }),
       this.failover,
     );
@@ -83,6 +97,18 @@ export class Metrics {
         `after ${split.cause}: detection ${formatMs(split.detectionMs)}, then ` +
         (split.takeoverMs === undefined ? 'waiting for the first reply…' : `first reply from the new primary ${formatMs(split.takeoverMs)} later (total ${formatMs(split.detectionMs + split.takeoverMs)})`);
     }
+  }
+
+  renderDetection(view: DetectionView): void {
+    const { intervalMs, missLimit } = view.heartbeat;
+    const heard = view.gaps
+      .filter((g) => g.gaps !== undefined)
+      .map((g) => `${g.name} ${formatMs(g.gaps?.peerSilenceMs ?? 0)}`)
+      .join(', ');
+    this.detection.textContent =
+      `A heartbeat every ${intervalMs} ms each way; a PC that hears nothing for ${missLimit} of its own beats (~${formatMs(intervalMs * missLimit)}) counts its peer lost ` +
+      `(up to ${formatMs(view.peerBusyMs)} more while the peer captures or loads a checkpoint, its only thread busy). ` +
+      `Longest silence heard: ${heard || 'nothing yet'}. False alarms (a takeover while the primary still answered): ${view.falseFailovers}.`;
   }
 
   private bars(chart: SVGSVGElement, values: number[], kind: string): void {
