@@ -32,6 +32,12 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
+/** The quartiles and extremes, named as the benchmarks' JSON files name them. */
+export function quartiles(values: readonly number[]): { p50: number; p25: number; p75: number; min: number; max: number; n: number } {
+  const s = summarize(values);
+  return { p50: s.median, p25: s.p25, p75: s.p75, min: s.min, max: s.max, n: s.n };
+}
+
 export function formatSummary(s: Summary, unit: string, digits = 0): string {
   const f = (v: number) => v.toFixed(digits);
   return `median ${f(s.median)} ${unit} (IQR ${f(s.p25)}–${f(s.p75)}, min ${f(s.min)}, max ${f(s.max)}, n=${s.n})`;

@@ -6,6 +6,7 @@ import type { ClientReport } from '../../engine/host/ledger-client.ts';
 import type { ReplicationStatus } from '../../engine/replication/events.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
+import type { HeartbeatConfig } from '../../engine/protocol/heartbeat.ts';
 import { ask, heldSeen, messageSeen, startCluster, takeoverFrom, TEST_REPLICATION } from './cluster.ts';
 
 export interface Stage {
@@ -73,16 +74,24 @@ export interface KillResult {
   /** Kill → first reply released by the new primary, and kill → takeover decision. */
   failoverMs: number;
   detectionMs: number;
+  /** Takeovers the host judged false alarms (the primary still answered): 0 where it was killed. */
+  falseFailovers: number;
 }
 
 /**
  * Three acknowledged adds, a fourth in flight while the stage is reached, a
  * kill, then three more adds and a read on the new primary.
  */
-export async function killPrimaryAt(spawn: () => VmHandle, assetBase: string, stageName: string, mode: CheckpointMode = TEST_REPLICATION.mode): Promise<KillResult> {
+export async function killPrimaryAt(
+  spawn: () => VmHandle,
+  assetBase: string,
+  stageName: string,
+  mode: CheckpointMode = TEST_REPLICATION.mode,
+  heartbeat: HeartbeatConfig = TEST_REPLICATION.heartbeat,
+): Promise<KillResult> {
   const stage = STAGES.find((s) => s.name === stageName);
   if (!stage) throw new Error(`no stage ${stageName}`);
-  const c = await startCluster({ spawn, assetBase, replication: { ...TEST_REPLICATION, mode } });
+  const c = await startCluster({ spawn, assetBase, replication: { ...TEST_REPLICATION, mode, heartbeat } });
   try {
     for (let i = 1; i <= 3; i++) await ask(c, { op: 'add', amount: i });
     const committed = c.status.primary?.committed ?? 0;
@@ -112,6 +121,7 @@ export async function killPrimaryAt(spawn: () => VmHandle, assetBase: string, st
       secondary: c.status.secondary,
       failoverMs: firstReleaseAt - killedAt,
       detectionMs: (takeover?.time ?? NaN) - killedAt,
+      falseFailovers: c.falseFailovers,
     };
   } finally {
     c.dispose();
