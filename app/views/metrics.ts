@@ -139,9 +139,11 @@ export function describeInitialSync(trace: readonly TraceEvent[]): string | unde
   const first = trace.slice(at).find((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture');
   const moved = first ? `checkpoint #${first.checkpoint} moved ${formatBytes(first.bytes)}` : 'checkpoint #1 is on its way';
   return sync.method === 'shared-base'
-    ? `against the booted snapshot both PCs were built from: ${moved}${first?.pages ? ` (${first.pages.ram} RAM pages that differ from it, and the device state)` : ''}. ${sync.detail}.`
+    ? `against the booted snapshot both PCs were built from: ${moved}${first?.pages ? ` (${first.pages.ram} RAM pages that differ from it, and the device state)` : ''}. ${capitalized(sync.detail)}.`
     : `${moved}: ${sync.detail}.`;
 }
+
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 function describePath(capture: TraceEvent & { kind: 'capture' }): string {
   if (capture.path === 'full') return '(the whole state: naive mode moves all of it every time)';

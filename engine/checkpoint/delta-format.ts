@@ -142,7 +142,8 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
   return listError ? { error: listError } : h;
 }
 
-const hex = (n: number): string => n.toString(16).padStart(8, '0');
+/** A checksum as the trace and errors print it. */
+export const hex = (n: number): string => n.toString(16).padStart(8, '0');
 
 function checkAscending(list: Uint32Array, limit: number, what: string): string | undefined {
   let previous = -1;

@@ -2,6 +2,7 @@
 import { sameBase, type SharedBase, type VmstateHeader } from '../protocol/messages.ts';
 import type { CapturedState, InitialSync, Revert, StateSink, StateSource } from './state-path.ts';
 import type { DeltaApplier } from '../checkpoint/delta-apply.ts';
+import { hex } from '../checkpoint/delta-format.ts';
 import type { CaptureOptions, DeltaCapture } from '../checkpoint/delta-capture.ts';
 
 export class DeltaSource implements StateSource {
@@ -118,5 +119,3 @@ export class DeltaSink implements StateSink {
   /** apply() either finishes or puts everything back: the VM holds the last good checkpoint already. */
   async reloadLastGood(): Promise<void> {}
 }
-
-const hex = (n: number): string => n.toString(16).padStart(8, '0');
