@@ -82,6 +82,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
     document.body.dataset.serving = cluster.serving;
     document.body.dataset.protected = String(cluster.protected);
     document.body.dataset.falseFailovers = String(cluster.falseFailovers);
+    document.body.dataset.dismissedSuspicions = String(cluster.dismissedSuspicions);
     const pvm = viewOf(cluster, 'primary');
     const svm = viewOf(cluster, 'secondary');
     const lost = cluster.serviceLost;
@@ -108,6 +109,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
       heartbeat: cluster.config.heartbeat,
       peerBusyMs: PEER_BUSY_MS,
       gaps: (['primary', 'secondary'] as const).map((side) => ({ name: cluster.names[side], gaps: cluster.status[side]?.heartbeatGaps })),
+      dismissedSuspicions: cluster.dismissedSuspicions,
       falseFailovers: cluster.falseFailovers,
     });
     for (const side of ['primary', 'secondary'] as const) {

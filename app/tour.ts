@@ -51,12 +51,12 @@ const STEPS: TourStep[] = [
   {
     target: '[data-action="kill-primary"]',
     title: 'Kill the primary',
-    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats, takes over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0.',
+    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats and tells the host; the host, which ended that worker, tells it to take over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0.',
   },
   {
     target: '.controls .danger',
     title: 'Freeze, cut, kill',
-    text: 'A frozen primary is alive but silent: only heartbeats reveal it. A cut link makes both sides lose each other; the host acts as arbiter and keeps the primary, fencing the secondary, because two primaries would contradict each other.',
+    text: 'A frozen primary is alive but silent: only heartbeats reveal it. A cut link makes both sides suspect each other; the host is the witness: it pings both, both answer, so at first it only waits. Once the link has stayed silent for a second it has failed, and the host keeps the primary, fencing the secondary, because two primaries would contradict each other.',
   },
   {
     target: 'label.unsafe',

@@ -27,6 +27,7 @@ interface Sample {
   checkpoint: number;
   answered: number;
   falseFailovers: number;
+  dismissedSuspicions: number;
   badReplies: number;
   serving: string;
   protected: boolean;
@@ -38,12 +39,13 @@ async function sample(page: Page, startedAt: number): Promise<Sample> {
   const status = (await page.textContent('[data-status]')) ?? '';
   const counts = (await page.textContent('.counts')) ?? '';
   const detection = (await page.textContent('[data-metric="detection"]')) ?? '';
-  const heard = /Longest silence heard: (.*?)\. False/.exec(detection)?.[1] ?? '';
+  const heard = /Longest silence heard: (.*?)\. Suspicions/.exec(detection)?.[1] ?? '';
   return {
     atS: Math.round((performance.now() - startedAt) / 1000),
     checkpoint: Number(/checkpoint #(\d+)/.exec(status)?.[1] ?? NaN),
     answered: Number(/(\d+) answered/.exec(counts)?.[1] ?? NaN),
     falseFailovers: Number(await body('false-failovers')),
+    dismissedSuspicions: Number(await body('dismissed-suspicions')),
     badReplies: Number((await page.getAttribute('.consistency', 'data-consistency')) ?? NaN),
     serving: await body('serving'),
     protected: (await body('protected')) === 'true',
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
     checkpoints: last?.checkpoint ?? 0,
     answered: last?.answered ?? 0,
     false_failovers: last?.falseFailovers ?? NaN,
+    dismissed_suspicions: last?.dismissedSuspicions ?? NaN,
     bad_replies: last?.badReplies ?? NaN,
     still_protected_by_pc_b: last?.protected === true && last.serving === 'primary' && first?.serving === 'primary',
     longest_silence_ms: last?.longestSilenceMs ?? [],

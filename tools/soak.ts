@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   const report = cluster.client.summary();
   const liveWorkers = [cluster.primary, cluster.secondary].filter((vm) => vm?.alive).length;
   const falseFailovers = cluster.falseFailovers;
+  const dismissedSuspicions = cluster.dismissedSuspicions;
   cluster.dispose();
   // Terminated workers release their handles asynchronously.
   for (let i = 0; i < 50 && JSON.stringify(handles()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 100));
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     audit: audit.length === 0 ? 'the serving ledger holds every reply the client saw' : audit,
     unplannedExits,
     falseFailovers,
+    dismissedSuspicions,
     workersAliveBeforeDispose: liveWorkers,
     handlesBefore: before,
     handlesAfter: after,

@@ -28,11 +28,12 @@ export function lastFailover(trace: readonly TraceEvent[]): FailoverSplit | unde
   return { cause: cause.action, detectionMs: takeover.time - cause.time, takeoverMs: firstReply ? firstReply.time - takeover.time : undefined };
 }
 
-/** What the detection line needs: the setting, each PC's heartbeat gaps, the host's count of false alarms. */
+/** What the detection line needs: the setting, each PC's heartbeat gaps, the host's counts of dismissed suspicions and false alarms. */
 export interface DetectionView {
   heartbeat: HeartbeatConfig;
   peerBusyMs: number;
   gaps: { name: string; gaps: HeartbeatGaps | undefined }[];
+  dismissedSuspicions: number;
   falseFailovers: number;
 }
 
@@ -106,9 +107,10 @@ export class Metrics {
       .map((g) => `${g.name} ${formatMs(g.gaps?.peerSilenceMs ?? 0)}`)
       .join(', ');
     this.detection.textContent =
-      `A heartbeat every ${intervalMs} ms each way; a PC that hears nothing for ${missLimit} of its own beats (~${formatMs(intervalMs * missLimit)}) counts its peer lost ` +
-      `(up to ${formatMs(view.peerBusyMs)} more while the peer captures or loads a checkpoint, its only thread busy). ` +
-      `Longest silence heard: ${heard || 'nothing yet'}. False alarms (a takeover while the primary still answered): ${view.falseFailovers}.`;
+      `A heartbeat every ${intervalMs} ms each way; a PC that hears nothing for ${missLimit} of its own beats (~${formatMs(intervalMs * missLimit)}) suspects its peer ` +
+      `(up to ${formatMs(view.peerBusyMs)} more while the peer captures or loads a checkpoint, its only thread busy) and tells the host, which pings the suspect: ` +
+      `one that answers was only late. Longest silence heard: ${heard || 'nothing yet'}. ` +
+      `Suspicions dismissed (the peer answered the host): ${view.dismissedSuspicions}. False alarms (protection ended with nothing broken): ${view.falseFailovers}.`;
   }
 
   private bars(chart: SVGSVGElement, values: number[], kind: string): void {

@@ -28,8 +28,10 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
   channel?: () => [MessagePort, MessagePort];
   /** An unanswered request is sent again after this long (default CLIENT_RETRY_MS). */
   clientRetryMs?: number;
-  /** How long the host waits for a primary's answer before it counts as hung (default ARBITER_PING_MS). */
+  /** How long the host waits for a suspect's answer before it counts as hung (default ARBITER_PING_MS). */
   arbiterPingMs?: number;
+  /** A link silent this long while both PCs answer the host counts as failed (default LINK_FAILURE_MS). */
+  linkFailureMs?: number;
 }
 
 type Listener = () => void;
@@ -37,8 +39,16 @@ type Listener = () => void;
 /** An unanswered request is sent again after this long (replies may wait for a checkpoint). */
 const CLIENT_RETRY_MS = 5000;
 
-/** How long the host waits for a primary to answer before it counts as hung. */
+/** How long the host waits for a suspected PC to answer before it counts as hung. */
 const ARBITER_PING_MS = 500;
+
+/**
+ * A link that carried nothing this long while both PCs answer the host has
+ * failed. Well above the longest silence measured between two live workers
+ * (under 150 ms, outside a checkpoint's busy allowance), so late heartbeats
+ * are dismissed and only a link that stays silent ends protection.
+ */
+const LINK_FAILURE_MS = 1000;
 
 export class ColoCluster<N extends ClusterNode = ClusterNode> {
   readonly client: LedgerClient;
@@ -60,7 +70,9 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
-    this.core = new HostCore({ config: options.replication, pingTimeoutMs: options.arbiterPingMs ?? ARBITER_PING_MS });
+    this.core = new HostCore({ config: options.replication, pingTimeoutMs: options.arbiterPingMs ?? ARBITER_PING_MS,
+      linkFailureMs: options.linkFailureMs ?? LINK_FAILURE_MS,
+    });
     this.client = new LedgerClient((line) => this.sendToServing(line), () => this.clock.now());
     // Like TCP retransmitting: a request unanswered for long is sent again, same id.
     const retryMs = options.clientRetryMs ?? CLIENT_RETRY_MS;
@@ -128,6 +140,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** Takeovers while the primary still answered and nobody cut the link: heartbeats too late. */
   get falseFailovers(): number {
     return this.core.falseFailovers;
+  }
+
+  /** Suspicions the host dismissed because the suspect answered it (late heartbeats that cost nothing). */
+  get dismissedSuspicions(): number {
+    return this.core.dismissedSuspicions;
   }
 
   /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
@@ -339,9 +356,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
         const vm = this.node(effect.side);
         return vm?.alive ? invoke(vm.replication, effect.call) : Promise.resolve();
       }
-      case 'ping-primary':
-        void this.answersWithin(this.primary, effect.timeoutMs).then((answered) => this.input({ kind: 'ping-answered', answered }));
+      case 'ping': {
+        const { side } = effect;
+        void this.answersWithin(this.node(side), effect.timeoutMs).then((answered) => this.input({ kind: 'ping-answered', side, answered }));
         return Promise.resolve();
+      }
       case 'deliver':
         for (const line of effect.lines) this.client.onReleasedLine(line);
         for (const listener of this.releasedListeners) listener(effect.side, effect.lines);
@@ -419,6 +438,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     for (const event of events) {
       if (event.type === 'trace') this.log.record(event.event);
       else if (event.type === 'status') this.apply({ kind: 'status', side, status: event.status });
+      else if (event.type === 'peer-silent') this.apply({ kind: 'peer-silent', side, detail: event.detail, silentMs: event.silentMs });
       else this.apply({ kind: 'released', side, lines: event.lines });
     }
     this.notify();

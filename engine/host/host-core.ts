@@ -1,8 +1,13 @@
 // The host's policy for a replicated pair, as a pure state machine: which PC
 // serves the client, when a PC is fenced, when a primary out of COLO may
 // release what it holds, who wins when both sides claim to be primary, and
-// when a new pair may start. Inputs arrive as data (the workers' statuses and
-// released lines, the operator's commands, the answer to a ping), effects leave
+// when a new pair may start. The host is also the pair's witness: a side's
+// heartbeats only make it suspect its peer; the host pings the suspect and
+// decides (gone or hung: the reporter goes on without it; answering: the
+// suspicion is dismissed, unless the link has carried nothing for so long that
+// it failed, and then the primary goes on alone). So a late heartbeat costs a
+// ping, never a failover. Inputs arrive as data (the workers' statuses and
+// released lines, the operator's commands, the answers to pings), effects leave
 // as data. It owns no timers, workers or ports: engine/host/cluster.ts wires it.
 import type { Side } from '../protocol/messages.ts';
 import type { HostAction } from '../protocol/trace.ts';
@@ -24,8 +29,10 @@ export type HostInput =
   | { kind: 'released'; side: Side; lines: string[] }
   /** Output the serving PC released in its previous role while its new pair was starting. */
   | { kind: 'released-before'; lines: string[] }
-  /** The answer to `ping-primary`: did the primary answer in time? */
-  | { kind: 'ping-answered'; answered: boolean }
+  /** `side` heard nothing from its peer for `silentMs` (missed heartbeats, or its end of the channel closed). */
+  | { kind: 'peer-silent'; side: Side; detail: string; silentMs: number }
+  /** The answer to `ping`: did `side` answer the host in time? */
+  | { kind: 'ping-answered'; side: Side; answered: boolean }
   | { kind: 'kill'; side: Side }
   | { kind: 'freeze-primary' }
   | { kind: 'cut-link' }
@@ -47,8 +54,8 @@ export type HostEffect =
   /** End that PC's worker at once, as a crash would. */
   | { kind: 'terminate'; side: Side | Standby }
   | { kind: 'send'; side: Side; call: CommandCall }
-  /** Ask the primary whether it still answers; reply with `ping-answered` after at most `timeoutMs`. */
-  | { kind: 'ping-primary'; timeoutMs: number }
+  /** Ask `side` whether it still answers; reply with `ping-answered` after at most `timeoutMs`. */
+  | { kind: 'ping'; side: Side; timeoutMs: number }
   /** Lines the client may now see, from the PC that serves it. */
   | { kind: 'deliver'; side: Side; lines: string[] }
   /** Send the client's unanswered request again, to whichever PC now serves. */
@@ -60,8 +67,18 @@ export type HostEffect =
 
 export interface HostCoreOptions {
   config: ReplicationConfig;
-  /** How long the host waits for a primary's answer before it counts as hung. */
+  /** How long the host waits for a suspect's answer before it counts as hung. */
   pingTimeoutMs: number;
+  /** A link silent this long while both sides answer the host has failed: the primary goes on alone. */
+  linkFailureMs: number;
+}
+
+/** A side suspected by its peer, while the host's ping is out. */
+interface Suspicion {
+  detail: string;
+  silentMs: number;
+  /** The pair it was raised in: an answer about an earlier pair decides nothing. */
+  pair: number;
 }
 
 const other = (side: Side): Side => (side === 'primary' ? 'secondary' : 'primary');
@@ -76,18 +93,21 @@ export class HostCore {
   readonly status: Partial<Record<Side, ReplicationStatus>> = {};
   /** The name of the PC in each role, for people: PC A, PC B, PC C… */
   readonly names: Record<Side, string> = { primary: '', secondary: '' };
-  /** Deciding between two sides that both claim to be primary (the ping is out). */
-  arbitrating = false;
   /**
-   * Takeovers by a secondary while the primary still answered the host and
-   * nobody had cut the link: heartbeats that came too late, not a failure.
+   * Protection ended although no PC was killed or frozen and nobody cut the
+   * link: the link counted as failed while both answered, or a live PC did not
+   * answer the host's ping in time.
    */
   falseFailovers = 0;
+  /** Suspicions the host dismissed because the suspect answered: late heartbeats that cost nothing. */
+  dismissedSuspicions = 0;
   /** The operator cut this pair's link (a takeover it causes is a real one). */
   private linkCut = false;
-  private arbitratingFrom = 0;
-  private heldForArbitration: string[] = [];
-  private operatorFailover = false;
+  private readonly suspected: Partial<Record<Side, Suspicion>> = {};
+  /** Counts pairs (and takeovers): what a suspicion belongs to. */
+  private pair = 0;
+  /** The host told the secondary to take over (the operator, or a confirmed suspicion). */
+  private takeoverOrdered = false;
   private confirmedAlone = false;
   private autoReprotect = false;
   /** A re-protection under way: who survives, and the new PC's name. */
@@ -102,6 +122,11 @@ export class HostCore {
     const { config } = options;
     this.desired = { ...config, compare: { ...config.compare }, heartbeat: { ...config.heartbeat } };
     this.gates = { primary: config.gate, secondary: config.gate };
+  }
+
+  /** A suspicion is being checked: the host's ping is out, and which PC survives is not yet known. */
+  get arbitrating(): boolean {
+    return this.suspected.primary !== undefined || this.suspected.secondary !== undefined;
   }
 
   /** A new secondary is being started, or its pair is not yet replicating. */
@@ -178,17 +203,15 @@ export class HostCore {
       case 'status':
         return this.onStatus(input.side, input.status);
       case 'released':
-        if (input.side === 'secondary' && this.arbitrating) {
-          this.heldForArbitration.push(...input.lines);
-          return [];
-        }
         // Only the serving PC speaks for the service.
         return input.side === this.serving ? [{ kind: 'deliver', side: input.side, lines: input.lines }] : [];
       case 'released-before':
         // A survivor's output released by its previous role is still real output of the PC that serves.
         return [{ kind: 'deliver', side: this.serving, lines: input.lines }];
+      case 'peer-silent':
+        return this.suspect(input.side, input.detail, input.silentMs);
       case 'ping-answered':
-        return this.concludeArbitration(input.answered);
+        return this.decide(input.side, input.answered);
       case 'kill':
         return input.side === 'primary' ? this.killPrimary() : this.killSecondary();
       case 'freeze-primary':
@@ -226,46 +249,88 @@ export class HostCore {
     const wasProtected = this.protected;
     this.status[side] = status;
     if (!wasProtected && this.protected) effects.push(trace('protected', `secondary holds checkpoint ${status.committed}`));
-    if (side === 'secondary' && status.role === 'primary' && this.serving === 'primary' && !this.arbitrating) {
-      effects.push(...this.arbitrate(status.committed));
-    }
-    if (side === 'secondary' && status.phase === 'exited') this.operatorFailover = false;
+    if (side === 'secondary' && status.role === 'primary' && this.serving === 'primary') effects.push(...this.takenOver(status.committed));
+    if (side === 'secondary' && status.phase === 'exited') this.takeoverOrdered = false;
     return [...effects, ...this.settleAfterExit()];
   }
 
-  // The secondary has taken over. If the primary is dead, killed or hung, the
-  // secondary serves. If the primary still answers the host, it was the link
-  // that failed: the primary may already have released output the secondary's
-  // checkpoint does not cover, so the secondary is the one fenced.
-  private arbitrate(from: number): HostEffect[] {
-    this.arbitrating = true;
-    this.arbitratingFrom = from;
-    // An operator's failover, or a primary known dead or hung, needs no ping.
-    if (this.operatorFailover || this.fate.primary !== 'alive' || !this.running.primary) return this.concludeArbitration(false);
-    return [{ kind: 'ping-primary', timeoutMs: this.options.pingTimeoutMs }];
+  // A side's heartbeats say its peer is silent. The host pings the suspect,
+  // unless it already knows its fate (it ended or froze that worker itself).
+  private suspect(reporter: Side, detail: string, silentMs: number): HostEffect[] {
+    const suspect = other(reporter);
+    if (this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
+    const pending = this.suspected[suspect];
+    if (pending) {
+      pending.detail = detail;
+      pending.silentMs = silentMs;
+      return [];
+    }
+    const heard = trace('suspect', `${this.names[reporter]} heard nothing from ${this.names[suspect]} for ${Math.round(silentMs)} ms (${detail})`);
+    if (!this.running[suspect] || this.fate[suspect] !== 'alive') {
+      const why = `the host ${this.running[suspect] ? (this.fate[suspect] === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
+      return [heard, ...this.peerFailed(reporter, why, detail)];
+    }
+    this.suspected[suspect] = { detail, silentMs, pair: this.pair };
+    return [heard, { kind: 'ping', side: suspect, timeoutMs: this.options.pingTimeoutMs }];
   }
 
-  private concludeArbitration(primaryAnswers: boolean): HostEffect[] {
-    if (!this.arbitrating) return [];
-    this.arbitrating = false;
-    const held = this.heldForArbitration;
-    this.heldForArbitration = [];
-    // The secondary may have died while the host waited for the primary: then
-    // it cannot serve whatever the ping said, and the primary, if alive, stays.
-    const secondaryGone = !this.running.secondary || this.fate.secondary !== 'alive';
-    if (secondaryGone && !primaryAnswers) {
-      return [trace('arbitrate', 'the secondary that took over is gone too: the primary stays, if it can serve'), ...this.settleAfterExit()];
-    }
-    if (primaryAnswers) {
-      const falseAlarm = !this.linkCut;
+  // The suspect answered the host, or did not. Silent to its peer yet
+  // answering the host: its heartbeats were late (dismissed, at no cost), or
+  // the link failed (then the primary, which may have released output no
+  // checkpoint of the secondary covers, goes on alone).
+  private decide(suspect: Side, answered: boolean): HostEffect[] {
+    const suspicion = this.suspected[suspect];
+    delete this.suspected[suspect];
+    const reporter = other(suspect);
+    if (!suspicion || suspicion.pair !== this.pair || this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
+    const name = this.names[suspect];
+    if (!answered) {
+      // The host did not end or freeze it: as far as it knows, a live PC was too busy to answer.
+      const falseAlarm = this.running[suspect] && this.fate[suspect] === 'alive';
       if (falseAlarm) this.falseFailovers++;
       return [
-        trace('arbitrate', 'the primary still answers the host: the link failed, not the primary; the secondary is fenced'),
-        ...(falseAlarm ? [trace('false-failover', `nobody cut the link: the secondary missed the primary's heartbeats while both ran (${this.falseFailovers} so far)`)] : []),
-        ...this.retireSecondary('fenced'),
-        ...this.settleAfterExit(),
+        ...(falseAlarm ? [trace('false-failover', `${name} did not answer in ${this.options.pingTimeoutMs} ms, though the host did not end or freeze it (${this.falseFailovers} so far)`)] : []),
+        ...this.peerFailed(reporter, `it did not answer the host within ${this.options.pingTimeoutMs} ms`, suspicion.detail),
       ];
     }
+    if (suspicion.silentMs < this.options.linkFailureMs) {
+      this.dismissedSuspicions++;
+      return [
+        trace('dismiss', `${name} answered the host: its heartbeats were late, not lost; ${this.names[reporter]} goes on listening (${this.dismissedSuspicions} so far)`),
+        send(reporter, { command: 'peerAnswered', args: [] }),
+      ];
+    }
+    const falseAlarm = !this.linkCut;
+    if (falseAlarm) this.falseFailovers++;
+    const silence = `the link carried nothing for ${Math.round(suspicion.silentMs)} ms while both PCs answered the host`;
+    return [
+      trace('arbitrate', `${silence}: it failed; ${this.names.primary} goes on alone and ${this.names.secondary} will be fenced`),
+      ...(falseAlarm ? [trace('false-failover', `nobody cut the link (${this.falseFailovers} so far)`)] : []),
+      ...this.toRunning(['primary'], { command: 'peerLost', args: [silence] }),
+    ];
+  }
+
+  /** The host confirmed the reporter's suspicion: a secondary takes over, a primary leaves COLO (then the host fences the secondary). */
+  private peerFailed(reporter: Side, why: string, detail: string): HostEffect[] {
+    const suspect = this.names[other(reporter)];
+    const confirmed = `${detail}; the host confirmed: ${why}`;
+    if (reporter === 'secondary') {
+      this.takeoverOrdered = true;
+      return [trace('failover-command', `${suspect} failed (${why}): ${this.names.secondary} takes over`), send('secondary', { command: 'peerLost', args: [confirmed] })];
+    }
+    return [trace('arbitrate', `${suspect} failed (${why}): ${this.names.primary} goes on alone`), send('primary', { command: 'peerLost', args: [confirmed] })];
+  }
+
+  // The secondary has taken over, as the host told it to: the old primary is
+  // fenced, so it can never speak again, and the new one serves the client.
+  // A takeover the host never ordered, with the primary still running, would
+  // make two primaries: that secondary is fenced instead.
+  private takenOver(from: number): HostEffect[] {
+    if (!this.takeoverOrdered && this.running.primary && this.fate.primary === 'alive') {
+      return [trace('arbitrate', 'the secondary took over without the host\'s word while the primary runs: the secondary is fenced'), ...this.retireSecondary('fenced')];
+    }
+    this.takeoverOrdered = false;
+    this.newPair();
     const effects: HostEffect[] = [];
     if (this.running.primary) {
       effects.push(trace('fence', 'old primary terminated after takeover, so it can never speak again'));
@@ -273,8 +338,7 @@ export class HostCore {
       effects.push(...this.end('primary'));
     }
     this.serving = 'secondary';
-    effects.push(trace('primary-changed', `secondary took over from checkpoint ${this.arbitratingFrom}`));
-    effects.push({ kind: 'deliver', side: 'secondary', lines: held }, { kind: 'retry-client' });
+    effects.push(trace('primary-changed', `secondary took over from checkpoint ${from}`), { kind: 'retry-client' });
     return effects;
   }
 
@@ -283,7 +347,7 @@ export class HostCore {
   private settleAfterExit(): HostEffect[] {
     const primary = this.status.primary;
     if (!primary || primary.phase !== 'exited' || this.confirmedAlone) return [];
-    if (this.serving !== 'primary' || this.arbitrating || this.operatorFailover) return [];
+    if (this.serving !== 'primary' || this.takeoverOrdered) return [];
     if (!this.running.primary || this.fate.primary !== 'alive') return [];
     const effects: HostEffect[] = [];
     if (this.running.secondary && this.fate.secondary === 'alive') {
@@ -309,14 +373,14 @@ export class HostCore {
   // that can no longer answer must not keep the primary waiting for it.
   private retireSecondary(fate: 'killed' | 'fenced'): HostEffect[] {
     this.fate.secondary = fate;
-    this.operatorFailover = false;
+    this.takeoverOrdered = false;
     return this.end('secondary');
   }
 
   private failover(): HostEffect[] {
-    // While the host arbitrates, the secondary has already taken over: the host decides, not this command.
-    if (!this.running.secondary || this.fate.secondary !== 'alive' || this.serving !== 'primary' || this.arbitrating) return [];
-    this.operatorFailover = true;
+    // A suspicion being checked needs no wait: the takeover starts a new pair, and the ping's answer then decides nothing.
+    if (!this.running.secondary || this.fate.secondary !== 'alive' || this.serving !== 'primary') return [];
+    this.takeoverOrdered = true;
     return [trace('failover-command', 'x-colo-lost-heartbeat sent to the secondary'), send('secondary', { command: 'lostHeartbeat', args: [] })];
   }
 
@@ -368,15 +432,24 @@ export class HostCore {
     this.running.secondary = true;
     delete this.status.primary;
     delete this.status.secondary;
-    this.operatorFailover = false;
+    this.takeoverOrdered = false;
     this.confirmedAlone = false;
+    this.newPair();
     return [{ kind: 'pair', survivor }];
   }
 
-  /** Ends the worker on `side`, if it still runs. */
+  /** A takeover or a new pair: suspicions raised before it decide nothing. */
+  private newPair(): void {
+    this.pair++;
+    delete this.suspected.primary;
+    delete this.suspected.secondary;
+  }
+
+  /** Ends the worker on `side`, if it still runs; what it suspected is moot. */
   private end(side: Side): HostEffect[] {
     if (!this.running[side]) return [];
     this.running[side] = false;
+    delete this.suspected[other(side)];
     return [{ kind: 'terminate', side }];
   }
 

@@ -41,6 +41,11 @@ export class HeartbeatMonitor {
     return this.missed > this.config.missLimit + this.allowance;
   }
 
+  /** The peer's silence so far was explained elsewhere (it answered the host): count missed beats afresh. */
+  rearm(): void {
+    this.missed = 0;
+  }
+
   /** The peer is busy with a step of the handshake for up to `ms` (0: no longer): its silence counts only after that. */
   peerBusy(ms: number): void {
     this.allowance = Math.ceil(ms / this.config.intervalMs);

@@ -83,6 +83,8 @@ export type HostAction =
   | 'fence'
   | 'primary-changed'
   | 'failover-command'
+  | 'suspect'
+  | 'dismiss'
   | 'arbitrate'
   | 'false-failover'
   | 'reprotect';

@@ -67,11 +67,11 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   mode: 'strict',
   compare: { enabled: false, timeoutMs: 3000 },
   periodMs: 1000,
-  // Measured with the guest burning CPU and checkpoints every 25 ms, the peer's
-  // longest silence outside a checkpoint: 46–66 ms in Chromium, 100–160 ms in
-  // Node workers; 20 ms × 5 raised false alarms with several pages on this
-  // 2-core machine (the browser tests), so detection stays at 350–450 ms (#14).
-  heartbeat: { intervalMs: 50, missLimit: 8 },
+  // A silence of 5 beats (~100 ms) only makes a side suspect its peer: the
+  // host pings the suspect and dismisses the suspicion if it answers, so a
+  // late heartbeat (Node workers fall 100–160 ms behind under load, several
+  // pages on this 2-core machine more) costs a ping, not a failover.
+  heartbeat: { intervalMs: 20, missLimit: 5 },
   gate: { step: false, breakBefore: [] },
   outputCommit: 'hold',
   verify: false,

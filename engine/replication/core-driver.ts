@@ -35,7 +35,7 @@ export abstract class CoreDriver {
         onMessage: (message, payload) => this.onMessage(message, payload),
         onPeerExit: (detail) => this.input({ kind: 'peer-exited', detail }),
         onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
-        onPeerLost: (detail) => this.input({ kind: 'peer-lost', detail }),
+        onPeerSilent: (detail, silentMs) => this.emit({ type: 'peer-silent', detail, silentMs }),
         onSvmOutput: (lines, from) => this.onSvmOutput(lines, from),
       },
       (event) => this.trace(event),
@@ -50,6 +50,16 @@ export abstract class CoreDriver {
   protected onSvmOutput(lines: string[], from: number): void {
     void lines;
     void from;
+  }
+
+  /** The host confirmed this side's suspicion: its peer (or the link) failed. */
+  peerLost(detail: string): void {
+    this.input({ kind: 'peer-lost', detail });
+  }
+
+  /** The suspected peer answered the host: its heartbeats were late. */
+  peerAnswered(): void {
+    this.link.peerAnswered();
   }
 
   /** QEMU's x-colo-lost-heartbeat. */

@@ -30,6 +30,8 @@ export interface HeartbeatGaps {
 export type ReplicationEvent =
   | { type: 'trace'; event: TraceEvent }
   | { type: 'status'; status: ReplicationStatus }
+  /** The peer has been silent for `silentMs` (heartbeats missed, or its end of the channel closed): the host checks and decides. */
+  | { type: 'peer-silent'; detail: string; silentMs: number }
   /** Client-visible output that may now leave the VM, in order. */
   | { type: 'released'; lines: string[] };
 

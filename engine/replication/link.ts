@@ -2,10 +2,12 @@
 // parsing of whatever arrives, a trace line for every protocol message, and the
 // gate that holds messages for step mode and breakpoints. Heartbeats and
 // colo-exit never wait at the gate, so a held handshake is not a dead peer.
-// Where the platform says the other end of the channel is gone (a port's
-// 'close', when the peer's worker ended), the peer is lost at once: the
-// heartbeat remains the detector of a peer that hangs, or of a platform that
-// does not say.
+// A silent peer is only suspected: the side reports it to the host, which
+// checks and decides (see engine/host/host-core.ts); if the peer answered the
+// host after all, the side goes on listening. Where the platform says the
+// other end of the channel is gone (a port's 'close', when the peer's worker
+// ended), that is reported at once: the heartbeat remains the detector of a
+// peer that hangs, or of a platform that does not say.
 import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts';
 import { parseWireMessage, SENDER, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
@@ -16,7 +18,8 @@ export interface LinkHandlers {
   onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;
   onPeerExit(detail: string): void;
   onProtocolError(error: string): void;
-  onPeerLost(detail: string): void;
+  /** The peer has been silent for `silentMs`: reported once, until `peerAnswered`. */
+  onPeerSilent(detail: string, silentMs: number): void;
   /** Compare mode, on the primary: the secondary's client output from its run since checkpoint `from`. */
   onSvmOutput(lines: string[], from: number): void;
 }
@@ -35,9 +38,11 @@ export class Link {
   private gate: GateConfig = OPEN_GATE;
   private readonly held: Outgoing[] = [];
   private sequence = 0;
-  private lost = false;
+  /** The peer's silence was reported and not yet answered for. */
+  private suspected = false;
   private closed = false;
   private ended = false;
+  private portClosed = false;
   /** Simulated faults: a hung side sends and reads nothing; a cut link carries nothing. */
   private frozen = false;
   private cut = false;
@@ -184,20 +189,26 @@ export class Link {
     if (this.lastBeatAt !== undefined) this.longestBeatGapMs = Math.max(this.longestBeatGapMs, now - this.lastBeatAt);
     this.lastBeatAt = now;
     if (!this.cut) this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
-    if (!this.lost && this.monitor.beat()) {
-      this.lost = true;
-      const now = this.clock.now();
-      this.handlers.onPeerLost(
-        `no message from the ${this.peer} for ${Math.round(this.monitor.silentMs(now))} ms ` +
-          `(${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,
-      );
+    if (!this.suspected && this.monitor.beat()) {
+      this.suspected = true;
+      const silentMs = this.monitor.silentMs(this.clock.now());
+      this.handlers.onPeerSilent(`no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`, silentMs);
     }
   }
 
   private peerGone(): void {
-    if (this.closed || this.ended || this.frozen || this.cut || this.lost) return;
-    this.lost = true;
-    this.handlers.onPeerLost(`the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(this.monitor.silentMs(this.clock.now()))} ms after its last message)`);
+    if (this.closed || this.ended || this.frozen || this.cut || this.portClosed) return;
+    this.portClosed = true;
+    this.suspected = true;
+    const silentMs = this.monitor.silentMs(this.clock.now());
+    this.handlers.onPeerSilent(`the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(silentMs)} ms after its last message)`, silentMs);
+  }
+
+  /** The host heard the suspected peer: its silence counts afresh from here. */
+  peerAnswered(): void {
+    if (this.portClosed) return;
+    this.suspected = false;
+    this.monitor.rearm();
   }
 
   private receive(data: unknown): void {

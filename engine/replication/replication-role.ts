@@ -51,6 +51,14 @@ export class ReplicationRole implements ReplicationCommands {
     this.driver?.lostHeartbeat();
   }
 
+  peerLost(detail: string): void {
+    this.driver?.peerLost(detail);
+  }
+
+  peerAnswered(): void {
+    this.driver?.peerAnswered();
+  }
+
   confirmAlone(): void {
     if (this.driver instanceof PrimaryDriver) this.driver.confirmAlone();
   }

@@ -38,7 +38,7 @@ describe('the demo page', () => {
     // Both PCs were built from the same booted snapshot: checkpoint 1 carried only what PC A changed since.
     await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #1 moved \d+\.\d (kB|MB) \(\d+ RAM pages/);
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
-    await expect.poll(() => page.textContent('[data-metric="detection"]')).toMatch(/^A heartbeat every 50 ms each way; .*Longest silence heard: PC A \d+ ms, PC B \d+ ms\. False alarms \(.*\): 0\.$/);
+    await expect.poll(() => page.textContent('[data-metric="detection"]')).toMatch(/^A heartbeat every 20 ms each way; .*Longest silence heard: PC A \d+ ms, PC B \d+ ms\. Suspicions dismissed \(.*\): \d+\. False alarms \(.*\): 0\.$/);
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
     expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
     // The primary's console is a real, interactive shell, with its prompt up.

@@ -104,15 +104,15 @@ function oldResumeStreams(this: { stagedHeader: VmstateHeader | undefined; vm: R
 interface HostCoreInside {
   running: Record<Side, boolean>;
   serving: Side;
-  operatorFailover: boolean;
+  takeoverOrdered: boolean;
   fate: Record<Side, string>;
   end(side: Side): HostEffect[];
 }
 
-/** Hole 6: "Failover now" during an arbitration set a flag only the (fenced) secondary could clear. */
+/** Hole 6: "Failover now" set a flag only the secondary's own takeover or exit could clear; a secondary ended first left it set. */
 function oldFailover(this: HostCoreInside): HostEffect[] {
   if (!this.running.secondary || this.serving !== 'primary') return [];
-  this.operatorFailover = true;
+  this.takeoverOrdered = true;
   return [
     { kind: 'trace', action: 'failover-command', detail: 'x-colo-lost-heartbeat sent to the secondary' },
     { kind: 'send', side: 'secondary', call: { command: 'lostHeartbeat', args: [] } },
@@ -245,18 +245,16 @@ const CONTROLS: Control[] = [
     tries: 300,
   },
   {
-    hole: '6: an operator failover during arbitration wedges the primary',
+    hole: '6: a takeover the host ordered from a secondary that then died wedges the primary',
     unsafe: () => {
       const undo = [replace(HostCore.prototype, 'failover', { value: oldFailover }), replace(HostCore.prototype, 'retireSecondary', { value: oldRetireSecondary })];
       return () => undo.forEach((u) => u());
     },
-    // The primary answers the host's ping slowly: the arbitration lasts long enough for the click.
+    // "Failover now", and the secondary killed before the command reaches it:
+    // the primary, finding its peer gone, leaves COLO and must be let go.
     schedule: (seed) => {
-      const cut = 200 + ((seed * 53) % 600);
-      return shaped(seed, {
-        compare: false,
-        actions: [at(100, { kind: 'ping-delay', ms: 80 }), at(cut, { kind: 'cut-link' }), at(cut + 110 + (seed % 90), { kind: 'failover' })],
-      });
+      const click = 200 + ((seed * 53) % 600);
+      return shaped(seed, { compare: false, actions: [at(click, { kind: 'failover' }), at(click, { kind: 'kill-secondary' })] });
     },
     tries: 300,
   },

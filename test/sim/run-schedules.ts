@@ -14,7 +14,7 @@ export interface Failure {
 }
 
 /** Counts summed over schedules, as they are. */
-const SUMMED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'falseFailovers', 'mismatches'] as const;
+const SUMMED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'falseFailovers', 'dismissals', 'mismatches'] as const;
 /** Yes-or-no facts of a schedule, counted as the schedules where they held. */
 const FLAGS = ['compare', 'serviceLost', 'livenessJudged'] as const;
 
@@ -87,7 +87,7 @@ export function describeSummary(s: RunSummary): string {
   return (
     `${s.schedules} schedules, ${s.steps} steps, ${s.checkpoints} checkpoints loaded (${s.deltas} deltas, ${s.fullStates} full states; initial syncs ${s.sharedBaseSyncs} on the shared base, ${s.fullSyncs} full), ` +
     `${s.answered} replies released; compare mode in ${s.compare} schedules (${s.mismatches} replies differed or timed out); ` +
-    `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.arbitrations} arbitrations keeping the primary (${s.falseFailovers} of them false alarms: heartbeats lost or late on a link nobody cut), ` +
+    `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations, ${s.falseFailovers} false alarms (protection ended with no fault injected), ` +
     `${s.reprotections} re-protections; service lost in ${s.serviceLost}; liveness judged in ${s.livenessJudged}; ` +
     `violations in ${s.failures.length}`
   );

@@ -30,6 +30,8 @@ const QUIET_MS = 1400;
 const PROGRESS_MS = 1100;
 const CLIENT_RETRY_MS = 300;
 const ARBITER_PING_MS = 100;
+/** Above the heartbeat's miss limit (3 × 40 ms) with room for late beats, so schedules reach both dismissals and link failures. */
+const LINK_FAILURE_MS = 400;
 const COMPARE_TIMEOUT_MS = 300;
 
 /** What a schedule reached, for the counts a run prints. */
@@ -45,8 +47,10 @@ export interface Reached {
   failovers: number;
   reprotections: number;
   arbitrations: number;
-  /** Arbitrations the host judged false alarms: the primary answered, and no cut of its own explains the takeover. */
+  /** Protection ended with no PC killed or frozen and no cut: a link judged failed while both answered, or a live PC too slow for the ping. */
   falseFailovers: number;
+  /** Suspicions the host dismissed: the suspect answered its ping (late heartbeats that cost nothing). */
+  dismissals: number;
   mismatches: number;
   serviceLost: boolean;
   /** Whether the schedule's liveness was judged (no message was lost on the link). */
@@ -118,6 +122,7 @@ export function createWorld(schedule: Schedule): SimWorld {
     channel: () => network.channel() as unknown as [MessagePort, MessagePort],
     clientRetryMs: CLIENT_RETRY_MS,
     arbiterPingMs: ARBITER_PING_MS,
+    linkFailureMs: LINK_FAILURE_MS,
   });
   return { scheduler, network, registry, cluster, nodes, random };
 }
@@ -273,6 +278,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     reprotections: count((e) => e.kind === 'host' && e.action === 'reprotect'),
     arbitrations: count((e) => e.kind === 'host' && e.action === 'arbitrate'),
     falseFailovers: count((e) => e.kind === 'host' && e.action === 'false-failover'),
+    dismissals: count((e) => e.kind === 'host' && e.action === 'dismiss'),
     mismatches: count((e) => e.kind === 'compare' && e.verdict !== 'match'),
     serviceLost: serviceLost !== undefined,
     livenessJudged: judgeLiveness,

@@ -45,7 +45,7 @@ describe('seeded fault schedules', () => {
     expect(await report(summary)).toBe('');
     if (seeds.length >= 1000) {
       // A simulation that no longer reaches these paths proves nothing about them.
-      for (const key of ['compare', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'arbitrations', 'reprotections', 'mismatches'] as const) {
+      for (const key of ['compare', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'arbitrations', 'dismissals', 'reprotections', 'mismatches'] as const) {
         expect(summary[key], key).toBeGreaterThan(0);
       }
     }

@@ -9,7 +9,6 @@ import type { ClientOperation } from '../../engine/host/ledger-client.ts';
 export const TEST_REPLICATION: ReplicationConfig = {
   ...DEFAULT_REPLICATION,
   periodMs: 200,
-  heartbeat: { intervalMs: 50, missLimit: 8 },
 };
 
 export async function startCluster<N extends ClusterNode>(

@@ -24,7 +24,7 @@ function status(side: Side, change: Partial<ReplicationStatus> = {}): Replicatio
 
 /** A pair whose secondary holds checkpoint 1: protected. */
 function protectedPair(): HostCore {
-  const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500 });
+  const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000 });
   core.handle({ kind: 'start' });
   core.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
   core.handle({ kind: 'status', side: 'primary', status: status('primary') });
@@ -33,14 +33,16 @@ function protectedPair(): HostCore {
 
 const kinds = (effects: HostEffect[]) => effects.map((e) => (e.kind === 'trace' ? `trace ${e.action}` : e.kind === 'send' ? `send ${e.side} ${e.call.command}` : e.kind === 'terminate' ? `terminate ${e.side}` : e.kind));
 
-/** The secondary reports it took over (its heartbeats to the primary stopped). */
+/** `side` reports its peer silent for `ms`. */
+const silent = (core: HostCore, side: Side, ms: number) => core.handle({ kind: 'peer-silent', side, detail: `no message for ${ms} ms`, silentMs: ms });
+/** The secondary reports it took over. */
 const takeover = (core: HostCore) => core.handle({ kind: 'status', side: 'secondary', status: status('secondary', { role: 'primary', phase: 'primary', failover: 'completed' }) });
 const primaryExited = (core: HostCore) =>
   core.handle({ kind: 'status', side: 'primary', status: status('primary', { phase: 'exited', exitReason: 'error', exitDetail: 'no heartbeat' }) });
 
 describe('HostCore', () => {
   it('names the PCs, and says protected once the secondary holds a checkpoint', () => {
-    const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500 });
+    const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000 });
     expect(kinds(core.handle({ kind: 'start' }))).toEqual(['trace start']);
     expect(core.names).toEqual({ primary: 'PC A', secondary: 'PC B' });
     core.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
@@ -49,61 +51,89 @@ describe('HostCore', () => {
     expect(core.protected).toBe(true);
   });
 
-  it('asks the primary before letting a secondary that took over serve; a primary that answers keeps serving', () => {
+  it('only suspects a silent primary: it pings it, and one that answers keeps serving, still protected', () => {
     const core = protectedPair();
-    expect(takeover(core)).toEqual([{ kind: 'ping-primary', timeoutMs: 500 }]);
+    const effects = silent(core, 'secondary', 110);
+    expect(kinds(effects)).toEqual(['trace suspect', 'ping']);
+    expect(effects).toContainEqual({ kind: 'ping', side: 'primary', timeoutMs: 500 });
     expect(core.arbitrating).toBe(true);
-    // What the secondary releases meanwhile waits for the verdict.
-    expect(core.handle({ kind: 'released', side: 'secondary', lines: ['c1 ok 1'] })).toEqual([]);
-    // Nobody cut the link: the secondary's takeover was a false alarm, and is counted.
-    expect(kinds(core.handle({ kind: 'ping-answered', answered: true }))).toEqual(['trace arbitrate', 'trace false-failover', 'terminate secondary']);
-    expect(core.falseFailovers).toBe(1);
-    expect(core.serving).toBe('primary');
-    expect(core.fate.secondary).toBe('fenced');
-    // The fenced secondary's lines are never delivered; the primary, out of COLO, may now release alone.
-    expect(kinds(primaryExited(core))).toEqual(['send primary confirmAlone']);
-    expect(primaryExited(core)).toEqual([]);
+    // A second report while the ping is out asks nothing more.
+    expect(silent(core, 'secondary', 130)).toEqual([]);
+    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: true }))).toEqual(['trace dismiss', 'send secondary peerAnswered']);
+    expect(core.dismissedSuspicions).toBe(1);
+    expect(core.falseFailovers).toBe(0);
+    expect(core.protected).toBe(true);
+    expect(core.arbitrating).toBe(false);
   });
 
-  it('counts no false failover where the operator cut the link, a primary was killed or hung', () => {
+  it('takes a link silent past linkFailureMs while both answer as failed: the primary goes on alone', () => {
+    const core = protectedPair();
+    silent(core, 'primary', 1200);
+    // Nobody cut the link: counted as a false alarm.
+    expect(kinds(core.handle({ kind: 'ping-answered', side: 'secondary', answered: true }))).toEqual(['trace arbitrate', 'trace false-failover', 'send primary peerLost']);
+    expect(core.falseFailovers).toBe(1);
+    // The primary leaves COLO; the host fences the secondary before it may release alone.
+    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone']);
+    expect(core.serving).toBe('primary');
+
     const cut = protectedPair();
     cut.handle({ kind: 'cut-link' });
-    takeover(cut);
-    expect(kinds(cut.handle({ kind: 'ping-answered', answered: true }))).toEqual(['trace arbitrate', 'terminate secondary']);
-    const hung = protectedPair();
-    takeover(hung);
-    hung.handle({ kind: 'ping-answered', answered: false });
-    const killed = protectedPair();
-    killed.handle({ kind: 'kill', side: 'primary' });
-    takeover(killed);
-    expect([cut, hung, killed].map((core) => core.falseFailovers)).toEqual([0, 0, 0]);
-    expect(hung.serving).toBe('secondary');
+    silent(cut, 'secondary', 1000);
+    expect(kinds(cut.handle({ kind: 'ping-answered', side: 'primary', answered: true }))).toEqual(['trace arbitrate', 'send primary peerLost']);
+    expect(cut.falseFailovers).toBe(0);
   });
 
-  it('fences a primary that does not answer, and serves from the secondary with what it released meanwhile', () => {
+  it('has the secondary take over from a primary that does not answer, and fences that primary once it has', () => {
     const core = protectedPair();
-    takeover(core);
-    core.handle({ kind: 'released', side: 'secondary', lines: ['c1 ok 1'] });
-    const effects = core.handle({ kind: 'ping-answered', answered: false });
-    expect(kinds(effects)).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'deliver', 'retry-client']);
-    expect(effects).toContainEqual({ kind: 'deliver', side: 'secondary', lines: ['c1 ok 1'] });
+    silent(core, 'secondary', 110);
+    // The host did not end or freeze it: a live PC too busy to answer, as far as it knows.
+    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace false-failover', 'trace failover-command', 'send secondary peerLost']);
+    expect(core.falseFailovers).toBe(1);
+    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client']);
     expect(core.serving).toBe('secondary');
     expect(core.fate.primary).toBe('fenced');
     expect(core.hears('primary')).toBe(false);
     expect(core.handle({ kind: 'released', side: 'secondary', lines: ['c2 ok 2'] })).toEqual([{ kind: 'deliver', side: 'secondary', lines: ['c2 ok 2'] }]);
   });
 
-  it('needs no ping when the primary is known dead, and keeps a secondary that died meanwhile from serving', () => {
+  it('needs no ping for a PC it ended or froze itself, and counts no false alarm then', () => {
     const killed = protectedPair();
     killed.handle({ kind: 'kill', side: 'primary' });
     expect(killed.serviceLost).toBeUndefined();
-    expect(kinds(takeover(killed))).toEqual(['trace primary-changed', 'deliver', 'retry-client']);
+    expect(kinds(silent(killed, 'secondary', 100))).toEqual(['trace suspect', 'trace failover-command', 'send secondary peerLost']);
+    expect(kinds(takeover(killed))).toEqual(['trace primary-changed', 'retry-client']);
 
-    const bothGone = protectedPair();
-    takeover(bothGone);
-    bothGone.handle({ kind: 'kill', side: 'secondary' });
-    expect(kinds(bothGone.handle({ kind: 'ping-answered', answered: false }))).toEqual(['trace arbitrate']);
-    expect(bothGone.serving).toBe('primary');
+    const frozen = protectedPair();
+    frozen.handle({ kind: 'freeze-primary' });
+    expect(kinds(silent(frozen, 'secondary', 100))).toEqual(['trace suspect', 'trace failover-command', 'send secondary peerLost']);
+    expect(kinds(takeover(frozen))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client']);
+
+    const secondaryGone = protectedPair();
+    secondaryGone.handle({ kind: 'kill', side: 'secondary' });
+    expect(kinds(silent(secondaryGone, 'primary', 100))).toEqual(['trace suspect', 'trace arbitrate', 'send primary peerLost']);
+    expect([killed, frozen, secondaryGone].map((core) => core.falseFailovers)).toEqual([0, 0, 0]);
+  });
+
+  it('lets an answer decide nothing once its reporter is gone or the pair has changed', () => {
+    const reporterGone = protectedPair();
+    silent(reporterGone, 'secondary', 110);
+    reporterGone.handle({ kind: 'kill', side: 'secondary' });
+    expect(reporterGone.handle({ kind: 'ping-answered', side: 'primary', answered: false })).toEqual([]);
+    expect(reporterGone.serving).toBe('primary');
+
+    const changed = protectedPair();
+    silent(changed, 'primary', 110);
+    changed.handle({ kind: 'kill', side: 'primary' });
+    silent(changed, 'secondary', 100);
+    takeover(changed);
+    expect(changed.arbitrating).toBe(false);
+    expect(changed.handle({ kind: 'ping-answered', side: 'secondary', answered: false })).toEqual([]);
+  });
+
+  it('fences a secondary that took over without the host\'s word while the primary runs', () => {
+    const core = protectedPair();
+    expect(kinds(takeover(core))).toEqual(['trace arbitrate', 'terminate secondary']);
+    expect(core.serving).toBe('primary');
   });
 
   it('fences a live secondary before a primary out of COLO releases alone', () => {
@@ -112,20 +142,22 @@ describe('HostCore', () => {
     expect(core.fate.secondary).toBe('fenced');
   });
 
-  it('obeys "Failover now" without a ping, and not while it arbitrates', () => {
+  it('obeys "Failover now" without a ping, even while a suspicion is being checked', () => {
     const core = protectedPair();
     expect(kinds(core.handle({ kind: 'failover' }))).toEqual(['trace failover-command', 'send secondary lostHeartbeat']);
     // The operator is the arbiter: the primary's exit is not settled by fencing the secondary.
     expect(primaryExited(core)).toEqual([]);
-    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'deliver', 'retry-client']);
+    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client']);
 
-    const arbitrating = protectedPair();
-    takeover(arbitrating);
-    expect(arbitrating.handle({ kind: 'failover' })).toEqual([]);
+    const checking = protectedPair();
+    silent(checking, 'secondary', 110);
+    expect(kinds(checking.handle({ kind: 'failover' }))).toEqual(['trace failover-command', 'send secondary lostHeartbeat']);
+    takeover(checking);
+    expect(checking.handle({ kind: 'ping-answered', side: 'primary', answered: true })).toEqual([]);
   });
 
   it('says why no PC can serve once neither can', () => {
-    const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500 });
+    const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000 });
     core.handle({ kind: 'start' });
     core.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 0, phase: 'idle' }) });
     core.handle({ kind: 'kill', side: 'primary' });
@@ -167,7 +199,7 @@ describe('HostCore', () => {
     const core = protectedPair();
     core.handle({ kind: 'auto-reprotect', on: true });
     core.handle({ kind: 'kill', side: 'primary' });
-    expect(kinds(takeover(core))).toEqual(['trace primary-changed', 'deliver', 'retry-client', 'trace reprotect', 'start-standby']);
+    expect(kinds(takeover(core))).toEqual(['trace primary-changed', 'retry-client', 'trace reprotect', 'start-standby']);
   });
 
   it('sends a setting to the PCs that run, and a gate to its side only', () => {
