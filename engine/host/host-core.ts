@@ -103,7 +103,7 @@ export class HostCore {
   dismissedSuspicions = 0;
   /** The operator cut this pair's link (a takeover it causes is a real one). */
   private linkCut = false;
-  private readonly suspected: Partial<Record<Side, Suspicion>> = {};
+  private readonly suspected = new Map<Side, Suspicion>();
   /** Counts pairs (and takeovers): what a suspicion belongs to. */
   private pair = 0;
   /** The host told the secondary to take over (the operator, or a confirmed suspicion). */
@@ -126,7 +126,7 @@ export class HostCore {
 
   /** A suspicion is being checked: the host's ping is out, and which PC survives is not yet known. */
   get arbitrating(): boolean {
-    return this.suspected.primary !== undefined || this.suspected.secondary !== undefined;
+    return this.suspected.size > 0;
   }
 
   /** A new secondary is being started, or its pair is not yet replicating. */
@@ -259,7 +259,7 @@ export class HostCore {
   private suspect(reporter: Side, detail: string, silentMs: number): HostEffect[] {
     const suspect = other(reporter);
     if (this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
-    const pending = this.suspected[suspect];
+    const pending = this.suspected.get(suspect);
     if (pending) {
       pending.detail = detail;
       pending.silentMs = silentMs;
@@ -270,7 +270,7 @@ export class HostCore {
       const why = `the host ${this.running[suspect] ? (this.fate[suspect] === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
       return [heard, ...this.peerFailed(reporter, why, detail)];
     }
-    this.suspected[suspect] = { detail, silentMs, pair: this.pair };
+    this.suspected.set(suspect, { detail, silentMs, pair: this.pair });
     return [heard, { kind: 'ping', side: suspect, timeoutMs: this.options.pingTimeoutMs }];
   }
 
@@ -279,8 +279,8 @@ export class HostCore {
   // the link failed (then the primary, which may have released output no
   // checkpoint of the secondary covers, goes on alone).
   private decide(suspect: Side, answered: boolean): HostEffect[] {
-    const suspicion = this.suspected[suspect];
-    delete this.suspected[suspect];
+    const suspicion = this.suspected.get(suspect);
+    this.suspected.delete(suspect);
     const reporter = other(suspect);
     if (!suspicion || suspicion.pair !== this.pair || this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
     const name = this.names[suspect];
@@ -441,15 +441,14 @@ export class HostCore {
   /** A takeover or a new pair: suspicions raised before it decide nothing. */
   private newPair(): void {
     this.pair++;
-    delete this.suspected.primary;
-    delete this.suspected.secondary;
+    this.suspected.clear();
   }
 
   /** Ends the worker on `side`, if it still runs; what it suspected is moot. */
   private end(side: Side): HostEffect[] {
     if (!this.running[side]) return [];
     this.running[side] = false;
-    delete this.suspected[other(side)];
+    this.suspected.delete(other(side));
     return [{ kind: 'terminate', side }];
   }
 
