@@ -83,16 +83,19 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
     document.body.dataset.protected = String(cluster.protected);
     document.body.dataset.falseFailovers = String(cluster.falseFailovers);
     document.body.dataset.dismissedSuspicions = String(cluster.dismissedSuspicions);
+    const spare = cluster.spare;
+    document.body.dataset.spare = spare ? (spare.ready ? 'ready' : 'starting') : 'none';
+    const spareLine = spare ? (spare.ready ? ` ${spare.name} waits in standby to become the next secondary.` : ` ${spare.name} is starting in standby, to become the next secondary.`) : '';
     const pvm = viewOf(cluster, 'primary');
     const svm = viewOf(cluster, 'secondary');
     const lost = cluster.serviceLost;
     const headline = lost
       ? `Service lost: ${lost}.`
       : cluster.serving === 'secondary'
-        ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).`
+        ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).${spareLine}`
         : cluster.protected
           ? `Protected: ${cluster.names.secondary} holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
-          : `Unprotected: ${pvm.roleDetail}`;
+          : `Unprotected: ${pvm.roleDetail}${spare ? `.${spareLine}` : ''}`;
     setStatus(headline, lost ? 'lost' : cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
   };
   setInterval(refresh, VIEW_REFRESH_MS);

@@ -51,7 +51,7 @@ const STEPS: TourStep[] = [
   {
     target: '[data-action="kill-primary"]',
     title: 'Kill the primary',
-    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats and tells the host; the host, which ended that worker, tells it to take over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0.',
+    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats and tells the host; the host, which ended that worker, tells it to take over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0. A new PC starts in standby at once, so “Start a new secondary” protects the survivor again within a moment.',
   },
   {
     target: '.controls .danger',

@@ -98,10 +98,11 @@ export class Controls {
     set('checkpoint', replicating && c.fate.primary === 'alive');
     set('step-mode', replicating);
     set('step', replicating && this.stepMode);
-    set('kill-primary', c.serving === 'primary' && !!c.primary?.alive);
-    set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && !!c.primary?.alive);
+    // Faults wait until a PC has started its role: the first pair's start does not survive a PC lost midway.
+    set('kill-primary', c.serving === 'primary' && !!c.primary?.alive && !!c.status.primary);
+    set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && !!c.primary?.alive && !!c.status.primary);
     set('cut-link', replicating && !!c.secondary?.alive);
-    set('kill-secondary', !!c.secondary?.alive && c.serving === 'primary');
+    set('kill-secondary', !!c.secondary?.alive && c.serving === 'primary' && !!c.status.secondary);
     set('failover', c.protected);
     set('reprotect', c.canReprotect);
   }

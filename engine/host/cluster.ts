@@ -142,6 +142,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     return this.core.falseFailovers;
   }
 
+  /** The PC started in standby while the pair is unprotected, ready to become the next secondary. */
+  get spare(): { name: string; ready: boolean } | undefined {
+    return this.core.spare;
+  }
+
   /** Suspicions the host dismissed because the suspect answered it (late heartbeats that cost nothing). */
   get dismissedSuspicions(): number {
     return this.core.dismissedSuspicions;

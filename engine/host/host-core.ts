@@ -112,6 +112,12 @@ export class HostCore {
   private autoReprotect = false;
   /** A re-protection under way: who survives, and the new PC's name. */
   private reprotection: { survivor: Side; name: string } | undefined;
+  /**
+   * A PC started in standby as soon as the pair is unprotected, so that
+   * re-protection need not wait for a worker to boot and restore the snapshot.
+   * It replaces the PC that was lost: an unprotected pair runs no more PCs than a protected one.
+   */
+  private spareStandby: { name: string; ready: boolean } | undefined;
   private machinesMade = 0;
   /** The configuration as the operator last set it: every pair, and every later one, gets it. */
   private readonly desired: ReplicationConfig;
@@ -153,12 +159,21 @@ export class HostCore {
     );
   }
 
-  /** After a failover, or with the secondary gone: a fresh secondary may start from the survivor's full state. */
+  /** After a failover, or with the secondary gone: a fresh secondary may start from the survivor's state. */
   get canReprotect(): boolean {
+    return this.survivorAlone && !this.reprotection;
+  }
+
+  /** The PC waiting in standby for the next re-protection, if one was started. */
+  get spare(): { name: string; ready: boolean } | undefined {
+    return this.spareStandby && { ...this.spareStandby };
+  }
+
+  /** One PC serves, out of COLO, and is settled (while the host arbitrates, or a takeover it ordered is under way, it does not yet know which PC survives). */
+  private get survivorAlone(): boolean {
     const survivor = this.serving;
     const ended = survivor === 'secondary' || this.status.primary?.phase === 'exited';
-    // While the host arbitrates it does not yet know which PC survives.
-    return ended && this.running[survivor] && this.fate[survivor] === 'alive' && !this.reprotection && !this.arbitrating;
+    return ended && this.running[survivor] && this.fate[survivor] === 'alive' && !this.arbitrating && !this.takeoverOrdered;
   }
 
   /** Why no PC can serve the client any more, or undefined while one can (or may yet, by a failover). */
@@ -189,7 +204,7 @@ export class HostCore {
 
   handle(input: HostInput): HostEffect[] {
     const effects = this.apply(input);
-    return [...effects, ...this.maybeAutoReprotect()];
+    return [...effects, ...this.maybeAutoReprotect(), ...this.maybeStartSpare()];
   }
 
   private apply(input: HostInput): HostEffect[] {
@@ -236,6 +251,7 @@ export class HostCore {
         return this.standbyReady();
       case 'standby-failed':
         this.reprotection = undefined;
+        this.spareStandby = undefined;
         return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', `failed: ${input.error}`)];
       case 'pair-started':
         this.reprotection = undefined;
@@ -404,25 +420,49 @@ export class HostCore {
     return this.reprotect();
   }
 
+  private maybeStartSpare(): HostEffect[] {
+    if (this.spareStandby || this.reprotection || !this.survivorAlone) return [];
+    return this.startSpare(`ready to protect ${this.names[this.serving]} again`);
+  }
+
+  private startSpare(purpose: string): HostEffect[] {
+    const name = this.nextName();
+    this.spareStandby = { name, ready: false };
+    return [trace('spare', `${name} starts in standby (a worker, the booted snapshot restored), ${purpose}`), { kind: 'start-standby', name }];
+  }
+
+  // The new secondary is the spare: already waiting (the pair forms now), or
+  // still starting (it forms once the spare is ready), or started here.
   private reprotect(): HostEffect[] {
     const survivor = this.serving;
-    const name = this.nextName();
-    this.reprotection = { survivor, name };
-    return [
-      ...this.end(other(survivor)),
-      trace('reprotect', `${name} starts in standby; it will receive ${this.names[survivor]}'s full state`),
-      { kind: 'start-standby', name },
-    ];
+    const effects = [...this.end(other(survivor)), ...(this.spareStandby ? [] : this.startSpare(`to protect ${this.names[survivor]} again`))];
+    const spare = this.spareStandby;
+    if (!spare) return effects;
+    this.reprotection = { survivor, name: spare.name };
+    const receives = `it receives ${this.names[survivor]}'s state`;
+    effects.push(trace('reprotect', spare.ready ? `${spare.name}, waiting in standby, becomes the secondary: ${receives}` : `${spare.name} becomes the secondary once it has started: ${receives}`));
+    return spare.ready ? [...effects, ...this.pairUp()] : effects;
   }
 
   private standbyReady(): HostEffect[] {
+    if (this.spareStandby) this.spareStandby.ready = true;
+    if (this.reprotection) return this.pairUp();
+    // Waits for the operator's click, unless nothing is left for it to protect.
+    if (this.spareStandby && this.survivorAlone) return [];
+    this.spareStandby = undefined;
+    return [{ kind: 'terminate', side: 'standby' }];
+  }
+
+  private pairUp(): HostEffect[] {
     const reprotection = this.reprotection;
-    if (!reprotection) return [{ kind: 'terminate', side: 'standby' }];
+    if (!reprotection) return [];
     const { survivor, name } = reprotection;
     if (!this.running[survivor] || this.fate[survivor] !== 'alive') {
       this.reprotection = undefined;
+      this.spareStandby = undefined;
       return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', `abandoned: ${this.names[survivor]} is gone`)];
     }
+    this.spareStandby = undefined;
     this.names.primary = this.names[survivor];
     this.names.secondary = name;
     this.serving = 'primary';

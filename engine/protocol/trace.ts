@@ -87,4 +87,5 @@ export type HostAction =
   | 'dismiss'
   | 'arbitrate'
   | 'false-failover'
+  | 'spare'
   | 'reprotect';

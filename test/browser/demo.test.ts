@@ -59,6 +59,8 @@ describe('the demo page', () => {
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     expect(await page.textContent('[data-status]')).toMatch(/^Failed over: PC B serves the client from checkpoint #\d+/);
     await expect.poll(() => page.textContent('[data-metric="failover"]')).toMatch(/after kill-primary: detection \d+ ms, then first reply from the new primary/);
+    // A third PC starts in standby at once, so a re-protection need not wait for one to boot.
+    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(/alone \(unprotected\)\. PC C waits in standby to become the next secondary\.$/);
     // The survivor's ledger, asked again for everything the client saw, holds all of it.
     await page.click('[data-action="audit"]');
     await page.waitForSelector('[data-audit="ok"], [data-audit="failed"]', { timeout: 60_000 });
@@ -73,6 +75,8 @@ describe('the demo page', () => {
     const { page, problems } = await openDemo();
     await page.click('[data-action="kill-primary"]');
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    // Clicked at once: the spare is still starting, and becomes the secondary when it is ready.
+    expect(await page.textContent('[data-status]')).toMatch(/PC C (is starting|waits) in standby/);
     await page.click('[data-action="reprotect"]');
     await page.waitForSelector('body[data-protected="true"][data-serving="primary"]', { timeout: 60_000 });
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] h2')).toBe('PC B');

@@ -48,6 +48,8 @@ export interface GuestTraits {
   refuseLoads: number;
   /** Longest time a stop takes: like v86, the guest runs on to the end of its time slice. */
   stopMs: number;
+  /** How long starting the PC takes (the simulated worker's boot; default 0). */
+  bootMs?: number;
   /** How long loading a checkpoint takes (v86 takes milliseconds; a busy worker, more). */
   loadMs: number;
   /** How much of the client's stream is kept for refills. */

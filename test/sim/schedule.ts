@@ -43,6 +43,8 @@ export interface GuestPlan {
   inputLogBytes?: number;
   /** The guest marks the pages it writes, as the write-tracking v86 build does (default: no, the delta path scans). */
   tracksWrites?: boolean;
+  /** How long starting this PC takes when it is a spare for re-protection (a worker boots and restores the snapshot; default 0). */
+  bootMs?: number;
 }
 
 export interface Schedule {
@@ -110,6 +112,8 @@ export function scheduleFromSeed(seed: number): Schedule {
   const shortLogs = random() < 0.2;
   // Its own stream, so the schedules of the seeds before write tracking stay as they were.
   const tracksWrites = seededRandom(seed ^ 0x2545f491)() < 0.75;
+  // Likewise: a spare PC takes a while to start, so a re-protection may find it still starting.
+  const bootRandom = seededRandom(seed ^ 0x1b873593);
   const guests = Array.from({ length: 6 }, () => ({
     // Slow writers split most lines at a stop; fast ones keep the simulation quick.
     bytesPerTick: pick(random, [1, 2, 4, 8, 16, 32]),
@@ -119,6 +123,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     loadMs: slowLoads ? Math.floor(random() * 150) : 0,
     ...(shortLogs ? { inputLogBytes: 24 + Math.floor(random() * 40) } : {}),
     tracksWrites,
+    bootMs: Math.floor(bootRandom() * 200),
   }));
   const actions: TimedAction[] = [];
   const at = () => Math.floor(30 + random() * (DURATION_MS - 150));

@@ -57,6 +57,7 @@ export class SimNode implements ClusterNode {
   private readonly paths: StatePaths;
   /** Calls into a worker arrive in order: the last delivery time. */
   private lastDelivery = 0;
+  private readonly bootMs: number;
 
   constructor(
     private readonly scheduler: SimScheduler,
@@ -65,6 +66,7 @@ export class SimNode implements ClusterNode {
     traits: GuestTraits,
     private readonly latency: () => number,
   ) {
+    this.bootMs = traits.bootMs ?? 0;
     this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
     this.paths = slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler);
     this.role = new ReplicationRole(this.guest, scheduler, this.paths);
@@ -79,8 +81,13 @@ export class SimNode implements ClusterNode {
     });
   }
 
-  /** Every PC is built from the same booted snapshot, as a worker is, and keeps it as the shared base. */
+  /**
+   * Every PC is built from the same booted snapshot, as a worker is, and keeps
+   * it as the shared base; starting takes `bootMs`.
+   */
   async start(options: StartOptions): Promise<void> {
+    await this.after(this.bootMs);
+    if (!this.alive) return never();
     this.guest.buildFromSnapshot();
     this.paths.adoptBase?.(SIM_SNAPSHOT, options.mode === 'standby');
     if (options.mode !== 'standby') await this.guest.run();

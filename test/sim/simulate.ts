@@ -110,7 +110,8 @@ export function createWorld(schedule: Schedule): SimWorld {
     spawn: () => {
       const index = nodes.length;
       const plan = schedule.guests[index % schedule.guests.length] ?? { bytesPerTick: 4, clockSkewMs: 0, refuseLoads: 0, stopMs: 0, loadMs: 0 };
-      const traits = { ...plan, randomSeed: (schedule.seed * 31 + index) >>> 0 };
+      // Only spares take time to start: the first pair starts at once (the page lets no fault in before it replicates).
+      const traits = { ...plan, randomSeed: (schedule.seed * 31 + index) >>> 0, bootMs: index >= 2 ? (plan.bootMs ?? 0) : 0 };
       const latency = plan.latencyMs ?? 2;
       const node = new SimNode(scheduler, registry, `PC ${String.fromCharCode(65 + index)}`, traits, () => random() * latency);
       nodes.push(node);

@@ -73,7 +73,8 @@ describe('HostCore', () => {
     expect(kinds(core.handle({ kind: 'ping-answered', side: 'secondary', answered: true }))).toEqual(['trace arbitrate', 'trace false-failover', 'send primary peerLost']);
     expect(core.falseFailovers).toBe(1);
     // The primary leaves COLO; the host fences the secondary before it may release alone.
-    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone']);
+    // And a spare PC starts in standby at once, for the re-protection to come.
+    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone', 'trace spare', 'start-standby']);
     expect(core.serving).toBe('primary');
 
     const cut = protectedPair();
@@ -89,7 +90,7 @@ describe('HostCore', () => {
     // The host did not end or freeze it: a live PC too busy to answer, as far as it knows.
     expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace false-failover', 'trace failover-command', 'send secondary peerLost']);
     expect(core.falseFailovers).toBe(1);
-    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client']);
+    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
     expect(core.serving).toBe('secondary');
     expect(core.fate.primary).toBe('fenced');
     expect(core.hears('primary')).toBe(false);
@@ -101,12 +102,12 @@ describe('HostCore', () => {
     killed.handle({ kind: 'kill', side: 'primary' });
     expect(killed.serviceLost).toBeUndefined();
     expect(kinds(silent(killed, 'secondary', 100))).toEqual(['trace suspect', 'trace failover-command', 'send secondary peerLost']);
-    expect(kinds(takeover(killed))).toEqual(['trace primary-changed', 'retry-client']);
+    expect(kinds(takeover(killed))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const frozen = protectedPair();
     frozen.handle({ kind: 'freeze-primary' });
     expect(kinds(silent(frozen, 'secondary', 100))).toEqual(['trace suspect', 'trace failover-command', 'send secondary peerLost']);
-    expect(kinds(takeover(frozen))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client']);
+    expect(kinds(takeover(frozen))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const secondaryGone = protectedPair();
     secondaryGone.handle({ kind: 'kill', side: 'secondary' });
@@ -138,7 +139,7 @@ describe('HostCore', () => {
 
   it('fences a live secondary before a primary out of COLO releases alone', () => {
     const core = protectedPair();
-    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone']);
+    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone', 'trace spare', 'start-standby']);
     expect(core.fate.secondary).toBe('fenced');
   });
 
@@ -147,7 +148,7 @@ describe('HostCore', () => {
     expect(kinds(core.handle({ kind: 'failover' }))).toEqual(['trace failover-command', 'send secondary lostHeartbeat']);
     // The operator is the arbiter: the primary's exit is not settled by fencing the secondary.
     expect(primaryExited(core)).toEqual([]);
-    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client']);
+    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const checking = protectedPair();
     silent(checking, 'secondary', 110);
@@ -170,13 +171,14 @@ describe('HostCore', () => {
     expect(core.canReprotect).toBe(false);
     expect(core.handle({ kind: 'reprotect' })).toEqual([]);
     core.handle({ kind: 'kill', side: 'primary' });
-    takeover(core);
+    // The failover starts a spare in standby; the click makes it the secondary once it is ready.
+    expect(takeover(core)).toContainEqual({ kind: 'start-standby', name: 'PC C' });
+    expect(core.spare).toEqual({ name: 'PC C', ready: false });
     expect(core.canReprotect).toBe(true);
-    const start = core.handle({ kind: 'reprotect' });
-    expect(kinds(start)).toEqual(['trace reprotect', 'start-standby']);
-    expect(start).toContainEqual({ kind: 'start-standby', name: 'PC C' });
+    expect(kinds(core.handle({ kind: 'reprotect' }))).toEqual(['trace reprotect']);
     expect(core.canReprotect).toBe(false);
     expect(core.handle({ kind: 'standby-ready' })).toEqual([{ kind: 'pair', survivor: 'secondary' }]);
+    expect(core.spare).toBeUndefined();
     expect(core.names).toEqual({ primary: 'PC B', secondary: 'PC C' });
     expect(core.serving).toBe('primary');
     expect(core.fate).toEqual({ primary: 'alive', secondary: 'alive' });
@@ -184,6 +186,25 @@ describe('HostCore', () => {
     expect(core.configFor('secondary')).toMatchObject({ periodMs: 30, gate: { step: true } });
     core.handle({ kind: 'pair-started' });
     expect(core.reprotecting).toBe(false);
+  });
+
+  it('pairs at the click with a spare already waiting in standby', () => {
+    const core = protectedPair();
+    core.handle({ kind: 'kill', side: 'secondary' });
+    expect(kinds(primaryExited(core))).toEqual(['send primary confirmAlone', 'trace spare', 'start-standby']);
+    expect(core.handle({ kind: 'standby-ready' })).toEqual([]);
+    expect(core.spare).toEqual({ name: 'PC C', ready: true });
+    expect(kinds(core.handle({ kind: 'reprotect' }))).toEqual(['trace reprotect', 'pair']);
+    expect(core.names).toEqual({ primary: 'PC A', secondary: 'PC C' });
+  });
+
+  it('ends a spare once nothing is left for it to protect', () => {
+    const core = protectedPair();
+    core.handle({ kind: 'kill', side: 'secondary' });
+    primaryExited(core);
+    core.handle({ kind: 'kill', side: 'primary' });
+    expect(core.handle({ kind: 'standby-ready' })).toEqual([{ kind: 'terminate', side: 'standby' }]);
+    expect(core.spare).toBeUndefined();
   });
 
   it('abandons a re-protection whose survivor died while the new PC started', () => {
@@ -199,7 +220,7 @@ describe('HostCore', () => {
     const core = protectedPair();
     core.handle({ kind: 'auto-reprotect', on: true });
     core.handle({ kind: 'kill', side: 'primary' });
-    expect(kinds(takeover(core))).toEqual(['trace primary-changed', 'retry-client', 'trace reprotect', 'start-standby']);
+    expect(kinds(takeover(core))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby', 'trace reprotect']);
   });
 
   it('sends a setting to the PCs that run, and a gate to its side only', () => {
