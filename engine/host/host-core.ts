@@ -332,9 +332,9 @@ export class HostCore {
     const confirmed = `${detail}; the host confirmed: ${why}`;
     if (reporter === 'secondary') {
       this.takeoverOrdered = true;
-      return [trace('failover-command', `${suspect} failed (${why}): ${this.names.secondary} takes over`), send('secondary', { command: 'peerLost', args: [confirmed] })];
+      return [trace('confirm', `${suspect} failed (${why}): ${this.names.secondary} takes over`), send('secondary', { command: 'peerLost', args: [confirmed] })];
     }
-    return [trace('arbitrate', `${suspect} failed (${why}): ${this.names.primary} goes on alone`), send('primary', { command: 'peerLost', args: [confirmed] })];
+    return [trace('confirm', `${suspect} failed (${why}): ${this.names.primary} goes on alone`), send('primary', { command: 'peerLost', args: [confirmed] })];
   }
 
   // The secondary has taken over, as the host told it to: the old primary is

@@ -85,6 +85,7 @@ export type HostAction =
   | 'failover-command'
   | 'suspect'
   | 'dismiss'
+  | 'confirm'
   | 'arbitrate'
   | 'false-failover'
   | 'spare'

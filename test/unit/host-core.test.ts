@@ -88,7 +88,7 @@ describe('HostCore', () => {
     const core = protectedPair();
     silent(core, 'secondary', 110);
     // The host did not end or freeze it: a live PC too busy to answer, as far as it knows.
-    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace false-failover', 'trace failover-command', 'send secondary peerLost']);
+    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace false-failover', 'trace confirm', 'send secondary peerLost']);
     expect(core.falseFailovers).toBe(1);
     expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
     expect(core.serving).toBe('secondary');
@@ -101,17 +101,17 @@ describe('HostCore', () => {
     const killed = protectedPair();
     killed.handle({ kind: 'kill', side: 'primary' });
     expect(killed.serviceLost).toBeUndefined();
-    expect(kinds(silent(killed, 'secondary', 100))).toEqual(['trace suspect', 'trace failover-command', 'send secondary peerLost']);
+    expect(kinds(silent(killed, 'secondary', 100))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
     expect(kinds(takeover(killed))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const frozen = protectedPair();
     frozen.handle({ kind: 'freeze-primary' });
-    expect(kinds(silent(frozen, 'secondary', 100))).toEqual(['trace suspect', 'trace failover-command', 'send secondary peerLost']);
+    expect(kinds(silent(frozen, 'secondary', 100))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
     expect(kinds(takeover(frozen))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const secondaryGone = protectedPair();
     secondaryGone.handle({ kind: 'kill', side: 'secondary' });
-    expect(kinds(silent(secondaryGone, 'primary', 100))).toEqual(['trace suspect', 'trace arbitrate', 'send primary peerLost']);
+    expect(kinds(silent(secondaryGone, 'primary', 100))).toEqual(['trace suspect', 'trace confirm', 'send primary peerLost']);
     expect([killed, frozen, secondaryGone].map((core) => core.falseFailovers)).toEqual([0, 0, 0]);
   });
 
