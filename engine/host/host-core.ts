@@ -294,12 +294,14 @@ export class HostCore {
   // answering the host: its heartbeats were late (dismissed, at no cost), or
   // the link failed (then the primary, which may have released output no
   // checkpoint of the secondary covers, goes on alone).
-  private decide(suspect: Side, answered: boolean): HostEffect[] {
+  private decide(suspect: Side, pinged: boolean): HostEffect[] {
     const suspicion = this.suspected.get(suspect);
     this.suspected.delete(suspect);
     const reporter = other(suspect);
     if (!suspicion || suspicion.pair !== this.pair || this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
     const name = this.names[suspect];
+    // An answer counts only from a PC the host has not since ended or frozen: it may hang right after answering.
+    const answered = pinged && this.running[suspect] && this.fate[suspect] === 'alive';
     if (!answered) {
       // The host did not end or freeze it: as far as it knows, a live PC was too busy to answer.
       const falseAlarm = this.running[suspect] && this.fate[suspect] === 'alive';
@@ -313,7 +315,6 @@ export class HostCore {
       this.dismissedSuspicions++;
       return [
         trace('dismiss', `${name} answered the host: its heartbeats were late, not lost; ${this.names[reporter]} goes on listening (${this.dismissedSuspicions} so far)`),
-        send(reporter, { command: 'peerAnswered', args: [] }),
       ];
     }
     const falseAlarm = !this.linkCut;

@@ -41,7 +41,7 @@ export class HeartbeatMonitor {
     return this.missed > this.config.missLimit + this.allowance;
   }
 
-  /** The peer's silence so far was explained elsewhere (it answered the host): count missed beats afresh. */
+  /** The peer's silence so far was reported: count missed beats afresh (the silence itself goes on counting). */
   rearm(): void {
     this.missed = 0;
   }

@@ -23,8 +23,6 @@ export interface ReplicationCommands {
   lostHeartbeat(): void;
   /** The host confirmed this side's suspicion (`peer-silent`): the peer failed, or the link did. As lostHeartbeat, with the reason. */
   peerLost(detail: string): void;
-  /** The peer this side suspected answered the host: go on listening. */
-  peerAnswered(): void;
   /** The host fenced or retired the secondary: a primary out of COLO may release what it held. */
   confirmAlone(): void;
   /** Releases one message held at the gate; false if none was held here. */

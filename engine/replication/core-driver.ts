@@ -57,11 +57,6 @@ export abstract class CoreDriver {
     this.input({ kind: 'peer-lost', detail });
   }
 
-  /** The suspected peer answered the host: its heartbeats were late. */
-  peerAnswered(): void {
-    this.link.peerAnswered();
-  }
-
   /** QEMU's x-colo-lost-heartbeat. */
   lostHeartbeat(): void {
     this.input({ kind: 'lost-heartbeat' });

@@ -3,8 +3,9 @@
 // gate that holds messages for step mode and breakpoints. Heartbeats and
 // colo-exit never wait at the gate, so a held handshake is not a dead peer.
 // A silent peer is only suspected: the side reports it to the host, which
-// checks and decides (see engine/host/host-core.ts); if the peer answered the
-// host after all, the side goes on listening. Where the platform says the
+// checks and decides (see engine/host/host-core.ts), and reports it again
+// after every further missLimit beats of silence, so the host decides afresh
+// on what has changed since (a peer that answered it may hang next). Where the platform says the
 // other end of the channel is gone (a port's 'close', when the peer's worker
 // ended), that is reported at once: the heartbeat remains the detector of a
 // peer that hangs, or of a platform that does not say.
@@ -18,7 +19,7 @@ export interface LinkHandlers {
   onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;
   onPeerExit(detail: string): void;
   onProtocolError(error: string): void;
-  /** The peer has been silent for `silentMs`: reported once, until `peerAnswered`. */
+  /** The peer has been silent for `silentMs`: reported again after each further missLimit beats of silence. */
   onPeerSilent(detail: string, silentMs: number): void;
   /** Compare mode, on the primary: the secondary's client output from its run since checkpoint `from`. */
   onSvmOutput(lines: string[], from: number): void;
@@ -38,8 +39,6 @@ export class Link {
   private gate: GateConfig = OPEN_GATE;
   private readonly held: Outgoing[] = [];
   private sequence = 0;
-  /** The peer's silence was reported and not yet answered for. */
-  private suspected = false;
   private closed = false;
   private ended = false;
   private portClosed = false;
@@ -189,8 +188,8 @@ export class Link {
     if (this.lastBeatAt !== undefined) this.longestBeatGapMs = Math.max(this.longestBeatGapMs, now - this.lastBeatAt);
     this.lastBeatAt = now;
     if (!this.cut) this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
-    if (!this.suspected && this.monitor.beat()) {
-      this.suspected = true;
+    if (this.monitor.beat()) {
+      this.monitor.rearm();
       const silentMs = this.monitor.silentMs(this.clock.now());
       this.handlers.onPeerSilent(`no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`, silentMs);
     }
@@ -199,17 +198,10 @@ export class Link {
   private peerGone(): void {
     if (this.closed || this.ended || this.frozen || this.cut || this.portClosed) return;
     this.portClosed = true;
-    this.suspected = true;
     const silentMs = this.monitor.silentMs(this.clock.now());
     this.handlers.onPeerSilent(`the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(silentMs)} ms after its last message)`, silentMs);
   }
 
-  /** The host heard the suspected peer: its silence counts afresh from here. */
-  peerAnswered(): void {
-    if (this.portClosed) return;
-    this.suspected = false;
-    this.monitor.rearm();
-  }
 
   private receive(data: unknown): void {
     if (this.closed || this.frozen || this.cut) return;

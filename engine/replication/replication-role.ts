@@ -55,10 +55,6 @@ export class ReplicationRole implements ReplicationCommands {
     this.driver?.peerLost(detail);
   }
 
-  peerAnswered(): void {
-    this.driver?.peerAnswered();
-  }
-
   confirmAlone(): void {
     if (this.driver instanceof PrimaryDriver) this.driver.confirmAlone();
   }

@@ -78,4 +78,30 @@ export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
       ],
     },
   },
+  {
+    // The link was cut; the secondary's suspicions were dismissed while the
+    // primary answered the host's (slow) pings. The primary froze after
+    // answering one, before the answer was read: the host judged the link
+    // failed and left a hung primary to go on alone, and the secondary, whose
+    // suspicion was spent, never asked again. Stuck with a checkpoint held.
+    name: 'a primary that hangs right after answering the host is still found hung',
+    schedule: {
+      seed: 30011499,
+      durationMs: 1153,
+      plan: { ...calm, duplicate: 0, jitterMs: 2.9956241401378065, payloadMs: 30 },
+      periodMs: 38,
+      mode: 'naive',
+      compare: false,
+      outputCommit: 'hold',
+      autoReprotect: false,
+      guests: [guest(32, 0), guest(16, 0), guest(8, 0)],
+      operations: { add: 8, get: 2, rand: 0, time: 0 },
+      actions: [
+        { at: 162, kind: 'mode', mode: 'strict' },
+        { at: 597, kind: 'ping-delay', ms: 34 },
+        { at: 600, kind: 'cut-link' },
+        { at: 1053, kind: 'freeze-primary' },
+      ],
+    },
+  },
 ];
