@@ -5,10 +5,10 @@
 // A silent peer is only suspected: the side reports it to the host, which
 // checks and decides (see engine/host/host-core.ts), and reports it again
 // after every further missLimit beats of silence, so the host decides afresh
-// on what has changed since (a peer that answered it may hang next). Where the platform says the
-// other end of the channel is gone (a port's 'close', when the peer's worker
-// ended), that is reported at once: the heartbeat remains the detector of a
-// peer that hangs, or of a platform that does not say.
+// on what has changed since (a peer that answered it may hang next). Where
+// the platform says the other end of the channel is gone (a port's 'close',
+// when the peer's worker ended), that is reported at once: the heartbeat
+// remains the detector of a peer that hangs, or of a platform that does not say.
 import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts';
 import { parseWireMessage, SENDER, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
@@ -201,7 +201,6 @@ export class Link {
     const silentMs = this.monitor.silentMs(this.clock.now());
     this.handlers.onPeerSilent(`the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(silentMs)} ms after its last message)`, silentMs);
   }
-
 
   private receive(data: unknown): void {
     if (this.closed || this.frozen || this.cut) return;
