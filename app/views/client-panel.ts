@@ -7,7 +7,8 @@ import type { ClientRequest } from '../../engine/host/ledger-client.ts';
 import { violationCount } from '../../engine/host/history-checker.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { DemoTraffic } from '../demo-traffic.ts';
-import { formatMs, h } from '../dom.ts';
+import { h } from '../dom.ts';
+import { formatMs } from '../format.ts';
 
 interface Entry {
   row: HTMLLIElement;

@@ -4,7 +4,8 @@
 import { COLO_MESSAGE_TYPES, type ColoMessageType, type Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { MESSAGE_MEANING } from '../explain.ts';
-import { formatBytes, formatMs, h } from '../dom.ts';
+import { h } from '../dom.ts';
+import { formatBytes, formatMs } from '../format.ts';
 
 const CLOCK_SKEW_MS = 5;
 

@@ -4,7 +4,8 @@ import type { HeartbeatConfig } from '../../engine/protocol/heartbeat.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { HeartbeatGaps } from '../../engine/replication/events.ts';
 import { median } from '../../engine/shared/statistics.ts';
-import { formatBytes, formatFineMs, formatMs, h, svg } from '../dom.ts';
+import { h, svg } from '../dom.ts';
+import { formatBytes, formatFineMs, formatMs } from '../format.ts';
 
 const BARS = 40;
 const CHART_HEIGHT = 70;

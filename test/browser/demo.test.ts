@@ -157,6 +157,57 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('the timeline keeps its labels apart and inside at 8, 20 and 60 s, and a click or Enter shows the mark it was on', async () => {
+    const { page, problems } = await openDemo();
+    // Checkpoints every 25 ms crowd the timeline with messages.
+    await page.selectOption('[data-control="period"]', '25');
+    await expect.poll(() => page.locator('.timeline [data-style="checkpoint-request"]').count(), { timeout: 30_000 }).toBeGreaterThan(40);
+    const pause = page.locator('[data-action="timeline-pause"]');
+    for (const windowMs of ['8000', '20000', '60000']) {
+      await page.selectOption('[data-control="timeline-window"]', windowMs);
+      await pause.click();
+      const { drawing, labels } = await page.evaluate(() => {
+        const box = (e: Element) => {
+          const r = e.getBoundingClientRect();
+          return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+        };
+        const shown = [...document.querySelectorAll<SVGTextElement>('.timeline [data-label]')].filter((t) => t.style.display !== 'none');
+        return { drawing: box(document.querySelector('.timeline') as Element), labels: shown.map((t) => ({ text: t.textContent, ...box(t) })) };
+      });
+      expect(labels.length, `labels at ${windowMs} ms`).toBeGreaterThan(3);
+      for (const label of labels) {
+        expect(label.left, `${label.text} inside at ${windowMs} ms`).toBeGreaterThanOrEqual(drawing.left);
+        expect(label.right, `${label.text} inside at ${windowMs} ms`).toBeLessThanOrEqual(drawing.right);
+      }
+      const overlapping = labels.flatMap((a, i) =>
+        labels.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom).map((b) => `${a.text} / ${b.text}`),
+      );
+      expect(overlapping, `at ${windowMs} ms`).toEqual([]);
+      if (windowMs === '60000') await page.screenshot({ path: 'test-results/demo-timeline-60s.png', fullPage: true });
+      await pause.click();
+    }
+    // Paused, the marks stay put: click one label, then Enter on another mark.
+    await page.selectOption('[data-control="timeline-window"]', '4000');
+    await pause.click();
+    const request = page.locator('.timeline text[data-label][data-style="checkpoint-request"]:visible').first();
+    const requestLabel = (await request.textContent()) ?? '';
+    await request.click();
+    const number = /#(\d+)/.exec(requestLabel)?.[1];
+    await expect.poll(() => page.textContent('.details p')).toMatch(new RegExp(`^checkpoint-request for checkpoint #${number} from the primary`));
+    const reply = page.locator('.timeline g[data-style="checkpoint-reply"]').last();
+    await reply.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('.details p')).toMatch(/^checkpoint-reply for checkpoint #\d+ from the secondary/);
+    const bar = page.locator('.timeline [data-kind="pause"]').last();
+    await bar.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('.details p')).toMatch(/^Primary paused for checkpoint #\d+/);
+    expect(await page.textContent('.details pre')).not.toContain('[object Object]');
+    await page.screenshot({ path: 'test-results/demo-timeline-selected.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('unsafe mode plus a kill visibly breaks consistency', async () => {
     const { page, problems } = await openDemo();
     await page.selectOption('[data-control="period"]', '20000');
