@@ -105,7 +105,9 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
   };
   requestAnimationFrame(draw);
 
-  const lastCount: Record<string, number> = {};
+  // Per PC, not per role: a new PC in a role starts its own count. A count that
+  // went back (a secondary loaded a checkpoint) says nothing about speed.
+  const lastCount = new WeakMap<object, { count: number; at: number }>();
   setInterval(() => {
     metrics.render(cluster.trace);
     metrics.renderDetection({
@@ -122,9 +124,10 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
         continue;
       }
       void vm.machine.instructionCount().then((count) => {
-        const before = lastCount[side];
-        lastCount[side] = count;
-        panels[side].showRate(before === undefined ? undefined : ((count - before) * 1000) / SLOW_REFRESH_MS);
+        const before = lastCount.get(vm);
+        const at = performance.now();
+        lastCount.set(vm, { count, at });
+        panels[side].showRate(before === undefined || count < before.count || at <= before.at ? undefined : ((count - before.count) * 1000) / (at - before.at));
       });
       void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows));
     }

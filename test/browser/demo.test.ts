@@ -77,11 +77,24 @@ describe('the demo page', () => {
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
     // Clicked at once: the spare is still starting, and becomes the secondary when it is ready.
     expect(await page.textContent('[data-status]')).toMatch(/PC C (is starting|waits) in standby/);
+    // Every instructions/s figure the panels show from here on.
+    await page.evaluate(() => {
+      const rates: string[] = [];
+      (window as unknown as { rates: string[] }).rates = rates;
+      const observer = new MutationObserver(() => {
+        for (const span of document.querySelectorAll('[data-ips]')) rates.push(span.textContent ?? '');
+      });
+      for (const span of document.querySelectorAll('[data-ips]')) observer.observe(span, { childList: true, characterData: true, subtree: true });
+    });
     await page.click('[data-action="reprotect"]');
     await page.waitForSelector('body[data-protected="true"][data-serving="primary"]', { timeout: 60_000 });
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] h2')).toBe('PC B');
     await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] h2')).toBe('PC C');
     expect(await page.textContent('[data-status]')).toMatch(/^Protected: PC C holds checkpoint #\d+\.$/);
+    // A new PC's instruction count is its own: never compared with the old PC's into a negative speed.
+    await expect.poll(() => page.evaluate(() => (window as unknown as { rates: string[] }).rates.length), { timeout: 30_000 }).toBeGreaterThanOrEqual(6);
+    const rates = await page.evaluate(() => (window as unknown as { rates: string[] }).rates);
+    expect(rates.filter((r) => r.startsWith('-')), rates.join(', ')).toEqual([]);
     // PC B, the survivor, still held the snapshot PC C was built from.
     await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #\d+ moved/);
     const before = await answeredCount(page);
