@@ -67,8 +67,9 @@ function causalOrder(steps: TraceEvent[]): TraceEvent[] {
 
 function describes(e: TraceEvent, n: number): boolean {
   switch (e.kind) {
+    // A message when its sender acted: the secondary sends vmstate-received, then loads.
     case 'message':
-      return e.at === 'received' && e.checkpoint === n;
+      return e.at === 'sent' && e.checkpoint === n;
     case 'capture':
     case 'load':
       return e.checkpoint === n;

@@ -38,6 +38,13 @@ describe('the demo page', () => {
     // Both PCs were built from the same booted snapshot: checkpoint 1 carried only what PC A changed since.
     await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #1 moved \d+\.\d (kB|MB) \(\d+ RAM pages/);
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    // A checkpoint's steps in the order the tour teaches: PC B says it received the state, then loads it, then says so.
+    await expect.poll(() => page.textContent('.ladder')).toContain('PC A resumed after a pause of');
+    const steps = await page.locator('.ladder li').allTextContents();
+    const at = (text: string) => steps.findIndex((step) => step.includes(text));
+    expect(at('PC B → PC A  vmstate-received'), steps.join(' | ')).toBeGreaterThan(-1);
+    expect(at('PC B → PC A  vmstate-received'), steps.join(' | ')).toBeLessThan(at('loaded the state'));
+    expect(at('loaded the state'), steps.join(' | ')).toBeLessThan(at('PC B → PC A  vmstate-loaded'));
     await expect.poll(() => page.textContent('[data-metric="detection"]')).toMatch(/^A heartbeat every 20 ms each way; .*Longest silence heard: PC A \d+ ms, PC B \d+ ms\. Suspicions dismissed \(.*\): \d+\. False alarms \(.*\): 0\.$/);
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
     expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
