@@ -18,6 +18,17 @@ export interface VmView {
 
 const PAUSED_PHASES = new Set(['capturing', 'await-received', 'await-loaded']);
 
+/**
+ * The last checkpoint the secondary holds: arrived whole and verified (the
+ * primary's count, from vmstate-received) or loaded (the secondary's own),
+ * whichever the host heard of first.
+ */
+export function secondaryHolds(cluster: ColoCluster): number {
+  const primary = cluster.status.primary?.committed ?? 0;
+  const secondary = cluster.status.secondary;
+  return secondary && secondary.role === 'secondary' ? Math.max(primary, secondary.committed) : primary;
+}
+
 export function viewOf(cluster: ColoCluster, side: Side): VmView {
   const fate = cluster.fate[side];
   const status = cluster.status[side];
@@ -33,7 +44,7 @@ export function viewOf(cluster: ColoCluster, side: Side): VmView {
       return { role: 'unprotected', roleDetail: `primary alone: ${status.exitDetail}`, run: 'running', checkpoint, interactive: true };
     }
     const run: RunState = PAUSED_PHASES.has(status.phase) ? 'paused' : 'running';
-    const detail = cluster.protected ? `protected: the secondary holds checkpoint ${status.committed}` : 'waiting for the first checkpoint';
+    const detail = cluster.protected ? `protected: the secondary holds checkpoint ${secondaryHolds(cluster)}` : 'waiting for the first checkpoint';
     return { role: 'primary', roleDetail: detail, run, checkpoint, interactive: true };
   }
   if (status.role === 'primary') {
@@ -58,11 +69,13 @@ export function viewOf(cluster: ColoCluster, side: Side): VmView {
       interactive: false,
     };
   }
+  // What the header says too: a checkpoint that arrived whole is held, loaded or not yet.
+  const holds = secondaryHolds(cluster);
   return {
     role: 'secondary',
-    roleDetail: status.committed > 0 ? `holds checkpoint ${status.committed}, paused between checkpoints` : 'waiting for the initial sync',
+    roleDetail: holds > 0 ? `holds checkpoint ${holds}, paused between checkpoints` : 'waiting for the initial sync',
     run: status.phase === 'loading' ? 'loading' : 'paused',
-    checkpoint: status.committed,
+    checkpoint: holds,
     interactive: false,
   };
 }

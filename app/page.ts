@@ -5,7 +5,7 @@ import type { ColoCluster } from '../engine/host/cluster.ts';
 import { PEER_BUSY_MS } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
-import { viewOf } from './cluster-view.ts';
+import { secondaryHolds, viewOf } from './cluster-view.ts';
 import { element, hideProgress, setStatus } from './status.ts';
 import { DemoTraffic } from './demo-traffic.ts';
 import { Tour } from './tour.ts';
@@ -94,7 +94,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
       : cluster.serving === 'secondary'
         ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).${spareLine}`
         : cluster.protected
-          ? `Protected: ${cluster.names.secondary} holds checkpoint #${cluster.status.primary?.committed ?? 0}.`
+          ? `Protected: ${cluster.names.secondary} holds checkpoint #${secondaryHolds(cluster)}.`
           : `Unprotected: ${pvm.roleDetail}${spare ? `.${spareLine}` : ''}`;
     setStatus(headline, lost ? 'lost' : cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
   };

@@ -35,6 +35,23 @@ describe('the demo page', () => {
   it('protects the client: kill the primary and the secondary carries on with nothing lost', async () => {
     const { page, problems } = await openDemo();
     await expect.poll(() => page.textContent('[data-status]')).toMatch(/^Protected: PC B holds checkpoint #\d+\.$/);
+    // The header says what PC B's panel says, at every refresh, not one checkpoint later
+    // (checkpoints every 25 ms, so the primary often has yet to hear vmstate-loaded).
+    await page.selectOption('[data-control="period"]', '25');
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      const status = document.querySelector('[data-status]') as Element;
+      new MutationObserver(() => {
+        const header = /#(\d+)/.exec(status.textContent ?? '')?.[1];
+        const panel = document.querySelector('.vm-panel[data-side="secondary"] [data-checkpoint]')?.textContent?.replace('#', '');
+        seen.push(`${header}/${panel}`);
+      }).observe(status, { childList: true, characterData: true, subtree: true });
+    });
+    await expect.poll(() => page.evaluate(() => (window as unknown as { seen: string[] }).seen.length), { timeout: 30_000 }).toBeGreaterThanOrEqual(20);
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    expect(seen.filter((pair) => pair.split('/')[0] !== pair.split('/')[1]), seen.join(', ')).toEqual([]);
+    await page.selectOption('[data-control="period"]', '1000');
     // Both PCs were built from the same booted snapshot: checkpoint 1 carried only what PC A changed since.
     await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #1 moved \d+\.\d (kB|MB) \(\d+ RAM pages/);
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
