@@ -57,5 +57,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // No browser, no run: one line says how to get one.
+    globalSetup: ['test/browser/require-chromium.ts'],
   },
 });

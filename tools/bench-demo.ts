@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/browser/chromium.ts';
+import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const out = outIndex === -1 ? join(ROOT, 'bench-results', 'demo.json') : (process.argv[outIndex + 1] ?? '');
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
   const site = await serveStatic(join(ROOT, 'dist'));
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
   const protectedMs: number[] = [];
   const reprotectMs: number[] = [];
   const reprotectAtOnceMs: number[] = [];

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, watchProblems } from '../test/browser/chromium.ts';
+import { CHROMIUM_ARGS, chromiumPath, watchProblems } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const out = option('--out') ?? join(ROOT, 'bench-results', 'soak-page.json');
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
   const site = await serveStatic(join(ROOT, 'dist'));
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
   const samples: Sample[] = [];
   let problems: string[] = [];
   try {

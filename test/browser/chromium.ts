@@ -1,11 +1,16 @@
-// Starts the Vite dev server and Debian's Chromium for browser tests and
-// benchmarks. Playwright cannot download browsers here, so it drives
-// /usr/bin/chromium (override with CHROMIUM_PATH).
+// Starts the Vite dev server and a Chromium for browser tests and benchmarks
+// (which one: find-chromium.ts).
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
+import { findChromium } from './find-chromium.ts';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The Chromium to drive; throws, saying how to get one, if there is none. */
+export function chromiumPath(): string {
+  const found = findChromium();
+  if (found instanceof Error) throw found;
+  return found;
+}
 
 // Without the background-networking flags Chromium keeps dialling out on this
 // machine's closed network.
@@ -36,7 +41,7 @@ export async function startBrowserRig(): Promise<BrowserRig> {
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('vite: no listening address');
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true });
   const baseUrl = `http://127.0.0.1:${address.port}/`;
   mkdirSync('test-results', { recursive: true });
   return {

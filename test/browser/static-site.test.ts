@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serveStatic } from '../support/static-server.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, watchProblems } from './chromium.ts';
+import { CHROMIUM_ARGS, chromiumPath, watchProblems } from './chromium.ts';
 
 const outDir = mkdtempSync(join(tmpdir(), 'colo-dist-'));
 let browser: Browser;
@@ -42,7 +42,7 @@ function metaPolicy(html: string): string {
 beforeAll(async () => {
   await build({ configFile: join(import.meta.dirname, '..', '..', 'vite.config.ts'), build: { outDir, emptyOutDir: true }, logLevel: 'error' });
   site = await serveStatic(outDir);
-  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
 });
 afterAll(async () => {
   await browser?.close();
