@@ -8,6 +8,7 @@ import type { Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { h, svg } from '../dom.ts';
 import { Ladder } from './ladder.ts';
+import { timelineLegend } from './timeline-legend.ts';
 import { marksIn, placeLabels, type LabelBand, type Mark, type PlacedLabel } from './timeline-model.ts';
 
 const HEIGHT = 190;
@@ -82,6 +83,7 @@ export class Timeline {
       { class: 'timeline-panel', 'aria-labelledby': 'timeline-title' },
       h('header', {}, h('h2', { id: 'timeline-title', text: 'Protocol timeline' }), pause, zoom),
       this.canvas,
+      timelineLegend(),
       h('div', { class: 'timeline-lower' }, this.ladder.root, this.details),
     );
   }

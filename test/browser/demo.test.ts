@@ -31,6 +31,14 @@ async function clientCounts(page: Page): Promise<{ sent: number; answered: numbe
 }
 const answeredCount = async (page: Page) => (await clientCounts(page)).answered;
 
+/** Every kind of mark on the timeline has an entry in its legend. */
+async function expectLegendCoversTimeline(page: Page): Promise<void> {
+  const drawn = await page.evaluate(() => [...new Set([...document.querySelectorAll('.timeline g[data-kind]')].map((g) => g.getAttribute('data-kind')))]);
+  const explained = await page.evaluate(() => [...document.querySelectorAll('[data-legend-kind]')].map((li) => li.getAttribute('data-legend-kind')));
+  expect(drawn.length).toBeGreaterThan(0);
+  expect(drawn.filter((kind) => !explained.includes(kind))).toEqual([]);
+}
+
 describe('the demo page', () => {
   it('protects the client: kill the primary and the secondary carries on with nothing lost', async () => {
     const { page, problems } = await openDemo();
@@ -90,6 +98,7 @@ describe('the demo page', () => {
     await page.waitForSelector('[data-audit="ok"], [data-audit="failed"]', { timeout: 60_000 });
     expect(await page.textContent('[data-audit]')).toMatch(/^Audit of PC B: its stored replies and its total match all \d+ replies the client saw\.$/);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
+    await expectLegendCoversTimeline(page);
     await page.screenshot({ path: 'test-results/demo-failover.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -240,6 +249,8 @@ describe('the demo page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.textContent('.details p')).toMatch(/^Primary paused for checkpoint #\d+/);
     expect(await page.textContent('.details pre')).not.toContain('[object Object]');
+    await page.click('.timeline-legend summary');
+    await expectLegendCoversTimeline(page);
     await page.screenshot({ path: 'test-results/demo-timeline-selected.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
