@@ -25,6 +25,11 @@ const VERDICT_TEXT = {
 
 const MAX_ROWS = 14;
 
+/** The request ids a violation names ("lost: c15 ok 3: …", "id c14 was answered …"). */
+function idsNamed(violations: readonly string[]): string[] {
+  return violations.flatMap((v) => v.match(/\bc\d+\b/g) ?? []);
+}
+
 export class ClientPanel {
   readonly root: HTMLElement;
   private readonly list: HTMLOListElement;
@@ -34,12 +39,17 @@ export class ClientPanel {
   private readonly auditResult: HTMLElement;
   private readonly auditButton: HTMLButtonElement;
   private readonly entries = new Map<string, Entry>();
+  /** Rows a violation names: kept past the list's length, so the badge can lead to them. */
+  private readonly pinned = new Set<string>();
+  private readonly showViolation: HTMLButtonElement;
 
   constructor(
     private readonly cluster: ColoCluster,
     traffic: DemoTraffic,
   ) {
     this.list = h('ol', { class: 'requests', 'aria-live': 'off' });
+    this.showViolation = h('button', { type: 'button', class: 'link', 'data-action': 'show-violation', text: 'Show the reply it was about', hidden: true });
+    this.showViolation.addEventListener('click', () => this.revealViolation());
     this.badge = h('p', { class: 'consistency', role: 'status', 'data-consistency': '0' });
     this.violations = h('ul', { class: 'violations' });
     this.counts = h('p', { class: 'counts' });
@@ -60,7 +70,7 @@ export class ClientPanel {
       'section',
       { class: 'client-panel', 'aria-labelledby': 'client-title' },
       h('h2', { id: 'client-title', text: 'Client (ledger on ttyS1)' }),
-      this.badge,
+      h('div', { class: 'row' }, this.badge, this.showViolation),
       this.violations,
       h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand, this.auditButton),
       this.auditResult,
@@ -103,9 +113,26 @@ export class ClientPanel {
     const bad = violationCount(report);
     this.badge.textContent = `Replies lost, contradicted or wrong: ${bad}`;
     this.badge.dataset.consistency = String(bad);
+    this.showViolation.hidden = bad === 0;
+    for (const id of idsNamed(report.violations)) {
+      const entry = this.entries.get(id);
+      if (!entry || this.pinned.has(id)) continue;
+      this.pinned.add(id);
+      entry.row.dataset.violation = 'true';
+    }
     const refused = report.refused > 0 ? `, ${report.refused} fragments refused by the ledger` : '';
     this.counts.textContent = `${report.sent} sent, ${report.answered} answered, ${report.retries} retried (after a failover or 5 s of silence)${refused}`;
     this.violations.replaceChildren(...report.violations.slice(-3).map((v) => h('li', { text: v })));
+  }
+
+  /** The badge's link: the first reply a violation names, scrolled to and marked. */
+  private revealViolation(): void {
+    const id = [...this.pinned][0];
+    const row = id === undefined ? undefined : this.entries.get(id)?.row;
+    if (!row) return;
+    for (const other of this.list.querySelectorAll('[data-revealed]')) other.removeAttribute('data-revealed');
+    row.dataset.revealed = 'true';
+    row.scrollIntoView({ block: 'center' });
   }
 
   // The serving PC is asked again for every answer the client was shown (a
@@ -141,11 +168,13 @@ export class ClientPanel {
     const row = h('li', { 'data-state': 'sent', 'data-id': request.id }, h('code', { text: `${request.id} ${op}` }), reply, status, compare);
     this.entries.set(request.id, { row, status, reply, compare });
     this.list.prepend(row);
-    while (this.list.children.length > MAX_ROWS) {
-      const last = this.list.lastElementChild as HTMLElement | null;
-      if (!last) break;
-      this.entries.delete(last.dataset.id ?? '');
-      last.remove();
+    // The oldest rows go, but not one a violation names.
+    const rows = [...this.list.children] as HTMLElement[];
+    for (let i = rows.length - 1; i >= 0 && this.list.children.length - this.pinned.size > MAX_ROWS; i--) {
+      const row = rows[i];
+      if (!row || this.pinned.has(row.dataset.id ?? '')) continue;
+      this.entries.delete(row.dataset.id ?? '');
+      row.remove();
     }
   }
 }

@@ -266,6 +266,13 @@ describe('the demo page', () => {
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
     await expect.poll(() => page.getAttribute('.consistency', 'data-consistency'), { timeout: 30_000 }).not.toBe('0');
     expect(await page.textContent('.violations')).toMatch(/lost: c\d+ ok \d+: total \d+, acknowledged adds sum to \d+/);
+    // The badge leads to the reply: kept in the list however many follow, and marked.
+    const named = /lost: (c\d+) ok/.exec((await page.textContent('.violations')) ?? '')?.[1];
+    const sent = (await clientCounts(page)).sent;
+    await expect.poll(async () => (await clientCounts(page)).sent, { timeout: 60_000 }).toBeGreaterThan(sent + 15);
+    await page.click('[data-action="show-violation"]');
+    await expect.poll(() => page.getAttribute('.requests li[data-revealed]', 'data-id')).toBe(named);
+    expect(await page.locator('.requests li[data-revealed]').isVisible()).toBe(true);
     await page.screenshot({ path: 'test-results/demo-unsafe.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
