@@ -4,7 +4,7 @@
 import type { ExitReason, FailoverStatus } from './failover.ts';
 import type { ColoMessageType, Side } from './messages.ts';
 import type { CompareVerdict } from './output-commit.ts';
-import type { CheckpointCause, PrimaryPhase } from './primary.ts';
+import type { CheckpointCause, PrimaryPhase, ResumePolicy } from './primary.ts';
 import type { SecondaryPhase } from './secondary.ts';
 
 /** Where a side stands in COLO: its core's phase. */
@@ -37,6 +37,8 @@ export type TraceEvent =
       stopMs: number;
       /** 'full': v86's whole state; 'delta': the pages that changed. */
       path: 'full' | 'delta';
+      /** When the VM runs again: after vmstate-loaded (naive, strict) or right after this capture (speculative). */
+      resumes: ResumePolicy;
       pages?: { ram: number; device: number };
       /** Delta path: changed RAM found from the VM's write marks, or by comparing all of it. */
       tracking?: 'write' | 'scan';

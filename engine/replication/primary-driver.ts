@@ -235,6 +235,7 @@ export class PrimaryDriver extends CoreDriver {
         captureMs: now - this.pauseStartedAt,
         stopMs,
         path: this.source.path,
+        resumes: this.core.resumePolicy,
         ...(pages ? { pages } : {}),
         ...(tracking ? { tracking } : {}),
         ...(parts ? { parts } : {}),

@@ -153,6 +153,10 @@ describe('the demo page', () => {
     await expect.poll(() => page.textContent('[data-metric="bytes"]'), { timeout: 20_000 }).toMatch(/RAM pages and \d+ device pages changed/);
     await expect.poll(lastReleased, { timeout: 30_000 }).not.toBe(released);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
+    // Each mode its own median, not one figure mixing them; the naive states stand off the bytes chart's scale.
+    await expect.poll(() => page.getAttribute('[data-metric="pause"]', 'data-modes'), { timeout: 20_000 }).toBe('strict speculative naive');
+    expect(await page.textContent('[data-metric="pause"]')).toMatch(/median by mode over the last \d+: strict \d+ ms \(n=\d+\), speculative \d+ ms \(n=\d+\), naive \d+ ms \(n=\d+\)$/);
+    await expect.poll(() => page.locator('.chart-bytes[data-outlier]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     await page.screenshot({ path: 'test-results/demo-modes.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();

@@ -14,7 +14,7 @@ function received(event: TraceEvent): TraceEvent {
   return { ...event, at: 'received', time: event.time + 2 };
 }
 function capture(time: number, checkpoint: number): TraceEvent {
-  return { kind: 'capture', time, checkpoint, cause: 'periodic', pauseStartedAt: time - 5, bytes: 100, captureMs: 5, stopMs: 1, path: 'delta' };
+  return { kind: 'capture', time, checkpoint, cause: 'periodic', pauseStartedAt: time - 5, bytes: 100, captureMs: 5, stopMs: 1, path: 'delta', resumes: 'after-loaded' };
 }
 
 describe('the timeline model', () => {
