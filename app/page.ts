@@ -22,7 +22,7 @@ const SLOW_REFRESH_MS = 1000;
 export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<void>): Promise<void> {
   const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
   element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
-  const timeline = new Timeline(cluster.trace, cluster.names);
+  const timeline = new Timeline(cluster.trace, cluster.names, (side) => cluster.heartbeatsSent(side));
   element('[data-timeline]').append(timeline.root);
   const traffic = new DemoTraffic(cluster);
   const client = new ClientPanel(cluster, traffic);

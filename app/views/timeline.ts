@@ -15,6 +15,8 @@ const HEIGHT = 190;
 const LANE: Record<Side, number> = { primary: 55, secondary: 150 };
 const LEFT = 70;
 const RIGHT_PAD = 10;
+/** How far a heartbeat's tick reaches from its sender's lane. */
+const HEARTBEAT_TICK = 5;
 /** Label rows per band, and where each band's first row sits. */
 const ROWS: Record<LabelBand, number> = { host: 2, cause: 1, message: 6 };
 const ROW_Y: Record<LabelBand, number> = { host: 14, cause: 42, message: LANE.primary + 22 };
@@ -46,11 +48,13 @@ export class Timeline {
   private readonly widths = new Map<string, number>();
   /** Where each label went in the last frame: it stays there while it fits. */
   private placed = new Map<string, PlacedLabel>();
-  private readonly lanes: { side: Side; name: SVGTextElement; line: SVGLineElement }[] = [];
+  private readonly lanes: { side: Side; name: SVGTextElement; line: SVGLineElement; beats: SVGPathElement }[] = [];
 
   constructor(
     private readonly trace: readonly TraceEvent[],
     private readonly names: Readonly<Record<Side, string>>,
+    /** When each role's side sent its heartbeats. */
+    private readonly heartbeats: (side: Side) => readonly number[],
   ) {
     this.ladder = new Ladder(names);
     this.canvas = svg('svg', { class: 'timeline', height: HEIGHT, role: 'group', 'aria-label': 'COLO protocol timeline' });
@@ -59,8 +63,9 @@ export class Timeline {
       const label = svg('text', { x: 4, y: LANE[side] + 4, class: 'lane-label' });
       label.textContent = side;
       const name = svg('text', { x: 4, y: LANE[side] + 17, class: 'lane-name' });
-      this.canvas.append(line, label, name);
-      this.lanes.push({ side, name, line });
+      const beats = svg('path', { class: 'heartbeats', 'data-heartbeats': side });
+      this.canvas.append(line, label, name, beats);
+      this.lanes.push({ side, name, line, beats });
     }
     this.layer = svg('g', { class: 'marks' });
     this.labelLayer = svg('g', { class: 'labels' });
@@ -99,6 +104,13 @@ export class Timeline {
     for (const lane of this.lanes) {
       lane.line.setAttribute('x2', String(right));
       if (lane.name.textContent !== this.names[lane.side]) lane.name.textContent = this.names[lane.side];
+      // Each heartbeat a short tick from its sender's lane towards the peer: one path per lane.
+      const toward = lane.side === 'primary' ? HEARTBEAT_TICK : -HEARTBEAT_TICK;
+      const ticks = this.heartbeats(lane.side)
+        .filter((t) => t >= start && t <= now)
+        .map((t) => `M${x(t).toFixed(1)} ${LANE[lane.side]}v${toward}`)
+        .join('');
+      if (lane.beats.getAttribute('d') !== ticks) lane.beats.setAttribute('d', ticks);
     }
     const marks = marksIn(this.trace, start, now, this.names);
     this.current = new Map(marks.map((m) => [m.id, m]));

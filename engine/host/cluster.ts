@@ -39,6 +39,9 @@ type Listener = () => void;
 /** An unanswered request is sent again after this long (replies may wait for a checkpoint). */
 const CLIENT_RETRY_MS = 5000;
 
+/** How far back heartbeat times are kept: the timeline's widest window. */
+const BEATS_KEPT_MS = 65_000;
+
 /** How long the host waits for a suspected PC to answer before it counts as hung. */
 const ARBITER_PING_MS = 500;
 
@@ -54,6 +57,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   readonly client: LedgerClient;
   primary: N | undefined;
   secondary: N | undefined;
+  private readonly beats: Record<Side, number[]> = { primary: [], secondary: [] };
   /** The PC being started in standby for a new pair. */
   private standby: N | undefined;
   private readonly core: HostCore;
@@ -140,6 +144,18 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** Takeovers while the primary still answered and nobody cut the link: heartbeats too late. */
   get falseFailovers(): number {
     return this.core.falseFailovers;
+  }
+
+  /** When the PC in `side`'s role sent its heartbeats, over the last minute or so: for drawing them. */
+  heartbeatsSent(side: Side): readonly number[] {
+    return this.beats[side];
+  }
+
+  private recordBeats(side: Side, sent: number[]): void {
+    const beats = this.beats[side];
+    beats.push(...sent);
+    const keepFrom = (sent.at(-1) ?? 0) - BEATS_KEPT_MS;
+    if ((beats[0] ?? Infinity) < keepFrom - BEATS_KEPT_MS / 4) beats.splice(0, beats.findIndex((t) => t >= keepFrom));
   }
 
   /** The PC started in standby while the pair is unprotected, ready to become the next secondary. */
@@ -444,6 +460,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       if (event.type === 'trace') this.log.record(event.event);
       else if (event.type === 'status') this.apply({ kind: 'status', side, status: event.status });
       else if (event.type === 'peer-silent') this.apply({ kind: 'peer-silent', side, detail: event.detail, silentMs: event.silentMs });
+      else if (event.type === 'heartbeats') this.recordBeats(side, event.sent);
       else this.apply({ kind: 'released', side, lines: event.lines });
     }
     this.notify();

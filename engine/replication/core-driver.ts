@@ -37,6 +37,7 @@ export abstract class CoreDriver {
         onProtocolError: (error) => this.input({ kind: 'protocol-error', error }),
         onPeerSilent: (detail, silentMs) => this.emit({ type: 'peer-silent', detail, silentMs }),
         onSvmOutput: (lines, from) => this.onSvmOutput(lines, from),
+        onHeartbeatsSent: (sent) => this.emit({ type: 'heartbeats', sent }),
       },
       (event) => this.trace(event),
     );

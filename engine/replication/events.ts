@@ -32,6 +32,8 @@ export type ReplicationEvent =
   | { type: 'status'; status: ReplicationStatus }
   /** The peer has been silent for `silentMs` (heartbeats missed, or its end of the channel closed): the host checks and decides. */
   | { type: 'peer-silent'; detail: string; silentMs: number }
+  /** When this side sent its latest heartbeats (a report every few beats): for drawing them. */
+  | { type: 'heartbeats'; sent: number[] }
   /** Client-visible output that may now leave the VM, in order. */
   | { type: 'released'; lines: string[] };
 

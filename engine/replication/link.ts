@@ -23,7 +23,12 @@ export interface LinkHandlers {
   onPeerSilent(detail: string, silentMs: number): void;
   /** Compare mode, on the primary: the secondary's client output from its run since checkpoint `from`. */
   onSvmOutput(lines: string[], from: number): void;
+  /** When the latest heartbeats left, every BEATS_PER_REPORT of them. */
+  onHeartbeatsSent(times: number[]): void;
 }
+
+/** Heartbeat times are reported in batches: a handful of reports a second, not one message per beat. */
+const BEATS_PER_REPORT = 10;
 
 interface Outgoing {
   message: ColoMessage;
@@ -47,6 +52,7 @@ export class Link {
   private cut = false;
   private delayQueue: Promise<void> = Promise.resolve();
   private lastBeatAt: number | undefined;
+  private beatsSent: number[] = [];
   private longestBeatGapMs = 0;
 
   constructor(
@@ -187,7 +193,14 @@ export class Link {
     const now = this.clock.now();
     if (this.lastBeatAt !== undefined) this.longestBeatGapMs = Math.max(this.longestBeatGapMs, now - this.lastBeatAt);
     this.lastBeatAt = now;
-    if (!this.cut) this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
+    if (!this.cut) {
+      this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
+      this.beatsSent.push(now);
+      if (this.beatsSent.length >= BEATS_PER_REPORT) {
+        this.handlers.onHeartbeatsSent(this.beatsSent);
+        this.beatsSent = [];
+      }
+    }
     if (this.monitor.beat()) {
       this.monitor.rearm();
       const silentMs = this.monitor.silentMs(this.clock.now());

@@ -225,6 +225,11 @@ describe('the demo page', () => {
         return { drawing: box(document.querySelector('.timeline') as Element), labels: shown.map((t) => ({ text: t.textContent, ...box(t) })) };
       });
       expect(labels.length, `labels at ${windowMs} ms`).toBeGreaterThan(3);
+      // Heartbeats drawn on both lanes (one every 20 ms each way: a second of them at least).
+      for (const side of ['primary', 'secondary']) {
+        const ticks = ((await page.getAttribute(`.timeline [data-heartbeats="${side}"]`, 'd')) ?? '').split('M').length - 1;
+        expect(ticks, `${side} heartbeats at ${windowMs} ms`).toBeGreaterThan(50);
+      }
       for (const label of labels) {
         expect(label.left, `${label.text} inside at ${windowMs} ms`).toBeGreaterThanOrEqual(drawing.left);
         expect(label.right, `${label.text} inside at ${windowMs} ms`).toBeLessThanOrEqual(drawing.right);
@@ -253,6 +258,8 @@ describe('the demo page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.textContent('.details p')).toMatch(/^Primary paused for checkpoint #\d+/);
     expect(await page.textContent('.details pre')).not.toContain('[object Object]');
+    // A long field wraps inside the panel: the page never grows wider than the window.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await page.click('.timeline-legend summary');
     await expectLegendCoversTimeline(page);
     await page.screenshot({ path: 'test-results/demo-timeline-selected.png', fullPage: true });
