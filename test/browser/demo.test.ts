@@ -267,6 +267,32 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('step mode still gates after a failover and a re-protection', async () => {
+    const { page, problems } = await openDemo();
+    const ladder = page.locator('.ladder');
+    await page.click('[data-action="step-mode"]');
+    await expect.poll(() => ladder.getAttribute('data-waiting'), { timeout: 30_000 }).toBe('checkpoint-request');
+    await page.click('[data-action="kill-primary"]');
+    await page.waitForSelector('body[data-serving="secondary"] [data-action="reprotect"]:not([disabled])', { timeout: 60_000 });
+    await page.click('[data-action="reprotect"]');
+    // The new pair's handshake waits at the gate too: protected only after stepping through it.
+    await page.waitForSelector('body[data-serving="primary"]', { timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-protected')).toBe('false');
+    const isProtected = async () => (await page.getAttribute('body', 'data-protected')) === 'true';
+    const waiting = async () => (await ladder.getAttribute('data-waiting')) ?? '';
+    for (let i = 0; i < 20 && !(await isProtected()); i++) {
+      await expect.poll(async () => (await isProtected()) || (await waiting()) !== '', { timeout: 30_000 }).toBe(true);
+      if (!(await isProtected())) await page.click('[data-action="step"]');
+    }
+    await page.waitForSelector('body[data-protected="true"]', { timeout: 30_000 });
+    // And the next checkpoint of the new pair stops before its first message.
+    await expect.poll(() => ladder.getAttribute('data-waiting'), { timeout: 30_000 }).toBe('checkpoint-request');
+    expect(await ladder.getAttribute('data-messages')).toBe('0');
+    expect(await page.textContent('.vm-panel[data-side="secondary"] h2')).toBe('PC C');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('unsafe mode plus a kill visibly breaks consistency', async () => {
     const { page, problems } = await openDemo();
     await page.selectOption('[data-control="period"]', '20000');
