@@ -1,6 +1,8 @@
 // Every button is an engine command. The only state kept here is which gate
-// (step mode, delay) the user chose, since it is applied to both sides at once.
+// (step mode, a breakpoint, delay) the user chose, since it is applied to both
+// sides at once (a side holds only the message types it sends).
 import type { ColoCluster } from '../../engine/host/cluster.ts';
+import { COLO_MESSAGE_TYPES, type ColoMessageType } from '../../engine/protocol/messages.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
 import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
@@ -22,6 +24,8 @@ export class Controls {
   private readonly buttons: Record<string, HTMLButtonElement> = {};
   private stepMode = false;
   private delayMs = 0;
+  private breakBefore: ColoMessageType | undefined;
+  private readonly breakStatus: HTMLElement;
 
   constructor(private readonly cluster: ColoCluster) {
     const period = h('select', { id: 'period', 'data-control': 'period' },
@@ -45,6 +49,16 @@ export class Controls {
       this.delayMs = Number(speed.value);
       void this.applyGate();
     });
+    // A breakpoint: every checkpoint stops before this message, until Step ▶ lets it go.
+    const breakpoint = h('select', { id: 'break-before', 'data-control': 'break-before' },
+      h('option', { value: '', text: 'nothing' }),
+      ...COLO_MESSAGE_TYPES.map((type) => h('option', { value: type, text: type })));
+    breakpoint.addEventListener('change', () => {
+      this.breakBefore = COLO_MESSAGE_TYPES.find((type) => type === breakpoint.value);
+      void this.applyGate();
+      this.update();
+    });
+    this.breakStatus = h('p', { class: 'break-status', 'data-break-status': '', 'aria-live': 'polite' });
     const unsafe = h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe' });
     unsafe.addEventListener('change', () => {
       cluster.configure({ outputCommit: unsafe.checked ? 'unsafe' : 'hold' });
@@ -64,8 +78,11 @@ export class Controls {
         { class: 'group' },
         this.button('step-mode', 'Step mode', () => this.toggleStep(), true),
         this.button('step', 'Step ▶', () => void cluster.step()),
+        h('label', { for: 'break-before', text: 'Stop before' }),
+        breakpoint,
         h('label', { for: 'speed', text: 'Speed' }),
         speed,
+        this.breakStatus,
       ),
       h(
         'div',
@@ -97,7 +114,8 @@ export class Controls {
     };
     set('checkpoint', replicating && c.fate.primary === 'alive');
     set('step-mode', replicating);
-    set('step', replicating && this.stepMode);
+    set('step', replicating && (this.stepMode || this.breakBefore !== undefined));
+    this.breakStatus.textContent = this.breakBefore ? this.describeBreak(this.breakBefore) : '';
     // Faults wait until a PC has started its role: the first pair's start does not survive a PC lost midway.
     set('kill-primary', c.serving === 'primary' && !!c.primary?.alive && !!c.status.primary);
     set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && !!c.primary?.alive && !!c.status.primary);
@@ -124,8 +142,19 @@ export class Controls {
     void this.applyGate();
   }
 
+  /** Where the breakpoint stands: waiting for its message, or holding it now. */
+  private describeBreak(type: ColoMessageType): string {
+    const trace = this.cluster.trace;
+    const held = trace.findLast((e) => e.kind === 'held' && e.type === type);
+    const released = held && trace.some((e) => e.time >= held.time && e.kind === 'message' && e.at === 'sent' && e.type === type && 'checkpoint' in held && e.checkpoint === held.checkpoint);
+    if (held?.kind === 'held' && !released && this.cluster.serving === 'primary') {
+      return `Stopped before ${type} of checkpoint #${held.checkpoint ?? '?'}: kill, freeze or cut now, or Step ▶ to let it go.`;
+    }
+    return `Every checkpoint will stop before ${type}.`;
+  }
+
   private async applyGate(): Promise<void> {
-    const gate = { step: this.stepMode, breakBefore: [], delayMs: this.delayMs };
+    const gate = { step: this.stepMode, breakBefore: this.breakBefore ? [this.breakBefore] : [], delayMs: this.delayMs };
     await this.cluster.configure({ gate });
   }
 }

@@ -95,7 +95,7 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'resume':
       return `${names.primary} resumed after a pause of ${formatMs(e.pausedMs)}`;
     case 'held':
-      return `${names[e.side]} holds ${e.type} at the gate (step mode)`;
+      return `${names[e.side]} holds ${e.type} at the gate (step mode or a breakpoint)`;
     case 'output':
       return `${names.primary} released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;
     default:

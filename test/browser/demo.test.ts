@@ -293,6 +293,23 @@ describe('the demo page', () => {
     await page.close();
   });
 
+  it('a breakpoint before vmstate-received, then a kill: two clicks for the case output commit is about', async () => {
+    const { page, problems } = await openDemo();
+    await page.selectOption('[data-control="break-before"]', 'vmstate-received');
+    await expect.poll(() => page.textContent('[data-break-status]'), { timeout: 30_000 }).toMatch(/^Stopped before vmstate-received of checkpoint #\d+: kill, freeze or cut now/);
+    const held = Number(/#(\d+)/.exec((await page.textContent('[data-break-status]')) ?? '')?.[1]);
+    // PC B holds checkpoint N whole but has not said so: PC A releases nothing N covers.
+    await page.click('[data-action="kill-primary"]');
+    await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(new RegExp(`^Failed over: PC B serves the client from checkpoint #${held},`));
+    const before = await answeredCount(page);
+    await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
+    await page.screenshot({ path: 'test-results/demo-breakpoint.png', fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('unsafe mode plus a kill visibly breaks consistency', async () => {
     const { page, problems } = await openDemo();
     await page.selectOption('[data-control="period"]', '20000');
