@@ -8,6 +8,8 @@ import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { secondaryHolds, viewOf } from './cluster-view.ts';
 import { element, hideProgress, setStatus } from './status.ts';
 import { DemoTraffic } from './demo-traffic.ts';
+import { h } from './dom.ts';
+import { parseScenario } from './scenario.ts';
 import { Tour } from './tour.ts';
 import { ClientPanel } from './views/client-panel.ts';
 import { Controls } from './views/controls.ts';
@@ -55,6 +57,12 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
 
   const controls = new Controls(cluster);
   element('[data-controls]').append(controls.root);
+  // A scenario link sets the controls up; what it names that the page does not know is said, not guessed.
+  const { scenario, problems: scenarioProblems } = parseScenario(location.search);
+  controls.apply(scenario);
+  if (scenarioProblems.length > 0) {
+    controls.root.append(h('p', { class: 'scenario-problems', 'data-scenario-problems': '', text: `This link's setup was not all understood: ${scenarioProblems.join('; ')}.` }));
+  }
   const tour = new Tour();
   const tourButton = element('[data-action="tour"]') as HTMLButtonElement;
   tourButton.disabled = false;

@@ -3,9 +3,11 @@
 // sides at once (a side holds only the message types it sends).
 import type { ColoCluster } from '../../engine/host/cluster.ts';
 import { COLO_MESSAGE_TYPES, type ColoMessageType } from '../../engine/protocol/messages.ts';
+import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
 import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
+import { FAULTS, scenarioQuery, type Fault, type Scenario } from '../scenario.ts';
 
 const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
 const MODES: [CheckpointMode, string][] = [
@@ -13,6 +15,12 @@ const MODES: [CheckpointMode, string][] = [
   ['speculative', 'changed pages, primary runs on (Remus)'],
   ['naive', 'whole state every time'],
 ];
+const FAULT_LABELS: Record<Fault, string> = {
+  'kill-primary': 'kill the primary',
+  'freeze-primary': 'freeze the primary',
+  'cut-link': 'cut the link',
+  'kill-secondary': 'kill the secondary',
+};
 const SPEEDS: [string, number][] = [
   ['normal', 0],
   ['slow (0.4 s per message)', 400],
@@ -26,6 +34,12 @@ export class Controls {
   private delayMs = 0;
   private breakBefore: ColoMessageType | undefined;
   private readonly breakStatus: HTMLElement;
+  /** Injected once, when the breakpoint next stops. */
+  private fault: Fault | undefined;
+  /** The held message the fault was injected at (time), so it is injected once. */
+  private injectedAt: number | undefined;
+  private readonly selects: Record<'period' | 'mode' | 'policy' | 'breakpoint' | 'fault', HTMLSelectElement>;
+  private readonly link: HTMLInputElement;
 
   constructor(private readonly cluster: ColoCluster) {
     const period = h('select', { id: 'period', 'data-control': 'period' },
@@ -59,6 +73,15 @@ export class Controls {
       this.update();
     });
     this.breakStatus = h('p', { class: 'break-status', 'data-break-status': '', 'aria-live': 'polite' });
+    const fault = h('select', { id: 'fault', 'data-control': 'fault' },
+      h('option', { value: '', text: 'then wait' }),
+      ...FAULTS.map((f) => h('option', { value: f, text: `then ${FAULT_LABELS[f]}` })));
+    fault.addEventListener('change', () => {
+      this.fault = FAULTS.find((f) => f === fault.value);
+      this.injectedAt = undefined;
+    });
+    this.selects = { period, mode, policy, breakpoint, fault };
+    this.link = h('input', { type: 'text', readonly: true, class: 'scenario-link', 'data-scenario-link': '', 'aria-label': 'link to this setup', hidden: true });
     const unsafe = h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe' });
     unsafe.addEventListener('change', () => {
       cluster.configure({ outputCommit: unsafe.checked ? 'unsafe' : 'hold' });
@@ -80,10 +103,12 @@ export class Controls {
         this.button('step', 'Step ▶', () => void cluster.step()),
         h('label', { for: 'break-before', text: 'Stop before' }),
         breakpoint,
+        fault,
         h('label', { for: 'speed', text: 'Speed' }),
         speed,
         this.breakStatus,
       ),
+      h('div', { class: 'group' }, this.button('copy-link', 'Copy link to this setup', () => void this.copyLink()), this.link),
       h(
         'div',
         { class: 'group danger' },
@@ -123,6 +148,8 @@ export class Controls {
     set('kill-secondary', !!c.secondary?.alive && c.serving === 'primary' && !!c.status.secondary);
     set('failover', c.protected);
     set('reprotect', c.canReprotect);
+    set('copy-link', true);
+    this.injectAtBreak();
   }
 
   private button(name: string, label: string, action: () => void, toggle = false): HTMLButtonElement {
@@ -142,15 +169,71 @@ export class Controls {
     void this.applyGate();
   }
 
-  /** Where the breakpoint stands: waiting for its message, or holding it now. */
-  private describeBreak(type: ColoMessageType): string {
+  /** The held message the breakpoint stopped at, while it is held. */
+  private stoppedAt(type: ColoMessageType): (TraceEvent & { kind: 'held' }) | undefined {
     const trace = this.cluster.trace;
     const held = trace.findLast((e) => e.kind === 'held' && e.type === type);
-    const released = held && trace.some((e) => e.time >= held.time && e.kind === 'message' && e.at === 'sent' && e.type === type && 'checkpoint' in held && e.checkpoint === held.checkpoint);
-    if (held?.kind === 'held' && !released && this.cluster.serving === 'primary') {
-      return `Stopped before ${type} of checkpoint #${held.checkpoint ?? '?'}: kill, freeze or cut now, or Step ▶ to let it go.`;
+    if (held?.kind !== 'held' || this.cluster.serving !== 'primary') return undefined;
+    const released = trace.some((e) => e.time >= held.time && e.kind === 'message' && e.at === 'sent' && e.type === type && e.checkpoint === held.checkpoint);
+    return released ? undefined : held;
+  }
+
+  /** Where the breakpoint stands: waiting for its message, or holding it now. */
+  private describeBreak(type: ColoMessageType): string {
+    const held = this.stoppedAt(type);
+    const then = this.fault && this.injectedAt === undefined ? `, then ${FAULT_LABELS[this.fault]}` : '';
+    if (held) return `Stopped before ${type} of checkpoint #${held.checkpoint ?? '?'}: kill, freeze or cut now, or Step ▶ to let it go.`;
+    return `Every checkpoint will stop before ${type}${then}.`;
+  }
+
+  // A scenario's fault, injected once when the breakpoint first stops.
+  private injectAtBreak(): void {
+    if (!this.breakBefore || !this.fault || this.injectedAt !== undefined) return;
+    const held = this.stoppedAt(this.breakBefore);
+    if (!held) return;
+    this.injectedAt = held.time;
+    const actions: Record<Fault, () => void> = {
+      'kill-primary': () => this.cluster.killPrimary(),
+      'freeze-primary': () => this.cluster.freezePrimary(),
+      'cut-link': () => this.cluster.cutLink(),
+      'kill-secondary': () => this.cluster.killSecondary(),
+    };
+    actions[this.fault]();
+  }
+
+  /** Sets the controls as a scenario says, through the same handlers a click would run. */
+  apply(scenario: Scenario): void {
+    const choose = (select: HTMLSelectElement, value: string) => {
+      if (![...select.options].some((o) => o.value === value)) select.append(h('option', { value, text: `${value} ms` }));
+      select.value = value;
+      select.dispatchEvent(new Event('change'));
+    };
+    if (scenario.mode) choose(this.selects.mode, scenario.mode);
+    if (scenario.periodMs !== undefined) choose(this.selects.period, String(scenario.periodMs));
+    if (scenario.compare !== undefined) choose(this.selects.policy, scenario.compare ? 'compare' : 'periodic');
+    if (scenario.step && !this.stepMode) this.toggleStep();
+    if (scenario.breakBefore) choose(this.selects.breakpoint, scenario.breakBefore);
+    if (scenario.fault) choose(this.selects.fault, scenario.fault);
+  }
+
+  /** The current setup as a link: shown, and copied where the browser allows. */
+  private async copyLink(): Promise<void> {
+    const scenario: Scenario = {
+      mode: this.cluster.config.mode,
+      periodMs: this.cluster.config.periodMs,
+      compare: this.cluster.config.compare.enabled,
+      ...(this.stepMode ? { step: true } : {}),
+      ...(this.breakBefore ? { breakBefore: this.breakBefore } : {}),
+      ...(this.fault ? { fault: this.fault } : {}),
+    };
+    this.link.value = `${location.origin}${location.pathname}${scenarioQuery(scenario)}`;
+    this.link.hidden = false;
+    this.link.select();
+    try {
+      await navigator.clipboard.writeText(this.link.value);
+    } catch {
+      // No clipboard here (an insecure origin, or no permission): the link is shown, selected.
     }
-    return `Every checkpoint will stop before ${type}.`;
   }
 
   private async applyGate(): Promise<void> {

@@ -13,8 +13,8 @@ afterAll(async () => {
   await rig?.close();
 });
 
-async function openDemo(width = 1280, height = 800): Promise<{ page: Page; problems: string[] }> {
-  const { page, problems } = await rig.open('/', { width, height });
+async function openDemo(width = 1280, height = 800, path = '/'): Promise<{ page: Page; problems: string[] }> {
+  const { page, problems } = await rig.open(path, { width, height });
   await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
   expect(await page.getAttribute('body', 'data-state')).not.toBe('failed');
   return { page, problems };
@@ -308,6 +308,28 @@ describe('the demo page', () => {
     await page.screenshot({ path: 'test-results/demo-breakpoint.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('a scenario link reproduces its failure, and the page writes the link for its own setup', async () => {
+    const { page, problems } = await openDemo(1280, 800, '/?mode=strict&period=250&break=vmstate-send&fault=kill-primary');
+    expect(await page.inputValue('[data-control="period"]')).toBe('250');
+    expect(await page.inputValue('[data-control="break-before"]')).toBe('vmstate-send');
+    // Stopped before vmstate-send, the primary is killed: PC B never got that state, so it serves from the one before.
+    await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    const held = await page.evaluate(() => document.querySelector('.ladder')?.getAttribute('data-checkpoint'));
+    await expect.poll(() => page.textContent('[data-status]')).toMatch(new RegExp(`^Failed over: PC B serves the client from checkpoint #${Number(held) - 1},`));
+    const before = await answeredCount(page);
+    await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
+    expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
+    await page.click('[data-action="copy-link"]');
+    const link = new URL(await page.inputValue('[data-scenario-link]'));
+    expect(Object.fromEntries(link.searchParams)).toEqual({ mode: 'strict', period: '250', compare: 'off', break: 'vmstate-send', fault: 'kill-primary' });
+    expect(problems).toEqual([]);
+    await page.close();
+    // A link the page cannot fully use says what it did not understand.
+    const { page: odd } = await openDemo(1280, 800, '/?mode=fast');
+    expect(await odd.textContent('[data-scenario-problems]')).toBe("This link's setup was not all understood: mode=fast: expected naive, strict, speculative.");
+    await odd.close();
   });
 
   it('unsafe mode plus a kill visibly breaks consistency', async () => {
