@@ -3,7 +3,7 @@
 import type { HeartbeatConfig } from '../../engine/protocol/heartbeat.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { HeartbeatGaps } from '../../engine/replication/events.ts';
-import { median } from '../../engine/shared/statistics.ts';
+import { median, percentile } from '../../engine/shared/statistics.ts';
 import { h, svg } from '../dom.ts';
 import { formatBytes, formatFineMs, formatMs } from '../format.ts';
 
@@ -71,6 +71,7 @@ export class Metrics {
   private readonly tracking: HTMLElement;
   private readonly initialSync: HTMLElement;
   private readonly detection: HTMLElement;
+  private readonly modes: HTMLTableSectionElement;
 
   constructor() {
     this.pauseChart = svg('svg', { class: 'chart', height: CHART_HEIGHT, role: 'img', 'aria-label': 'primary pause per checkpoint' });
@@ -81,6 +82,7 @@ export class Metrics {
     this.tracking = h('p', { 'data-metric': 'tracking', text: 'no checkpoint yet' });
     this.initialSync = h('p', { 'data-metric': 'initial-sync', text: 'no pair yet' });
     this.detection = h('p', { 'data-metric': 'detection', text: '' });
+    this.modes = h('tbody');
     this.root = h(
       'section',
       { class: 'metrics', 'aria-labelledby': 'metrics-title' },
@@ -91,6 +93,13 @@ export class Metrics {
       h('h3', { text: 'Bytes sent per checkpoint' }),
       this.bytesChart,
       this.bytesSummary,
+      h('h3', { text: 'The modes side by side (this page, every checkpoint it still remembers)' }),
+      h(
+        'table',
+        { class: 'modes-table', 'data-metric': 'modes' },
+        h('thead', {}, h('tr', {}, ...['mode', 'checkpoints', 'pause, median', 'pause, 90th percentile', 'bytes, median'].map((t) => h('th', { text: t })))),
+        this.modes,
+      ),
       h('h3', { text: 'How the changed memory is found' }),
       this.tracking,
       h('h3', { text: 'Initial sync (checkpoint #1 of the pair)' }),
@@ -122,6 +131,7 @@ export class Metrics {
       ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}; median by mode: ${perMode(allCaptures.map((c) => ({ mode: modeOf(c), value: c.bytes })), formatBytes)}`
       : '';
     if (lastCapture) this.tracking.textContent = describeTracking(lastCapture, trace);
+    this.renderModes(trace);
     const sync = describeInitialSync(trace);
     if (sync) this.initialSync.textContent = sync;
     const split = lastFailover(trace);
@@ -143,6 +153,24 @@ export class Metrics {
       `(up to ${formatMs(view.peerBusyMs)} more while the peer captures or loads a checkpoint, its only thread busy) and tells the host, which pings the suspect: ` +
       `one that answers was only late. Longest silence heard: ${heard || 'nothing yet'}. ` +
       `Suspicions dismissed (the peer answered the host): ${view.dismissedSuspicions}. False alarms (protection ended with nothing broken): ${view.falseFailovers}.`;
+  }
+
+  /** One row per mode this page has used: its checkpoints' pauses and bytes, measured here. */
+  private renderModes(trace: readonly TraceEvent[]): void {
+    const captures = new Map(trace.filter((e): e is Capture => e.kind === 'capture').map((c) => [c.checkpoint, c]));
+    const rows = MODE_NAMES.flatMap((mode) => {
+      const ofMode = [...captures.values()].filter((c) => modeOf(c) === mode);
+      if (ofMode.length === 0) return [];
+      const numbers = new Set(ofMode.map((c) => c.checkpoint));
+      const pauses = trace.flatMap((e) => (e.kind === 'resume' && e.side === 'primary' && numbers.has(e.checkpoint) ? [e.pausedMs] : []));
+      const cells = [mode, String(ofMode.length), pauses.length ? formatFineMs(median(pauses)) : '—', pauses.length ? formatFineMs(percentile(pauses, 0.9)) : '—', formatBytes(median(ofMode.map((c) => c.bytes)))];
+      return [h('tr', { 'data-mode': mode }, ...cells.map((text) => h('td', { text })))];
+    });
+    const key = rows.map((r) => r.textContent).join('|');
+    if (this.modes.dataset.shown !== key) {
+      this.modes.dataset.shown = key;
+      this.modes.replaceChildren(...rows);
+    }
   }
 
   private bars(chart: SVGSVGElement, bars: { value: number; mode: ModeName | undefined; text: string }[], kind: string): void {

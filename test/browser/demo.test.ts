@@ -157,6 +157,10 @@ describe('the demo page', () => {
     await expect.poll(() => page.getAttribute('[data-metric="pause"]', 'data-modes'), { timeout: 20_000 }).toBe('strict speculative naive');
     expect(await page.textContent('[data-metric="pause"]')).toMatch(/median by mode over the last \d+: strict \d+ ms \(n=\d+\), speculative \d+ ms \(n=\d+\), naive \d+ ms \(n=\d+\)$/);
     await expect.poll(() => page.locator('.chart-bytes[data-outlier]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    // And the three side by side, measured in this page: naive moves megabytes, the other two kilobytes.
+    expect(await page.locator('[data-metric="modes"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-mode')))).toEqual(['strict', 'speculative', 'naive']);
+    expect(await page.textContent('[data-metric="modes"] tr[data-mode="naive"] td:last-child')).toMatch(/ MB$/);
+    expect(await page.textContent('[data-metric="modes"] tr[data-mode="strict"] td:last-child')).toMatch(/ kB$/);
     await page.screenshot({ path: 'test-results/demo-modes.png', fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
