@@ -284,13 +284,18 @@ describe('the demo page', () => {
     expect(await page.getAttribute('body', 'data-protected')).toBe('false');
     const isProtected = async () => (await page.getAttribute('body', 'data-protected')) === 'true';
     const waiting = async () => (await ladder.getAttribute('data-waiting')) ?? '';
-    for (let i = 0; i < 20 && !(await isProtected()); i++) {
-      await expect.poll(async () => (await isProtected()) || (await waiting()) !== '', { timeout: 30_000 }).toBe(true);
-      if (!(await isProtected())) await page.click('[data-action="step"]');
+    // Step until the pair is protected and its next checkpoint waits before its first message.
+    const where = async () => `${await ladder.getAttribute('data-checkpoint')}:${await ladder.getAttribute('data-messages')}:${await waiting()}`;
+    for (let i = 0; i < 40; i++) {
+      await expect.poll(waiting, { timeout: 30_000 }).not.toBe('');
+      if ((await isProtected()) && (await waiting()) === 'checkpoint-request' && (await ladder.getAttribute('data-messages')) === '0') break;
+      // One message per step: wait until the ladder shows it moved before stepping again.
+      const before = await where();
+      await page.click('[data-action="step"]');
+      await expect.poll(where, { timeout: 30_000 }).not.toBe(before);
     }
-    await page.waitForSelector('body[data-protected="true"]', { timeout: 30_000 });
-    // And the next checkpoint of the new pair stops before its first message.
-    await expect.poll(() => ladder.getAttribute('data-waiting'), { timeout: 30_000 }).toBe('checkpoint-request');
+    expect(await isProtected()).toBe(true);
+    expect(await waiting()).toBe('checkpoint-request');
     expect(await ladder.getAttribute('data-messages')).toBe('0');
     expect(await page.textContent('.vm-panel[data-side="secondary"] h2')).toBe('PC C');
     expect(problems).toEqual([]);
