@@ -31,12 +31,12 @@ const STEPS: TourStep[] = [
   {
     target: '[data-action="step-mode"]',
     title: 'Slow it down',
-    text: 'Turn on step mode, then press “Step ▶” to let one message through at a time. Heartbeats keep flowing meanwhile, so nobody thinks the other side died. Or pick a slow speed.',
+    text: 'Turn on step mode, then press “Step ▶” to let one message through at a time. Heartbeats keep flowing meanwhile (the small ticks on each lane), so nobody thinks the other side died. Or “Stop before” one message of every checkpoint, and kill, freeze or cut right there. Or pick a slow speed.',
   },
   {
     target: '#mode',
     title: 'Only what changed',
-    text: 'A checkpoint sends only the 4 KiB pages of RAM and device state that changed since the last one: a WebAssembly kernel compares all of RAM with a copy at memory speed. Watch the bytes per checkpoint under Measurements, then pick “whole state every time” to see v86’s full 31 MB snapshots and the pause they cost. “Primary runs on” resumes PC A before PC B has the state, as Remus does.',
+    text: 'Strict, the default, is QEMU’s COLO: a checkpoint sends only the 4 KiB pages of RAM and device state that changed since the last one (v86 marks each page the guest writes, and only those are compared), and PC A waits until PC B has loaded them. Watch the bytes per checkpoint under Measurements, then pick naive to see v86’s whole state (about 30 MB) every time and the pause it costs. Speculative resumes PC A before PC B has the state, as Remus does. The table under Measurements puts the three side by side.',
   },
   {
     target: '#policy',

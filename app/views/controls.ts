@@ -11,9 +11,10 @@ import { FAULTS, scenarioQuery, type Fault, type Scenario } from '../scenario.ts
 
 const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
 const MODES: [CheckpointMode, string][] = [
-  ['strict', 'changed pages, primary waits (COLO)'],
-  ['speculative', 'changed pages, primary runs on (Remus)'],
-  ['naive', 'whole state every time'],
+  // The names the timeline, measurements and tour use, with what each does (and the system that does it so, once).
+  ['strict', 'strict: changed pages, waits (COLO)'],
+  ['speculative', 'speculative: runs on (Remus)'],
+  ['naive', 'naive: the whole state'],
 ];
 const FAULT_LABELS: Record<Fault, string> = {
   'kill-primary': 'kill the primary',
@@ -49,8 +50,8 @@ export class Controls {
       ...MODES.map(([value, label]) => h('option', { value, selected: value === cluster.config.mode, text: label })));
     const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[cluster.config.mode] });
     const policy = h('select', { id: 'policy', 'data-control': 'policy' },
-      h('option', { value: 'periodic', selected: !cluster.config.compare.enabled, text: 'waits for each checkpoint (periodic)' }),
-      h('option', { value: 'compare', selected: cluster.config.compare.enabled, text: 'runs too; replies compared (COLO)' }));
+      h('option', { value: 'periodic', selected: !cluster.config.compare.enabled, text: 'periodic: waits for checkpoints' }),
+      h('option', { value: 'compare', selected: cluster.config.compare.enabled, text: 'compare mode (colo-compare)' }));
     policy.setAttribute('title', COMPARE_MEANING);
     policy.addEventListener('change', () => cluster.configure({ compare: { ...cluster.config.compare, enabled: policy.value === 'compare' } }));
     mode.addEventListener('change', () => {
