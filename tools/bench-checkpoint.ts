@@ -19,6 +19,7 @@ import type { CheckpointMode } from '../engine/replication/config.ts';
 import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
 import type { KillResult } from '../test/support/scenarios.ts';
 import type { RunRequest, RunSamples, Workload } from './checkpoint-bench-page.ts';
+import { option } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -54,11 +55,6 @@ interface RunResult {
   throughput_samples: number[];
   /** This run's figure divided by the naive run's of the same workload and period (pause: naive ÷ this). */
   vs_naive?: { pause_p50_speedup: number; bytes_p50_fraction: number };
-}
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? undefined : process.argv[i + 1];
 }
 
 const percentiles = (values: readonly number[]): Percentiles => ({ p50: percentile(values, 0.5), p95: percentile(values, 0.95), p99: percentile(values, 0.99) });

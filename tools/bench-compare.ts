@@ -14,14 +14,10 @@ import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
+import { option } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const THINK_MS = 50;
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? undefined : process.argv[i + 1];
-}
 
 interface Run {
   policy: 'periodic' | 'compare';

@@ -15,6 +15,7 @@ import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
+import { option } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const OPENS = 5;
@@ -36,8 +37,7 @@ async function reprotect(page: Page): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const outIndex = process.argv.indexOf('--out');
-  const out = outIndex === -1 ? join(ROOT, 'bench-results', 'demo.json') : (process.argv[outIndex + 1] ?? '');
+  const out = option('--out') ?? join(ROOT, 'bench-results', 'demo.json');
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
   const site = await serveStatic(join(ROOT, 'dist'));
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });

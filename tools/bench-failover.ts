@@ -16,15 +16,11 @@ import { TEST_REPLICATION } from '../test/support/cluster.ts';
 import { killPrimaryAt, type KillResult } from '../test/support/scenarios.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
+import { option } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const STAGE = 'between checkpoints';
 const HEARTBEAT = DEFAULT_REPLICATION.heartbeat;
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? undefined : process.argv[i + 1];
-}
 
 function check(result: KillResult): void {
   if (result.report.lost + result.report.contradicted > 0 || result.takeoverFrom !== result.expectedFrom) {

@@ -16,17 +16,13 @@ import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { startBrowserRig } from '../test/browser/chromium.ts';
 import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
+import { option } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ASSETS_DIR = join(ROOT, 'wasm-assets');
 const BOOT_LIMIT_MS = 120_000;
 const STATE_REPEATS = 10;
 const PAGE_OPENS = 5;
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? undefined : process.argv[i + 1];
-}
 
 async function benchBoots(count: number): Promise<{ ok: number; hung: number; bootMs: Summary }> {
   const times: number[] = [];

@@ -13,14 +13,10 @@ import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath, watchProblems } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
+import { option } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SAMPLE_MS = 15_000;
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? undefined : process.argv[i + 1];
-}
 
 interface Sample {
   atS: number;

@@ -15,13 +15,9 @@ import { violationCount } from '../engine/host/history-checker.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
+import { numberOption } from './cli.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
 
 function handles(): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -32,8 +28,8 @@ function handles(): Record<string, number> {
 const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
 
 async function main(): Promise<void> {
-  const checkpoints = option('--checkpoints', 2000);
-  const cycles = option('--cycles', 50);
+  const checkpoints = numberOption('--checkpoints', 2000);
+  const cycles = numberOption('--cycles', 50);
   const outIndex = process.argv.indexOf('--out');
   const out = outIndex === -1 ? join(ROOT, 'bench-results', 'soak.json') : (process.argv[outIndex + 1] ?? '');
   const before = handles();

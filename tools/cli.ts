@@ -1,0 +1,13 @@
+// The benchmarks' and soaks' command-line options: `--name value`.
+
+/** The value after `name` on the command line, if it is there. */
+export function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+/** A number after `name`, or `fallback` without one. */
+export function numberOption(name: string, fallback: number): number {
+  const value = option(name);
+  return value === undefined ? fallback : Number(value);
+}
