@@ -55,10 +55,10 @@ export function marksIn(trace: readonly TraceEvent[], start: number, end: number
   const visible = (t0: number, t1: number) => t1 >= start && t0 <= end;
   const marks: Mark[] = [];
   const point = (event: TraceEvent, side: Side) => ({ t0: event.time, t1: event.time, from: side, to: side, inFlight: false, event });
-  for (const event of recent) {
+  for (const [index, event] of recent.entries()) {
     switch (event.kind) {
       case 'capture': {
-        const until = pauseEnd(recent, event) ?? end;
+        const until = pauseEnd(recent, index) ?? end;
         if (!visible(event.pauseStartedAt, until)) break;
         const cause = event.cause === 'periodic' ? undefined : { text: event.cause, band: 'cause' as const };
         marks.push({
@@ -135,16 +135,23 @@ export function marksIn(trace: readonly TraceEvent[], start: number, end: number
 }
 
 // A pause ends when the primary resumes, or when it stops being a primary at
-// all (killed, frozen, out of COLO, replaced): a dead primary is not paused forever.
-function pauseEnd(trace: readonly TraceEvent[], capture: TraceEvent & { kind: 'capture' }): number | undefined {
-  const end = trace.find(
-    (e) =>
-      e.time >= capture.time &&
-      ((e.kind === 'resume' && e.checkpoint === capture.checkpoint) ||
-        (e.kind === 'exit' && e.side === 'primary') ||
-        (e.kind === 'host' && (e.action === 'kill-primary' || e.action === 'freeze-primary' || e.action === 'primary-changed'))),
-  );
-  return end?.time;
+// all (killed, frozen, out of COLO, replaced): a dead primary is not paused
+// forever. Searched from the capture on (every frame, for every pause drawn).
+function pauseEnd(trace: readonly TraceEvent[], captureAt: number): number | undefined {
+  const capture = trace[captureAt];
+  if (capture?.kind !== 'capture') return undefined;
+  for (let i = captureAt + 1; i < trace.length; i++) {
+    const e = trace[i];
+    if (!e) break;
+    if (
+      (e.kind === 'resume' && e.checkpoint === capture.checkpoint) ||
+      (e.kind === 'exit' && e.side === 'primary') ||
+      (e.kind === 'host' && (e.action === 'kill-primary' || e.action === 'freeze-primary' || e.action === 'primary-changed'))
+    ) {
+      return e.time;
+    }
+  }
+  return undefined;
 }
 
 function messageMarks(recent: readonly TraceEvent[], end: number, visible: (t0: number, t1: number) => boolean, names: Readonly<Record<Side, string>>): Mark[] {
@@ -152,7 +159,12 @@ function messageMarks(recent: readonly TraceEvent[], end: number, visible: (t0: 
   // Receipts by what they answer, oldest first: each send takes the first one it can.
   const key = (m: MessageEvent) => `${m.from}:${m.type}:${m.checkpoint ?? ''}`;
   const receipts = new Map<string, MessageEvent[]>();
-  for (const m of messages) if (m.at === 'received') receipts.set(key(m), [...(receipts.get(key(m)) ?? []), m]);
+  for (const m of messages) {
+    if (m.at !== 'received') continue;
+    const list = receipts.get(key(m));
+    if (list) list.push(m);
+    else receipts.set(key(m), [m]);
+  }
   const marks: Mark[] = [];
   for (const sent of messages) {
     if (sent.at !== 'sent') continue;
