@@ -173,7 +173,7 @@ export class HostCore {
   private get survivorAlone(): boolean {
     const survivor = this.serving;
     const ended = survivor === 'secondary' || this.status.primary?.phase === 'exited';
-    return ended && this.running[survivor] && this.fate[survivor] === 'alive' && !this.arbitrating && !this.takeoverOrdered;
+    return ended && this.live(survivor) && !this.arbitrating && !this.takeoverOrdered;
   }
 
   /** Why no PC can serve the client any more, or undefined while one can (or may yet, by a failover). */
@@ -184,7 +184,7 @@ export class HostCore {
     // A secondary can take over once it holds a checkpoint, or is loading one.
     const secondary = this.status.secondary;
     const canTakeOver = secondary !== undefined && secondary.phase !== 'exited' && (secondary.committed > 0 || secondary.phase === 'loading');
-    if (side === 'primary' && this.running.secondary && this.fate.secondary === 'alive' && canTakeOver) return undefined;
+    if (side === 'primary' && this.live('secondary') && canTakeOver) return undefined;
     const why = side === 'primary' && secondary?.phase === 'exited' ? `; ${this.names.secondary} left COLO: ${secondary.exitDetail}` : '';
     return `${this.names[side]}, which served the client, is ${this.fate[side] === 'alive' ? 'gone' : this.fate[side]} and no PC can take over${why}`;
   }
@@ -274,7 +274,7 @@ export class HostCore {
   // unless it already knows its fate (it ended or froze that worker itself).
   private suspect(reporter: Side, detail: string, silentMs: number): HostEffect[] {
     const suspect = other(reporter);
-    if (this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
+    if (this.serving !== 'primary' || !this.live(reporter)) return [];
     const pending = this.suspected.get(suspect);
     if (pending) {
       pending.detail = detail;
@@ -282,7 +282,7 @@ export class HostCore {
       return [];
     }
     const heard = trace('suspect', `${this.names[reporter]} heard nothing from ${this.names[suspect]} for ${Math.round(silentMs)} ms (${detail})`);
-    if (!this.running[suspect] || this.fate[suspect] !== 'alive') {
+    if (!this.live(suspect)) {
       const why = `the host ${this.running[suspect] ? (this.fate[suspect] === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
       return [heard, ...this.peerFailed(reporter, why, detail)];
     }
@@ -298,13 +298,12 @@ export class HostCore {
     const suspicion = this.suspected.get(suspect);
     this.suspected.delete(suspect);
     const reporter = other(suspect);
-    if (!suspicion || suspicion.pair !== this.pair || this.serving !== 'primary' || !this.running[reporter] || this.fate[reporter] !== 'alive') return [];
+    if (!suspicion || suspicion.pair !== this.pair || this.serving !== 'primary' || !this.live(reporter)) return [];
     const name = this.names[suspect];
     // An answer counts only from a PC the host has not since ended or frozen: it may hang right after answering.
-    const answered = pinged && this.running[suspect] && this.fate[suspect] === 'alive';
-    if (!answered) {
+    if (!pinged || !this.live(suspect)) {
       // The host did not end or freeze it: as far as it knows, a live PC was too busy to answer.
-      const falseAlarm = this.running[suspect] && this.fate[suspect] === 'alive';
+      const falseAlarm = this.live(suspect);
       if (falseAlarm) this.falseFailovers++;
       return [
         ...(falseAlarm ? [trace('false-failover', `${name} did not answer in ${this.options.pingTimeoutMs} ms, though the host did not end or freeze it (${this.falseFailovers} so far)`)] : []),
@@ -343,7 +342,7 @@ export class HostCore {
   // A takeover the host never ordered, with the primary still running, would
   // make two primaries: that secondary is fenced instead.
   private takenOver(from: number): HostEffect[] {
-    if (!this.takeoverOrdered && this.running.primary && this.fate.primary === 'alive') {
+    if (!this.takeoverOrdered && this.live('primary')) {
       return [trace('arbitrate', 'the secondary took over without the host\'s word while the primary runs: the secondary is fenced'), ...this.retireSecondary('fenced')];
     }
     this.takeoverOrdered = false;
@@ -367,7 +366,7 @@ export class HostCore {
     if (this.serving !== 'primary' || this.takeoverOrdered) return [];
     if (!this.running.primary || this.fate.primary !== 'alive') return [];
     const effects: HostEffect[] = [];
-    if (this.running.secondary && this.fate.secondary === 'alive') {
+    if (this.live('secondary')) {
       effects.push(trace('fence', "secondary terminated: the primary left COLO, so the secondary's checkpoint no longer covers what it will release"));
       effects.push(...this.retireSecondary('fenced'));
     }
@@ -458,7 +457,7 @@ export class HostCore {
     const reprotection = this.reprotection;
     if (!reprotection) return [];
     const { survivor, name } = reprotection;
-    if (!this.running[survivor] || this.fate[survivor] !== 'alive') {
+    if (!this.live(survivor)) {
       this.reprotection = undefined;
       this.spareStandby = undefined;
       return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', `abandoned: ${this.names[survivor]} is gone`)];
@@ -483,6 +482,11 @@ export class HostCore {
   private newPair(): void {
     this.pair++;
     this.suspected.clear();
+  }
+
+  /** The PC in `side`'s role runs, and the host has not killed, frozen or fenced it. */
+  private live(side: Side): boolean {
+    return this.running[side] && this.fate[side] === 'alive';
   }
 
   /** Ends the worker on `side`, if it still runs; what it suspected is moot. */

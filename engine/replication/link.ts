@@ -13,6 +13,7 @@ import { HeartbeatMonitor, type HeartbeatConfig } from '../protocol/heartbeat.ts
 import { parseWireMessage, SENDER, type ColoMessage, type ColoMessageType, type Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import { OPEN_GATE, type GateConfig } from './config.ts';
+import type { HeartbeatGaps } from './events.ts';
 import type { Clock, PeerPort } from './ports.ts';
 
 export interface LinkHandlers {
@@ -184,7 +185,7 @@ export class Link {
   }
 
   /** Heartbeat gaps seen so far (see ReplicationStatus.heartbeatGaps). */
-  get gaps(): { peerSilenceMs: number; ownBeatGapMs: number } {
+  get gaps(): HeartbeatGaps {
     return { peerSilenceMs: this.monitor.longestSilenceMs, ownBeatGapMs: this.longestBeatGapMs };
   }
 
@@ -203,7 +204,7 @@ export class Link {
     }
     if (this.monitor.beat()) {
       this.monitor.rearm();
-      const silentMs = this.monitor.silentMs(this.clock.now());
+      const silentMs = this.monitor.silentMs(now);
       this.handlers.onPeerSilent(`no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`, silentMs);
     }
   }
