@@ -320,7 +320,9 @@ describe('the demo page', () => {
   });
 
   it('a scenario link reproduces its failure, and the page writes the link for its own setup', async () => {
-    const { page, problems } = await openDemo(1280, 800, '/?mode=strict&period=250&break=vmstate-send&fault=kill-primary');
+    // Its fault may end protection before a refresh shows it: wait for the first protection's time, not the flag.
+    const { page, problems } = await rig.open('/?mode=strict&period=250&break=vmstate-send&fault=kill-primary');
+    await page.waitForSelector('body[data-protected-ms]', { timeout: 60_000 });
     expect(await page.inputValue('[data-control="period"]')).toBe('250');
     expect(await page.inputValue('[data-control="break-before"]')).toBe('vmstate-send');
     // Stopped before vmstate-send, the primary is killed: PC B never got that state, so it serves from the one before.
