@@ -6,6 +6,7 @@ import { PEER_BUSY_MS } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { secondaryHolds, viewOf } from './cluster-view.ts';
+import { ConsoleHistory } from './console-history.ts';
 import { element, hideProgress, setStatus } from './status.ts';
 import { DemoTraffic } from './demo-traffic.ts';
 import { h } from './dom.ts';
@@ -33,9 +34,10 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
 
   await started;
   const vms: Record<'primary' | 'secondary', VmHandle | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
-  if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary);
+  const consoles = new ConsoleHistory();
+  if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary, consoles.text(vms.secondary));
   if (vms.primary) {
-    panels.primary.attach(vms.primary, cluster.names.primary);
+    panels.primary.attach(vms.primary, cluster.names.primary, consoles.text(vms.primary));
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
     const from = vms.primary.transcriptEnd(0);
     void vms.primary.machine.sendSerial(0, '\n');
@@ -48,11 +50,24 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
   hideProgress();
   document.body.dataset.protectedMs = String(Math.round(performance.now()));
+  // The learner's shell goes on on the PC that took over, after what they saw on the one that failed.
+  const continueConsole = () => {
+    const { primary: failed, secondary: serving } = cluster;
+    if (cluster.serving !== 'secondary' || !failed || !serving) return;
+    const names = cluster.names;
+    const note = `\r\n\x1b[2m── ${names.primary} failed; ${names.secondary} goes on from checkpoint #${viewOf(cluster, 'secondary').checkpoint}: what ${names.primary} printed after it never happened on ${names.secondary} ──\x1b[0m\r\n`;
+    if (!consoles.takeOver(failed, serving, note)) return;
+    panels.secondary.showConsole(consoles.text(serving));
+    panels.secondary.selectTab(true);
+    // A fresh prompt, as at the page's start: the restored shell may be mid-line.
+    void serving.machine.sendSerial(0, '\n');
+  };
   // When the pair last became protected (re-protection included), for benchmarks: the views refresh only every 200 ms.
   let wasProtected = true;
   cluster.subscribe(() => {
     if (cluster.protected && !wasProtected) document.body.dataset.protectedAt = String(performance.now());
     wasProtected = cluster.protected;
+    continueConsole();
   });
 
   const controls = new Controls(cluster);
@@ -75,7 +90,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
       const vm = cluster[side];
       if (vm) {
         vms[side] = vm;
-        panels[side].attach(vm, cluster.names[side]);
+        panels[side].attach(vm, cluster.names[side], consoles.text(vm));
       }
       panels[side].update(viewOf(cluster, side));
     }

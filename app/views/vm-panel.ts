@@ -20,6 +20,8 @@ export class VmPanel {
   private opened = false;
   private interactive = false;
   private readonly title: HTMLElement;
+  /** Shows the serial console (true) or the VGA screen. */
+  readonly selectTab: (serial: boolean) => void;
 
   constructor(readonly name: string, side: string) {
     this.role = h('span', { class: 'badge', 'data-role': '' });
@@ -31,12 +33,12 @@ export class VmPanel {
     this.screen = h('pre', { class: 'screen', 'aria-label': `${name} VGA text screen`, tabindex: 0 });
     const consoleTab = h('button', { type: 'button', role: 'tab', 'aria-selected': 'true', text: 'Serial console' });
     const screenTab = h('button', { type: 'button', role: 'tab', 'aria-selected': 'false', text: 'VGA screen' });
-    const select = (serial: boolean) => {
+    const select = (this.selectTab = (serial: boolean) => {
       consoleTab.setAttribute('aria-selected', String(serial));
       screenTab.setAttribute('aria-selected', String(!serial));
       termBox.hidden = !serial;
       this.screen.hidden = serial;
-    };
+    });
     consoleTab.addEventListener('click', () => select(true));
     screenTab.addEventListener('click', () => select(false));
     select(side === 'primary');
@@ -70,21 +72,27 @@ export class VmPanel {
 
   /**
    * Shows this PC in the panel (again after re-protection, when another PC
-   * takes the role). Call once the panel is in the document: xterm measures
-   * its box when it opens.
+   * takes the role), its console starting with `consoleText`. Call once the
+   * panel is in the document: xterm measures its box when it opens.
    */
-  attach(vm: VmHandle, name: string): void {
+  attach(vm: VmHandle, name: string, consoleText: string): void {
     this.title.textContent = name;
     this.root.setAttribute('aria-label', name);
     if (vm === this.vm) return;
-    if (this.opened) this.terminal.reset();
-    else this.terminal.open(this.termBox);
+    if (!this.opened) this.terminal.open(this.termBox);
     this.opened = true;
+    this.showConsole(consoleText);
     this.unsubscribe();
     this.vm = vm;
     this.unsubscribe = vm.subscribe((events) => {
       for (const event of events) if (event.type === 'serial' && event.port === 0) this.terminal.write(event.text);
     });
+  }
+
+  /** Starts the console afresh with `text`: a PC's output so far, or what it carried over at a takeover. */
+  showConsole(text: string): void {
+    this.terminal.reset();
+    this.terminal.write(text);
   }
 
   update(view: VmView): void {

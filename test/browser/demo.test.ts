@@ -91,6 +91,16 @@ describe('the demo page', () => {
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     expect(await page.textContent('[data-status]')).toMatch(/^Failed over: PC B serves the client from checkpoint #\d+/);
     await expect.poll(() => page.textContent('[data-metric="failover"]')).toMatch(/after kill-primary: detection \d+ ms, then first reply from the new primary/);
+    // The shell the learner typed in goes on on PC B: what they saw on PC A, marked, then a live prompt.
+    const survivorConsole = '.vm-panel[data-side="secondary"] .xterm-rows';
+    await expect.poll(() => page.textContent(survivorConsole)).toContain('typed 42');
+    expect(await page.textContent(survivorConsole)).toMatch(/PC A failed; PC B goes on from checkpoint #\d+/);
+    await page.locator('.vm-panel[data-side="secondary"] .xterm-helper-textarea').focus();
+    await page.keyboard.type('echo after $((50 + 5))\n');
+    await expect.poll(() => page.textContent(survivorConsole), { timeout: 20_000 }).toContain('after 55');
+    // Its VGA screen is PC B's own, live.
+    await page.locator('.vm-panel[data-side="secondary"] [role="tab"]', { hasText: 'VGA screen' }).click();
+    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] .screen')).toMatch(/\S/);
     // A third PC starts in standby at once, so a re-protection need not wait for one to boot.
     await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(/alone \(unprotected\)\. PC C waits in standby to become the next secondary\.$/);
     // The survivor's ledger, asked again for everything the client saw, holds all of it.
@@ -124,6 +134,8 @@ describe('the demo page', () => {
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] h2')).toBe('PC B');
     await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] h2')).toBe('PC C');
     expect(await page.textContent('[data-status]')).toMatch(/^Protected: PC C holds checkpoint #\d+\.$/);
+    // PC B's console, now in the primary's panel, still goes on from PC A's.
+    expect(await page.textContent('.vm-panel[data-side="primary"] .xterm-rows')).toMatch(/PC A failed; PC B goes on from checkpoint #\d+/);
     // A new PC's instruction count is its own: never compared with the old PC's into a negative speed.
     await expect.poll(() => page.evaluate(() => (window as unknown as { rates: string[] }).rates.length), { timeout: 30_000 }).toBeGreaterThanOrEqual(6);
     const rates = await page.evaluate(() => (window as unknown as { rates: string[] }).rates);
