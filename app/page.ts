@@ -10,6 +10,7 @@ import { ConsoleHistory } from './console-history.ts';
 import { element, hideProgress, setStatus } from './status.ts';
 import { DemoTraffic } from './demo-traffic.ts';
 import { h } from './dom.ts';
+import { runFile } from './run-file.ts';
 import { parseScenario } from './scenario.ts';
 import { Tour } from './tour.ts';
 import { ClientPanel } from './views/client-panel.ts';
@@ -25,7 +26,16 @@ const SLOW_REFRESH_MS = 1000;
 export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<void>): Promise<void> {
   const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
   element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
-  const timeline = new Timeline(cluster.trace, cluster.names, (side) => cluster.heartbeatsSent(side));
+  const save = h('button', { type: 'button', 'data-action': 'save-run', text: 'Save this run', title: 'Download the kept trace as a file, to open later without the PCs' });
+  save.addEventListener('click', () => {
+    const run = runFile(cluster.trace, cluster.traceDropped, cluster.names, (side) => cluster.heartbeatsSent(side), new Date());
+    const link = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(run)], { type: 'application/json' })), download: `colo-v86-run-${run.savedAt.replace(/[:.]/g, '-')}.json` });
+    link.click();
+    // The download reads the blob after this handler returns.
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  });
+  const open = h('a', { href: '?replay', target: '_blank', 'data-action': 'open-run', text: 'Open a saved run' });
+  const timeline = new Timeline({ trace: cluster.trace, names: cluster.names, heartbeats: (side) => cluster.heartbeatsSent(side), actions: [save, open] });
   element('[data-timeline]').append(timeline.root);
   const traffic = new DemoTraffic(cluster);
   const client = new ClientPanel(cluster, traffic);

@@ -1,11 +1,13 @@
-// The last checkpoint as a ladder: every message and step of one transaction,
-// in order, with its time since checkpoint-request, so the timeline's crowded
-// 100 ms can be read line by line.
+// A checkpoint as a ladder: every message and step of one transaction, in
+// order, with its time since checkpoint-request, so the timeline's crowded
+// 100 ms can be read line by line. It shows the checkpoint of the moment the
+// timeline shows: the last one, or any kept one when the view went back.
 import { COLO_MESSAGE_TYPES, type ColoMessageType, type Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { MESSAGE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
 import { formatBytes, formatMs } from '../format.ts';
+import { firstAtOrAfter } from './timeline-model.ts';
 
 const CLOCK_SKEW_MS = 5;
 
@@ -21,33 +23,51 @@ export class Ladder {
     this.root = h('div', { class: 'ladder-box' }, this.title, this.list);
   }
 
-  render(trace: readonly TraceEvent[]): void {
+  /** Shows the checkpoint under way at `moment`, as far as it had got by then. */
+  render(trace: readonly TraceEvent[], moment = Infinity): void {
+    const end = firstAtOrAfter(trace, moment, true);
     // A checkpoint starts when its request leaves, or is held at the gate in step mode.
-    const request = trace.findLast(
-      (e) => (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request') || (e.kind === 'held' && e.type === 'checkpoint-request'),
-    );
-    if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) return;
+    const isRequest = (e: TraceEvent) => (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request') || (e.kind === 'held' && e.type === 'checkpoint-request');
+    const requestAt = findLastIndexBefore(trace, end, isRequest);
+    const request = trace[requestAt];
+    if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) {
+      if (this.shown === 'none') return;
+      this.shown = 'none';
+      this.title.textContent = 'No checkpoint had begun by this moment';
+      this.list.dataset.checkpoint = '';
+      this.list.replaceChildren();
+      return;
+    }
     const n = request.checkpoint;
     // The workers' clocks differ by a fraction of a millisecond: the peer may
     // have stamped its receipt of the request just before the request's own stamp.
-    let start = trace.indexOf(request);
+    let start = requestAt;
     while (start > 0 && (trace[start - 1]?.time ?? -Infinity) >= request.time - CLOCK_SKEW_MS) start--;
-    const steps = causalOrder(trace.slice(start).filter((e) => describes(e, n)));
-    const key = `${n}:${steps.length}:${trace.length - start}`;
+    // Replies the primary held for this checkpoint came before its request: since the one before.
+    const previous = findLastIndexBefore(trace, start, isRequest);
+    const held = trace.slice(Math.max(0, previous), start).filter((e) => e.kind === 'output' && e.state === 'held' && e.checkpoint === n);
+    const after = trace.slice(start, end);
+    const steps = [...held, ...causalOrder(after.filter((e) => describes(e, n)))];
+    const key = `${n}:${request.time}:${steps.length}:${after.length}`;
     if (key === this.shown) return;
     this.shown = key;
     this.title.textContent = `Checkpoint #${n}, step by step`;
     this.list.dataset.checkpoint = String(n);
     this.list.dataset.messages = String(steps.filter((e) => e.kind === 'message').length);
     // The next message a Step would release: the oldest held one not yet sent.
-    const after = trace.slice(start);
     const sent = new Set(after.flatMap((e) => (e.kind === 'message' && e.at === 'sent' && e.checkpoint === n ? [e.type] : [])));
     const waiting = after.find((e) => e.kind === 'held' && e.checkpoint === n && !sent.has(e.type));
     this.list.dataset.waiting = waiting?.kind === 'held' ? waiting.type : '';
     this.list.replaceChildren(
-      ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: `+${formatMs(e.time - request.time)}` }), line(e, this.names))),
+      ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: offset(e.time - request.time) }), line(e, this.names))),
     );
   }
+}
+
+/** The last index before `end` whose event passes `test`, or -1. */
+function findLastIndexBefore(trace: readonly TraceEvent[], end: number, test: (e: TraceEvent) => boolean): number {
+  for (let i = end - 1; i >= 0; i--) if (test(trace[i] as TraceEvent)) return i;
+  return -1;
 }
 
 // The two workers' clocks can disagree by a fraction of a millisecond, but the
@@ -84,6 +104,11 @@ function describes(e: TraceEvent, n: number): boolean {
   }
 }
 
+/** Time since the checkpoint's request; replies held for it come before. */
+function offset(ms: number): string {
+  return ms < 0 ? `−${formatMs(-ms)}` : `+${formatMs(ms)}`;
+}
+
 function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
   switch (e.kind) {
     case 'message':
@@ -97,6 +122,7 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'held':
       return `${names[e.side]} holds ${e.type} at the gate (step mode or a breakpoint)`;
     case 'output':
+      if (e.state === 'held') return `${names.primary} held ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'} until this checkpoint is safe: ${e.lines.join(', ')}`;
       return `${names.primary} released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;
     default:
       return '';

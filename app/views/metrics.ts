@@ -142,6 +142,11 @@ export class Metrics {
     }
   }
 
+  /** Where there is no detection to describe (a saved run), says why. */
+  noDetection(why: string): void {
+    this.detection.textContent = why;
+  }
+
   renderDetection(view: DetectionView): void {
     const { intervalMs, missLimit } = view.heartbeat;
     const heard = view.gaps

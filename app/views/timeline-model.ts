@@ -37,13 +37,14 @@ export interface Mark {
   event: TraceEvent;
 }
 
-/** Index of the first event at or after `time` (the trace is in time order). */
-function firstAtOrAfter(trace: readonly TraceEvent[], time: number): number {
+/** Index of the first event at or after `time` (`after`: strictly after it); the trace is in time order. */
+export function firstAtOrAfter(trace: readonly TraceEvent[], time: number, after = false): number {
   let lo = 0;
   let hi = trace.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((trace[mid]?.time ?? 0) < time) lo = mid + 1;
+    const t = trace[mid]?.time ?? 0;
+    if (t < time || (after && t === time)) lo = mid + 1;
     else hi = mid;
   }
   return lo;

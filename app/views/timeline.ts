@@ -1,12 +1,15 @@
 // The protocol timeline: a lane per PC, every COLO message drawn from its
 // sender's lane when it left to its receiver's lane when it was read, the
 // primary's pauses and the secondary's loads as bars, host actions as marks.
-// Click (or Enter on) anything to read what it is and why it exists. What is
+// Click (or Enter on) anything to read what it is and why it exists. A
+// scrubber goes back in time: the view stops at any moment of the kept trace
+// (the PCs run on), the ladder shows the checkpoint of that moment. What is
 // drawn comes from the pure model (timeline-model.ts); this view only keeps
 // one element per mark and moves it.
 import type { Side } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { h, svg } from '../dom.ts';
+import { formatMs } from '../format.ts';
 import { Ladder } from './ladder.ts';
 import { timelineLegend } from './timeline-legend.ts';
 import { marksIn, placeLabels, type LabelBand, type Mark, type PlacedLabel } from './timeline-model.ts';
@@ -21,6 +24,20 @@ const HEARTBEAT_TICK = 5;
 const ROWS: Record<LabelBand, number> = { host: 2, cause: 1, message: 6 };
 const ROW_Y: Record<LabelBand, number> = { host: 14, cause: 42, message: LANE.primary + 22 };
 const ROW_HEIGHT: Record<LabelBand, number> = { host: 11, cause: 0, message: 12 };
+
+/** What a timeline draws, and where its present is. */
+export interface TimelineSource {
+  trace: readonly TraceEvent[];
+  names: Readonly<Record<Side, string>>;
+  /** When each role's side sent its heartbeats. */
+  heartbeats: (side: Side) => readonly number[];
+  /** The present: the clock while the PCs run (the default), the end of a saved run when replaying one. */
+  now?: () => number;
+  /** False for a saved run: there is no present to follow, the view always stands at a moment of it. */
+  live?: boolean;
+  /** Buttons for its header. */
+  actions?: HTMLElement[];
+}
 
 /** One drawn mark: its group (the click target) and the shapes in it, kept across frames. */
 interface Drawn {
@@ -40,7 +57,11 @@ export class Timeline {
   private readonly details: HTMLElement;
   private readonly ladder: Ladder;
   private windowMs = 8000;
-  private frozenAt: number | undefined;
+  /** The moment the view stops at, or undefined to follow the present. */
+  private cursor: number | undefined;
+  private readonly scrubber: HTMLInputElement;
+  private readonly moment: HTMLElement;
+  private readonly pause: HTMLButtonElement;
   private readonly drawn = new Map<string, Drawn>();
   /** The marks of the last frame, by id: what a click shows. */
   private current = new Map<string, Mark>();
@@ -50,13 +71,18 @@ export class Timeline {
   private placed = new Map<string, PlacedLabel>();
   private readonly lanes: { side: Side; name: SVGTextElement; line: SVGLineElement; beats: SVGPathElement }[] = [];
 
-  constructor(
-    private readonly trace: readonly TraceEvent[],
-    private readonly names: Readonly<Record<Side, string>>,
-    /** When each role's side sent its heartbeats. */
-    private readonly heartbeats: (side: Side) => readonly number[],
-  ) {
-    this.ladder = new Ladder(names);
+  private readonly trace: readonly TraceEvent[];
+  private readonly names: Readonly<Record<Side, string>>;
+  private readonly heartbeats: (side: Side) => readonly number[];
+  private readonly now: () => number;
+  private readonly live: boolean;
+
+  constructor(source: TimelineSource) {
+    ({ trace: this.trace, names: this.names, heartbeats: this.heartbeats } = source);
+    this.now = source.now ?? (() => performance.timeOrigin + performance.now());
+    this.live = source.live ?? true;
+    const live = this.live;
+    this.ladder = new Ladder(this.names);
     this.canvas = svg('svg', { class: 'timeline', height: HEIGHT, role: 'group', 'aria-label': 'COLO protocol timeline' });
     for (const side of ['primary', 'secondary'] as const) {
       const line = svg('line', { x1: LEFT, y1: LANE[side], y2: LANE[side], class: 'lane' });
@@ -71,12 +97,26 @@ export class Timeline {
     this.labelLayer = svg('g', { class: 'labels' });
     this.canvas.append(this.layer, this.labelLayer);
     this.details = h('div', { class: 'details', 'aria-live': 'polite' }, h('p', { text: 'Click a message, a bar or a mark to see what it is.' }));
-    const pause = h('button', { type: 'button', 'data-action': 'timeline-pause', 'aria-pressed': 'false', text: 'Pause view' });
-    pause.addEventListener('click', () => {
-      this.frozenAt = this.frozenAt === undefined ? performance.timeOrigin + performance.now() : undefined;
-      pause.setAttribute('aria-pressed', String(this.frozenAt !== undefined));
-      pause.textContent = this.frozenAt === undefined ? 'Pause view' : 'Follow live';
-    });
+    this.pause = h('button', { type: 'button', 'data-action': 'timeline-pause', 'aria-pressed': 'false', text: 'Pause view', hidden: !live });
+    this.pause.addEventListener('click', () => this.stopAt(this.cursor === undefined ? this.now() : undefined));
+    this.scrubber = h('input', { type: 'range', step: 'any', 'aria-label': 'moment shown', 'data-control': 'scrub' });
+    this.scrubber.addEventListener('input', () => this.stopAt(Number(this.scrubber.value)));
+    this.moment = h('span', { class: 'moment', 'data-moment': '' });
+    const button = (action: string, text: string, title: string, onClick: () => void) => {
+      const b = h('button', { type: 'button', 'data-action': action, text, title });
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    const scrub = h(
+      'div',
+      { class: 'scrub' },
+      button('previous-checkpoint', '◀ checkpoint', 'Show the checkpoint before the one shown', () => this.stepCheckpoint(-1)),
+      this.scrubber,
+      button('next-checkpoint', 'checkpoint ▶', 'Show the checkpoint after the one shown', () => this.stepCheckpoint(1)),
+      button('last-failover', 'Last failover', 'Go to the moment the secondary last took over', () => this.showLastFailover()),
+      this.moment,
+    );
+    if (!live) this.cursor = this.now();
     const zoom = h(
       'select',
       { 'aria-label': 'timeline window', 'data-control': 'timeline-window' },
@@ -86,8 +126,9 @@ export class Timeline {
     this.root = h(
       'section',
       { class: 'timeline-panel', 'aria-labelledby': 'timeline-title' },
-      h('header', {}, h('h2', { id: 'timeline-title', text: 'Protocol timeline' }), pause, zoom),
+      h('header', {}, h('h2', { id: 'timeline-title', text: 'Protocol timeline' }), this.pause, zoom, ...(source.actions ?? [])),
       this.canvas,
+      scrub,
       timelineLegend(),
       h('div', { class: 'timeline-lower' }, this.ladder.root, this.details),
     );
@@ -98,8 +139,10 @@ export class Timeline {
   render(): void {
     const width = Math.max(300, this.canvas.clientWidth || 800);
     const right = width - RIGHT_PAD;
-    const now = this.frozenAt ?? performance.timeOrigin + performance.now();
+    const present = this.now();
+    const now = this.cursor ?? present;
     const start = now - this.windowMs;
+    this.showMoment(now, present);
     const x = (t: number) => LEFT + ((Math.min(now, Math.max(start, t)) - start) / this.windowMs) * (right - LEFT);
     for (const lane of this.lanes) {
       lane.line.setAttribute('x2', String(right));
@@ -130,7 +173,49 @@ export class Timeline {
     }
     for (const mark of marks) this.draw(mark, x, labels.get(mark.id));
     this.showSelected();
-    this.ladder.render(this.trace);
+    this.ladder.render(this.trace, now);
+  }
+
+  /** Stops the view at `moment` (the PCs run on), or follows the present again. */
+  stopAt(moment: number | undefined): void {
+    this.cursor = moment === undefined && !this.live ? this.now() : moment;
+    const stopped = this.cursor !== undefined;
+    this.pause.setAttribute('aria-pressed', String(stopped));
+    this.pause.textContent = stopped ? 'Follow live' : 'Pause view';
+  }
+
+  /** The checkpoint before or after the one shown, whole: the view stops just before the next one starts. */
+  private stepCheckpoint(step: -1 | 1): void {
+    const requests = checkpointStarts(this.trace);
+    const at = this.cursor ?? this.now();
+    const shown = requests.findLastIndex((t) => t <= at);
+    const target = Math.max(0, Math.min(requests.length - 1, shown + step));
+    if (requests[target] === undefined) return;
+    this.stopAt(Math.min(this.now(), (requests[target + 1] ?? Infinity) - 0.001));
+  }
+
+  /** The last takeover, a little after it so what followed shows too, and selected. */
+  private showLastFailover(): void {
+    const takeover = this.trace.findLast((e) => e.kind === 'takeover');
+    if (!takeover) {
+      this.details.replaceChildren(h('p', { text: 'No failover in the kept trace yet.' }));
+      delete this.details.dataset.shown;
+      return;
+    }
+    this.stopAt(Math.min(this.now(), takeover.time + this.windowMs * 0.3));
+    this.select(`takeover:${takeover.time}`);
+  }
+
+  private showMoment(now: number, present: number): void {
+    const first = this.trace[0]?.time ?? present;
+    const [min, max, value] = [String(first), String(present), String(now)];
+    if (this.scrubber.min !== min) this.scrubber.min = min;
+    if (this.scrubber.max !== max) this.scrubber.max = max;
+    if (this.scrubber.value !== value) this.scrubber.value = value;
+    const clock = new Date(now).toISOString().slice(11, 23);
+    const text = this.cursor === undefined ? 'live' : `${clock}, ${formatMs(present - now)} ${this.live ? 'ago' : 'before the end'}`;
+    if (this.moment.textContent !== text) this.moment.textContent = text;
+    this.root.dataset.stopped = String(this.cursor !== undefined);
   }
 
   private draw(mark: Mark, x: (t: number) => number, place: PlacedLabel | undefined): void {
@@ -175,14 +260,7 @@ export class Timeline {
   private create(mark: Mark): Drawn {
     const group = svg('g', { tabindex: 0, role: 'button', class: 'event', 'data-mark': mark.id, 'data-kind': mark.kind, 'data-style': mark.style });
     if (mark.event.kind === 'capture') group.dataset.cause = mark.event.cause;
-    const select = () => {
-      this.selected = mark.id;
-      for (const [id, other] of this.drawn) {
-        other.group.classList.toggle('selected', id === mark.id);
-        other.label?.classList.toggle('selected', id === mark.id);
-      }
-      this.showSelected();
-    };
+    const select = () => this.select(mark.id);
     group.addEventListener('click', select);
     group.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' || e.key === ' ') select();
@@ -219,6 +297,16 @@ export class Timeline {
     return width;
   }
 
+  private select(id: string): void {
+    this.selected = id;
+    for (const [other, d] of this.drawn) {
+      d.group.classList.toggle('selected', other === id);
+      d.label?.classList.toggle('selected', other === id);
+    }
+    // A mark not drawn yet (a jump to a moment) is shown by the next frame.
+    if (this.current.has(id)) this.showSelected();
+  }
+
   private showSelected(): void {
     if (this.selected === undefined) return;
     const mark = this.current.get(this.selected);
@@ -235,6 +323,19 @@ export class Timeline {
       .map(([key, value]) => `${key}: ${key === 'time' || key === 'pauseStartedAt' ? new Date(value as number).toISOString().slice(11, 23) : typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
     this.details.replaceChildren(h('p', { text: mark.text }), h('pre', { text: fields.join('\n') }));
   }
+}
+
+/** When each checkpoint in the trace started: its request left, or was held at the gate. */
+function checkpointStarts(trace: readonly TraceEvent[]): number[] {
+  const starts: number[] = [];
+  let last: number | undefined;
+  for (const e of trace) {
+    const start = ((e.kind === 'message' && e.at === 'sent') || e.kind === 'held') && e.type === 'checkpoint-request';
+    // A request held at the gate and later sent starts one checkpoint, not two.
+    if (start && e.checkpoint !== last) starts.push(e.time);
+    if (start) last = e.checkpoint;
+  }
+  return starts;
 }
 
 /** Where a mark's label would like to start: beside its line, or at its mark or bar. */

@@ -1,6 +1,7 @@
 // The demo page used as a newcomer would: open it, wait for protection, watch
 // the client, kill the primary, step through a checkpoint, break consistency
 // on purpose in unsafe mode. Screenshots of each state go to test-results/.
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrowserRig, type BrowserRig } from './chromium.ts';
@@ -280,6 +281,72 @@ describe('the demo page', () => {
     await expectLegendCoversTimeline(page);
     await page.screenshot({ path: 'test-results/demo-timeline-selected.png', fullPage: true });
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('goes back in time: the scrubber and the checkpoint buttons show any kept checkpoint, and the last failover, while the PCs run on', async () => {
+    const { page, problems } = await openDemo();
+    const ladder = page.locator('.ladder');
+    const shown = async () => Number(await ladder.getAttribute('data-checkpoint'));
+    await page.selectOption('[data-control="period"]', '25');
+    await expect.poll(shown, { timeout: 30_000 }).toBeGreaterThan(60);
+    await page.click('[data-action="previous-checkpoint"]');
+    const stoppedAt = await shown();
+    await expect.poll(() => page.getAttribute('.timeline-panel', 'data-stopped')).toBe('true');
+    expect(await page.textContent('[data-moment]')).toMatch(/ ago$/);
+    for (let i = 0; i < 3; i++) await page.click('[data-action="previous-checkpoint"]');
+    await expect.poll(shown).toBe(stoppedAt - 3);
+    await page.click('[data-action="next-checkpoint"]');
+    await expect.poll(shown).toBe(stoppedAt - 2);
+    // Each stop shows that checkpoint whole: its request, its pause, the primary going on.
+    await expect.poll(() => ladder.textContent()).toMatch(new RegExp(`PC A → PC B  checkpoint-request.*PC A resumed after a pause of`));
+    expect(await page.textContent('.ladder-box h3')).toBe(`Checkpoint #${stoppedAt - 2}, step by step`);
+    // The PCs ran on meanwhile.
+    await expect.poll(() => page.textContent('[data-status]')).toMatch(new RegExp(`^Protected: PC B holds checkpoint #(\\d{3,}|[${stoppedAt % 10 + 1}-9]\\d)`));
+    // The scrubber's far left is the oldest kept moment: the first checkpoints.
+    await page.locator('[data-control="scrub"]').fill(String(await page.getAttribute('[data-control="scrub"]', 'min')));
+    await expect.poll(() => page.textContent('.ladder-box h3')).toBe('No checkpoint had begun by this moment');
+    await page.click('[data-action="next-checkpoint"]');
+    await expect.poll(shown).toBe(1);
+    await page.click('[data-action="timeline-pause"]');
+    await expect.poll(() => page.textContent('[data-moment]')).toBe('live');
+
+    await page.click('[data-action="kill-primary"]');
+    await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await page.selectOption('[data-control="timeline-window"]', '4000');
+    await page.click('[data-action="last-failover"]');
+    await expect.poll(() => page.textContent('.details p')).toMatch(/^The secondary took over, resuming from checkpoint #\d+/);
+    await expect(page.locator('.timeline g[data-kind="takeover"].selected').count()).resolves.toBe(1);
+    await page.screenshot({ path: 'test-results/demo-back-in-time.png', fullPage: true });
+
+    // Saved, and opened without PCs: the same run, scrubbed the same way.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-action="save-run"]')]);
+    const saved = 'test-results/saved-run.json';
+    await download.saveAs(saved);
+    const { page: replay, problems: replayProblems } = await rig.open('/?replay');
+    await replay.locator('[data-control="run-file"]').setInputFiles(saved);
+    await replay.waitForSelector('body[data-replay]');
+    expect(await replay.textContent('[data-status]')).toMatch(/^Replay of saved-run\.json, saved .* UTC: .* of the run, \d{2,} checkpoints, 1 failover\. /);
+    expect(await replay.locator('.vm-panel').count()).toBe(0);
+    await replay.click('[data-action="last-failover"]');
+    await expect.poll(() => replay.textContent('.details p')).toMatch(/^The secondary took over, resuming from checkpoint #\d+/);
+    await replay.selectOption('[data-control="timeline-window"]', '4000');
+    await replay.locator('[data-control="scrub"]').fill(String(await replay.getAttribute('[data-control="scrub"]', 'min')));
+    await expect.poll(() => replay.textContent('.ladder-box h3')).toBe('No checkpoint had begun by this moment');
+    for (let i = 0; i < 30; i++) await replay.click('[data-action="next-checkpoint"]');
+    const request = replay.locator('.timeline text[data-label][data-style="checkpoint-request"]:visible').last();
+    const number = /#(\d+)/.exec((await request.textContent()) ?? '')?.[1];
+    await request.click();
+    await expect.poll(() => replay.textContent('.details p')).toMatch(new RegExp(`^checkpoint-request for checkpoint #${number} from the primary`));
+    await replay.screenshot({ path: 'test-results/demo-replay.png', fullPage: true });
+    // A damaged file is refused with why, and the open run stays.
+    const text = await readFile(saved, 'utf8');
+    await replay.locator('[data-control="run-file"]').setInputFiles({ name: 'cut.json', mimeType: 'application/json', buffer: Buffer.from(text.slice(0, text.length / 2)) });
+    await expect.poll(() => replay.textContent('[data-replay-problem]')).toMatch(/^cut\.json was not opened: not a saved run: it is not JSON, or it was cut short/);
+    expect(await replay.textContent('[data-status]')).toMatch(/^Replay of saved-run\.json/);
+    expect(replayProblems).toEqual([]);
+    expect(problems).toEqual([]);
+    await replay.close();
     await page.close();
   });
 
