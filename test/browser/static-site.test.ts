@@ -123,7 +123,19 @@ it('the same policy sent as a header on every response, workers included, is eno
   const strict = await serveStatic(outDir, { 'content-security-policy': policy });
   try {
     const { page, problems } = await openProtected(strict.url);
+    // A saved run opens in the built site's replay page, under the same policy.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-action="save-run"]')]);
+    const saved = join(outDir, 'run.json');
+    await download.saveAs(saved);
+    const replay = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const replayProblems = await watchProblems(replay);
+    await replay.goto(new URL('?replay', strict.url).href);
+    await replay.locator('[data-control="run-file"]').setInputFiles(saved);
+    await replay.waitForSelector('body[data-replay]');
+    expect(await replay.textContent('[data-status]')).toMatch(/^Replay of run\.json, saved .*: .* of the run, \d+ checkpoints, 0 failovers\./);
+    expect(replayProblems).toEqual([]);
     expect(problems).toEqual([]);
+    await replay.close();
     await page.close();
   } finally {
     await strict.close();
