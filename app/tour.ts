@@ -51,7 +51,12 @@ const STEPS: TourStep[] = [
   {
     target: '[data-action="kill-primary"]',
     title: 'Kill the primary',
-    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats and tells the host; the host, which ended that worker, tells it to take over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0. A new PC starts in standby at once, so “Start a new secondary” protects the survivor again within a moment.',
+    text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats and tells the host; the host, which ended that worker, tells it to take over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0. Your shell goes on in PC B’s console, from the checkpoint it resumed. A new PC starts in standby at once, so “Start a new secondary” protects the survivor again within a moment.',
+  },
+  {
+    target: '.scrub',
+    title: 'Go back in time',
+    text: 'Drag the slider, or step “◀ checkpoint”, to stop the timeline at any moment of the last several hundred checkpoints while the PCs run on: the ladder shows that checkpoint, with the replies it held and released. “Last failover” jumps to the takeover. “Save this run” keeps it all as a file; “Open a saved run” scrubs it later, without the PCs.',
   },
   {
     target: '.controls .danger',

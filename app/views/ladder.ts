@@ -120,7 +120,7 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'resume':
       return `${names.primary} resumed after a pause of ${formatMs(e.pausedMs)}`;
     case 'held':
-      return `${names[e.side]} holds ${e.type} at the gate (step mode or a breakpoint)`;
+      return `${names[e.side]} holds ${e.type} back (step mode or “Stop before”) until Step ▶`;
     case 'output':
       if (e.state === 'held') return `${names.primary} held ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'} until this checkpoint is safe: ${e.lines.join(', ')}`;
       return `${names.primary} released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;

@@ -114,7 +114,7 @@ export function marksIn(trace: readonly TraceEvent[], start: number, end: number
           kind: 'held',
           ...point(event, event.side),
           style: 'held',
-          text: `${event.type} is held at the gate (step mode or breakpoint) until you release it.`,
+          text: `${event.type} is held back (step mode or “Stop before”) until you release it with Step ▶.`,
         });
         break;
       case 'output':
