@@ -154,6 +154,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
       const vm = vms[side];
       if (!vm?.alive || cluster.fate[side] !== 'alive') {
         panels[side].showRate(undefined);
+        panels[side].showMemory(undefined);
         continue;
       }
       void vm.machine.instructionCount().then((count) => {
@@ -163,6 +164,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
         panels[side].showRate(before === undefined || count < before.count || at <= before.at ? undefined : ((count - before.count) * 1000) / (at - before.at));
       });
       void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows));
+      void vm.machine.memoryUse().then((use) => panels[side].showMemory(use));
     }
   }, SLOW_REFRESH_MS);
   traffic.start();

@@ -3,22 +3,44 @@
 // on "Start a new secondary" after killing the primary to protected again:
 // once with the spare PC (started in standby at the failover) ready, as for a
 // person who reads the page first, and once clicking the moment the button
-// enables; and the failover → spare ready time. Built site from a plain static
-// server, headless Chromium, 5 fresh page opens.
+// enables; and the failover → spare ready time. And what the page costs: the
+// bytes it fetched before protected, the resident memory it added to the
+// browser (all of Chromium's processes, before the page against 15 s after
+// protected) and the PCs' WebAssembly memories then. Built site from a plain
+// static server, headless Chromium, 5 fresh page opens.
 // --out FILE (default bench-results/demo.json) gets { protected_ms, reprotect_ms,
-// reprotect_at_once_ms, spare_ready_ms } (quartiles).
+// reprotect_at_once_ms, spare_ready_ms, fetched_bytes, added_rss_bytes,
+// pcs_wasm_bytes } (quartiles).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { option } from './cli.ts';
+import { treeResidentBytes } from './process-memory.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const OPENS = 5;
+/** How long after protected the page's memory is read: the pair checkpoints and serves meanwhile. */
+const SETTLE_MS = 15_000;
+
+/** Counts the response bytes (bodies, as sent) of every request in `context`, workers' included, until the returned function is called. */
+function countFetched(context: BrowserContext): () => number {
+  let bytes = 0;
+  let counting = true;
+  context.on('requestfinished', (request) => {
+    void request.sizes().then((sizes) => {
+      if (counting) bytes += Math.max(0, sizes.responseBodySize) + Math.max(0, sizes.responseHeadersSize);
+    });
+  });
+  return () => {
+    counting = false;
+    return bytes;
+  };
+}
 
 /** Clicks a control from inside the page, returning the page's time of the click. */
 function clickNow(page: Page, action: string): Promise<number> {
@@ -36,11 +58,20 @@ async function reprotect(page: Page): Promise<number> {
   return Number(await page.getAttribute('body', 'data-protected-at')) - clickedAt;
 }
 
+const mb = (bytes: number | undefined) => `${((bytes ?? NaN) / 1e6).toFixed(1)} MB`;
+
 async function main(): Promise<void> {
   const out = option('--out') ?? join(ROOT, 'bench-results', 'demo.json');
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
   const site = await serveStatic(join(ROOT, 'dist'));
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  // A server, not a plain launch: its process is the root of the tree whose memory is read.
+  const server = await chromium.launchServer({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  const browserPid = server.process().pid;
+  if (browserPid === undefined) throw new Error('bench: Chromium has no process id');
+  const browser = await chromium.connect(server.wsEndpoint());
+  const fetchedBytes: number[] = [];
+  const addedRssBytes: number[] = [];
+  const wasmBytes: number[] = [];
   const protectedMs: number[] = [];
   const reprotectMs: number[] = [];
   const reprotectAtOnceMs: number[] = [];
@@ -49,9 +80,17 @@ async function main(): Promise<void> {
     for (let i = 0; i < OPENS; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
+      const rssBefore = treeResidentBytes(browserPid);
+      const fetched = countFetched(context);
       await page.goto(site.url);
       await page.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
+      fetchedBytes.push(fetched());
       protectedMs.push(Number(await page.getAttribute('body', 'data-protected-ms')));
+      // The fixed wait is the measurement's definition: memory once the pair has run a while.
+      await page.waitForTimeout(SETTLE_MS);
+      addedRssBytes.push(treeResidentBytes(browserPid) - rssBefore);
+      const pcs = await page.$$eval('[data-memory-bytes]', (spans) => spans.map((span) => Number(span.getAttribute('data-memory-bytes'))));
+      wasmBytes.push(pcs.reduce((a, b) => a + b, 0));
       // Kill → the spare is ready → click.
       const killedAt = await clickNow(page, 'kill-primary');
       await page.waitForSelector('body[data-serving="secondary"][data-spare="ready"] [data-action="reprotect"]:not([disabled])', { timeout: 60_000 });
@@ -62,13 +101,15 @@ async function main(): Promise<void> {
       await page.waitForSelector('body[data-serving="secondary"] [data-action="reprotect"]:not([disabled])', { timeout: 60_000 });
       reprotectAtOnceMs.push(await reprotect(page));
       console.log(
-        `open ${i + 1}/${OPENS}: protected after ${protectedMs.at(-1)} ms; spare ready ${spareReadyMs.at(-1)?.toFixed(0)} ms after the kill; ` +
+        `open ${i + 1}/${OPENS}: protected after ${protectedMs.at(-1)} ms, ${mb(fetchedBytes.at(-1))} fetched; ` +
+          `${SETTLE_MS / 1000} s later the browser holds ${mb(addedRssBytes.at(-1))} more, the two PCs' wasm memories ${mb(wasmBytes.at(-1))}; spare ready ${spareReadyMs.at(-1)?.toFixed(0)} ms after the kill; ` +
           `re-protected ${reprotectMs.at(-1)?.toFixed(0)} ms after the click (spare ready), ${reprotectAtOnceMs.at(-1)?.toFixed(0)} ms (clicked at once)`,
       );
       await context.close();
     }
   } finally {
     await browser.close();
+    await server.close();
     await site.close();
   }
   const result = {
@@ -78,11 +119,17 @@ async function main(): Promise<void> {
     reprotect_ms: quartiles(reprotectMs),
     reprotect_at_once_ms: quartiles(reprotectAtOnceMs),
     spare_ready_ms: quartiles(spareReadyMs),
+    fetched_bytes: quartiles(fetchedBytes),
+    added_rss_bytes: quartiles(addedRssBytes),
+    pcs_wasm_bytes: quartiles(wasmBytes),
   };
   console.log(`page open → protected: ${formatSummary(summarize(protectedMs), 'ms')}`);
   console.log(`failover → spare ready: ${formatSummary(summarize(spareReadyMs), 'ms')}`);
   console.log(`re-protect click (spare ready) → protected: ${formatSummary(summarize(reprotectMs), 'ms')}`);
   console.log(`re-protect click at once → protected: ${formatSummary(summarize(reprotectAtOnceMs), 'ms')}`);
+  console.log(`fetched before protected: ${formatSummary(summarize(fetchedBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  console.log(`resident memory added, ${SETTLE_MS / 1000} s after protected: ${formatSummary(summarize(addedRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  console.log(`the two PCs' WebAssembly memories then: ${formatSummary(summarize(wasmBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 }

@@ -1,6 +1,8 @@
 // One PC: role and run state, the checkpoint it holds, instructions per second,
 // its serial console (xterm.js, interactive while it serves) and VGA screen.
+import type { MemoryUse } from '../../engine/vm/machine-api.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
+import { formatBytes } from '../format.ts';
 import type { VmView } from '../cluster-view.ts';
 import { h } from '../dom.ts';
 import { Terminal } from '../xterm-csp.ts';
@@ -12,6 +14,7 @@ export class VmPanel {
   private readonly run: HTMLElement;
   private readonly checkpoint: HTMLElement;
   private readonly ips: HTMLElement;
+  private readonly memory: HTMLElement;
   private readonly screen: HTMLPreElement;
   private readonly terminal: Terminal;
   private readonly termBox: HTMLElement;
@@ -29,6 +32,7 @@ export class VmPanel {
     this.run = h('span', { class: 'badge run', 'data-run': '' });
     this.checkpoint = h('span', { 'data-checkpoint': '' }, '—');
     this.ips = h('span', { 'data-ips': '' }, '—');
+    this.memory = h('span', { 'data-memory': '', title: "The PC's WebAssembly memory: guest RAM, VGA memory, v86's tables and the checkpoint buffers beside them" }, '—');
     const termBox = h('div', { class: 'term', role: 'region', 'aria-label': `${name} serial console` });
     this.screen = h('pre', { class: 'screen', 'aria-label': `${name} VGA text screen`, tabindex: 0 });
     const consoleTab = h('button', { type: 'button', role: 'tab', 'aria-selected': 'true', text: 'Serial console' });
@@ -54,6 +58,8 @@ export class VmPanel {
         h('dd', {}, this.checkpoint),
         h('dt', { text: 'instructions/s' }),
         h('dd', {}, this.ips),
+        h('dt', { text: 'memory' }),
+        h('dd', {}, this.memory),
       ),
       h('div', { role: 'tablist', class: 'tabs' }, consoleTab, screenTab),
       termBox,
@@ -108,6 +114,12 @@ export class VmPanel {
 
   showRate(instructionsPerSecond: number | undefined): void {
     this.ips.textContent = instructionsPerSecond === undefined ? '—' : `${(instructionsPerSecond / 1e6).toFixed(1)} M`;
+  }
+
+  showMemory(use: MemoryUse | undefined): void {
+    this.memory.textContent = use ? `${formatBytes(use.wasmBytes)} (guest RAM ${formatBytes(use.ramBytes)})` : '—';
+    if (use) this.memory.dataset.memoryBytes = String(use.wasmBytes);
+    else delete this.memory.dataset.memoryBytes;
   }
 
   showScreen(rows: string[]): void {

@@ -33,6 +33,13 @@ export interface StartReport {
   restoreMs: number;
 }
 
+export interface MemoryUse {
+  /** The WebAssembly memory's size (it never shrinks). */
+  wasmBytes: number;
+  /** Of it, the guest's RAM. */
+  ramBytes: number;
+}
+
 export interface MachineApi {
   start(options: StartOptions, listener: MachineListener): Promise<StartReport>;
   run(): Promise<void>;
@@ -51,5 +58,7 @@ export interface MachineApi {
   textScreen(): string[];
   /** Instructions executed since start, as a 64-bit-safe count. */
   instructionCount(): number;
+  /** What this PC's WebAssembly memory holds now: guest RAM, VGA memory, v86's own tables and the checkpoint buffers kept beside them. */
+  memoryUse(): MemoryUse;
   destroy(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { EventBatcher } from '../shared/event-batcher.ts';
 import v86Package from 'v86/package.json';
 import { readManifest, readVerified, gunzip, type AssetSource } from './asset-source.ts';
 import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
-import type { MachineApi, MachineEvent, MachineListener, SerialPort, StartOptions, StartReport } from './machine-api.ts';
+import type { MachineApi, MachineEvent, MachineListener, MemoryUse, SerialPort, StartOptions, StartReport } from './machine-api.ts';
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
@@ -16,7 +16,7 @@ import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
   screen_adapter?: { get_text_screen?: () => string[] };
-  v86?: V86Loop & { cpu?: { devices?: { uart1?: UartInternals } } };
+  v86?: V86Loop & { cpu?: { devices?: { uart1?: UartInternals }; wasm_memory?: unknown } };
 }
 
 /** v86's UART keeps unread input in a plain array, outside its saved state. */
@@ -246,6 +246,12 @@ export class GuestMachine implements MachineApi {
     this.instructions += (counter - this.lastCounter) >>> 0;
     this.lastCounter = counter;
     return this.instructions;
+  }
+
+  memoryUse(): MemoryUse {
+    const memory = (this.vm() as unknown as V86Internals).v86?.cpu?.wasm_memory;
+    if (!(memory instanceof WebAssembly.Memory)) throw new Error('machine: this v86 build has no v86.cpu.wasm_memory (internal API changed)');
+    return { wasmBytes: memory.buffer.byteLength, ramBytes: GUEST_CONFIG.memoryBytes };
   }
 
   async destroy(): Promise<void> {

@@ -37,6 +37,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
       sendSerial: (port, data, at) => machine.sendSerial(port, data, at),
       textScreen: () => machine.textScreen(),
       instructionCount: () => machine.instructionCount(),
+      memoryUse: () => machine.memoryUse(),
       destroy: async () => {
         role.dispose();
         await machine.destroy();
