@@ -10,6 +10,19 @@ export interface AssetSource {
   readWasm(): Promise<ArrayBuffer>;
 }
 
+/** `source`, except that the files in `given` are read from there (each once: the bytes move on). */
+export function withGivenFiles(source: AssetSource, given: Readonly<Record<string, ArrayBuffer>>): AssetSource {
+  const left = new Map(Object.entries(given));
+  return {
+    read(name) {
+      const bytes = left.get(name);
+      left.delete(name);
+      return bytes ? Promise.resolve(new Uint8Array(bytes)) : source.read(name);
+    },
+    readWasm: () => source.readWasm(),
+  };
+}
+
 export async function readManifest(source: AssetSource): Promise<AssetManifest> {
   const bytes = await source.read('manifest.json');
   try {

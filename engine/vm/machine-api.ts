@@ -21,6 +21,11 @@ export interface StartOptions {
   mode: StartMode;
   /** Where the assets live: a URL in the browser, a directory under Node. */
   assetBase: string;
+  /**
+   * Files the page fetched once for all its PCs, this PC's own copy of each, by
+   * name: read from here instead of fetched again, and verified like any other.
+   */
+  files?: Record<string, ArrayBuffer>;
 }
 
 export interface StartReport {

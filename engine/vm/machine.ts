@@ -3,7 +3,7 @@
 import { V86 } from 'v86';
 import { EventBatcher } from '../shared/event-batcher.ts';
 import v86Package from 'v86/package.json';
-import { readManifest, readVerified, gunzip, type AssetSource } from './asset-source.ts';
+import { readManifest, readVerified, gunzip, withGivenFiles, type AssetSource } from './asset-source.ts';
 import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
 import type { MachineApi, MachineEvent, MachineListener, MemoryUse, SerialPort, StartOptions, StartReport } from './machine-api.ts';
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
@@ -84,7 +84,7 @@ export class GuestMachine implements MachineApi {
     if (this.emulator) throw new Error('machine: already started');
     this.listener = listener;
     const t0 = performance.now();
-    const source = this.openSource(options.assetBase);
+    const source = withGivenFiles(this.openSource(options.assetBase), options.files ?? {});
     const manifest = await readManifest(source);
     const fromSnapshot = options.mode !== 'boot';
     if (fromSnapshot) checkSnapshotRecord(manifest);

@@ -32,6 +32,8 @@ export class VmHandle implements ClusterNode {
   constructor(
     private readonly remote: Comlink.Remote<WorkerApi>,
     private readonly worker: WorkerLike,
+    /** Files fetched once for all PCs, a copy for this one (the browser); without it the worker reads every file itself. */
+    private readonly filesFor?: (options: StartOptions) => Promise<Record<string, ArrayBuffer>>,
   ) {
     // comlink types a nested property as a promise of its value, but the
     // property proxy forwards calls, which is all these are used for.
@@ -41,7 +43,8 @@ export class VmHandle implements ClusterNode {
   }
 
   async start(options: StartOptions): Promise<StartReport> {
-    return this.machine.start(options, Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)));
+    const files = (await this.filesFor?.(options)) ?? {};
+    return this.machine.start(Comlink.transfer({ ...options, files }, Object.values(files)), Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)));
   }
 
   /** Gives this VM its replication role; `port` moves into the worker. */

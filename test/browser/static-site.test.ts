@@ -50,19 +50,27 @@ afterAll(async () => {
   rmSync(outDir, { recursive: true, force: true });
 });
 
-async function openProtected(url: string): Promise<{ page: Page; problems: string[] }> {
+async function openProtected(url: string): Promise<{ page: Page; problems: string[]; guestFetches: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const problems = await watchProblems(page);
+  // The guest's files, as fetched by the page and both PCs' workers.
+  const guestFetches: string[] = [];
+  page.on('request', (request) => {
+    const name = new URL(request.url()).pathname.split('/').pop() ?? '';
+    if (/\.(bin|wasm|v86gz|json)$/.test(name)) guestFetches.push(name);
+  });
   await page.goto(url);
   await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
   expect(await page.textContent('[data-status]')).toMatch(/^Protected/);
   await expect.poll(() => page.locator('.requests li[data-state="released"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
-  return { page, problems };
+  return { page, problems, guestFetches: [...guestFetches] };
 }
 
 it('the built site, from a plain static server, reaches protection and answers the client under its CSP', async () => {
   expect(directives(metaPolicy(readFileSync(join(outDir, 'index.html'), 'utf8')))).toEqual(POLICY);
-  const { page, problems } = await openProtected(site.url);
+  const { page, problems, guestFetches } = await openProtected(site.url);
+  // Two PCs, one fetch of each file.
+  expect(guestFetches.sort()).toEqual(['booted-state.v86gz', 'manifest.json', 'seabios.bin', 'v86-tracking.wasm', 'vgabios-stdvga.bin']);
   expect(directives((await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content')) ?? '')).toEqual(POLICY);
 
   // xterm.js is styled (its theme and colour classes are adopted stylesheets,
