@@ -11,6 +11,7 @@ import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
 import { openWriteTracker, readV86Wasm, type V86Wasm, type V86WriteTracker } from './write-tracking.ts';
 import { stopPromptly, type V86Loop } from './v86-loop.ts';
+import { keepTscExact } from './v86-tsc.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
@@ -121,6 +122,9 @@ export class GuestMachine implements MachineApi {
       disable_speaker: true,
     });
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    // Before any state is loaded (the snapshot included): v86's set_tsc is off by its previous offset.
+    // A v86 without the internals it needs fails test/node/v86-internals.test.ts.
+    keepTscExact(emulator);
     this.emulator = emulator;
     this.wireEvents(emulator);
     const t2 = performance.now();

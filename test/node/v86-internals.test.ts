@@ -13,6 +13,7 @@ import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.t
 import type { V86Internals } from '../../engine/vm/machine.ts';
 import { stopPromptly } from '../../engine/vm/v86-loop.ts';
 import { openStateAccess } from '../../engine/vm/v86-state-access.ts';
+import { keepTscExact } from '../../engine/vm/v86-tsc.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
 
 const MEMORY_BYTES = 32 * 1024 * 1024;
@@ -68,6 +69,41 @@ it('v86 still has the internals the adapter relies on', async () => {
   const uart = internals.v86?.cpu?.devices?.uart1;
   expect(Array.isArray(uart?.input)).toBe(true);
   expect(typeof uart?.data_received).toBe('function');
+});
+
+// v86's set_tsc adds the TSC offset it had before: without keepTscExact the
+// TSC after a load is off by seconds, the sign flipping at every load (a
+// secondary that resumed behind found its guest's clock stopped).
+it('a loaded state resumes the TSC where it was saved, however many states the VM loaded before', async () => {
+  const emulator = await bootBios();
+  expect(keepTscExact(emulator)).toBeUndefined();
+  // A state v86 restores (its PCI devices set up by the BIOS).
+  await emulator.run();
+  await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
+  await emulator.stop();
+  const cpu = (emulator as unknown as { v86: { cpu: { store_current_tsc(): void; set_tsc(low: number, high: number): void; current_tsc: ArrayLike<number> } } }).v86.cpu;
+  const tsc = () => {
+    cpu.store_current_tsc();
+    return (cpu.current_tsc[0] as number) + (cpu.current_tsc[1] as number) * 2 ** 32;
+  };
+  const state = await emulator.save_state();
+  const saved = new DataView(state);
+  const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, saved.getInt32(12, true)))) as { state: unknown[]; buffer_infos: { offset: number }[] };
+  const start = (16 + saved.getInt32(12, true) + 3) & ~3;
+  const at = start + (info.buffer_infos[(info.state[43] as { buffer_id: number }).buffer_id] as { offset: number }).offset;
+  const savedTsc = saved.getUint32(at, true) + saved.getUint32(at + 4, true) * 2 ** 32;
+  for (let i = 0; i < 3; i++) {
+    // As if the VM had run on for 10 s (v86's clock: 10^6 per ms) since: the load must bring it back.
+    const later = tsc() + 10_000 * 1e6;
+    cpu.set_tsc(later % 2 ** 32, Math.floor(later / 2 ** 32));
+    const before = performance.now();
+    await emulator.restore_state(state);
+    const after = performance.now();
+    // v86's clock runs at 10^6 per ms; 1 ms of slack for its clock's steps.
+    const drift = tsc() - savedTsc;
+    expect(drift).toBeGreaterThanOrEqual(-1e6);
+    expect(drift).toBeLessThanOrEqual((after - before) * 1e6 + 1e6);
+  }
 });
 
 it('stops between ticks at once, without waiting for the next tick', async () => {
