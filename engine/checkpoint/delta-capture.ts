@@ -14,6 +14,7 @@ import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout
 import { copyArray } from './device-state.ts';
 import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
+import { copyOverZeros, zeroSparse } from './sparse-pages.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
 import { WriteMarks, type Tracking } from './write-marks.ts';
 
@@ -74,6 +75,8 @@ export class DeltaCapture {
   private readonly arena: WasmArena;
   private readonly kernels: Kernels;
   private readonly shadow: Region;
+  /** The RAM shadow holds only zeros (fresh, or just reset for a full copy). */
+  private shadowZero = true;
   private device: DeviceBlock | undefined;
   private meta: Region | undefined;
   private lists: Region | undefined;
@@ -114,7 +117,10 @@ export class DeltaCapture {
   adoptBase(): number {
     const { ramOffset, ramBytes } = this.access;
     const memory = this.arena.bytes();
-    memory.copyWithin(this.shadow.offset, ramOffset, ramOffset + ramBytes);
+    // The shadow is all zeros here (fresh, or cleared by reset()): only RAM's non-zero pages need copying.
+    if (this.shadowZero) copyOverZeros(memory, ramOffset, this.shadow.offset, ramBytes);
+    else memory.copyWithin(this.shadow.offset, ramOffset, ramOffset + ramBytes);
+    this.shadowZero = false;
     this.marks?.arm(true);
     const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
     lanes.fill(CHECKSUM_SEED);
@@ -146,7 +152,8 @@ export class DeltaCapture {
     }
     // The first capture compares all of RAM; it arms the marks for the next.
     this.marks?.invalidate();
-    memory.fill(0, this.shadow.offset, this.shadow.offset + this.access.ramBytes);
+    zeroSparse(memory, this.shadow.offset, this.access.ramBytes);
+    this.shadowZero = true;
     this.baseRam = undefined;
     this.onBase = 0;
     return false;
@@ -165,6 +172,7 @@ export class DeltaCapture {
     const onBase = this.onBase;
     this.baseRam = undefined;
     this.onBase = 0;
+    this.shadowZero = false;
     const before = access.memory.buffer;
     let flat = access.readDevices();
     const device = this.deviceBlock(flat.buffers.map((b) => b.byteLength));
