@@ -11,6 +11,7 @@ import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
 import { openWriteTracker, readV86Wasm, type V86Wasm, type V86WriteTracker } from './write-tracking.ts';
 import { stopPromptly, type V86Loop } from './v86-loop.ts';
+import { zeroSparselyOnce } from './v86-sparse-zero.ts';
 import { keepTscExact } from './v86-tsc.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 
@@ -130,6 +131,8 @@ export class GuestMachine implements MachineApi {
     const t2 = performance.now();
 
     if (snapshot) {
+      // Its RAM is fresh: the load need not write zeros over it (a v86 without the internals keeps its own way).
+      zeroSparselyOnce(emulator);
       await this.restoreState(snapshot);
       restored?.(manifest.files[files.snapshot]?.sha256 ?? '');
     }

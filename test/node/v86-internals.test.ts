@@ -13,6 +13,7 @@ import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.t
 import type { V86Internals } from '../../engine/vm/machine.ts';
 import { stopPromptly } from '../../engine/vm/v86-loop.ts';
 import { openStateAccess } from '../../engine/vm/v86-state-access.ts';
+import { zeroSparselyOnce } from '../../engine/vm/v86-sparse-zero.ts';
 import { keepTscExact } from '../../engine/vm/v86-tsc.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
 
@@ -104,6 +105,28 @@ it('a loaded state resumes the TSC where it was saved, however many states the V
     expect(drift).toBeGreaterThanOrEqual(-1e6);
     expect(drift).toBeLessThanOrEqual((after - before) * 1e6 + 1e6);
   }
+});
+
+// The first load into a fresh VM writes zeros only over pages that are not
+// zero already (untouched pages cost no resident memory): it must still clear
+// every page the state has as zero.
+it("a first load that skips zero pages leaves the same machine as v86's own", async () => {
+  const emulator = await bootBios();
+  await emulator.run();
+  await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
+  await emulator.stop();
+  const state = await emulator.save_state();
+  const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
+  // Something where the state has zeros, as the BIOS leaves in a fresh VM.
+  const stray = 20 * 1024 * 1024;
+  ram.fill(0x5a, stray, stray + 3 * 4096);
+  expect(zeroSparselyOnce(emulator)).toBeUndefined();
+  await emulator.restore_state(state);
+  expect(ram.subarray(stray, stray + 3 * 4096).every((b) => b === 0)).toBe(true);
+  // The same as v86's own load of it into another fresh VM.
+  const plain = await bootBios();
+  await plain.restore_state(state);
+  expect(publicState(await emulator.save_state())).toEqual(publicState(await plain.save_state()));
 });
 
 it('stops between ticks at once, without waiting for the next tick', async () => {
