@@ -4,13 +4,15 @@
 // once with the spare PC (started in standby at the failover) ready, as for a
 // person who reads the page first, and once clicking the moment the button
 // enables; and the failover → spare ready time. And what the page costs: the
-// bytes it fetched before protected, the resident memory it added to the
-// browser (all of Chromium's processes, before the page against 15 s after
-// protected) and the PCs' WebAssembly memories then. Built site from a plain
-// static server, headless Chromium, 5 fresh page opens.
+// bytes it fetched before protected, the memory it added to the browser (all
+// of Chromium's processes, before the page against 15 s after protected: the
+// sum of their resident memory, and of their proportional shares, which counts
+// pages the processes share once), the same after every worker and the page
+// collected their garbage, and the PCs' WebAssembly memories. Built site from
+// a plain static server, headless Chromium, 5 fresh page opens.
 // --out FILE (default bench-results/demo.json) gets { protected_ms, reprotect_ms,
 // reprotect_at_once_ms, spare_ready_ms, fetched_bytes, added_rss_bytes,
-// pcs_wasm_bytes } (quartiles).
+// added_pss_bytes, added_rss_after_gc_bytes, pcs_wasm_bytes } (quartiles).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -20,7 +22,7 @@ import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { option } from './cli.ts';
-import { treeResidentBytes } from './process-memory.ts';
+import { treeMemory } from './process-memory.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const OPENS = 5;
@@ -65,12 +67,15 @@ async function main(): Promise<void> {
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
   const site = await serveStatic(join(ROOT, 'dist'));
   // A server, not a plain launch: its process is the root of the tree whose memory is read.
-  const server = await chromium.launchServer({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  // gc() in every worker and the page, to tell live memory from garbage not yet collected.
+  const server = await chromium.launchServer({ executablePath: chromiumPath(), args: [...CHROMIUM_ARGS, '--js-flags=--expose-gc'] });
   const browserPid = server.process().pid;
   if (browserPid === undefined) throw new Error('bench: Chromium has no process id');
   const browser = await chromium.connect(server.wsEndpoint());
   const fetchedBytes: number[] = [];
   const addedRssBytes: number[] = [];
+  const addedPssBytes: number[] = [];
+  const afterGcRssBytes: number[] = [];
   const wasmBytes: number[] = [];
   const protectedMs: number[] = [];
   const reprotectMs: number[] = [];
@@ -80,7 +85,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < OPENS; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
-      const rssBefore = treeResidentBytes(browserPid);
+      const before = treeMemory(browserPid);
       const fetched = countFetched(context);
       await page.goto(site.url);
       await page.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
@@ -88,7 +93,12 @@ async function main(): Promise<void> {
       protectedMs.push(Number(await page.getAttribute('body', 'data-protected-ms')));
       // The fixed wait is the measurement's definition: memory once the pair has run a while.
       await page.waitForTimeout(SETTLE_MS);
-      addedRssBytes.push(treeResidentBytes(browserPid) - rssBefore);
+      const settled = treeMemory(browserPid);
+      addedRssBytes.push(settled.rss - before.rss);
+      addedPssBytes.push(settled.pss - before.pss);
+      const collect = () => (globalThis as unknown as { gc?: () => void }).gc?.();
+      await Promise.all([page.evaluate(collect), ...page.workers().map((worker) => worker.evaluate(collect))]);
+      afterGcRssBytes.push(treeMemory(browserPid).rss - before.rss);
       const pcs = await page.$$eval('[data-memory-bytes]', (spans) => spans.map((span) => Number(span.getAttribute('data-memory-bytes'))));
       wasmBytes.push(pcs.reduce((a, b) => a + b, 0));
       // Kill → the spare is ready → click.
@@ -102,7 +112,7 @@ async function main(): Promise<void> {
       reprotectAtOnceMs.push(await reprotect(page));
       console.log(
         `open ${i + 1}/${OPENS}: protected after ${protectedMs.at(-1)} ms, ${mb(fetchedBytes.at(-1))} fetched; ` +
-          `${SETTLE_MS / 1000} s later the browser holds ${mb(addedRssBytes.at(-1))} more, the two PCs' wasm memories ${mb(wasmBytes.at(-1))}; spare ready ${spareReadyMs.at(-1)?.toFixed(0)} ms after the kill; ` +
+          `${SETTLE_MS / 1000} s later the browser holds ${mb(addedRssBytes.at(-1))} more (proportional ${mb(addedPssBytes.at(-1))}; ${mb(afterGcRssBytes.at(-1))} after collecting garbage), the two PCs' wasm memories ${mb(wasmBytes.at(-1))}; spare ready ${spareReadyMs.at(-1)?.toFixed(0)} ms after the kill; ` +
           `re-protected ${reprotectMs.at(-1)?.toFixed(0)} ms after the click (spare ready), ${reprotectAtOnceMs.at(-1)?.toFixed(0)} ms (clicked at once)`,
       );
       await context.close();
@@ -121,6 +131,8 @@ async function main(): Promise<void> {
     spare_ready_ms: quartiles(spareReadyMs),
     fetched_bytes: quartiles(fetchedBytes),
     added_rss_bytes: quartiles(addedRssBytes),
+    added_pss_bytes: quartiles(addedPssBytes),
+    added_rss_after_gc_bytes: quartiles(afterGcRssBytes),
     pcs_wasm_bytes: quartiles(wasmBytes),
   };
   console.log(`page open → protected: ${formatSummary(summarize(protectedMs), 'ms')}`);
@@ -129,6 +141,8 @@ async function main(): Promise<void> {
   console.log(`re-protect click at once → protected: ${formatSummary(summarize(reprotectAtOnceMs), 'ms')}`);
   console.log(`fetched before protected: ${formatSummary(summarize(fetchedBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   console.log(`resident memory added, ${SETTLE_MS / 1000} s after protected: ${formatSummary(summarize(addedRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  console.log(`the same, proportional (shared pages counted once): ${formatSummary(summarize(addedPssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  console.log(`resident memory added, after every worker and the page collected garbage: ${formatSummary(summarize(afterGcRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   console.log(`the two PCs' WebAssembly memories then: ${formatSummary(summarize(wasmBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -12,28 +12,36 @@ function parentOf(pid: string): number | undefined {
   }
 }
 
-function residentBytes(pid: number): number {
+/** A process's resident (Rss) or proportional (Pss: shared pages split among their sharers) memory. */
+function memoryOf(pid: number, kind: 'Rss' | 'Pss'): number {
   try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const kb = new RegExp(`^${kind}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1];
     return Number(kb ?? 0) * 1024;
   } catch {
-    return 0;
+    return 0; // it ended meanwhile
   }
 }
 
-/** The sum of VmRSS over `root` and every process below it (shared pages count once per process). */
-export function treeResidentBytes(root: number): number {
+/**
+ * Memory of `root` and every process below it: the sum of their resident
+ * memory (`rss`: a page shared by several, Chromium's own code say, counts in
+ * each) and of their proportional shares (`pss`: shared pages split, so the
+ * sum is what the tree really holds).
+ */
+export function treeMemory(root: number): { rss: number; pss: number } {
   const parent = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const ppid = parentOf(entry);
     if (ppid !== undefined) parent.set(Number(entry), ppid);
   }
-  let total = 0;
+  const total = { rss: 0, pss: 0 };
   for (const pid of parent.keys()) {
     let at: number | undefined = pid;
     while (at !== undefined && at > 1 && at !== root) at = parent.get(at);
-    if (at === root) total += residentBytes(pid);
+    if (at !== root) continue;
+    total.rss += memoryOf(pid, 'Rss');
+    total.pss += memoryOf(pid, 'Pss');
   }
   return total;
 }
