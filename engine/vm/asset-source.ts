@@ -35,7 +35,9 @@ export async function readManifest(source: AssetSource): Promise<AssetManifest> 
 export async function readVerified(source: AssetSource, manifest: AssetManifest, name: string): Promise<ArrayBuffer> {
   const bytes = await source.read(name);
   await verifyAsset(manifest, name, bytes);
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  // A file that is its own whole buffer (fetched, or handed over) needs no copy: 11 MB less garbage for the snapshot.
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  return whole ? bytes.buffer : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
 export async function gunzip(data: ArrayBuffer): Promise<ArrayBuffer> {
