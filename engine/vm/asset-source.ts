@@ -40,9 +40,34 @@ export async function readVerified(source: AssetSource, manifest: AssetManifest,
   return whole ? bytes.buffer : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
-export async function gunzip(data: ArrayBuffer): Promise<ArrayBuffer> {
-  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new Response(stream).arrayBuffer();
+/**
+ * Unpacks gzip `data` into one buffer of the `bytes` the manifest says it
+ * holds: the pieces go straight into it, with no copy of the input and no
+ * list of pieces joined at the end (a page's worker would otherwise hold
+ * three snapshot-sized buffers of garbage).
+ */
+export async function gunzip(data: ArrayBuffer, name: string, bytes: number): Promise<ArrayBuffer> {
+  const packed = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    start(controller) {
+      controller.enqueue(new Uint8Array(data));
+      controller.close();
+    },
+  });
+  const reader = packed.pipeThrough(new DecompressionStream('gzip')).getReader();
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  try {
+    for (let piece = await reader.read(); !piece.done; piece = await reader.read()) {
+      if (at + piece.value.byteLength > bytes) throw new AssetError(`asset ${name}: unpacks to more than the ${bytes} bytes manifest.json gives it`);
+      out.set(piece.value, at);
+      at += piece.value.byteLength;
+    }
+  } catch (err) {
+    if (err instanceof AssetError) throw err;
+    throw new AssetError(`asset ${name}: not valid gzip (${(err as Error).message})`);
+  }
+  if (at !== bytes) throw new AssetError(`asset ${name}: unpacks to ${at} bytes, manifest.json gives it ${bytes}`);
+  return out.buffer;
 }
 
 export function fetchAssetSource(base: string, wasmUrl: string): AssetSource {

@@ -46,7 +46,8 @@ function coalesce(events: MachineEvent[]): MachineEvent[] {
 }
 
 /** The booted snapshot only fits the v86 build and machine options it was saved with. */
-function checkSnapshotRecord(manifest: AssetManifest): void {
+/** The snapshot's record, checked against this VM; its `stateBytes` is what the snapshot unpacks to. */
+function checkSnapshotRecord(manifest: AssetManifest): NonNullable<AssetManifest['snapshot']> {
   const record = manifest.snapshot;
   if (!record) throw new StateError('snapshot: manifest.json has no snapshot record; run `npm run assets`');
   if (record.v86Version !== v86Package.version) {
@@ -60,6 +61,8 @@ function checkSnapshotRecord(manifest: AssetManifest): void {
         `this VM has ${GUEST_CONFIG.memoryBytes} and ${GUEST_CONFIG.vgaMemoryBytes}`,
     );
   }
+  if (!Number.isSafeInteger(record.stateBytes) || record.stateBytes <= 0) throw new StateError(`snapshot: manifest.json gives it ${record.stateBytes} bytes unpacked; run \`npm run assets\``);
+  return record;
 }
 
 export class GuestMachine implements MachineApi {
@@ -89,7 +92,7 @@ export class GuestMachine implements MachineApi {
     const source = withGivenFiles(this.openSource(options.assetBase), options.files ?? {});
     const manifest = await readManifest(source);
     const fromSnapshot = options.mode !== 'boot';
-    if (fromSnapshot) checkSnapshotRecord(manifest);
+    const record = fromSnapshot ? checkSnapshotRecord(manifest) : undefined;
     const { files } = GUEST_CONFIG;
     // A VM built from the snapshot never boots the kernel: the snapshot's RAM
     // holds it already (6.8 MB less to fetch and hash per PC; a guest `reboot`
@@ -100,7 +103,7 @@ export class GuestMachine implements MachineApi {
       fromSnapshot ? undefined : readVerified(source, manifest, files.kernel),
       fromSnapshot ? undefined : readVerified(source, manifest, files.initrd),
       readV86Wasm(source, manifest, v86Package.version),
-      fromSnapshot ? readVerified(source, manifest, files.snapshot).then(gunzip) : undefined,
+      record ? readVerified(source, manifest, files.snapshot).then((packed) => gunzip(packed, files.snapshot, record.stateBytes)) : undefined,
     ]);
     const t1 = performance.now();
 
