@@ -7,7 +7,7 @@ import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { MESSAGE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
 import { formatBytes, formatMs } from '../format.ts';
-import { firstAtOrAfter } from './timeline-model.ts';
+import { firstAtOrAfter, REPORT_LAG_MS } from './timeline-model.ts';
 
 const CLOCK_SKEW_MS = 5;
 
@@ -28,7 +28,14 @@ export class Ladder {
     const end = firstAtOrAfter(trace, moment, true);
     // A checkpoint starts when its request leaves, or is held at the gate in step mode.
     const isRequest = (e: TraceEvent) => (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request') || (e.kind === 'held' && e.type === 'checkpoint-request');
-    const requestAt = findLastIndexBefore(trace, end, isRequest);
+    // Or, if the host never heard it leave (the primary died with its last reports), when the secondary read it.
+    const isRequestRead = (e: TraceEvent) => isRequest(e) || (e.kind === 'message' && e.at === 'received' && e.type === 'checkpoint-request');
+    let requestAt = findLastIndexBefore(trace, end, isRequestRead);
+    const read = trace[requestAt];
+    // (Only once the report is overdue: the two workers' reports reach the host in either order.)
+    const overdue = read !== undefined && (trace.at(-1)?.time ?? 0) - read.time > REPORT_LAG_MS;
+    const unreported = read?.kind === 'message' && read.at === 'received' && overdue && !sentShortlyBefore(trace, requestAt);
+    if (!unreported && read?.kind === 'message' && read.at === 'received') requestAt = findLastIndexBefore(trace, requestAt, isRequest);
     const request = trace[requestAt];
     if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) {
       if (this.shown === 'none') return;
@@ -48,7 +55,7 @@ export class Ladder {
     const held = trace.slice(Math.max(0, previous), start).filter((e) => e.kind === 'output' && e.state === 'held' && e.checkpoint === n);
     const after = trace.slice(start, end);
     const steps = [...held, ...causalOrder(after.filter((e) => describes(e, n)))];
-    const key = `${n}:${request.time}:${steps.length}:${after.length}`;
+    const key = `${n}:${request.time}:${steps.length}:${after.length}:${unreported}`;
     if (key === this.shown) return;
     this.shown = key;
     this.title.textContent = `Checkpoint #${n}, step by step`;
@@ -58,7 +65,9 @@ export class Ladder {
     const sent = new Set(after.flatMap((e) => (e.kind === 'message' && e.at === 'sent' && e.checkpoint === n ? [e.type] : [])));
     const waiting = after.find((e) => e.kind === 'held' && e.checkpoint === n && !sent.has(e.type));
     this.list.dataset.waiting = waiting?.kind === 'held' ? waiting.type : '';
+    const lost = unreported ? [h('li', { class: 'lost', text: `${this.names.primary}'s own reports of this checkpoint died with it: only what ${this.names.secondary} reported is shown.` })] : [];
     this.list.replaceChildren(
+      ...lost,
       ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: offset(e.time - request.time) }), line(e, this.names))),
     );
   }
@@ -68,6 +77,18 @@ export class Ladder {
 function findLastIndexBefore(trace: readonly TraceEvent[], end: number, test: (e: TraceEvent) => boolean): number {
   for (let i = end - 1; i >= 0; i--) if (test(trace[i] as TraceEvent)) return i;
   return -1;
+}
+
+/** Whether the request read at `readAt` was reported sent too (shortly before: its own send, not an older pair's). */
+function sentShortlyBefore(trace: readonly TraceEvent[], readAt: number): boolean {
+  const read = trace[readAt];
+  if (read?.kind !== 'message') return false;
+  for (let i = readAt - 1; i >= 0; i--) {
+    const e = trace[i] as TraceEvent;
+    if (e.time < read.time - REPORT_LAG_MS) return false;
+    if (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request' && e.checkpoint === read.checkpoint) return true;
+  }
+  return false;
 }
 
 // The two workers' clocks can disagree by a fraction of a millisecond, but the

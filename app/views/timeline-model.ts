@@ -14,6 +14,12 @@ type MessageEvent = TraceEvent & { kind: 'message' };
 const CLOCK_SKEW_MS = 50;
 /** Events this long before the window are read too: a pause or a message may reach into it. */
 const MARGIN_MS = 10_000;
+/**
+ * A receipt whose send is still unknown this long after it came was sent by a
+ * PC whose last reports never reached the host (it was killed with them): the
+ * two workers' reports otherwise arrive well within this.
+ */
+export const REPORT_LAG_MS = 1000;
 
 /** Where a mark's label goes: above the primary's lane (host actions, causes), or between the lanes (messages). */
 export type LabelBand = 'host' | 'cause' | 'message';
@@ -186,6 +192,23 @@ function messageMarks(recent: readonly TraceEvent[], end: number, visible: (t0: 
       label: { text: `${sent.type}${sent.checkpoint ? ` #${sent.checkpoint}` : ''}${sent.bytes ? ` ${formatBytes(sent.bytes)}` : ''}`, band: 'message' },
       text: describeMessage(sent, received, names),
       event: sent,
+    });
+  }
+  // What the peer read, though the host never heard it sent: drawn at its receipt.
+  for (const received of [...receipts.values()].flat()) {
+    if (received.time > end - REPORT_LAG_MS || !visible(received.time, received.time)) continue;
+    marks.push({
+      id: `message:${received.from}:${received.type}:${received.checkpoint ?? ''}:received:${received.time}`,
+      kind: 'message',
+      t0: received.time,
+      t1: received.time,
+      from: received.from,
+      to: received.to,
+      inFlight: false,
+      style: `${received.type} unreported`,
+      label: { text: `${received.type}${received.checkpoint ? ` #${received.checkpoint}` : ''}`, band: 'message' },
+      text: `${received.type}${received.checkpoint ? ` for checkpoint #${received.checkpoint}` : ''} from the ${received.from} (${names[received.from]}), read by the ${received.to}; when it left is unknown: the sender's last reports were lost with it. ${MESSAGE_MEANING[received.type]}`,
+      event: received,
     });
   }
   return marks;

@@ -92,3 +92,15 @@ describe('the timeline model', () => {
     expect(next.get('a')).toEqual({ x: 100, row: 1 });
   });
 });
+
+describe('a sender that died with its last reports', () => {
+  it('still shows what its peer read, at the receipt, once the send is overdue', () => {
+    const request = sent(1000, 'checkpoint-request', 7);
+    // The primary's report of sending it was lost with the primary; the secondary's receipt came.
+    const trace = [received(request)];
+    expect(marksIn(trace, 0, 1500, names).filter((m) => m.kind === 'message')).toEqual([]);
+    const [mark] = marksIn(trace, 0, 2100, names).filter((m) => m.kind === 'message');
+    expect(mark).toMatchObject({ t0: 1002, t1: 1002, from: 'primary', to: 'secondary', inFlight: false, style: 'checkpoint-request unreported', label: { text: 'checkpoint-request #7' } });
+    expect(mark?.text).toMatch(/^checkpoint-request for checkpoint #7 from the primary \(PC A\), read by the secondary; when it left is unknown/);
+  });
+});
