@@ -47,6 +47,8 @@ export interface TrackingRecord {
   v86Version: string;
   /** sha256 of the npm package's v86.wasm it rewrites. */
   sourceSha256: string;
+  /** The build's size unpacked (the file is gzip). */
+  bytes: number;
 }
 
 export interface AssetManifest {

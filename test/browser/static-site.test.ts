@@ -57,7 +57,7 @@ async function openProtected(url: string): Promise<{ page: Page; problems: strin
   const guestFetches: string[] = [];
   page.on('request', (request) => {
     const name = new URL(request.url()).pathname.split('/').pop() ?? '';
-    if (/\.(bin|wasm|v86gz|json)$/.test(name)) guestFetches.push(name);
+    if (/\.(bin|wasm|wasmgz|v86gz|json)$/.test(name)) guestFetches.push(name);
   });
   await page.goto(url);
   await page.waitForSelector('body[data-protected="true"], body[data-state="failed"]', { timeout: 60_000 });
@@ -70,7 +70,7 @@ it('the built site, from a plain static server, reaches protection and answers t
   expect(directives(metaPolicy(readFileSync(join(outDir, 'index.html'), 'utf8')))).toEqual(POLICY);
   const { page, problems, guestFetches } = await openProtected(site.url);
   // Two PCs, one fetch of each file.
-  expect(guestFetches.sort()).toEqual(['booted-state.v86gz', 'manifest.json', 'seabios.bin', 'v86-tracking.wasm', 'vgabios-stdvga.bin']);
+  expect(guestFetches.sort()).toEqual(['booted-state.v86gz', 'manifest.json', 'seabios.bin', 'v86-tracking.wasmgz', 'vgabios-stdvga.bin']);
   expect(directives((await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content')) ?? '')).toEqual(POLICY);
 
   // xterm.js is styled (its theme and colour classes are adopted stylesheets,
