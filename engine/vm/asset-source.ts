@@ -63,6 +63,7 @@ export async function gunzip(data: ArrayBuffer, name: string, bytes: number): Pr
       at += piece.value.byteLength;
     }
   } catch (err) {
+    void reader.cancel().catch(() => {});
     if (err instanceof AssetError) throw err;
     throw new AssetError(`asset ${name}: not valid gzip (${(err as Error).message})`);
   }

@@ -45,8 +45,10 @@ function coalesce(events: MachineEvent[]): MachineEvent[] {
   return out;
 }
 
-/** The booted snapshot only fits the v86 build and machine options it was saved with. */
-/** The snapshot's record, checked against this VM; its `stateBytes` is what the snapshot unpacks to. */
+/**
+ * The booted snapshot only fits the v86 build and machine options it was saved
+ * with. Returns its record; `stateBytes` is what the snapshot unpacks to.
+ */
 function checkSnapshotRecord(manifest: AssetManifest): NonNullable<AssetManifest['snapshot']> {
   const record = manifest.snapshot;
   if (!record) throw new StateError('snapshot: manifest.json has no snapshot record; run `npm run assets`');
