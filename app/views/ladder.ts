@@ -28,14 +28,12 @@ export class Ladder {
     const end = firstAtOrAfter(trace, moment, true);
     // A checkpoint starts when its request leaves, or is held at the gate in step mode.
     const isRequest = (e: TraceEvent) => (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request') || (e.kind === 'held' && e.type === 'checkpoint-request');
-    // Or, if the host never heard it leave (the primary died with its last reports), when the secondary read it.
-    const isRequestRead = (e: TraceEvent) => isRequest(e) || (e.kind === 'message' && e.at === 'received' && e.type === 'checkpoint-request');
-    let requestAt = findLastIndexBefore(trace, end, isRequestRead);
-    const read = trace[requestAt];
-    // (Only once the report is overdue: the two workers' reports reach the host in either order.)
-    const overdue = read !== undefined && (trace.at(-1)?.time ?? 0) - read.time > REPORT_LAG_MS;
-    const unreported = read?.kind === 'message' && read.at === 'received' && overdue && !sentShortlyBefore(trace, requestAt);
-    if (!unreported && read?.kind === 'message' && read.at === 'received') requestAt = findLastIndexBefore(trace, requestAt, isRequest);
+    let requestAt = findLastIndexBefore(trace, end, isRequest);
+    // Or, if the host never heard a later one leave (the primary died with its last reports), when the secondary read it.
+    const isRead = (e: TraceEvent) => e.kind === 'message' && e.at === 'received' && e.type === 'checkpoint-request';
+    const readAt = findLastIndexBefore(trace, end, isRead);
+    const unreported = readAt > requestAt && neverReportedSent(trace, readAt);
+    if (unreported) requestAt = readAt;
     const request = trace[requestAt];
     if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) {
       if (this.shown === 'none') return;
@@ -79,16 +77,18 @@ function findLastIndexBefore(trace: readonly TraceEvent[], end: number, test: (e
   return -1;
 }
 
-/** Whether the request read at `readAt` was reported sent too (shortly before: its own send, not an older pair's). */
-function sentShortlyBefore(trace: readonly TraceEvent[], readAt: number): boolean {
+/**
+ * The request read at `readAt` was never reported sent: no send of it near its
+ * receipt (the two workers' clocks differ, so its send may be stamped just
+ * after), and the report is overdue (reports reach the host in either order).
+ */
+function neverReportedSent(trace: readonly TraceEvent[], readAt: number): boolean {
   const read = trace[readAt];
-  if (read?.kind !== 'message') return false;
-  for (let i = readAt - 1; i >= 0; i--) {
-    const e = trace[i] as TraceEvent;
-    if (e.time < read.time - REPORT_LAG_MS) return false;
-    if (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request' && e.checkpoint === read.checkpoint) return true;
-  }
-  return false;
+  if (read?.kind !== 'message' || (trace.at(-1)?.time ?? 0) - read.time <= REPORT_LAG_MS) return false;
+  const isItsSend = (e: TraceEvent) => e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request' && e.checkpoint === read.checkpoint;
+  for (let i = readAt - 1; i >= 0 && (trace[i] as TraceEvent).time >= read.time - REPORT_LAG_MS; i--) if (isItsSend(trace[i] as TraceEvent)) return false;
+  for (let i = readAt + 1; i < trace.length && (trace[i] as TraceEvent).time <= read.time + REPORT_LAG_MS; i++) if (isItsSend(trace[i] as TraceEvent)) return false;
+  return true;
 }
 
 // The two workers' clocks can disagree by a fraction of a millisecond, but the

@@ -291,8 +291,9 @@ describe('the demo page', () => {
     await page.selectOption('[data-control="period"]', '25');
     await expect.poll(shown, { timeout: 30_000 }).toBeGreaterThan(60);
     await page.click('[data-action="previous-checkpoint"]');
-    const stoppedAt = await shown();
+    // The frame that marks the view stopped draws the ladder for that moment too.
     await expect.poll(() => page.getAttribute('.timeline-panel', 'data-stopped')).toBe('true');
+    const stoppedAt = await shown();
     expect(await page.textContent('[data-moment]')).toMatch(/ ago$/);
     for (let i = 0; i < 3; i++) await page.click('[data-action="previous-checkpoint"]');
     await expect.poll(shown).toBe(stoppedAt - 3);
@@ -302,7 +303,8 @@ describe('the demo page', () => {
     await expect.poll(() => ladder.textContent()).toMatch(new RegExp(`PC A → PC B  checkpoint-request.*PC A resumed after a pause of`));
     expect(await page.textContent('.ladder-box h3')).toBe(`Checkpoint #${stoppedAt - 2}, step by step`);
     // The PCs ran on meanwhile.
-    await expect.poll(() => page.textContent('[data-status]')).toMatch(new RegExp(`^Protected: PC B holds checkpoint #(\\d{3,}|[${stoppedAt % 10 + 1}-9]\\d)`));
+    const holds = async () => Number(/^Protected: PC B holds checkpoint #(\d+)/.exec((await page.textContent('[data-status]')) ?? '')?.[1]);
+    await expect.poll(holds).toBeGreaterThan(stoppedAt + 1);
     // The scrubber's far left is the oldest kept moment: the first checkpoints.
     await page.locator('[data-control="scrub"]').fill(String(await page.getAttribute('[data-control="scrub"]', 'min')));
     await expect.poll(() => page.textContent('.ladder-box h3')).toBe('No checkpoint had begun by this moment');
