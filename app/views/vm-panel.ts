@@ -3,9 +3,26 @@
 import type { MemoryUse } from '../../engine/vm/machine-api.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import { formatBytes } from '../format.ts';
-import type { VmView } from '../cluster-view.ts';
+import type { Role, VmView } from '../cluster-view.ts';
 import { h } from '../dom.ts';
 import { Terminal } from '../xterm-csp.ts';
+
+/**
+ * What the checkpoint number beside it means for a PC in each role: a primary
+ * has taken it (the secondary may not hold it yet), a secondary holds it, and
+ * of a PC that is gone it is only the last the host heard (its last reports
+ * may have died with it).
+ */
+const CHECKPOINT_LABEL: Record<Role, string> = {
+  starting: 'checkpoint held',
+  primary: 'checkpoint taken',
+  secondary: 'checkpoint held',
+  unprotected: 'last checkpoint',
+  dead: 'last heard at',
+  frozen: 'last heard at',
+  fenced: 'last heard at',
+  stopped: 'checkpoint held',
+};
 
 export class VmPanel {
   readonly root: HTMLElement;
@@ -13,6 +30,7 @@ export class VmPanel {
   private readonly roleDetail: HTMLElement;
   private readonly run: HTMLElement;
   private readonly checkpoint: HTMLElement;
+  private readonly checkpointLabel: HTMLElement;
   private readonly ips: HTMLElement;
   private readonly memory: HTMLElement;
   private readonly screen: HTMLPreElement;
@@ -54,7 +72,7 @@ export class VmPanel {
       h(
         'dl',
         { class: 'facts' },
-        h('dt', { text: 'checkpoint held' }),
+        (this.checkpointLabel = h('dt', { 'data-checkpoint-label': '', text: CHECKPOINT_LABEL.starting })),
         h('dd', {}, this.checkpoint),
         h('dt', { text: 'instructions/s' }),
         h('dd', {}, this.ips),
@@ -108,6 +126,7 @@ export class VmPanel {
     this.run.textContent = view.run;
     this.run.dataset.run = view.run;
     this.checkpoint.textContent = view.checkpoint > 0 ? `#${view.checkpoint}` : '—';
+    this.checkpointLabel.textContent = CHECKPOINT_LABEL[view.role];
     this.interactive = view.interactive;
     this.root.dataset.role = view.role;
   }

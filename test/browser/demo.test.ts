@@ -74,6 +74,8 @@ describe('the demo page', () => {
     await expect.poll(() => page.textContent('[data-metric="detection"]')).toMatch(/^A heartbeat every 20 ms each way; .*Longest silence heard: PC A \d+ ms, PC B \d+ ms\. Suspicions dismissed \(.*\): \d+\. False alarms \(.*\): 0\.$/);
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
     expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
+    expect(await page.textContent('.vm-panel[data-side="primary"] [data-checkpoint-label]')).toBe('checkpoint taken');
+    expect(await page.textContent('.vm-panel[data-side="secondary"] [data-checkpoint-label]')).toBe('checkpoint held');
     // The primary's console is a real, interactive shell, with its prompt up.
     await page.waitForSelector('body[data-interactive-ms]', { timeout: 30_000 });
     expect(await page.textContent('.vm-panel[data-side="primary"] .xterm-rows')).toContain('colo:/#');
@@ -87,6 +89,8 @@ describe('the demo page', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
     await expect.poll(() => page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('dead');
+    // Of a dead PC only the last checkpoint the host heard of is known: the panel says so.
+    expect(await page.textContent('.vm-panel[data-side="primary"] [data-checkpoint-label]')).toBe('last heard at');
     await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('unprotected');
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 3);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
