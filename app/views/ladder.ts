@@ -7,7 +7,7 @@ import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { MESSAGE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
 import { formatBytes, formatMs } from '../format.ts';
-import { firstAtOrAfter, REPORT_LAG_MS } from './timeline-model.ts';
+import { firstAtOrAfter, isCheckpointStart, REPORT_LAG_MS } from './timeline-model.ts';
 
 const CLOCK_SKEW_MS = 5;
 
@@ -16,6 +16,12 @@ export class Ladder {
   private readonly title: HTMLElement;
   private readonly list: HTMLOListElement;
   private shown = '';
+  /**
+   * When the checkpoint shown started, if only its secondary's reading of the
+   * request tells (its primary died with its last reports): one more start
+   * than the primary reported, for stepping through checkpoints.
+   */
+  unreportedStart: number | undefined;
 
   constructor(private readonly names: Readonly<Record<Side, string>>) {
     this.title = h('h3', { text: 'Last checkpoint, step by step' });
@@ -26,15 +32,14 @@ export class Ladder {
   /** Shows the checkpoint under way at `moment`, as far as it had got by then. */
   render(trace: readonly TraceEvent[], moment = Infinity): void {
     const end = firstAtOrAfter(trace, moment, true);
-    // A checkpoint starts when its request leaves, or is held at the gate in step mode.
-    const isRequest = (e: TraceEvent) => (e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request') || (e.kind === 'held' && e.type === 'checkpoint-request');
-    let requestAt = findLastIndexBefore(trace, end, isRequest);
+    let requestAt = findLastIndexBefore(trace, end, isCheckpointStart);
     // Or, if the host never heard a later one leave (the primary died with its last reports), when the secondary read it.
     const isRead = (e: TraceEvent) => e.kind === 'message' && e.at === 'received' && e.type === 'checkpoint-request';
     const readAt = findLastIndexBefore(trace, end, isRead);
     const unreported = readAt > requestAt && neverReportedSent(trace, readAt);
     if (unreported) requestAt = readAt;
     const request = trace[requestAt];
+    this.unreportedStart = unreported ? request?.time : undefined;
     if (!request || (request.kind !== 'message' && request.kind !== 'held') || request.checkpoint === undefined) {
       if (this.shown === 'none') return;
       this.shown = 'none';
@@ -49,7 +54,7 @@ export class Ladder {
     let start = requestAt;
     while (start > 0 && (trace[start - 1]?.time ?? -Infinity) >= request.time - CLOCK_SKEW_MS) start--;
     // Replies the primary held for this checkpoint came before its request: since the one before.
-    const previous = findLastIndexBefore(trace, start, isRequest);
+    const previous = findLastIndexBefore(trace, start, isCheckpointStart);
     const held = trace.slice(Math.max(0, previous), start).filter((e) => e.kind === 'output' && e.state === 'held' && e.checkpoint === n);
     const after = trace.slice(start, end);
     const steps = [...held, ...causalOrder(after.filter((e) => describes(e, n)))];

@@ -43,6 +43,23 @@ export interface Mark {
   event: TraceEvent;
 }
 
+/** A checkpoint starts when its request leaves, or is held back (step mode, "Stop before"). */
+export function isCheckpointStart(e: TraceEvent): e is TraceEvent & { kind: 'message' | 'held' } {
+  return ((e.kind === 'message' && e.at === 'sent') || e.kind === 'held') && e.type === 'checkpoint-request';
+}
+
+/** When each checkpoint in the trace started, as reported by its primary (a request held and then sent starts one). */
+export function checkpointStarts(trace: readonly TraceEvent[]): number[] {
+  const starts: number[] = [];
+  let last: number | undefined;
+  for (const e of trace) {
+    if (!isCheckpointStart(e)) continue;
+    if (e.checkpoint !== last) starts.push(e.time);
+    last = e.checkpoint;
+  }
+  return starts;
+}
+
 /** Index of the first event at or after `time` (`after`: strictly after it); the trace is in time order. */
 export function firstAtOrAfter(trace: readonly TraceEvent[], time: number, after = false): number {
   let lo = 0;

@@ -12,7 +12,7 @@ import { h, svg } from '../dom.ts';
 import { formatMs } from '../format.ts';
 import { Ladder } from './ladder.ts';
 import { timelineLegend } from './timeline-legend.ts';
-import { marksIn, placeLabels, type LabelBand, type Mark, type PlacedLabel } from './timeline-model.ts';
+import { checkpointStarts, marksIn, placeLabels, type LabelBand, type Mark, type PlacedLabel } from './timeline-model.ts';
 
 const HEIGHT = 190;
 const LANE: Record<Side, number> = { primary: 55, secondary: 150 };
@@ -186,7 +186,9 @@ export class Timeline {
 
   /** The checkpoint before or after the one shown, whole: the view stops just before the next one starts. */
   private stepCheckpoint(step: -1 | 1): void {
+    // The starts the ladder knows: the primary's reports, and one only its secondary saw.
     const requests = checkpointStarts(this.trace);
+    if (this.ladder.unreportedStart !== undefined) requests.push(this.ladder.unreportedStart);
     const at = this.cursor ?? this.now();
     const shown = requests.findLastIndex((t) => t <= at);
     const target = Math.max(0, Math.min(requests.length - 1, shown + step));
@@ -323,19 +325,6 @@ export class Timeline {
       .map(([key, value]) => `${key}: ${key === 'time' || key === 'pauseStartedAt' ? new Date(value as number).toISOString().slice(11, 23) : typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
     this.details.replaceChildren(h('p', { text: mark.text }), h('pre', { text: fields.join('\n') }));
   }
-}
-
-/** When each checkpoint in the trace started: its request left, or was held at the gate. */
-function checkpointStarts(trace: readonly TraceEvent[]): number[] {
-  const starts: number[] = [];
-  let last: number | undefined;
-  for (const e of trace) {
-    const start = ((e.kind === 'message' && e.at === 'sent') || e.kind === 'held') && e.type === 'checkpoint-request';
-    // A request held at the gate and later sent starts one checkpoint, not two.
-    if (start && e.checkpoint !== last) starts.push(e.time);
-    if (start) last = e.checkpoint;
-  }
-  return starts;
 }
 
 /** Where a mark's label would like to start: beside its line, or at its mark or bar. */
