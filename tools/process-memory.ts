@@ -12,13 +12,14 @@ function parentOf(pid: string): number | undefined {
   }
 }
 
-/** A process's resident (Rss) or proportional (Pss: shared pages split among their sharers) memory. */
-function memoryOf(pid: number, kind: 'Rss' | 'Pss'): number {
+/** A process's resident (Rss) and proportional (Pss: shared pages split among their sharers) memory. */
+function memoryOf(pid: number): { rss: number; pss: number } {
   try {
-    const kb = new RegExp(`^${kind}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1];
-    return Number(kb ?? 0) * 1024;
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+    return { rss: kb('Rss') * 1024, pss: kb('Pss') * 1024 };
   } catch {
-    return 0; // it ended meanwhile
+    return { rss: 0, pss: 0 }; // it ended meanwhile
   }
 }
 
@@ -40,8 +41,9 @@ export function treeMemory(root: number): { rss: number; pss: number } {
     let at: number | undefined = pid;
     while (at !== undefined && at > 1 && at !== root) at = parent.get(at);
     if (at !== root) continue;
-    total.rss += memoryOf(pid, 'Rss');
-    total.pss += memoryOf(pid, 'Pss');
+    const { rss, pss } = memoryOf(pid);
+    total.rss += rss;
+    total.pss += pss;
   }
   return total;
 }
