@@ -13,6 +13,7 @@ import { openWriteTracker, readV86Wasm, type V86Wasm, type V86WriteTracker } fro
 import { stopPromptly, type V86Loop } from './v86-loop.ts';
 import { zeroSparselyOnce } from './v86-sparse-zero.ts';
 import { keepTscExact } from './v86-tsc.ts';
+import { loadStateInPlace } from './v86-state-load.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
@@ -43,6 +44,11 @@ function coalesce(events: MachineEvent[]): MachineEvent[] {
     }
   }
   return out;
+}
+
+/** Frees a buffer's memory now rather than at the worker's next full collection (where ArrayBuffer.prototype.transfer exists). */
+function releaseNow(buffer: ArrayBuffer): void {
+  (buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
 /**
@@ -139,6 +145,7 @@ export class GuestMachine implements MachineApi {
       // Its RAM is fresh: the load need not write zeros over it (a v86 without the internals keeps its own way).
       zeroSparselyOnce(emulator);
       await this.restoreState(snapshot);
+      releaseNow(snapshot);
       restored?.(manifest.files[files.snapshot]?.sha256 ?? '');
     }
     const t3 = performance.now();
@@ -194,8 +201,9 @@ export class GuestMachine implements MachineApi {
     // v86 writes all of RAM itself: the write tracking does not see it.
     if (this.tracker && 'wroteBehind' in this.tracker) this.tracker.wroteBehind();
     try {
-      await vm.restore_state(state);
+      if (!loadStateInPlace(vm, state)) await vm.restore_state(state);
     } catch (err) {
+      if (err instanceof StateError) throw err;
       throw new StateError(`state: v86 could not load it (${(err as Error).message})`);
     } finally {
       if (wasRunning) await vm.run();

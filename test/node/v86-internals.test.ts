@@ -15,6 +15,8 @@ import { stopPromptly } from '../../engine/vm/v86-loop.ts';
 import { openStateAccess } from '../../engine/vm/v86-state-access.ts';
 import { zeroSparselyOnce } from '../../engine/vm/v86-sparse-zero.ts';
 import { keepTscExact } from '../../engine/vm/v86-tsc.ts';
+import { loadStateInPlace } from '../../engine/vm/v86-state-load.ts';
+import { StateError } from '../../engine/vm/state-header.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
 
 const MEMORY_BYTES = 32 * 1024 * 1024;
@@ -127,6 +129,37 @@ it("a first load that skips zero pages leaves the same machine as v86's own", as
   const plain = await bootBios();
   await plain.restore_state(state);
   expect(publicState(await emulator.save_state())).toEqual(publicState(await plain.save_state()));
+});
+
+// The engine loads states itself, reading the packed RAM where it lies instead
+// of v86's copy of every buffer: the machine must be the one v86's own load makes.
+it("a load in place leaves the same machine as v86's restore_state", async () => {
+  const emulator = await bootBios();
+  await emulator.run();
+  await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
+  await emulator.stop();
+  const state = await emulator.save_state();
+  // Run on and scribble over RAM the state has as zeros and as the BIOS's: the load must undo both.
+  const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
+  await emulator.run();
+  await emulator.stop();
+  ram.fill(0x5a, 20 * 1024 * 1024, 20 * 1024 * 1024 + 3 * 4096);
+  ram.fill(0xa5, 0xf0000, 0xf0000 + 4096);
+  expect(loadStateInPlace(emulator, state)).toBe(true);
+  const plain = await bootBios();
+  await plain.restore_state(state);
+  expect(publicState(await emulator.save_state())).toEqual(publicState(await plain.save_state()));
+
+  // A buffer past the state's end is refused by name.
+  const infoBytes = new DataView(state).getInt32(12, true);
+  const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, infoBytes))) as { buffer_infos: { offset: number }[] };
+  const text = JSON.stringify({ ...JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, infoBytes))), buffer_infos: info.buffer_infos.map((b, i) => (i === 3 ? { ...b, offset: state.byteLength } : b)) });
+  const broken = new Uint8Array(state.byteLength + text.length);
+  broken.set(new Uint8Array(state, 0, 16));
+  new DataView(broken.buffer).setInt32(12, text.length, true);
+  broken.set(new TextEncoder().encode(text), 16);
+  expect(() => loadStateInPlace(plain, broken.buffer)).toThrow(StateError);
+  expect(() => loadStateInPlace(plain, broken.buffer)).toThrow(/buffer #3 does not fit/);
 });
 
 it('stops between ticks at once, without waiting for the next tick', async () => {
