@@ -1,17 +1,50 @@
 // Second half of `npm run assets`: boots the guest once under Node, waits for
 // the shell and the ledger, drops the page cache and saves a booted snapshot
 // (gzip) that pages start from instead of booting. Records it in manifest.json.
+// v86 puts the initrd at 64 MiB, in RAM the guest's firmware map reserves; the
+// kernel copies it below at boot and never reads that copy again, but its 1 MB
+// (gzipped already, so it does not shrink) would ride in every snapshot and sit
+// in every PC's RAM: the snapshot is saved with that copy zeroed.
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { V86 } from 'v86';
 import { GUEST_CONFIG, type AssetManifest } from '../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 
 const ASSETS_DIR = join(import.meta.dirname, '..', 'wasm-assets');
 const BOOT_TIMEOUT_MS = 120_000;
+/** Where v86's kernel loader puts the initrd (v86 0.5.462, `load_kernel`). */
+const V86_INITRD_ADDRESS = 64 * 1024 * 1024;
+
+/** `state` with the RAM v86 loaded the initrd into zeroed, through a plain v86 that loads it and saves it again without running. */
+async function withoutInitrdCopy(state: ArrayBuffer, initrdBytes: number): Promise<ArrayBuffer> {
+  const file = (name: string) => {
+    const bytes = readFileSync(join(ASSETS_DIR, name));
+    return { buffer: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+  };
+  const emulator = new V86({
+    wasm_path: createRequire(import.meta.url).resolve('v86/build/v86.wasm'),
+    memory_size: GUEST_CONFIG.memoryBytes,
+    vga_memory_size: GUEST_CONFIG.vgaMemoryBytes,
+    bios: file(GUEST_CONFIG.files.bios),
+    vga_bios: file(GUEST_CONFIG.files.vgaBios),
+    uart1: true,
+    autostart: false,
+  });
+  try {
+    await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    await emulator.restore_state(state);
+    const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
+    ram.fill(0, V86_INITRD_ADDRESS, V86_INITRD_ADDRESS + initrdBytes);
+    return await emulator.save_state();
+  } finally {
+    await emulator.destroy();
+  }
+}
 
 async function main(): Promise<void> {
   const manifestPath = join(ASSETS_DIR, 'manifest.json');
@@ -29,7 +62,9 @@ async function main(): Promise<void> {
     // Free the page cache so the snapshot holds fewer non-zero pages.
     await vm.shell('sync; echo 3 > /proc/sys/vm/drop_caches; clear');
     await vm.machine.stop();
-    const state = await vm.saveState();
+    const initrdBytes = manifest.files[GUEST_CONFIG.files.initrd]?.bytes;
+    if (initrdBytes === undefined) throw new Error(`manifest.json has no ${GUEST_CONFIG.files.initrd}; run the first half of \`npm run assets\``);
+    const state = await withoutInitrdCopy(await vm.saveState(), initrdBytes);
     const packed = gzipSync(new Uint8Array(state), { level: 9 });
     writeFileSync(join(ASSETS_DIR, GUEST_CONFIG.files.snapshot), packed);
 
