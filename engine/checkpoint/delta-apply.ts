@@ -65,10 +65,19 @@ export class DeltaApplier {
     this.marks?.invalidate();
   }
 
-  /** The VM was just built from the booted snapshot (its RAM has checksum `ramChecksum`) and has not run: a delta may build on it. */
-  adoptBase(ramChecksum: number): void {
+  /**
+   * The VM was just built from the booted snapshot and has not run: a delta may
+   * build on it. Returns its RAM's checksum (the primary's capture names the
+   * same RAM the same way), read in place: the secondary keeps no copy of it.
+   */
+  adoptBase(): number {
     this.reset();
-    this.baseRam = ramChecksum;
+    const { ramOffset, ramBytes } = this.access;
+    const lanes = new Uint32Array(this.arena.bytes().buffer, this.lanes.offset, 4);
+    lanes.fill(CHECKSUM_SEED);
+    this.kernels.checksum(ramOffset, ramBytes, this.lanes.offset);
+    this.baseRam = foldChecksum(lanes, ramBytes);
+    return this.baseRam;
   }
 
   /** The shared base's RAM checksum while the VM's RAM is still exactly it. */

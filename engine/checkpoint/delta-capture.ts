@@ -120,8 +120,30 @@ export class DeltaCapture {
     // The shadow is all zeros here (fresh, or cleared by reset()): only RAM's non-zero pages need copying.
     if (this.shadowZero) copyOverZeros(memory, ramOffset, this.shadow.offset, ramBytes);
     else memory.copyWithin(this.shadow.offset, ramOffset, ramOffset + ramBytes);
-    this.shadowZero = false;
     this.marks?.arm(true);
+    return this.holdBase();
+  }
+
+  /**
+   * The VM ran from the booted snapshot (a secondary that took over): `write`
+   * puts the snapshot's RAM into the shadow, given cleared at `at`, so a new
+   * secondary standing by on the snapshot can take checkpoint 1 as what differs
+   * from it. The marks know nothing of that difference: the next capture
+   * compares all of RAM. Returns the RAM's checksum, as adoptBase() does.
+   */
+  adoptBaseFrom(write: (memory: Uint8Array, at: number) => void): number {
+    const memory = this.arena.bytes();
+    if (!this.shadowZero) zeroSparse(memory, this.shadow.offset, this.access.ramBytes);
+    write(memory, this.shadow.offset);
+    this.marks?.invalidate();
+    return this.holdBase();
+  }
+
+  /** The shadow now holds the shared base: its checksum names it. */
+  private holdBase(): number {
+    const memory = this.arena.bytes();
+    const { ramBytes } = this.access;
+    this.shadowZero = false;
     const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
     lanes.fill(CHECKSUM_SEED);
     this.kernels.checksum(this.shadow.offset, ramBytes, this.lanes.offset);

@@ -13,8 +13,8 @@ import type { StartOptions } from '../vm/machine-api.ts';
 export type SettingsChange = Partial<Pick<ReplicationConfig, 'periodMs' | 'mode' | 'outputCommit' | 'compare' | 'gate'>>;
 
 export interface ReplicationCommands {
-  /** This worker's VM becomes the primary, replicating over `port`. */
-  startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void;
+  /** This worker's VM becomes the primary, replicating over `port` (once it has rebuilt its copy of the booted snapshot, where it needs one). */
+  startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): Promise<void>;
   /** This worker's VM (started in standby) becomes the secondary behind `port`. */
   startSecondary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void;
   checkpointNow(): void;

@@ -19,6 +19,8 @@ export class DeltaSource implements StateSource {
     private readonly delta: DeltaCapture,
     private readonly options: CaptureOptions = { writeTracking: true, verify: false },
     private readonly image?: string,
+    /** Why this primary holds no copy of the booted snapshot, where it tried to make one. */
+    private readonly noBase?: string,
   ) {
     const why = options.writeTracking ? delta.trackingUnavailable : 'turned off in the replication settings';
     this.note = why === undefined ? undefined : `no write tracking, each checkpoint compares all of RAM: ${why}`;
@@ -35,7 +37,7 @@ export class DeltaSource implements StateSource {
     const why = !peer
       ? 'the secondary holds no untouched booted snapshot'
       : !mine
-        ? 'this primary no longer holds the booted snapshot (its copy now holds a later checkpoint)'
+        ? (this.noBase ?? 'this primary no longer holds the booted snapshot (its copy now holds a later checkpoint)')
         : peer.image !== mine.image
           ? `the two were built from different snapshots (${peer.image.slice(0, 12)}… and ${mine.image.slice(0, 12)}…)`
           : `the two snapshots restored to different RAM (checksums ${hex(peer.ram)} and ${hex(mine.ram)})`;

@@ -10,9 +10,14 @@ import { PrimaryDriver } from './primary-driver.ts';
 import { SecondaryDriver } from './secondary-driver.ts';
 import type { StatePaths } from './state-path.ts';
 
+const REBUILD_DELAY_MS = 300;
+
 export class ReplicationRole implements ReplicationCommands {
   private driver: PrimaryDriver | SecondaryDriver | undefined;
   private frozen = false;
+  /** The state paths making their copy of the booted snapshot again, for the next pair this VM leads. */
+  private baseRebuild: Promise<void> | undefined;
+  private cancelRebuildTimer: (() => void) | undefined;
 
   constructor(
     private readonly vm: ReplicatedVm,
@@ -20,7 +25,11 @@ export class ReplicationRole implements ReplicationCommands {
     private readonly paths: StatePaths,
   ) {}
 
-  startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
+  async startPrimary(port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): Promise<void> {
+    // Begun when this VM left COLO; awaited (or begun) here if re-protection came first.
+    this.stopRebuildTimer();
+    await (this.baseRebuild ??= this.paths.rebuildBase?.());
+    this.baseRebuild = undefined;
     this.attach(listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config), port, this.clock, config, emit, lineStart));
   }
 
@@ -82,6 +91,7 @@ export class ReplicationRole implements ReplicationCommands {
   }
 
   dispose(): void {
+    this.stopRebuildTimer();
     this.driver?.dispose();
   }
 
@@ -101,6 +111,26 @@ export class ReplicationRole implements ReplicationCommands {
       this.frozen = false;
     }
     const batcher = new EventBatcher<ReplicationEvent>((events) => listener(events));
-    this.driver = make((event) => batcher.push(event), lineStart);
+    this.driver = make((event) => {
+      if (event.type === 'status' && (event.status.phase === 'exited' || event.status.phase === 'primary')) this.prepareToLead();
+      batcher.push(event);
+    }, lineStart);
+  }
+
+  // This VM serves alone now (its secondary died, or it took over): the next
+  // pair it leads wants the booted snapshot as the base of its checkpoint 1.
+  // Made a moment later, not to slow the first replies after a takeover, and
+  // long before re-protection can start (a new secondary takes ~1.5 s).
+  private prepareToLead(): void {
+    if (this.baseRebuild || this.cancelRebuildTimer || !this.paths.rebuildBase) return;
+    this.cancelRebuildTimer = this.clock.after(REBUILD_DELAY_MS, () => {
+      this.cancelRebuildTimer = undefined;
+      this.baseRebuild ??= this.paths.rebuildBase?.();
+    });
+  }
+
+  private stopRebuildTimer(): void {
+    this.cancelRebuildTimer?.();
+    this.cancelRebuildTimer = undefined;
   }
 }

@@ -85,6 +85,13 @@ export interface StatePaths {
    * its first checkpoint, so it can take one built on the base too.
    */
   adoptBase?(image: string, standby: boolean): void;
+  /**
+   * The VM is about to become a primary: if it was built from the booted
+   * snapshot but holds no copy of it (it stood by as a secondary), make one
+   * again, so a new secondary built from the snapshot can take checkpoint 1 as
+   * what differs from it.
+   */
+  rebuildBase?(): Promise<void>;
 }
 
 /** Full check of a received v86 state against what vmstate-size announced for `checkpoint`. */

@@ -51,6 +51,12 @@ function releaseNow(buffer: ArrayBuffer): void {
   (buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
+/** The booted snapshot's state: its file read, verified and unpacked. */
+function readSnapshot(source: AssetSource, manifest: AssetManifest, record: NonNullable<AssetManifest['snapshot']>): Promise<ArrayBuffer> {
+  const name = GUEST_CONFIG.files.snapshot;
+  return readVerified(source, manifest, name).then((packed) => gunzip(packed, name, record.stateBytes));
+}
+
 /**
  * The booted snapshot only fits the v86 build and machine options it was saved
  * with. Returns its record; `stateBytes` is what the snapshot unpacks to.
@@ -86,6 +92,8 @@ export class GuestMachine implements MachineApi {
   /** Which v86.wasm runs (the write-tracking build, or v86's own and why), and its exports. */
   private wasm: { build: V86Wasm; exports?: WebAssembly.Exports } | undefined;
   private tracker: V86WriteTracker | { unavailable: string } | undefined;
+  /** Where start() read the assets from. */
+  private assetBase: string | undefined;
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
@@ -97,6 +105,7 @@ export class GuestMachine implements MachineApi {
     if (this.emulator) throw new Error('machine: already started');
     this.listener = listener;
     const t0 = performance.now();
+    this.assetBase = options.assetBase;
     const source = withGivenFiles(this.openSource(options.assetBase), options.files ?? {});
     const manifest = await readManifest(source);
     const fromSnapshot = options.mode !== 'boot';
@@ -111,7 +120,7 @@ export class GuestMachine implements MachineApi {
       fromSnapshot ? undefined : readVerified(source, manifest, files.kernel),
       fromSnapshot ? undefined : readVerified(source, manifest, files.initrd),
       readV86Wasm(source, manifest, v86Package.version),
-      record ? readVerified(source, manifest, files.snapshot).then((packed) => gunzip(packed, files.snapshot, record.stateBytes)) : undefined,
+      record ? readSnapshot(source, manifest, record) : undefined,
     ]);
     const t1 = performance.now();
 
@@ -183,6 +192,18 @@ export class GuestMachine implements MachineApi {
 
   async stop(): Promise<void> {
     await stopPromptly(this.vm());
+  }
+
+  /**
+   * The booted snapshot's state, read, verified and unpacked again from where
+   * start() read it (the page's copy was let go once loaded): a new primary
+   * rebuilds its copy of the snapshot's RAM from it.
+   */
+  async readSnapshotState(): Promise<ArrayBuffer> {
+    if (this.assetBase === undefined) throw new Error('machine: not started');
+    const source = this.openSource(this.assetBase);
+    const manifest = await readManifest(source);
+    return readSnapshot(source, manifest, checkSnapshotRecord(manifest));
   }
 
   isRunning(): boolean {

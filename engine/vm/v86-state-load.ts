@@ -5,17 +5,20 @@
 // seconds after the load). This loads the same state the same way, through
 // the CPU's own set_state, with the packed RAM read where it lies: v86 only
 // copies from it (cpu.unpack_memory). Every other buffer is still copied, as
-// devices may keep theirs.
+// devices may keep theirs. unpackRam reads a state's RAM without a VM: a new
+// primary rebuilds its copy of the booted snapshot's RAM from the file.
 //
 // The state, as v86's save_state writes it (format version 6, see state-header.ts):
 // after the JSON info block, 4-aligned buffers; in the info, a typed array is
 // { __state_type__: its constructor's name, buffer_id } and a Map is
 // { __state_type__: 'Map', args: its entries }. The CPU's field 77 is the
 // packed RAM (its non-zero pages in address order), field 78 their bitmap.
+import { PAGE_BYTES } from '../checkpoint/kernels.ts';
 import { StateError } from './state-header.ts';
 
 const HEADER_BYTES = 16;
 const PACKED_MEMORY_FIELD = 77;
+const MEMORY_BITMAP_FIELD = 78;
 
 const TYPED_ARRAYS = { Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array, Float64Array } as const;
 type TypedArrayName = keyof typeof TYPED_ARRAYS;
@@ -43,6 +46,34 @@ function readInfo(state: ArrayBuffer): { info: StateInfo; buffersStart: number }
   const infoBytes = new DataView(state).getInt32(12, true);
   const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, HEADER_BYTES, infoBytes))) as StateInfo;
   return { info, buffersStart: (HEADER_BYTES + infoBytes + 3) & ~3 };
+}
+
+/**
+ * Writes the guest RAM `state` holds into `into` at `at` (its non-zero pages;
+ * the rest is left as it is, so `into` should be zero there), without loading
+ * the state into a VM. The caller has checked the header (readStateSummary).
+ */
+export function unpackRam(state: ArrayBuffer, into: Uint8Array, at: number, ramBytes: number): void {
+  const { info, buffersStart } = readInfo(state);
+  const view = (field: number): Uint8Array => {
+    const node = info.state?.[field];
+    const buffer = isEncoded(node) && node.__state_type__ === 'Uint8Array' && typeof node.buffer_id === 'number' ? info.buffer_infos?.[node.buffer_id] : undefined;
+    const start = buffersStart + (buffer?.offset ?? NaN);
+    if (!buffer || !(start >= buffersStart && start + buffer.length <= state.byteLength)) throw new StateError(`state: corrupt, no guest RAM in field ${field}`);
+    return new Uint8Array(state, start, buffer.length);
+  };
+  const packed = view(PACKED_MEMORY_FIELD);
+  const bitmap = view(MEMORY_BITMAP_FIELD);
+  const pages = ramBytes / PAGE_BYTES;
+  if (bitmap.length * 8 < pages) throw new StateError(`state: corrupt, its RAM bitmap covers ${bitmap.length * 8} pages, not ${pages}`);
+  let from = 0;
+  for (let page = 0; page < pages; page++) {
+    // v86's Bitmap: page i is bit (i & 7) of byte i >> 3.
+    if (!(((bitmap[page >> 3] as number) >> (page & 7)) & 1)) continue;
+    if (from + PAGE_BYTES > packed.length) throw new StateError('state: corrupt, its RAM bitmap names more pages than it holds');
+    into.set(packed.subarray(from, from + PAGE_BYTES), at + page * PAGE_BYTES);
+    from += PAGE_BYTES;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { DeltaCapture } from '../checkpoint/delta-capture.ts';
 import { DELTA_MAGIC } from '../checkpoint/delta-format.ts';
 import { DeltaSink, DeltaSource } from '../replication/delta-path.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
+import { unpackRam } from '../vm/v86-state-load.ts';
 import type { SharedBase, VmstateHeader } from '../protocol/messages.ts';
 import type { ReplicatedVm } from '../replication/ports.ts';
 import { FullStateSink, FullStateSource, type Revert, type StatePaths, type StateSink } from '../replication/state-path.ts';
@@ -15,6 +16,8 @@ import { FullStateSink, FullStateSource, type Revert, type StatePaths, type Stat
 /** A VM with both state paths: v86's save/restore, and direct access for deltas (where it can give it). */
 export interface MachineWithState extends ReplicatedVm {
   stateAccess(): MachineStateAccess | { unavailable: string };
+  /** The booted snapshot's state, read from its file again. */
+  readSnapshotState?(): Promise<ArrayBuffer>;
 }
 
 /** Hands each received state to the path its format belongs to. */
@@ -73,23 +76,44 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
   let applier: DeltaApplier | undefined;
   /** The booted snapshot this worker was built from (its SHA-256), once adoptBase() kept it. */
   let image: string | undefined;
+  /** Why the last rebuildBase() left the capture without the snapshot. */
+  let noBase: string | undefined;
   return {
     adoptBase(snapshot, standby) {
       const access = machine.stateAccess();
       if ('unavailable' in access) return;
-      capture ??= new DeltaCapture(access);
-      applier ??= new DeltaApplier(access);
       image = snapshot;
-      const ram = capture.adoptBase();
-      // Only a VM that waits for its first checkpoint still holds the snapshot when that comes.
-      if (standby) applier.adoptBase(ram);
+      // A VM that waits for its first checkpoint still holds the snapshot when
+      // that comes, and keeps no copy of it: should it become a primary,
+      // rebuildBase() makes one from the file again.
+      if (standby) {
+        applier ??= new DeltaApplier(access);
+        applier.adoptBase();
+        return;
+      }
+      capture ??= new DeltaCapture(access);
+      capture.adoptBase();
+    },
+    async rebuildBase() {
+      const access = machine.stateAccess();
+      if (image === undefined || 'unavailable' in access || !machine.readSnapshotState) return;
+      capture ??= new DeltaCapture(access);
+      if (capture.heldBase !== undefined) return;
+      // Without it the new secondary gets a full copy (the base is a shortcut, not a need), and is told why.
+      try {
+        const state = await machine.readSnapshotState();
+        capture.adoptBaseFrom((memory, at) => unpackRam(state, memory, at, access.ramBytes));
+        noBase = undefined;
+      } catch (err) {
+        noBase = `this primary could not read the booted snapshot again (${(err as Error).message})`;
+      }
     },
     source(mode, options) {
       if (mode === 'naive') return new FullStateSource(machine);
       const access = machine.stateAccess();
       if ('unavailable' in access) return new FullStateSource(machine, `delta path unavailable, sending full states: ${access.unavailable}`);
       capture ??= new DeltaCapture(access);
-      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify }, image);
+      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify }, image, noBase);
     },
     sink(verify) {
       const access = machine.stateAccess();

@@ -290,7 +290,8 @@ describe('delta checkpoints', () => {
     secondary.ram().set(primary.ram());
     primary.device.registers.set([5, 6]);
     const ram = capture.adoptBase();
-    applier.adoptBase(ram);
+    // The secondary names its RAM without a copy of it, the same way.
+    expect(applier.adoptBase()).toBe(ram);
     expect(capture.heldBase).toBe(ram);
     tracker.write(100 * PAGE_BYTES + 5, 9);
     tracker.write(7 * PAGE_BYTES, 0);
@@ -307,27 +308,48 @@ describe('delta checkpoints', () => {
     expect(send(capture, again, 1).delta).toMatchObject({ ramPages: 40 });
   });
 
+  it('a primary that ran from the snapshot rebuilds it as its base: checkpoint 1 carries what differs from it, found by a full compare', () => {
+    const { primary, secondary, tracker, capture, applier } = trackedPair();
+    const snapshot = Buffer.from(primary.ram());
+    secondary.ram().set(snapshot);
+    const ram = applier.adoptBase();
+    // The survivor ran on since the snapshot, partly with its writes unseen (it loaded checkpoints as a secondary).
+    tracker.write(100 * PAGE_BYTES + 5, 9);
+    primary.ram()[3 * PAGE_BYTES] = 0x77;
+    tracker.wroteBehind();
+    expect(capture.heldBase).toBeUndefined();
+    expect(capture.adoptBaseFrom((memory, at) => memory.set(snapshot, at))).toBe(ram);
+    expect(capture.reset(true)).toBe(true);
+    const first = send(capture, applier, 1);
+    expect(first.verdict).toBe('ok');
+    expect(first.delta).toMatchObject({ base: 0, ramPages: 2, tracking: 'scan' });
+    expectSame(primary, secondary);
+  });
+
   it('a delta on a shared base the secondary does not hold is refused before it touches the VM', () => {
     const { primary, secondary, capture, applier } = pair();
     const ram = capture.adoptBase();
     primary.ram()[5] = 1;
     capture.reset(true);
     const delta = capture.capture(1);
-    const hex = ram.toString(16).padStart(8, '0');
+    const hex = (checksum: number) => checksum.toString(16).padStart(8, '0');
     const before = Buffer.from(secondary.ram());
-    expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({ error: `delta applies on the shared base ${hex}, this secondary holds no shared base` });
-    applier.adoptBase(ram ^ 1);
+    expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({ error: `delta applies on the shared base ${hex(ram)}, this secondary holds no shared base` });
+    // Built from another snapshot: its RAM (the fixture's junk) names another base.
+    const held = applier.adoptBase();
+    expect(held).not.toBe(ram);
     expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({
-      error: `delta applies on the shared base ${hex}, this secondary holds the shared base ${(ram ^ 1).toString(16).padStart(8, '0')}`,
+      error: `delta applies on the shared base ${hex(ram)}, this secondary holds the shared base ${hex(held)}`,
     });
     expect(Buffer.from(secondary.ram()).equals(before)).toBe(true);
   });
 
   it('the pair settles on the shared base only when both name the same snapshot and RAM, and says why not', () => {
-    const { capture, applier, primary } = pair();
+    const { capture, applier, primary, secondary } = pair();
     const image = 'a'.repeat(64);
     const ram = capture.adoptBase();
-    applier.adoptBase(ram);
+    secondary.ram().set(primary.ram());
+    expect(applier.adoptBase()).toBe(ram);
     const peer = new DeltaSink(applier, false, image).base;
     expect(peer).toEqual({ image, ram });
     const options = { writeTracking: true, verify: false };
