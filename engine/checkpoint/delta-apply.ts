@@ -11,6 +11,7 @@ import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEV
 import { rebuildDevices, sameEntries } from './device-state.ts';
 import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
+import { copyOverZeros } from './sparse-pages.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
 import { WriteMarks, type Tracking } from './write-marks.ts';
 
@@ -89,9 +90,13 @@ export class DeltaApplier {
   keepShadow(): void {
     if (this.holds === 0) return;
     if (!this.shadowValid) {
+      const fresh = this.ramShadow === undefined;
       this.ramShadow = this.arena.ensure(this.ramShadow, this.access.ramBytes);
       const view = this.arena.bytes();
-      view.copyWithin(this.ramShadow.offset, this.access.ramOffset, this.access.ramOffset + this.access.ramBytes);
+      const { ramOffset, ramBytes } = this.access;
+      // A fresh region is all zeros: RAM's zero pages need no copy, and stay unbacked.
+      if (fresh) copyOverZeros(view, ramOffset, this.ramShadow.offset, ramBytes);
+      else view.copyWithin(this.ramShadow.offset, ramOffset, ramOffset + ramBytes);
       this.shadowValid = true;
     }
     // Right after a load RAM equals the copy and the marks start empty (after
