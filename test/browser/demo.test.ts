@@ -145,7 +145,7 @@ describe('the demo page', () => {
     await expect.poll(() => page.evaluate(() => (window as unknown as { rates: string[] }).rates.length), { timeout: 30_000 }).toBeGreaterThanOrEqual(6);
     const rates = await page.evaluate(() => (window as unknown as { rates: string[] }).rates);
     expect(rates.filter((r) => r.startsWith('-')), rates.join(', ')).toEqual([]);
-    // PC B, the survivor, still held the snapshot PC C was built from.
+    // PC B, the survivor, made its copy of the snapshot PC C was built from again (it kept none as a secondary).
     await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #\d+ moved/);
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
