@@ -8,11 +8,13 @@
 // of Chromium's processes, before the page against 15 s after protected: the
 // sum of their resident memory, and of their proportional shares, which counts
 // pages the processes share once), the same after every worker and the page
-// collected their garbage, and the PCs' WebAssembly memories. Built site from
+// collected their garbage, the PCs' WebAssembly memories, and the JS heap of
+// the page and of each worker (with the ArrayBuffers they hold). Built site from
 // a plain static server, headless Chromium, 5 fresh page opens.
 // --out FILE (default bench-results/demo.json) gets { protected_ms, reprotect_ms,
 // reprotect_at_once_ms, spare_ready_ms, fetched_bytes, added_rss_bytes,
-// added_pss_bytes, added_rss_after_gc_bytes, pcs_wasm_bytes } (quartiles).
+// added_pss_bytes, added_rss_after_gc_bytes, pcs_wasm_bytes, js_heap_bytes,
+// array_buffer_bytes } (quartiles).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -22,6 +24,7 @@ import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { option } from './cli.ts';
+import { jsHeaps } from './js-heaps.ts';
 import { treeMemory } from './process-memory.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -77,6 +80,9 @@ async function main(): Promise<void> {
   const addedPssBytes: number[] = [];
   const afterGcRssBytes: number[] = [];
   const wasmBytes: number[] = [];
+  const jsHeapBytes: number[] = [];
+  const arrayBufferBytes: number[] = [];
+  let heapLine = '';
   const protectedMs: number[] = [];
   const reprotectMs: number[] = [];
   const reprotectAtOnceMs: number[] = [];
@@ -96,6 +102,11 @@ async function main(): Promise<void> {
       const settled = treeMemory(browserPid);
       addedRssBytes.push(settled.rss - before.rss);
       addedPssBytes.push(settled.pss - before.pss);
+      const heaps = await jsHeaps(browser);
+      jsHeapBytes.push(heaps.reduce((sum, heap) => sum + heap.used, 0));
+      arrayBufferBytes.push(heaps.reduce((sum, heap) => sum + heap.buffers, 0));
+      // The page, its two PCs' workers, and v86's small timer worker in each.
+      heapLine = heaps.map((heap) => `${heap.type === 'page' ? 'page' : heap.url.startsWith('blob:') ? 'v86 timer' : 'PC'} ${mb(heap.used)} (+${mb(heap.buffers)} buffers)`).join(', ');
       const collect = () => (globalThis as unknown as { gc?: () => void }).gc?.();
       await Promise.all([page.evaluate(collect), ...page.workers().map((worker) => worker.evaluate(collect))]);
       afterGcRssBytes.push(treeMemory(browserPid).rss - before.rss);
@@ -112,7 +123,7 @@ async function main(): Promise<void> {
       reprotectAtOnceMs.push(await reprotect(page));
       console.log(
         `open ${i + 1}/${OPENS}: protected after ${protectedMs.at(-1)} ms, ${mb(fetchedBytes.at(-1))} fetched; ` +
-          `${SETTLE_MS / 1000} s later the browser holds ${mb(addedRssBytes.at(-1))} more (proportional ${mb(addedPssBytes.at(-1))}; ${mb(afterGcRssBytes.at(-1))} after collecting garbage), the two PCs' wasm memories ${mb(wasmBytes.at(-1))}; spare ready ${spareReadyMs.at(-1)?.toFixed(0)} ms after the kill; ` +
+          `${SETTLE_MS / 1000} s later the browser holds ${mb(addedRssBytes.at(-1))} more (proportional ${mb(addedPssBytes.at(-1))}; ${mb(afterGcRssBytes.at(-1))} after collecting garbage), the two PCs' wasm memories ${mb(wasmBytes.at(-1))}; JS heaps in use ${heapLine}; spare ready ${spareReadyMs.at(-1)?.toFixed(0)} ms after the kill; ` +
           `re-protected ${reprotectMs.at(-1)?.toFixed(0)} ms after the click (spare ready), ${reprotectAtOnceMs.at(-1)?.toFixed(0)} ms (clicked at once)`,
       );
       await context.close();
@@ -134,6 +145,8 @@ async function main(): Promise<void> {
     added_pss_bytes: quartiles(addedPssBytes),
     added_rss_after_gc_bytes: quartiles(afterGcRssBytes),
     pcs_wasm_bytes: quartiles(wasmBytes),
+    js_heap_bytes: quartiles(jsHeapBytes),
+    array_buffer_bytes: quartiles(arrayBufferBytes),
   };
   console.log(`page open → protected: ${formatSummary(summarize(protectedMs), 'ms')}`);
   console.log(`failover → spare ready: ${formatSummary(summarize(spareReadyMs), 'ms')}`);
@@ -144,6 +157,8 @@ async function main(): Promise<void> {
   console.log(`the same, proportional (shared pages counted once): ${formatSummary(summarize(addedPssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   console.log(`resident memory added, after every worker and the page collected garbage: ${formatSummary(summarize(afterGcRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   console.log(`the two PCs' WebAssembly memories then: ${formatSummary(summarize(wasmBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  console.log(`JS heaps in use (the page and every worker), 15 s after protected: ${formatSummary(summarize(jsHeapBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  console.log(`ArrayBuffer contents they hold: ${formatSummary(summarize(arrayBufferBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 }
