@@ -178,7 +178,10 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       await Promise.all([this.primary.start({ mode: 'snapshot', assetBase }), this.secondary.start({ mode: 'standby', assetBase })]);
       await this.replicate(this.primary, this.secondary);
     } catch (err) {
+      const ended = (['primary', 'secondary'] as const).filter((side) => this[side]?.alive === false).map((side) => this.names[side]);
       this.dispose();
+      // Before the pair replicates, no PC holds anything another could go on from: the start fails, and says why.
+      if (ended.length > 0) throw new Error(`cluster: ${ended.join(' and ')} ended before the pair had started (${(err as Error).message})`);
       throw err;
     }
   }

@@ -24,6 +24,9 @@ export class VmHandle implements ClusterNode {
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(events: MachineEvent[]) => void>();
   private terminated = false;
+  /** Rejects once the worker is ended: a call it would never answer fails instead of waiting forever. */
+  private readonly ended: Promise<never>;
+  private endCalls: (err: Error) => void = () => {};
 
   readonly machine: Comlink.Remote<MachineApi>;
   readonly replication: ReplicationControl;
@@ -40,11 +43,18 @@ export class VmHandle implements ClusterNode {
     this.machine = remote.machine as unknown as Comlink.Remote<MachineApi>;
     this.role = remote.replication as unknown as Comlink.Remote<ReplicationCommands>;
     this.replication = this.role;
+    this.ended = new Promise<never>((_, reject) => (this.endCalls = reject));
+    this.ended.catch(() => {});
+  }
+
+  private unlessEnded<T>(call: Promise<T>): Promise<T> {
+    return Promise.race([call, this.ended]);
   }
 
   async start(options: StartOptions): Promise<StartReport> {
     const files = (await this.filesFor?.(options)) ?? {};
-    return this.machine.start(Comlink.transfer({ ...options, files }, Object.values(files)), Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)));
+    if (this.terminated) return this.ended;
+    return this.unlessEnded(this.machine.start(Comlink.transfer({ ...options, files }, Object.values(files)), Comlink.proxy((events: MachineEvent[]) => this.onEvents(events))));
   }
 
   /** Gives this VM its replication role; `port` moves into the worker. */
@@ -55,7 +65,7 @@ export class VmHandle implements ClusterNode {
     listener: (events: ReplicationEvent[]) => void,
   ): Promise<void> {
     const args = [Comlink.transfer(port, [port]), config, Comlink.proxy(listener)] as const;
-    await (role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args));
+    await this.unlessEnded(role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args));
   }
 
   /** What the guest wrote to a serial port (the most recent 128 KiB or more). */
@@ -153,5 +163,6 @@ export class VmHandle implements ClusterNode {
     this.terminated = true;
     this.remote[Comlink.releaseProxy]();
     void this.worker.terminate();
+    this.endCalls(new Error('the host ended its worker'));
   }
 }

@@ -1,7 +1,7 @@
 // COLO with real v86 guests in real workers (Node worker_threads): kill the
 // primary at each stage of the handshake; corrupt what crosses the wire.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ColoCluster, WireData } from '../../engine/host/cluster.ts';
+import { ColoCluster, type WireData } from '../../engine/host/cluster.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { stateChecksum } from '../../engine/protocol/checksum.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
@@ -30,6 +30,31 @@ const start = async (wireTap?: (from: 'primary' | 'secondary', m: WireData) => W
   cluster = started;
   return started;
 };
+
+describe('a PC ended while the pair starts', () => {
+  // Before the fix the start waited forever on the dead worker's answer.
+  it.each([
+    ['primary', 'PC A'],
+    ['secondary', 'PC B'],
+  ] as const)('the %s: start() fails at once, naming it, and ends the other', async (side, name) => {
+    const c = new ColoCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: TEST_REPLICATION });
+    cluster = c;
+    const starting = c.start();
+    const other = side === 'primary' ? c.secondary : c.primary;
+    if (side === 'primary') c.killPrimary();
+    else c.killSecondary();
+    await expect(starting).rejects.toThrow(`cluster: ${name} ended before the pair had started (the host ended its worker)`);
+    expect(other?.alive).toBe(false);
+  });
+
+  it('the primary, once its guest runs: the same', async () => {
+    const c = new ColoCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: TEST_REPLICATION });
+    cluster = c;
+    const starting = c.start();
+    c.primary?.subscribe(() => c.killPrimary());
+    await expect(starting).rejects.toThrow('cluster: PC A ended before the pair had started (the host ended its worker)');
+  });
+});
 
 describe('killing the primary', () => {
   it.each(STAGES.map((s) => s.name))('%s: the secondary takes over from the last complete checkpoint and nothing released is lost', async (stage) => {
