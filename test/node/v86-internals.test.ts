@@ -43,6 +43,16 @@ async function bootBios(): Promise<V86> {
   return emulator;
 }
 
+/** A VM whose BIOS ran until it printed (its PCI devices set up), stopped; its state then, and its RAM. */
+async function biosPrinted(): Promise<{ emulator: V86; state: ArrayBuffer; ram: Uint8Array }> {
+  const emulator = await bootBios();
+  await emulator.run();
+  await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
+  await emulator.stop();
+  const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
+  return { emulator, state: await emulator.save_state(), ram };
+}
+
 /**
  * v86's own save_state, split into its JSON info and buffers. Left out: the
  * TSC (it follows the wall clock) and the NIC's MAC and PROM (each instance
@@ -113,12 +123,7 @@ it('a loaded state resumes the TSC where it was saved, however many states the V
 // zero already (untouched pages cost no resident memory): it must still clear
 // every page the state has as zero.
 it("a first load that skips zero pages leaves the same machine as v86's own", async () => {
-  const emulator = await bootBios();
-  await emulator.run();
-  await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
-  await emulator.stop();
-  const state = await emulator.save_state();
-  const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
+  const { emulator, state, ram } = await biosPrinted();
   // Something where the state has zeros, as the BIOS leaves in a fresh VM.
   const stray = 20 * 1024 * 1024;
   ram.fill(0x5a, stray, stray + 3 * 4096);
@@ -134,13 +139,8 @@ it("a first load that skips zero pages leaves the same machine as v86's own", as
 // The engine loads states itself, reading the packed RAM where it lies instead
 // of v86's copy of every buffer: the machine must be the one v86's own load makes.
 it("a load in place leaves the same machine as v86's restore_state", async () => {
-  const emulator = await bootBios();
-  await emulator.run();
-  await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
-  await emulator.stop();
-  const state = await emulator.save_state();
+  const { emulator, state, ram } = await biosPrinted();
   // Run on and scribble over RAM the state has as zeros and as the BIOS's: the load must undo both.
-  const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
   await emulator.run();
   await emulator.stop();
   ram.fill(0x5a, 20 * 1024 * 1024, 20 * 1024 * 1024 + 3 * 4096);
@@ -153,7 +153,8 @@ it("a load in place leaves the same machine as v86's restore_state", async () =>
   // A buffer past the state's end is refused by name.
   const infoBytes = new DataView(state).getInt32(12, true);
   const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, infoBytes))) as { buffer_infos: { offset: number }[] };
-  const text = JSON.stringify({ ...JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, infoBytes))), buffer_infos: info.buffer_infos.map((b, i) => (i === 3 ? { ...b, offset: state.byteLength } : b)) });
+  info.buffer_infos[3] = { ...info.buffer_infos[3], offset: state.byteLength };
+  const text = JSON.stringify(info);
   const broken = new Uint8Array(state.byteLength + text.length);
   broken.set(new Uint8Array(state, 0, 16));
   new DataView(broken.buffer).setInt32(12, text.length, true);
