@@ -8,6 +8,7 @@ import { DeviceStateReader, rebuildDevices } from '../../engine/checkpoint/devic
 import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
 import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 import { DeltaSink, DeltaSource } from '../../engine/replication/delta-path.ts';
+import { machineStatePaths } from '../../engine/worker/state-paths.ts';
 
 const RAM_BYTES = 256 * PAGE_BYTES;
 const RAM_OFFSET = 65536;
@@ -324,6 +325,32 @@ describe('delta checkpoints', () => {
     expect(first.verdict).toBe('ok');
     expect(first.delta).toMatchObject({ base: 0, ramPages: 2, tracking: 'scan' });
     expectSame(primary, secondary);
+  });
+
+  it('a primary that cannot read the snapshot again gives its new secondary a full copy, and says why', async () => {
+    const fake = new FakeMachine();
+    const unreadable = new Error('asset booted-state.v86gz: missing (HTTP 404 from /booted-state.v86gz)');
+    const machine = {
+      stateAccess: () => fake,
+      readSnapshotState: () => Promise.reject(unreadable),
+      run: async () => {},
+      stop: async () => {},
+      saveState: async () => new ArrayBuffer(0),
+      restoreState: async () => {},
+      clientInputConsumed: () => 0,
+      replayClientInput: () => true,
+      onSerialOutput: () => () => {},
+    };
+    const paths = machineStatePaths(machine, RAM_BYTES);
+    const image = 'a'.repeat(64);
+    // It stood by as a secondary, keeping no copy, and now leads a pair.
+    paths.adoptBase?.(image, true);
+    await paths.rebuildBase?.();
+    const source = paths.source('strict', { writeTracking: true, verify: false });
+    expect(source.initialSync({ image, ram: 1 })).toEqual({
+      method: 'full',
+      detail: `a full copy: this primary could not read the booted snapshot again (${unreadable.message})`,
+    });
   });
 
   it('a delta on a shared base the secondary does not hold is refused before it touches the VM', () => {
