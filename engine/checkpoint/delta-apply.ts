@@ -9,7 +9,7 @@
 // delta may then carry only the RAM pages that differ from that snapshot.
 import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices, sameEntries } from './device-state.ts';
-import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
+import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
 import { copyOverZeros } from './sparse-pages.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
@@ -74,10 +74,7 @@ export class DeltaApplier {
   adoptBase(): number {
     this.reset();
     const { ramOffset, ramBytes } = this.access;
-    const lanes = new Uint32Array(this.arena.bytes().buffer, this.lanes.offset, 4);
-    lanes.fill(CHECKSUM_SEED);
-    this.kernels.checksum(ramOffset, ramBytes, this.lanes.offset);
-    this.baseRam = foldChecksum(lanes, ramBytes);
+    this.baseRam = checksumOf(this.kernels, this.arena.bytes().buffer, this.lanes.offset, ramBytes, [[ramOffset, ramBytes]]);
     return this.baseRam;
   }
 
@@ -121,10 +118,7 @@ export class DeltaApplier {
     const memory = this.arena.bytes();
     const at = this.staging.offset;
     memory.set(new Uint8Array(payload, 0, header.bytes), at);
-    const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
-    lanes.fill(CHECKSUM_SEED);
-    this.kernels.checksum(at + 16, header.bytes - 16, this.lanes.offset);
-    const sum = foldChecksum(lanes, header.bytes);
+    const sum = checksumOf(this.kernels, memory.buffer, this.lanes.offset, header.bytes, [[at + 16, header.bytes - 16]]);
     if (sum !== header.checksum) {
       return { error: `checksum mismatch: computed ${sum.toString(16)}, announced ${header.checksum.toString(16)}` };
     }

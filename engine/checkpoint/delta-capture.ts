@@ -12,7 +12,7 @@
 // RAM again and the next ones go back to the marks.
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
 import { copyArray } from './device-state.ts';
-import { bindKernels, CHECKSUM_SEED, foldChecksum, PAGE_BYTES, type Kernels } from './kernels.ts';
+import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
 import { copyOverZeros, zeroSparse } from './sparse-pages.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
@@ -141,13 +141,9 @@ export class DeltaCapture {
 
   /** The shadow now holds the shared base: its checksum names it. */
   private holdBase(): number {
-    const memory = this.arena.bytes();
     const { ramBytes } = this.access;
     this.shadowZero = false;
-    const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
-    lanes.fill(CHECKSUM_SEED);
-    this.kernels.checksum(this.shadow.offset, ramBytes, this.lanes.offset);
-    this.baseRam = foldChecksum(lanes, ramBytes);
+    this.baseRam = checksumOf(this.kernels, this.arena.bytes().buffer, this.lanes.offset, ramBytes, [[this.shadow.offset, ramBytes]]);
     this.base = 0;
     this.onBase = 0;
     return this.baseRam;
@@ -237,12 +233,11 @@ export class DeltaCapture {
     const header = { bytes: layout.bytes, checksum: 0, checkpoint, base: this.base, baseRam: onBase, ramBytes: access.ramBytes, deviceBytes: device.bytes, ...counts };
     writeDeltaHeader(new DataView(memory.buffer, meta, DELTA_HEADER_BYTES), header);
 
-    const lanes = new Uint32Array(memory.buffer, this.lanes.offset, 4);
-    lanes.fill(CHECKSUM_SEED);
-    kernels.checksum(meta + 16, layout.listsOffset - 16, this.lanes.offset);
-    kernels.checksum(lists, listBytes, this.lanes.offset);
-    kernels.checksum(pages, layout.bytes - layout.pagesOffset, this.lanes.offset);
-    header.checksum = foldChecksum(lanes, layout.bytes);
+    header.checksum = checksumOf(kernels, memory.buffer, this.lanes.offset, layout.bytes, [
+      [meta + 16, layout.listsOffset - 16],
+      [lists, listBytes],
+      [pages, layout.bytes - layout.pagesOffset],
+    ]);
     new DataView(memory.buffer, meta).setUint32(12, header.checksum, true);
 
     const payload = this.take(layout.bytes);

@@ -36,6 +36,18 @@ export function bindKernels(memory: WebAssembly.Memory): Kernels {
   return { diffPages: exports.diff_pages, diffMarked: exports.diff_marked, checksum: exports.checksum };
 }
 
+/**
+ * The checksum of `regions` (pointer, length pairs of `memory`, each a multiple
+ * of 16 bytes), taken in order, with `length` mixed in; the four lane states
+ * live at `lanesAt` (16 bytes of `memory`).
+ */
+export function checksumOf(kernels: Kernels, memory: ArrayBufferLike, lanesAt: number, length: number, regions: readonly (readonly [number, number])[]): number {
+  const lanes = new Uint32Array(memory, lanesAt, 4);
+  lanes.fill(CHECKSUM_SEED);
+  for (const [ptr, len] of regions) kernels.checksum(ptr, len, lanesAt);
+  return foldChecksum(lanes, length);
+}
+
 /** Folds the four lane states into one 32-bit checksum, with the length mixed in. */
 export function foldChecksum(lanes: Uint32Array, length: number): number {
   let h = CHECKSUM_SEED;
