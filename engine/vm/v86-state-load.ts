@@ -42,10 +42,20 @@ interface Encoded {
 const isEncoded = (node: unknown): node is Encoded =>
   typeof node === 'object' && node !== null && !Array.isArray(node) && typeof (node as Encoded).__state_type__ === 'string';
 
-function readInfo(state: ArrayBuffer): { info: StateInfo; buffersStart: number } {
+/** The state's info block, and where each of its buffers lies (a buffer that does not fit the state is a StateError). */
+function readInfo(state: ArrayBuffer): { info: StateInfo; bytesOf: (id: number) => { start: number; length: number } } {
   const infoBytes = new DataView(state).getInt32(12, true);
   const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, HEADER_BYTES, infoBytes))) as StateInfo;
-  return { info, buffersStart: (HEADER_BYTES + infoBytes + 3) & ~3 };
+  const buffersStart = (HEADER_BYTES + infoBytes + 3) & ~3;
+  const bytesOf = (id: number) => {
+    const buffer = Array.isArray(info.buffer_infos) ? info.buffer_infos[id] : undefined;
+    const start = buffersStart + (buffer?.offset ?? NaN);
+    if (!buffer || !(start >= buffersStart && buffer.length >= 0 && start + buffer.length <= state.byteLength)) {
+      throw new StateError(`state: corrupt, buffer #${id} does not fit in ${state.byteLength} bytes`);
+    }
+    return { start, length: buffer.length };
+  };
+  return { info, bytesOf };
 }
 
 /**
@@ -54,13 +64,12 @@ function readInfo(state: ArrayBuffer): { info: StateInfo; buffersStart: number }
  * the state into a VM. The caller has checked the header (readStateSummary).
  */
 export function unpackRam(state: ArrayBuffer, into: Uint8Array, at: number, ramBytes: number): void {
-  const { info, buffersStart } = readInfo(state);
+  const { info, bytesOf } = readInfo(state);
   const view = (field: number): Uint8Array => {
     const node = info.state?.[field];
-    const buffer = isEncoded(node) && node.__state_type__ === 'Uint8Array' && typeof node.buffer_id === 'number' ? info.buffer_infos?.[node.buffer_id] : undefined;
-    const start = buffersStart + (buffer?.offset ?? NaN);
-    if (!buffer || !(start >= buffersStart && start + buffer.length <= state.byteLength)) throw new StateError(`state: corrupt, no guest RAM in field ${field}`);
-    return new Uint8Array(state, start, buffer.length);
+    if (!isEncoded(node) || node.__state_type__ !== 'Uint8Array' || typeof node.buffer_id !== 'number') throw new StateError(`state: corrupt, no guest RAM in field ${field}`);
+    const { start, length } = bytesOf(node.buffer_id);
+    return new Uint8Array(state, start, length);
   };
   const packed = view(PACKED_MEMORY_FIELD);
   const bitmap = view(MEMORY_BITMAP_FIELD);
@@ -85,17 +94,9 @@ export function unpackRam(state: ArrayBuffer, into: Uint8Array, at: number, ramB
 export function loadStateInPlace(emulator: unknown, state: ArrayBuffer): boolean {
   const cpu = (emulator as { v86?: { cpu?: { set_state?: unknown } } }).v86?.cpu;
   if (typeof cpu?.set_state !== 'function') return false;
-  const { info, buffersStart } = readInfo(state);
+  const { info, bytesOf } = readInfo(state);
   const packed = info.state?.[PACKED_MEMORY_FIELD];
   if (!Array.isArray(info.buffer_infos) || !isEncoded(packed) || packed.__state_type__ !== 'Uint8Array') return false;
-  const bytesOf = (id: number): { start: number; length: number } => {
-    const buffer = info.buffer_infos[id];
-    const start = buffersStart + (buffer?.offset ?? NaN);
-    if (!buffer || !(start >= buffersStart && buffer.length >= 0 && start + buffer.length <= state.byteLength)) {
-      throw new StateError(`state: corrupt, buffer #${id} does not fit in ${state.byteLength} bytes`);
-    }
-    return { start, length: buffer.length };
-  };
   const revive = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(revive);
     if (!isEncoded(node)) return node;
