@@ -47,14 +47,14 @@ export class VmHandle implements ClusterNode {
     this.ended.catch(() => {});
   }
 
-  private unlessEnded<T>(call: Promise<T>): Promise<T> {
-    return Promise.race([call, this.ended]);
+  /** `call()`, or its failure once the worker is ended (before the call, or while it waits). */
+  private unlessEnded<T>(call: () => Promise<T>): Promise<T> {
+    return this.terminated ? this.ended : Promise.race([call(), this.ended]);
   }
 
   async start(options: StartOptions): Promise<StartReport> {
     const files = (await this.filesFor?.(options)) ?? {};
-    if (this.terminated) return this.ended;
-    return this.unlessEnded(this.machine.start(Comlink.transfer({ ...options, files }, Object.values(files)), Comlink.proxy((events: MachineEvent[]) => this.onEvents(events))));
+    return this.unlessEnded(() => this.machine.start(Comlink.transfer({ ...options, files }, Object.values(files)), Comlink.proxy((events: MachineEvent[]) => this.onEvents(events))));
   }
 
   /** Gives this VM its replication role; `port` moves into the worker. */
@@ -65,7 +65,7 @@ export class VmHandle implements ClusterNode {
     listener: (events: ReplicationEvent[]) => void,
   ): Promise<void> {
     const args = [Comlink.transfer(port, [port]), config, Comlink.proxy(listener)] as const;
-    await this.unlessEnded(role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args));
+    await this.unlessEnded(() => (role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args)));
   }
 
   /** What the guest wrote to a serial port (the most recent 128 KiB or more). */
