@@ -5,7 +5,7 @@
 import type { ClientOperation } from './client-operation.ts';
 import { HostCore, type Fate, type HostEffect, type HostInput } from './host-core.ts';
 import { LedgerClient } from './ledger-client.ts';
-import { TraceLog } from './trace-log.ts';
+import { HeartbeatLog, TraceLog } from './trace-log.ts';
 import { directChannel, tappedChannel, wiring, type WireTap } from './wiring.ts';
 import { invoke, type ClusterNode, type SettingsChange } from '../replication/commands.ts';
 import type { ReplicationConfig } from '../replication/config.ts';
@@ -17,7 +17,8 @@ import type { TraceEvent } from '../protocol/trace.ts';
 export type { WireData, WireTap } from './wiring.ts';
 
 export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
-  spawn: () => N;
+  /** A new PC's worker, for the PC of that name; it may take a while (another tab starts it). */
+  spawn: (name: string) => N | Promise<N>;
   assetBase: string;
   replication: ReplicationConfig;
   /** For fault-injection tests; without it the workers talk over one MessageChannel. */
@@ -36,11 +37,11 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
 
 type Listener = () => void;
 
+/** What the cluster keeps of what happened: a trace event, or a batch of one side's heartbeat times. */
+export type ClusterRecord = { kind: 'trace'; event: TraceEvent } | { kind: 'heartbeats'; side: Side; sent: number[] };
+
 /** An unanswered request is sent again after this long (replies may wait for a checkpoint). */
 const CLIENT_RETRY_MS = 5000;
-
-/** How far back heartbeat times are kept: the timeline's widest window. */
-const BEATS_KEPT_MS = 65_000;
 
 /** How long the host waits for a suspected PC to answer before it counts as hung. */
 const ARBITER_PING_MS = 500;
@@ -57,7 +58,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   readonly client: LedgerClient;
   primary: N | undefined;
   secondary: N | undefined;
-  private readonly beats: Record<Side, number[]> = { primary: [], secondary: [] };
+  private readonly beats = new HeartbeatLog();
   /** The PC being started in standby for a new pair. */
   private standby: N | undefined;
   private readonly core: HostCore;
@@ -66,6 +67,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private generation = 0;
   private readonly listeners = new Set<Listener>();
   private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
+  private readonly recordListeners = new Set<(record: ClusterRecord) => void>();
   private relayPorts: MessagePort[] = [];
   private readonly clock: Clock;
   /** Bytes sent to the serving primary's client port so far: positions in its client stream. */
@@ -148,14 +150,19 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** When the PC in `side`'s role sent its heartbeats, over the last minute or so: for drawing them. */
   heartbeatsSent(side: Side): readonly number[] {
-    return this.beats[side];
+    return this.beats.sent(side);
   }
 
-  private recordBeats(side: Side, sent: number[]): void {
-    const beats = this.beats[side];
-    beats.push(...sent);
-    const keepFrom = (sent.at(-1) ?? 0) - BEATS_KEPT_MS;
-    if ((beats[0] ?? Infinity) < keepFrom - BEATS_KEPT_MS / 4) beats.splice(0, beats.findIndex((t) => t >= keepFrom));
+  /** Every trace event and heartbeat batch as it is kept: for a copy of the trace elsewhere (another tab). */
+  onRecord(listener: (record: ClusterRecord) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
+  }
+
+  private record(record: ClusterRecord): void {
+    if (record.kind === 'trace') this.log.record(record.event);
+    else this.beats.record(record.side, record.sent);
+    for (const listener of this.recordListeners) listener(record);
   }
 
   /** The PC started in standby while the pair is unprotected, ready to become the next secondary. */
@@ -171,10 +178,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** Starts the primary from the booted snapshot and a secondary in standby, then replication. */
   async start(): Promise<void> {
     const { spawn, assetBase } = this.options;
-    this.primary = spawn();
-    this.secondary = spawn();
     this.input({ kind: 'start' });
     try {
+      const nodes = [spawn(this.names.primary), spawn(this.names.secondary)] as const;
+      // A PC spawned at once starts at once: the simulation's schedules depend on when, to the microtask.
+      [this.primary, this.secondary] = nodes[0] instanceof Promise || nodes[1] instanceof Promise ? await Promise.all(nodes) : [nodes[0], nodes[1]];
       await Promise.all([this.primary.start({ mode: 'snapshot', assetBase }), this.secondary.start({ mode: 'standby', assetBase })]);
       await this.replicate(this.primary, this.secondary);
     } catch (err) {
@@ -321,6 +329,15 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     this.input({ kind: 'freeze-primary' });
   }
 
+  /**
+   * `node`'s worker ended without the host ending it (the tab that ran it
+   * closed): its silence is no false alarm. The pair still finds out by itself.
+   */
+  workerEnded(node: N, detail: string): void {
+    const side = node === this.primary ? 'primary' : node === this.secondary ? 'secondary' : node === this.standby ? 'standby' : undefined;
+    if (side) this.input({ kind: 'worker-ended', side, detail });
+  }
+
   /** Partition: both sides are alive and lose each other. */
   cutLink(): void {
     this.input({ kind: 'cut-link' });
@@ -370,7 +387,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private perform(effect: HostEffect): Promise<unknown> {
     switch (effect.kind) {
       case 'trace':
-        this.log.record({ kind: 'host', time: this.clock.now(), action: effect.action, detail: effect.detail });
+        this.record({ kind: 'trace', event: { kind: 'host', time: this.clock.now(), action: effect.action, detail: effect.detail } });
         return Promise.resolve();
       case 'terminate':
         this.node(effect.side)?.terminate();
@@ -393,7 +410,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
         this.client.retry();
         return Promise.resolve();
       case 'start-standby':
-        void this.startStandby();
+        void this.startStandby(effect.name);
         return Promise.resolve();
       case 'pair':
         void this.startPair(effect.survivor);
@@ -401,12 +418,20 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     }
   }
 
-  private async startStandby(): Promise<void> {
-    const fresh = this.options.spawn();
-    this.standby = fresh;
+  private async startStandby(name: string): Promise<void> {
+    // The core may give this spare up while it starts (ended, or its worker gone) and start another: only the one it still wants reports.
+    const wanted = () => this.core.spare?.name === name;
     try {
+      const spawned = this.options.spawn(name);
+      const fresh = spawned instanceof Promise ? await spawned : spawned;
+      if (!wanted()) {
+        fresh.terminate();
+        return;
+      }
+      this.standby = fresh;
       await fresh.start({ mode: 'standby', assetBase: this.options.assetBase });
     } catch (err) {
+      if (!wanted()) return;
       this.input({ kind: 'standby-failed', error: err instanceof Error ? err.message : String(err) });
       this.settleReprotect(err);
       return;
@@ -460,10 +485,10 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     if (!this.core.hears(side)) return;
     // One batch from a worker, one notice to the listeners.
     for (const event of events) {
-      if (event.type === 'trace') this.log.record(event.event);
+      if (event.type === 'trace') this.record({ kind: 'trace', event: event.event });
       else if (event.type === 'status') this.apply({ kind: 'status', side, status: event.status });
       else if (event.type === 'peer-silent') this.apply({ kind: 'peer-silent', side, detail: event.detail, silentMs: event.silentMs });
-      else if (event.type === 'heartbeats') this.recordBeats(side, event.sent);
+      else if (event.type === 'heartbeats') this.record({ kind: 'heartbeats', side, sent: event.sent });
       else this.apply({ kind: 'released', side, lines: event.lines });
     }
     this.notify();

@@ -16,7 +16,8 @@ import type { GateConfig, ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationStatus } from '../replication/events.ts';
 
 /** Host-side facts the workers cannot report: who was killed, frozen or fenced. */
-export type Fate = 'alive' | 'killed' | 'frozen' | 'fenced';
+/** `ended`: its worker ended without the host ending it (the tab that ran it closed). */
+export type Fate = 'alive' | 'killed' | 'frozen' | 'fenced' | 'ended';
 
 /** The PC being started to become the secondary of a new pair. */
 export type Standby = 'standby';
@@ -34,6 +35,12 @@ export type HostInput =
   /** The answer to `ping`: did `side` answer the host in time? */
   | { kind: 'ping-answered'; side: Side; answered: boolean }
   | { kind: 'kill'; side: Side }
+  /**
+   * `side`'s worker ended without the host ending it (the tab that ran it
+   * closed). The pair still learns it from heartbeats; the host only knows
+   * the PC will not answer, so its silence is no false alarm.
+   */
+  | { kind: 'worker-ended'; side: Side | Standby; detail: string }
   | { kind: 'freeze-primary' }
   | { kind: 'cut-link' }
   /** QEMU's x-colo-lost-heartbeat, given to the secondary. */
@@ -186,7 +193,8 @@ export class HostCore {
     const canTakeOver = secondary !== undefined && secondary.phase !== 'exited' && (secondary.committed > 0 || secondary.phase === 'loading');
     if (side === 'primary' && this.live('secondary') && canTakeOver) return undefined;
     const why = side === 'primary' && secondary?.phase === 'exited' ? `; ${this.names.secondary} left COLO: ${secondary.exitDetail}` : '';
-    return `${this.names[side]}, which served the client, is ${this.fate[side] === 'alive' ? 'gone' : this.fate[side]} and no PC can take over${why}`;
+    const fate = this.fate[side];
+    return `${this.names[side]}, which served the client, is ${fate === 'alive' || fate === 'ended' ? 'gone' : fate} and no PC can take over${why}`;
   }
 
   /** A side's events are heard until the host ended its worker: a terminated worker's last messages may still be in flight. */
@@ -229,6 +237,8 @@ export class HostCore {
         return this.decide(input.side, input.answered);
       case 'kill':
         return input.side === 'primary' ? this.killPrimary() : this.killSecondary();
+      case 'worker-ended':
+        return this.workerEnded(input.side, input.detail);
       case 'freeze-primary':
         if (!this.running.primary || this.fate.primary !== 'alive') return [];
         this.fate.primary = 'frozen';
@@ -283,7 +293,7 @@ export class HostCore {
     }
     const heard = trace('suspect', `${this.names[reporter]} heard nothing from ${this.names[suspect]} for ${Math.round(silentMs)} ms (${detail})`);
     if (!this.live(suspect)) {
-      const why = `the host ${this.running[suspect] ? (this.fate[suspect] === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
+      const why = this.fate[suspect] === 'ended' ? 'its worker ended (the host heard so)' : `the host ${this.running[suspect] ? (this.fate[suspect] === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
       return [heard, ...this.peerFailed(reporter, why, detail)];
     }
     this.suspected.set(suspect, { detail, silentMs, pair: this.pair });
@@ -383,6 +393,14 @@ export class HostCore {
   private killSecondary(): HostEffect[] {
     if (!this.running.secondary) return [];
     return [trace('kill-secondary', 'secondary worker terminated'), ...this.retireSecondary('killed')];
+  }
+
+  private workerEnded(side: Side | Standby, detail: string): HostEffect[] {
+    if (side === 'standby') return this.spareStandby ? this.handle({ kind: 'standby-failed', error: detail }) : [];
+    if (!this.running[side] || this.fate[side] !== 'alive') return [];
+    this.fate[side] = 'ended';
+    if (side === 'secondary') this.takeoverOrdered = false;
+    return [trace('worker-ended', `${this.names[side]} (${side}): ${detail}`), ...this.end(side)];
   }
 
   // An operator failover waits for the secondary to answer it; a secondary

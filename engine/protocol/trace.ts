@@ -90,5 +90,6 @@ export type HostAction =
   | 'confirm'
   | 'arbitrate'
   | 'false-failover'
+  | 'worker-ended'
   | 'spare'
   | 'reprotect';

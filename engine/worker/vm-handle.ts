@@ -6,7 +6,7 @@ import type { ReplicationEvent } from '../replication/events.ts';
 import type { MachineApi, MachineEvent, SerialPort, StartOptions, StartReport } from '../vm/machine-api.ts';
 import { ledgerRequest } from '../vm/guest-protocol.ts';
 import type { ClusterNode, ReplicationCommands, ReplicationControl } from '../replication/commands.ts';
-import { Transcript } from './transcript.ts';
+import { Transcript } from '../shared/transcript.ts';
 import type { WorkerApi } from './worker-main.ts';
 
 export interface WorkerLike {

@@ -1,7 +1,7 @@
 // A console carried across a takeover: the failed PC's output, a note, then the new PC's own output since.
 import { describe, expect, it } from 'vitest';
 import { ConsoleHistory, type ConsoleSource } from '../../app/console-history.ts';
-import { Transcript } from '../../engine/worker/transcript.ts';
+import { Transcript } from '../../engine/shared/transcript.ts';
 
 function pc(): ConsoleSource & { print(text: string): void } {
   const transcript = new Transcript();

@@ -255,4 +255,29 @@ describe('HostCore', () => {
     core.handle({ kind: 'kill', side: 'primary' });
     expect(core.clientTargets()).toEqual({ serve: undefined, mirror: undefined });
   });
+
+  it('a primary whose worker ended by itself (its tab closed) is no false alarm, whether the host hears so before the suspicion or during it', () => {
+    const before = protectedPair();
+    expect(kinds(before.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' }))).toEqual(['trace worker-ended', 'terminate primary']);
+    expect(before.fate.primary).toBe('ended');
+    // Its peer still finds out by itself; the host needs no ping to confirm it.
+    expect(kinds(silent(before, 'secondary', 110))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
+    expect(before.falseFailovers).toBe(0);
+
+    const during = protectedPair();
+    expect(kinds(silent(during, 'secondary', 110))).toEqual(['trace suspect', 'ping']);
+    during.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' });
+    expect(kinds(during.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace confirm', 'send secondary peerLost']);
+    expect(during.falseFailovers).toBe(0);
+  });
+
+  it('a standby whose worker ended by itself is given up, and another takes its place', () => {
+    const core = protectedPair();
+    core.handle({ kind: 'kill', side: 'secondary' });
+    primaryExited(core);
+    expect(core.spare?.ready).toBe(false);
+    const first = core.spare?.name;
+    expect(kinds(core.handle({ kind: 'worker-ended', side: 'standby', detail: 'the tab that ran PC C closed' }))).toEqual(['terminate standby', 'trace reprotect', 'trace spare', 'start-standby']);
+    expect(core.spare?.name).not.toBe(first);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Transcript } from '../../engine/worker/transcript.ts';
+import { Transcript } from '../../engine/shared/transcript.ts';
 
 describe('Transcript', () => {
   it('keeps positions valid after dropping old output, and stays bounded', () => {
