@@ -35,7 +35,7 @@ export const LAYERS: readonly LayerRule[] = [
   { folder: 'engine/host', may: ['engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE], packages: [] },
   {
     folder: 'app',
-    may: ['engine/host', 'engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE, 'engine/worker/spawn.browser.ts', 'engine/worker/vm-handle.ts'],
+    may: ['engine/host', 'engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE, 'engine/worker/spawn.browser.ts', 'engine/worker/ported-vm.ts', 'engine/worker/vm-handle.ts'],
     packages: ['@xterm/xterm'],
   },
 ];
