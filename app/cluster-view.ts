@@ -1,6 +1,6 @@
 // What the page shows about each PC, derived from the engine's state: the UI
 // is a view of the cluster, never a second source of truth.
-import type { ColoCluster } from '../engine/host/cluster.ts';
+import type { ClusterModel } from './model.ts';
 import type { Side } from '../engine/protocol/messages.ts';
 
 export type Role = 'starting' | 'primary' | 'secondary' | 'unprotected' | 'dead' | 'frozen' | 'fenced' | 'stopped';
@@ -23,17 +23,18 @@ const PAUSED_PHASES = new Set(['capturing', 'await-received', 'await-loaded']);
  * primary's count, from vmstate-received) or loaded (the secondary's own),
  * whichever the host heard of first.
  */
-export function secondaryHolds(cluster: ColoCluster): number {
+export function secondaryHolds(cluster: ClusterModel): number {
   const primary = cluster.status.primary?.committed ?? 0;
   const secondary = cluster.status.secondary;
   return secondary && secondary.role === 'secondary' ? Math.max(primary, secondary.committed) : primary;
 }
 
-export function viewOf(cluster: ColoCluster, side: Side): VmView {
+export function viewOf(cluster: ClusterModel, side: Side): VmView {
   const fate = cluster.fate[side];
   const status = cluster.status[side];
   const gone = (role: Role, detail: string): VmView => ({ role, roleDetail: detail, run: 'stopped', checkpoint: status?.committed ?? 0, interactive: false });
   if (fate === 'killed') return gone('dead', 'its worker was terminated');
+  if (fate === 'ended') return gone('dead', 'its worker ended with the tab that ran it');
   if (fate === 'fenced') return gone('fenced', 'terminated by the host so it can never speak again');
   if (fate === 'frozen') return gone('frozen', 'hung: alive but silent');
   if (!status) return { role: 'starting', roleDetail: 'starting…', run: 'stopped', checkpoint: 0, interactive: false };

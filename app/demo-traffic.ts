@@ -1,16 +1,16 @@
 // The demo's client traffic: one ledger request at a time, a small random add
 // after each answer, so there is always output waiting for a checkpoint.
-import type { ColoCluster } from '../engine/host/cluster.ts';
-import type { ClientOperation, ClientRequest } from '../engine/host/ledger-client.ts';
+import type { ClientOperation, ClientRequest, LedgerClient } from '../engine/host/ledger-client.ts';
+import type { TrafficModel } from './model.ts';
 
 const THINK_MS = 250;
 
-export class DemoTraffic {
+export class DemoTraffic implements TrafficModel {
   private auto = true;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly sentListeners = new Set<(request: ClientRequest) => void>();
 
-  constructor(private readonly cluster: ColoCluster) {
+  constructor(private readonly cluster: { readonly client: Pick<LedgerClient, 'pending' | 'request' | 'onAnswer'> }) {
     cluster.client.onAnswer(() => this.scheduleNext());
   }
 

@@ -1,31 +1,52 @@
 // The demo page's entry. It starts the two PCs first and only then loads the
 // views (xterm.js and the rest, most of the page's script), so the workers
 // fetch and restore the guest while the page builds itself. With `?replay`
-// it starts no PCs and opens a saved run instead.
+// it starts no PCs and opens a saved run instead; with `?tabs` the host runs
+// in a SharedWorker and the PCs can live in different tabs.
 import { ColoCluster } from '../engine/host/cluster.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
+import { DemoTraffic } from './demo-traffic.ts';
 import { setStatus } from './status.ts';
+import { TABS_QUERY } from './tabs/host-messages.ts';
 
 const failed = (err: unknown) => {
   setStatus(`Failed: ${err instanceof Error ? err.message : String(err)}`, 'failed');
   console.error(err);
 };
 
-if (new URLSearchParams(location.search).has('replay')) {
-  import('./replay.ts').then(({ showReplay }) => showReplay()).catch(failed);
-} else {
-  const cluster = new ColoCluster({
-    spawn: spawnBrowserVm,
-    assetBase: new URL(import.meta.env.BASE_URL, location.href).href,
-    replication: DEFAULT_REPLICATION,
-  });
+const query = new URLSearchParams(location.search);
+const assetBase = new URL(import.meta.env.BASE_URL, location.href).href;
+
+/** Both PCs and the host in this page. */
+function runInThisTab(note?: string): void {
+  const cluster = new ColoCluster({ spawn: spawnBrowserVm, assetBase, replication: DEFAULT_REPLICATION });
   setStatus('Fetching and verifying the guest (BIOS, booted snapshot)…', 'loading', 1);
   const started = cluster.start();
   // The page reports a failed start once it is built; until then nothing is unhandled.
   started.catch(() => {});
 
   import('./page.ts')
-    .then(({ showPage }) => showPage(cluster, started))
+    .then(({ showPage }) => showPage(cluster, new DemoTraffic(cluster), started, { note }))
     .catch(failed);
+}
+
+/** The host in a SharedWorker shared by this origin's tabs; this tab shows the pair and runs the PCs the host asks for. */
+function runWithSharedHost(): void {
+  setStatus('Joining the host that the tabs share…', 'loading', 1);
+  Promise.all([import('./tabs/tab.ts'), import('./page.ts')])
+    .then(async ([{ joinSharedHost, TabControls }, { showPage }]) => {
+      const mirror = await joinSharedHost(assetBase);
+      await showPage(mirror, mirror.traffic, mirror.started, { tabs: new TabControls(mirror) });
+    })
+    .catch(failed);
+}
+
+if (query.has('replay')) {
+  import('./replay.ts').then(({ showReplay }) => showReplay()).catch(failed);
+} else if (query.has(TABS_QUERY)) {
+  if (typeof SharedWorker === 'function') runWithSharedHost();
+  else runInThisTab('This browser has no SharedWorker, which a host shared by two tabs needs: both PCs run in this tab.');
+} else {
+  runInThisTab();
 }

@@ -1,15 +1,13 @@
 // The demo page's views: a replicated pair of PCs, the client, the protocol
 // timeline, measurements, controls and the guided tour. Every view reads the
 // engine. Loaded after main.ts has started the PCs.
-import type { ColoCluster } from '../engine/host/cluster.ts';
 import { PEER_BUSY_MS } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
-import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { secondaryHolds, viewOf } from './cluster-view.ts';
 import { ConsoleHistory } from './console-history.ts';
 import { element, hideProgress, setStatus } from './status.ts';
-import { DemoTraffic } from './demo-traffic.ts';
 import { h } from './dom.ts';
+import type { ClusterModel, PcModel, TrafficModel } from './model.ts';
 import { runFile } from './run-file.ts';
 import { parseScenario } from './scenario.ts';
 import { Tour } from './tour.ts';
@@ -22,8 +20,21 @@ import { VmPanel } from './views/vm-panel.ts';
 const VIEW_REFRESH_MS = 200;
 const SLOW_REFRESH_MS = 1000;
 
-/** Builds the views around `cluster`, whose start() is `started`, and keeps them current. */
-export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<void>): Promise<void> {
+/** What a tab of a two-tab run adds to the page: which PCs it runs, and starting a PC in a new tab. */
+export interface TabsUi {
+  readonly controls: HTMLElement;
+  update(): void;
+}
+
+export interface PageOptions {
+  /** The two-tab controls, when the host is shared by tabs. */
+  tabs?: TabsUi;
+  /** Why the page runs in one tab although two were asked for. */
+  note?: string | undefined;
+}
+
+/** Builds the views around `cluster`, whose start is `started`, and keeps them current. */
+export async function showPage(cluster: ClusterModel, traffic: TrafficModel, started: Promise<void>, { tabs, note }: PageOptions = {}): Promise<void> {
   const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
   element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
   const save = h('button', { type: 'button', 'data-action': 'save-run', text: 'Save this run', title: 'Download the kept trace as a file, to open later without the PCs' });
@@ -37,26 +48,28 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
   const open = h('a', { href: '?replay', target: '_blank', 'data-action': 'open-run', text: 'Open a saved run' });
   const timeline = new Timeline({ trace: cluster.trace, names: cluster.names, heartbeats: (side) => cluster.heartbeatsSent(side), actions: [save, open] });
   element('[data-timeline]').append(timeline.root);
-  const traffic = new DemoTraffic(cluster);
   const client = new ClientPanel(cluster, traffic);
   const metrics = new Metrics();
   element('[data-lower]').append(client.root, metrics.root);
 
   await started;
-  const vms: Record<'primary' | 'secondary', VmHandle | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
+  const vms: Record<'primary' | 'secondary', PcModel | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
   const consoles = new ConsoleHistory();
   if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary, consoles.text(vms.secondary));
-  if (vms.primary) {
-    panels.primary.attach(vms.primary, cluster.names.primary, consoles.text(vms.primary));
+  if (vms.primary) panels.primary.attach(vms.primary, cluster.names.primary, consoles.text(vms.primary));
+  // A page that joins a two-tab run later may find the primary gone already.
+  if (vms.primary?.alive && cluster.fate.primary === 'alive') {
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
     const from = vms.primary.transcriptEnd(0);
     void vms.primary.machine.sendSerial(0, '\n');
-    void vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(() => {
-      document.body.dataset.interactiveMs = String(Math.round(performance.now()));
-    });
+    vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(
+      () => (document.body.dataset.interactiveMs = String(Math.round(performance.now()))),
+      () => {}, // it ended meanwhile: the page says so
+    );
   }
   setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
-  await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
+  // A page that joins a running pair (another tab of a two-tab run) may find it unprotected, or past saving.
+  await cluster.waitFor(() => cluster.protected || cluster.canReprotect || cluster.serviceLost !== undefined, 60_000, 'protected');
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
   hideProgress();
   document.body.dataset.protectedMs = String(Math.round(performance.now()));
@@ -82,6 +95,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
 
   const controls = new Controls(cluster);
   element('[data-controls]').append(controls.root);
+  controls.root.append(tabs?.controls ?? oneTabNote(note));
   // A scenario link sets the controls up; what it names that the page does not know is said, not guessed.
   const { scenario, problems: scenarioProblems } = parseScenario(location.search);
   controls.apply(scenario);
@@ -105,6 +119,7 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
       panels[side].update(viewOf(cluster, side));
     }
     controls.update();
+    tabs?.update();
     client.refresh();
     // `traced` counts events ever read; the trace itself drops its oldest ones.
     for (let i = Math.max(0, traced - cluster.traceDropped); i < cluster.trace.length; i++) {
@@ -118,7 +133,14 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
     document.body.dataset.dismissedSuspicions = String(cluster.dismissedSuspicions);
     const spare = cluster.spare;
     document.body.dataset.spare = spare ? (spare.ready ? 'ready' : 'starting') : 'none';
-    const spareLine = spare ? (spare.ready ? ` ${spare.name} waits in standby to become the next secondary.` : ` ${spare.name} is starting in standby, to become the next secondary.`) : '';
+    const waits = cluster.spareWaitsFor;
+    const spareLine = !spare
+      ? ''
+      : spare.ready
+        ? ` ${spare.name} waits in standby to become the next secondary.`
+        : waits
+          ? ` ${spare.name}, the next secondary, waits for ${waits}.`
+          : ` ${spare.name} is starting in standby, to become the next secondary.`;
     const pvm = viewOf(cluster, 'primary');
     const svm = viewOf(cluster, 'secondary');
     const lost = cluster.serviceLost;
@@ -157,16 +179,25 @@ export async function showPage(cluster: ColoCluster<VmHandle>, started: Promise<
         panels[side].showMemory(undefined);
         continue;
       }
+      // A PC may end between the check above and the answer (in a two-tab run the host says so): then it shows nothing.
+      const unknown = () => (panels[side].showRate(undefined), panels[side].showMemory(undefined));
       void vm.machine.instructionCount().then((count) => {
         const before = lastCount.get(vm);
         const at = performance.now();
         lastCount.set(vm, { count, at });
         panels[side].showRate(before === undefined || count < before.count || at <= before.at ? undefined : ((count - before.count) * 1000) / (at - before.at));
-      });
-      void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows));
-      void vm.machine.memoryUse().then((use) => panels[side].showMemory(use));
+      }, unknown);
+      void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows), unknown);
+      void vm.machine.memoryUse().then((use) => panels[side].showMemory(use), unknown);
     }
   }, SLOW_REFRESH_MS);
   traffic.start();
   refresh();
+}
+
+/** In a one-tab run: how to run the PCs in two tabs instead, or why this browser cannot. */
+function oneTabNote(note: string | undefined): HTMLElement {
+  if (note) return h('p', { class: 'tab-runs', 'data-tab-runs': '', text: note });
+  const link = h('a', { href: '?tabs', target: '_blank', 'data-action': 'two-tabs', text: 'Open a two-tab run' });
+  return h('p', { class: 'tab-runs', 'data-tab-runs': '' }, 'Both PCs run in this tab. ', link, ': the host moves to a worker the tabs share, and each PC can have a tab of its own — close the primary’s to pull its plug.');
 }

@@ -2,11 +2,10 @@
 // for a checkpoint) and then released, and the consistency badge: the count of
 // everything the client's history checker found wrong, and an audit of the
 // serving PC's ledger on demand.
-import type { ColoCluster } from '../../engine/host/cluster.ts';
 import type { ClientRequest } from '../../engine/host/ledger-client.ts';
 import { violationCount } from '../../engine/host/history-checker.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
-import type { DemoTraffic } from '../demo-traffic.ts';
+import type { ClusterModel, TrafficModel } from '../model.ts';
 import { h } from '../dom.ts';
 import { formatMs } from '../format.ts';
 
@@ -44,8 +43,8 @@ export class ClientPanel {
   private readonly showViolation: HTMLButtonElement;
 
   constructor(
-    private readonly cluster: ColoCluster,
-    traffic: DemoTraffic,
+    private readonly cluster: ClusterModel,
+    traffic: TrafficModel,
   ) {
     this.list = h('ol', { class: 'requests', 'aria-live': 'off' });
     this.showViolation = h('button', { type: 'button', class: 'link', 'data-action': 'show-violation', text: 'Show the reply it was about', hidden: true });

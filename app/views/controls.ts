@@ -1,12 +1,12 @@
 // Every button is an engine command. The only state kept here is which gate
 // (step mode, a breakpoint, delay) the user chose, since it is applied to both
 // sides at once (a side holds only the message types it sends).
-import type { ColoCluster } from '../../engine/host/cluster.ts';
 import { COLO_MESSAGE_TYPES, type ColoMessageType } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
 import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
+import type { ClusterModel } from '../model.ts';
 import { FAULTS, scenarioQuery, type Fault, type Scenario } from '../scenario.ts';
 
 const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
@@ -42,7 +42,7 @@ export class Controls {
   private readonly selects: Record<'period' | 'mode' | 'policy' | 'breakpoint' | 'fault', HTMLSelectElement>;
   private readonly link: HTMLInputElement;
 
-  constructor(private readonly cluster: ColoCluster) {
+  constructor(private readonly cluster: ClusterModel) {
     const period = h('select', { id: 'period', 'data-control': 'period' },
       ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === 1000, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
     period.addEventListener('change', () => cluster.configure({ periodMs: Number(period.value) }));

@@ -1,7 +1,7 @@
 // One PC: role and run state, the checkpoint it holds, instructions per second,
 // its serial console (xterm.js, interactive while it serves) and VGA screen.
 import type { MemoryUse } from '../../engine/vm/machine-api.ts';
-import type { VmHandle } from '../../engine/worker/vm-handle.ts';
+import type { PcModel } from '../model.ts';
 import { formatBytes } from '../format.ts';
 import type { Role, VmView } from '../cluster-view.ts';
 import { h } from '../dom.ts';
@@ -36,7 +36,7 @@ export class VmPanel {
   private readonly screen: HTMLPreElement;
   private readonly terminal: Terminal;
   private readonly termBox: HTMLElement;
-  private vm: VmHandle | undefined;
+  private vm: PcModel | undefined;
   private unsubscribe: () => void = () => {};
   private opened = false;
   private interactive = false;
@@ -90,7 +90,7 @@ export class VmPanel {
     });
   }
 
-  get machine(): VmHandle | undefined {
+  get machine(): PcModel | undefined {
     return this.vm;
   }
 
@@ -99,7 +99,7 @@ export class VmPanel {
    * takes the role), its console starting with `consoleText`. Call once the
    * panel is in the document: xterm measures its box when it opens.
    */
-  attach(vm: VmHandle, name: string, consoleText: string): void {
+  attach(vm: PcModel, name: string, consoleText: string): void {
     this.title.textContent = name;
     this.root.setAttribute('aria-label', name);
     if (vm === this.vm) return;

@@ -149,3 +149,28 @@ it('the same policy sent as a header on every response, workers included, is eno
     await strict.close();
   }
 });
+
+it('a two-tab run from the built site, under the header policy: the secondary moves to its own tab and takes over when the primary’s closes', async () => {
+  const strict = await serveStatic(outDir, { 'content-security-policy': metaPolicy(readFileSync(join(outDir, 'index.html'), 'utf8')) });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const first = await context.newPage();
+    const problems = await watchProblems(first);
+    await first.goto(new URL('?tabs', strict.url).href);
+    await first.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
+    const opened = context.waitForEvent('page');
+    await first.click('[data-action="move-secondary"]');
+    const second = await opened;
+    problems.push(...(await watchProblems(second)));
+    await expect.poll(() => second.getAttribute('[data-tab-runs]', 'data-tab-runs'), { timeout: 60_000 }).toBe('PC C');
+    await expect.poll(() => first.getAttribute('body', 'data-protected'), { timeout: 60_000 }).toBe('true');
+    await first.close({ runBeforeUnload: false });
+    await second.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await expect.poll(() => second.locator('.requests li[data-state="released"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await second.getAttribute('[data-consistency]', 'data-consistency')).toBe('0');
+    expect(problems).toEqual([]);
+  } finally {
+    await context.close();
+    await strict.close();
+  }
+});

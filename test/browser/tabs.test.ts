@@ -1,0 +1,150 @@
+// A two-tab run, as a person makes one: the host in a SharedWorker, the
+// secondary moved to a tab of its own, and a tab closed or reloaded as the
+// failure. The tabs are pages of one browser context, so they share the host.
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
+
+let rig: BrowserRig;
+beforeAll(async () => {
+  rig = await startBrowserRig();
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+interface TwoTabRun {
+  context: BrowserContext;
+  /** Runs the primary. */
+  first: Page;
+  /** Runs the secondary. */
+  second: Page;
+  problems: string[];
+}
+
+const isProtected = (page: Page) => page.getAttribute('body', 'data-protected');
+const tabRuns = (page: Page) => page.getAttribute('[data-tab-runs]', 'data-tab-runs');
+
+/** The PC names a tab says it runs, once the page shows them. */
+async function expectTabRuns(page: Page, names: string): Promise<void> {
+  await expect.poll(() => tabRuns(page), { timeout: 60_000 }).toBe(names);
+}
+
+async function clientCounts(page: Page): Promise<{ sent: number; answered: number }> {
+  const match = /^(\d+) sent, (\d+) answered/.exec((await page.textContent('.counts')) ?? '');
+  return { sent: Number(match?.[1]), answered: Number(match?.[2]) };
+}
+
+/** Clicks a control that opens a tab; returns that tab. */
+async function openedBy(context: BrowserContext, page: Page, action: string, problems: string[]): Promise<Page> {
+  const opened = context.waitForEvent('page');
+  await page.click(`[data-action="${action}"]`);
+  const tab = await opened;
+  problems.push(...(await watchProblems(tab)));
+  return tab;
+}
+
+/** A protected two-tab run: PC A in the first tab, the secondary (PC C; PC B retired) in the second. */
+async function openTwoTabRun(): Promise<TwoTabRun> {
+  const context = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const first = await context.newPage();
+  const problems = await watchProblems(first);
+  await first.goto(new URL('/?tabs', rig.baseUrl).href);
+  await first.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
+  await expectTabRuns(first, 'PC A,PC B');
+  const second = await openedBy(context, first, 'move-secondary', problems);
+  await expectTabRuns(second, 'PC C');
+  await expectTabRuns(first, 'PC A');
+  await expect.poll(() => isProtected(first), { timeout: 60_000 }).toBe('true');
+  return { context, first, second, problems };
+}
+
+/** The page now serves from `page`'s tab: answers keep coming, none was lost or contradicted, and the ledger's total is exact. */
+async function expectServesWithNothingLost(page: Page): Promise<void> {
+  const { answered } = await clientCounts(page);
+  await expect.poll(async () => (await clientCounts(page)).answered, { timeout: 30_000 }).toBeGreaterThanOrEqual(answered + 2);
+  await page.click('[data-action="audit"]');
+  await expect.poll(() => page.getAttribute('[data-audit]', 'data-audit'), { timeout: 60_000 }).toBe('ok');
+  expect(await page.getAttribute('[data-consistency]', 'data-consistency')).toBe('0');
+}
+
+describe('a two-tab run', () => {
+  it('moves the secondary to its own tab; closing the primary’s tab between checkpoints fails over to it, and nothing is lost', async () => {
+    const { context, first, second, problems } = await openTwoTabRun();
+    await first.screenshot({ path: 'test-results/tabs-first.png' });
+    await first.close({ runBeforeUnload: false });
+    await second.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await expect.poll(() => second.textContent('[data-status]')).toMatch(/^Failed over: PC C serves the client from checkpoint #\d+, alone/);
+    await expect.poll(() => second.getAttribute('[data-side="primary"]', 'data-role')).toBe('dead');
+    // The host did not end PC A: its tab did, and the host knew it was no false alarm.
+    expect(await second.getAttribute('body', 'data-false-failovers')).toBe('0');
+    await expectServesWithNothingLost(second);
+    await second.screenshot({ path: 'test-results/tabs-after-close.png' });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  for (const held of ['vmstate-size', 'vmstate-received'] as const) {
+    it(`closing the primary’s tab in the middle of a checkpoint (${held} held) loses nothing`, async () => {
+      const { context, first, second, problems } = await openTwoTabRun();
+      await second.selectOption('[data-control="break-before"]', held);
+      await expect.poll(() => second.textContent('[data-break-status]'), { timeout: 30_000 }).toMatch(new RegExp(`^Stopped before ${held} of checkpoint #\\d+`));
+      await first.close({ runBeforeUnload: false });
+      await second.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+      await expectServesWithNothingLost(second);
+      expect(problems).toEqual([]);
+      await context.close();
+    });
+  }
+
+  it('closing the secondary’s tab, then a new secondary in a new tab: ten times in a row', async () => {
+    const { context, first, second, problems } = await openTwoTabRun();
+    let secondary = second;
+    const names: string[] = [];
+    for (let cycle = 0; cycle < 10; cycle++) {
+      await secondary.close({ runBeforeUnload: false });
+      await expect.poll(() => isProtected(first), { timeout: 30_000 }).toBe('false');
+      await expect.poll(() => first.isEnabled('[data-action="reprotect-in-tab"]'), { timeout: 30_000 }).toBe(true);
+      secondary = await openedBy(context, first, 'reprotect-in-tab', problems);
+      await expect.poll(() => isProtected(first), { timeout: 60_000 }).toBe('true');
+      const name = (await tabRuns(secondary)) ?? '';
+      expect(name).toMatch(/^PC [D-Z]$/);
+      names.push(name);
+    }
+    expect(new Set(names).size).toBe(10);
+    await expectTabRuns(first, 'PC A');
+    await expectServesWithNothingLost(first);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('reloading the secondary’s tab, then the primary’s, while protected: the reloaded tab runs the next secondary', async () => {
+    const { context, first, second, problems } = await openTwoTabRun();
+    await second.reload();
+    // The reloaded tab runs no PC: the spare the host starts for the next pair goes there.
+    await expectTabRuns(second, 'PC D');
+    await second.click('[data-action="reprotect"]');
+    await expect.poll(() => isProtected(second), { timeout: 60_000 }).toBe('true');
+    await first.reload();
+    // PC A ended with its page: PC D takes over in the second tab, and the reloaded first tab runs the next spare.
+    await expectTabRuns(first, 'PC E');
+    await first.click('[data-action="reprotect"]');
+    await expect.poll(() => isProtected(first), { timeout: 60_000 }).toBe('true');
+    expect(await first.getAttribute('body', 'data-serving')).toBe('primary');
+    await expect.poll(() => first.textContent('[data-status]')).toMatch(/^Protected: PC E holds checkpoint/);
+    await expectServesWithNothingLost(second);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('closing every tab ends the run: the next one starts afresh', async () => {
+    const { context, first, second } = await openTwoTabRun();
+    await first.close({ runBeforeUnload: false });
+    await second.close({ runBeforeUnload: false });
+    const again = await context.newPage();
+    await again.goto(new URL('/?tabs', rig.baseUrl).href);
+    await again.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
+    await expectTabRuns(again, 'PC A,PC B');
+    await context.close();
+  });
+});
