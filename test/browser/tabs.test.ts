@@ -137,6 +137,34 @@ describe('a two-tab run', () => {
     await context.close();
   });
 
+  it('fencing a PC in another tab: the host has that tab end its worker', async () => {
+    const { context, first, second, problems } = await openTwoTabRun();
+    const pcWorkers = first.workers().filter((worker) => worker.url().includes('worker.browser'));
+    expect(pcWorkers.length).toBe(1);
+    const pcA = pcWorkers[0];
+    const ended = new Promise((resolve) => pcA?.once('close', resolve));
+    // Frozen from the second tab: PC A hangs in the first, and the host fences it there.
+    await second.click('[data-action="freeze-primary"]');
+    await second.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
+    await expect.poll(() => second.getAttribute('[data-side="primary"]', 'data-role'), { timeout: 30_000 }).toBe('fenced');
+    await ended;
+    // The first tab now runs no PC of the pair: the spare for the next one starts there.
+    await expectTabRuns(first, 'PC D');
+    await expectServesWithNothingLost(second);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('a browser without SharedWorker runs both PCs in one tab, and says why', async () => {
+    const context = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.addInitScript(() => Reflect.deleteProperty(window, 'SharedWorker'));
+    const page = await context.newPage();
+    await page.goto(new URL('/?tabs', rig.baseUrl).href);
+    await page.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
+    expect(await page.textContent('[data-tab-runs]')).toBe('This browser has no SharedWorker, which a host shared by two tabs needs: both PCs run in this tab.');
+    await context.close();
+  });
+
   it('closing every tab ends the run: the next one starts afresh', async () => {
     const { context, first, second } = await openTwoTabRun();
     await first.close({ runBeforeUnload: false });
