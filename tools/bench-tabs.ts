@@ -6,7 +6,8 @@
 // checkpoint (checkpoint-request sent → vmstate-loaded read, on the primary's
 // clock) and the transit of the state (vmstate-send sent → read) are read.
 // Then the two-tab run's primary tab is closed: close → the first reply the
-// new primary released, and close → takeover. Headless Chromium, plain static
+// new primary released, and close → takeover (and takeover after the host
+// heard the tab go, the pair's own detection). Headless Chromium, plain static
 // server. --rounds N (default 5), --out FILE (default bench-results/tabs.json).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,7 +72,7 @@ async function oneTabRun(browser: Browser, url: string): Promise<Checkpoints> {
   }
 }
 
-async function twoTabRun(browser: Browser, url: string): Promise<Checkpoints & { closeToReleaseMs: number; closeToTakeoverMs: number }> {
+async function twoTabRun(browser: Browser, url: string): Promise<Checkpoints & { closeToReleaseMs: number; closeToTakeoverMs: number; goneToTakeoverMs: number }> {
   const context = await browser.newContext();
   try {
     const first = await context.newPage();
@@ -97,7 +98,9 @@ async function twoTabRun(browser: Browser, url: string): Promise<Checkpoints & {
     // Released by the PC that took over (in the secondary's role); the closing primary may release a last reply as it goes.
     const firstRelease = trace.find((e) => e.kind === 'output' && e.state === 'released' && e.side === 'secondary' && e.time > closedAt)?.time ?? NaN;
     const takeover = trace.find((e) => e.kind === 'takeover' && e.time > closedAt)?.time ?? NaN;
-    return { ...checkpoints, closeToReleaseMs: firstRelease - closedAt, closeToTakeoverMs: takeover - closedAt };
+    // When the host heard the tab go (its pagehide): what is left after it is the pair's own detection.
+    const gone = trace.find((e) => e.kind === 'host' && e.action === 'worker-ended' && e.time > closedAt)?.time ?? NaN;
+    return { ...checkpoints, closeToReleaseMs: firstRelease - closedAt, closeToTakeoverMs: takeover - closedAt, goneToTakeoverMs: takeover - gone };
   } finally {
     await context.close();
   }
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
   const two: Checkpoints = { pausesMs: [], roundTripsMs: [], transitMs: [] };
   const closeToRelease: number[] = [];
   const closeToTakeover: number[] = [];
+  const goneToTakeover: number[] = [];
   const ratios: number[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
@@ -124,11 +128,12 @@ async function main(): Promise<void> {
       }
       closeToRelease.push(b.closeToReleaseMs);
       closeToTakeover.push(b.closeToTakeoverMs);
+      goneToTakeover.push(b.goneToTakeoverMs);
       ratios.push(median(b.roundTripsMs) / median(a.roundTripsMs));
       console.log(
         `round ${round + 1}/${rounds}: one tab: pause ${median(a.pausesMs).toFixed(1)} ms, round trip ${median(a.roundTripsMs).toFixed(1)} ms (${a.roundTripsMs.length} checkpoints); ` +
           `two tabs: pause ${median(b.pausesMs).toFixed(1)} ms, round trip ${median(b.roundTripsMs).toFixed(1)} ms (${b.roundTripsMs.length}); ` +
-          `closing the primary's tab → takeover ${b.closeToTakeoverMs.toFixed(0)} ms, → first released reply ${b.closeToReleaseMs.toFixed(0)} ms`,
+          `closing the primary's tab → takeover ${b.closeToTakeoverMs.toFixed(0)} ms (${b.goneToTakeoverMs.toFixed(0)} ms after the host heard the tab go), → first released reply ${b.closeToReleaseMs.toFixed(0)} ms`,
       );
     }
   } finally {
@@ -142,6 +147,7 @@ async function main(): Promise<void> {
     two_tabs: { pause_ms: quartiles(two.pausesMs), round_trip_ms: quartiles(two.roundTripsMs), state_transit_ms: quartiles(two.transitMs) },
     round_trip_ratio: quartiles(ratios),
     close_to_takeover_ms: quartiles(closeToTakeover),
+    tab_gone_to_takeover_ms: quartiles(goneToTakeover),
     close_to_first_release_ms: quartiles(closeToRelease),
   };
   for (const [name, set] of [['one tab', one], ['two tabs', two]] as const) {
@@ -151,6 +157,7 @@ async function main(): Promise<void> {
   }
   console.log(`round trip, two tabs / one tab, per round: ${formatSummary(summarize(ratios), '×', 2)}`);
   console.log(`closing the primary's tab → takeover: ${formatSummary(summarize(closeToTakeover), 'ms')}`);
+  console.log(`the host heard the tab go → takeover: ${formatSummary(summarize(goneToTakeover), 'ms')}`);
   console.log(`closing the primary's tab → first released reply: ${formatSummary(summarize(closeToRelease), 'ms')}`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
