@@ -1,6 +1,7 @@
 // `npm run assets`: builds the guest in wasm-assets/ from Debian packages.
 //   SeaBIOS + VGA BIOS, Debian's 32-bit kernel, an initramfs of busybox-static
-//   plus the guest scripts in wasm-assets/guest/, licences, and manifest.json.
+//   plus the guest scripts in wasm-assets/guest/ and the kernel modules the
+//   guest's disk needs, licences, and manifest.json.
 // The booted snapshot is made afterwards by tools/make-snapshot.ts.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,6 +21,27 @@ const PACKAGES = {
 } as const;
 
 const GUEST_SCRIPTS = ['init', 'ledger', 'memwrite', 'burn'] as const;
+
+/**
+ * The modules for the guest's disk (v86's IDE controller, as ATA through
+ * SCSI's disk driver), in the order init loads them: each after what it
+ * depends on (their `depends=`; the CRC ones sd_mod's T10 protection needs
+ * come with their generic implementations, which nothing would load else).
+ */
+const DISK_MODULES = [
+  'crypto/crct10dif_common',
+  'crypto/crct10dif_generic',
+  'lib/crc-t10dif',
+  'lib/crc64',
+  'crypto/crc64_rocksoft_generic',
+  'lib/crc64-rocksoft',
+  'block/t10-pi',
+  'drivers/scsi/scsi_common',
+  'drivers/scsi/scsi_mod',
+  'drivers/scsi/sd_mod',
+  'drivers/ata/libata',
+  'drivers/ata/ata_piix',
+] as const;
 
 function run(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -55,10 +77,12 @@ function download(work: string): Record<keyof typeof PACKAGES, { dir: string; re
   return out;
 }
 
-function buildInitramfs(busyboxDir: string): Uint8Array {
+function buildInitramfs(busyboxDir: string, kernelDir: string): Uint8Array {
   const guestDir = join(ASSETS_DIR, 'guest');
+  const release = readdirSync(join(kernelDir, 'lib/modules'))[0] ?? 'missing';
+  const moduleName = (path: string) => path.split('/').pop() ?? path;
   const entries: CpioEntry[] = [
-    ...['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'dev', 'proc', 'sys', 'tmp', 'root', 'etc'].map(
+    ...['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'dev', 'proc', 'sys', 'tmp', 'root', 'etc', 'lib', 'lib/modules'].map(
       (path): CpioEntry => ({ kind: 'dir', path }),
     ),
     // The kernel opens /dev/console for init before devtmpfs is mounted.
@@ -73,6 +97,10 @@ function buildInitramfs(busyboxDir: string): Uint8Array {
         mode: 0o755,
       }),
     ),
+    ...DISK_MODULES.map(
+      (path): CpioEntry => ({ kind: 'file', path: `lib/modules/${moduleName(path)}.ko`, data: readFileSync(join(kernelDir, 'lib/modules', release, 'kernel', `${path}.ko`)), mode: 0o644 }),
+    ),
+    { kind: 'file', path: 'lib/modules/order', data: new TextEncoder().encode(DISK_MODULES.map(moduleName).join('\n') + '\n'), mode: 0o644 },
   ];
   return gzipSync(writeCpio(entries), { level: 9 });
 }
@@ -92,7 +120,7 @@ function main(): void {
       [GUEST_CONFIG.files.kernel]: readFileSync(
         join(pkgs.kernel.dir, 'boot', readdirSync(join(pkgs.kernel.dir, 'boot')).find((f) => f.startsWith('vmlinuz-')) ?? 'missing'),
       ),
-      [GUEST_CONFIG.files.initrd]: buildInitramfs(pkgs.busybox.dir),
+      [GUEST_CONFIG.files.initrd]: buildInitramfs(pkgs.busybox.dir, pkgs.kernel.dir),
     };
     for (const [name, data] of Object.entries(files)) writeFileSync(join(ASSETS_DIR, name), data);
 

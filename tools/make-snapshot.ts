@@ -32,6 +32,7 @@ async function withoutInitrdCopy(state: ArrayBuffer, initrdBytes: number): Promi
     vga_memory_size: GUEST_CONFIG.vgaMemoryBytes,
     bios: file(GUEST_CONFIG.files.bios),
     vga_bios: file(GUEST_CONFIG.files.vgaBios),
+    hda: { buffer: new ArrayBuffer(GUEST_CONFIG.diskBytes) },
     uart1: true,
     autostart: false,
   });
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
       v86Version,
       memoryBytes: GUEST_CONFIG.memoryBytes,
       vgaMemoryBytes: GUEST_CONFIG.vgaMemoryBytes,
+      diskBytes: GUEST_CONFIG.diskBytes,
       cmdline: GUEST_CONFIG.cmdline,
       stateBytes: state.byteLength,
     };

@@ -17,6 +17,9 @@ export const GUEST_CONFIG = {
   // Every checkpoint copies and compares the VGA memory, and the guest stays in
   // text mode: 256 KiB (v86's default is 8 MiB) leaves VESA only its small modes.
   vgaMemoryBytes: 256 * 1024,
+  // The guest's disk (hda, in memory, zeros until the guest writes): the ledger's
+  // journal. Part of v86's state, so of every snapshot and checkpoint.
+  diskBytes: 2 * 1024 * 1024,
   cmdline: 'console=tty0 console=ttyS0 init_on_free=1 init_on_alloc=0 tsc=reliable mitigations=off',
 } as const;
 
@@ -37,6 +40,8 @@ export interface SnapshotRecord {
   v86Version: string;
   memoryBytes: number;
   vgaMemoryBytes: number;
+  /** The disk the state's VM had (its contents are in the state). */
+  diskBytes: number;
   cmdline: string;
   stateBytes: number;
 }

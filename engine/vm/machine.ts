@@ -69,10 +69,10 @@ function checkSnapshotRecord(manifest: AssetManifest): NonNullable<AssetManifest
       `snapshot: saved by v86 ${record.v86Version}, this build runs v86 ${v86Package.version}; run \`npm run assets\``,
     );
   }
-  if (record.memoryBytes !== GUEST_CONFIG.memoryBytes || record.vgaMemoryBytes !== GUEST_CONFIG.vgaMemoryBytes) {
+  if (record.memoryBytes !== GUEST_CONFIG.memoryBytes || record.vgaMemoryBytes !== GUEST_CONFIG.vgaMemoryBytes || record.diskBytes !== GUEST_CONFIG.diskBytes) {
     throw new StateError(
-      `snapshot: saved from a VM with ${record.memoryBytes} bytes of memory and ${record.vgaMemoryBytes} of VGA memory, ` +
-        `this VM has ${GUEST_CONFIG.memoryBytes} and ${GUEST_CONFIG.vgaMemoryBytes}`,
+      `snapshot: saved from a VM with ${record.memoryBytes} bytes of memory, ${record.vgaMemoryBytes} of VGA memory and a disk of ${record.diskBytes}, ` +
+        `this VM has ${GUEST_CONFIG.memoryBytes}, ${GUEST_CONFIG.vgaMemoryBytes} and ${GUEST_CONFIG.diskBytes}; run \`npm run assets\``,
     );
   }
   if (!Number.isSafeInteger(record.stateBytes) || record.stateBytes <= 0) throw new StateError(`snapshot: manifest.json gives it ${record.stateBytes} bytes unpacked; run \`npm run assets\``);
@@ -135,6 +135,8 @@ export class GuestMachine implements MachineApi {
       bios: { buffer: bios },
       vga_bios: { buffer: vgaBios },
       ...(kernel && initrd ? { bzimage: { buffer: kernel }, initrd: { buffer: initrd } } : {}),
+      // A snapshot's state brings the disk's contents; a state loads only into a VM with the same disk.
+      hda: { buffer: new ArrayBuffer(GUEST_CONFIG.diskBytes) },
       cmdline: GUEST_CONFIG.cmdline,
       uart1: true,
       autostart: false,

@@ -34,6 +34,7 @@ describe('wasm-assets/manifest.json', () => {
       v86Version: v86Package.version,
       memoryBytes: GUEST_CONFIG.memoryBytes,
       vgaMemoryBytes: GUEST_CONFIG.vgaMemoryBytes,
+      diskBytes: GUEST_CONFIG.diskBytes,
       cmdline: GUEST_CONFIG.cmdline,
     });
   });
