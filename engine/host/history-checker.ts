@@ -7,11 +7,14 @@
 // - a line for an id answered before must repeat that answer exactly;
 // - the ledger's refusal of a fragment (`- err malformed`, `- err bad-id`)
 //   answers no id and is counted, not judged: a checkpoint can split a request;
+// - so is its banner (`ledger: ready`), which it prints when it (re)starts:
+//   what it says after it is judged as before (its journal keeps its answers);
 // - anything else (an error for the client's id, a garbled line, an id never
 //   sent) is a violation.
 // At the end, the serving VM's ledger is audited: for every answered id it
 // must hold the answer the client saw, and its total must be what was acknowledged.
 import { describe, type ClientOperation } from './client-operation.ts';
+import { LEDGER_READY } from '../vm/guest-protocol.ts';
 
 export type ViolationKind = 'lost' | 'contradicted' | 'unexpected' | 'audit';
 
@@ -23,6 +26,8 @@ export interface HistoryReport {
   repeated: number;
   /** The ledger refusing a fragment: answers no id. */
   refused: number;
+  /** The ledger's banner: it started again (from its journal). */
+  restarts: number;
   /** A released line showing that an acknowledged add is missing. */
   lost: number;
   /** A released line that disagrees with an earlier one (same id, or totals). */
@@ -42,7 +47,7 @@ export interface LedgerContents {
   total: number;
 }
 
-export type Judgement = 'answer' | 'repeat' | 'refused' | 'violation';
+export type Judgement = 'answer' | 'repeat' | 'refused' | 'banner' | 'violation';
 
 /** Everything the checker found wrong: the number the page's badge shows. */
 export function violationCount(report: HistoryReport): number {
@@ -65,6 +70,7 @@ export class HistoryChecker {
     answered: 0,
     repeated: 0,
     refused: 0,
+    restarts: 0,
     lost: 0,
     contradicted: 0,
     unexpected: 0,
@@ -95,6 +101,10 @@ export class HistoryChecker {
     if (REFUSAL.test(line)) {
       this.report.refused += 1;
       return 'refused';
+    }
+    if (line === LEDGER_READY) {
+      this.report.restarts += 1;
+      return 'banner';
     }
     const id = line.split(' ', 1)[0] ?? '';
     const earlier = this.answers.get(id);

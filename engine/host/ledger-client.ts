@@ -91,7 +91,7 @@ export class LedgerClient {
     if (reask?.waiting.delete(id)) reask.answers.set(id, line);
     const request = this.outstanding;
     // A violation for the outstanding id still answers it: the ledger stored that reply.
-    if (!request || request.id !== id || judgement === 'repeat' || judgement === 'refused') return;
+    if (!request || request.id !== id || judgement === 'repeat' || judgement === 'refused' || judgement === 'banner') return;
     this.outstanding = undefined;
     const answer = { id, reply: line, sentAt: request.sentAt, answeredAt: this.now(), attempts: request.attempts };
     for (const listener of this.listeners) listener(answer);

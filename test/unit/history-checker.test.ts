@@ -23,6 +23,16 @@ describe('HistoryChecker', () => {
     expect(h.summary()).toMatchObject({ answered: 3, repeated: 1, refused: 1 });
   });
 
+  it('counts the ledger’s banner (it started again, from its journal) and judges what follows as before', () => {
+    const h = checker();
+    expect(h.shown('ledger: ready')).toBe('banner');
+    expect(h.shown('c1 ok 5')).toBe('repeat');
+    // A ledger that came back without its journal contradicts what the client saw.
+    h.sent('c2', { op: 'get' });
+    expect(h.shown('c2 ok 0')).toBe('violation');
+    expect(h.summary()).toMatchObject({ restarts: 1, repeated: 1, lost: 1 });
+  });
+
   it.each([
     ['a later error line for an answered id', ['c1 err bad-op'], 'contradicted: id c1 was answered "c1 ok 5", now "c1 err bad-op"'],
     ['a reply for an id that is not outstanding', ['c7 ok 5'], 'unexpected: "c7 ok 5": no request c7 was sent'],
