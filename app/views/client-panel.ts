@@ -4,6 +4,7 @@
 // serving PC's ledger on demand.
 import type { ClientRequest } from '../../engine/host/ledger-client.ts';
 import { violationCount } from '../../engine/host/history-checker.ts';
+import { RESTART_LEDGER } from '../../engine/vm/guest-protocol.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { ClusterModel, TrafficModel } from '../model.ts';
 import { h } from '../dom.ts';
@@ -65,13 +66,17 @@ export class ClientPanel {
     this.auditButton.setAttribute('title', 'Ask the serving PC again for every reply the client was shown, and for its total: all must match');
     this.auditButton.addEventListener('click', () => void this.audit());
     this.auditResult = h('p', { class: 'audit', 'data-audit': '', 'aria-live': 'polite' });
+    // Typed into the serving PC's console, where the learner sees it and the ledger's answer.
+    const restart = h('button', { type: 'button', 'data-action': 'restart-ledger', text: 'Restart the ledger' });
+    restart.setAttribute('title', 'End the ledger on the serving PC: the guest starts it again, and it reads its total and every reply back from its journal on the disk');
+    restart.addEventListener('click', () => void cluster[cluster.serving]?.machine.sendSerial(0, `${RESTART_LEDGER}\n`));
     this.root = h(
       'section',
       { class: 'client-panel', 'aria-labelledby': 'client-title' },
       h('h2', { id: 'client-title', text: 'Client (ledger on ttyS1)' }),
       h('div', { class: 'row' }, this.badge, this.showViolation),
       this.violations,
-      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand, this.auditButton),
+      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand, this.auditButton, restart),
       this.auditResult,
       this.counts,
       this.list,

@@ -5,6 +5,8 @@ export const SHELL_PROMPT = 'colo:/# ';
 
 /** The ledger's banner on ttyS1. */
 export const LEDGER_READY = 'ledger: ready';
+/** A shell command that ends the ledger; the guest's init starts it again, and it reads its journal back from the disk. */
+export const RESTART_LEDGER = 'kill $(cat /tmp/ledger.pid)';
 
 /**
  * A ledger request line. The leading newline and the final " ." let the ledger

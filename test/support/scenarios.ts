@@ -7,6 +7,7 @@ import type { ReplicationStatus } from '../../engine/replication/events.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
 import type { HeartbeatConfig } from '../../engine/protocol/heartbeat.ts';
+import { LEDGER_READY, RESTART_LEDGER } from '../../engine/vm/guest-protocol.ts';
 import { ask, heldSeen, messageSeen, startCluster, takeoverFrom, TEST_REPLICATION } from './cluster.ts';
 
 export interface Stage {
@@ -76,6 +77,24 @@ export interface KillResult {
   detectionMs: number;
   /** Takeovers the host judged false alarms (the primary still answered): 0 where it was killed. */
   falseFailovers: number;
+  /** The new primary's journal (its disk), each record's id, read after the run. */
+  journalIds: string[];
+  /** The ids the client had sent by then (each answered once). */
+  idsSent: string[];
+  /** The total the new primary's ledger gives after it was restarted from its journal. */
+  replyAfterRestart: string;
+}
+
+/**
+ * Restarts the ledger of `vm` (init starts it again) and waits until it has
+ * read its journal back; returns the ids the journal holds, in order.
+ */
+export async function restartLedger(vm: VmHandle): Promise<string[]> {
+  const from = vm.transcriptEnd(1);
+  await vm.shell(RESTART_LEDGER);
+  await vm.waitForOutput(1, LEDGER_READY, 30_000, from);
+  const journal = await vm.shell("tr -d '\\000' < /dev/sda");
+  return journal.split('\n').flatMap((record) => (record.trim() ? [record.trim().split(' ')[0] ?? ''] : []));
 }
 
 /**
@@ -111,6 +130,12 @@ export async function killPrimaryAt(
     const finalReply = await ask(c, { op: 'get' });
     const expectedFinalReply = `c${c.client.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`;
     stop();
+    // The new primary's disk came with its checkpoint: its ledger, started again, reads back every reply it gave, and no other.
+    const serving = c.secondary;
+    if (!serving) throw new Error('no new primary');
+    const idsSent = Array.from({ length: c.client.summary().sent }, (_, i) => `c${i + 1}`);
+    const journalIds = await restartLedger(serving);
+    const replyAfterRestart = await ask(c, { op: 'get' });
     await c.auditLedger(30_000);
     return {
       stage: stage.name,
@@ -123,6 +148,9 @@ export async function killPrimaryAt(
       failoverMs: firstReleaseAt - killedAt,
       detectionMs: (takeover?.time ?? NaN) - killedAt,
       falseFailovers: c.falseFailovers,
+      journalIds,
+      idsSent,
+      replyAfterRestart,
     };
   } finally {
     c.dispose();
