@@ -130,6 +130,11 @@ function describes(e: TraceEvent, n: number): boolean {
   }
 }
 
+/** The guest's disk writes a checkpoint carries, when it counted them. */
+function diskPages(pages: number | undefined): string {
+  return pages === undefined || pages === 0 ? '' : `, ${pages} disk page${pages === 1 ? '' : 's'} among them`;
+}
+
 /** Time since the checkpoint's request; replies held for it come before. */
 function offset(ms: number): string {
   return ms < 0 ? `−${formatMs(-ms)}` : `+${formatMs(ms)}`;
@@ -140,7 +145,7 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'message':
       return `${names[e.from]} → ${names[e.to]}  ${e.type}${e.bytes ? ` (${formatBytes(e.bytes)})` : ''}`;
     case 'capture':
-      return `${names.primary} stopped (${e.cause}) and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}`;
+      return `${names.primary} stopped (${e.cause}) and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}${diskPages(e.pages?.disk)}`;
     case 'load':
       return `${names.secondary} ${e.ok ? 'loaded' : 'FAILED to load'} the state in ${formatMs(e.loadMs)}`;
     case 'resume':

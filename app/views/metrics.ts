@@ -239,5 +239,6 @@ const capitalized = (text: string): string => text.charAt(0).toUpperCase() + tex
 function describePath(capture: TraceEvent & { kind: 'capture' }): string {
   if (capture.path === 'full') return '(the whole state: naive mode moves all of it every time)';
   const pages = capture.pages;
-  return pages ? `(${pages.ram} RAM pages and ${pages.device} device pages changed since the last checkpoint)` : '(changed pages)';
+  const disk = pages?.disk === undefined ? '' : `, among them ${pages.disk} of the disk the guest wrote`;
+  return pages ? `(${pages.ram} RAM pages and ${pages.device} device pages changed since the last checkpoint${disk})` : '(changed pages)';
 }

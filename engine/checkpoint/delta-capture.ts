@@ -28,6 +28,8 @@ export interface CapturedDelta {
   base: number;
   ramPages: number;
   devicePages: number;
+  /** Pages of the guest's disk it wrote since the last capture (they travel in the device pages). */
+  diskPages: number | undefined;
   /** How the changed RAM pages were found: from the VM's write marks, or by comparing all of RAM. */
   tracking: Tracking;
   /** Where the capture's time went, in ms. */
@@ -249,7 +251,7 @@ export class DeltaCapture {
     const base = this.base;
     this.base = checkpoint;
     const parts = { devicesMs: ramStart - started, ramMs, deviceDiffMs: deviceDiffDone - ramStart - ramMs, packMs: performance.now() - deviceDiffDone };
-    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, tracking, parts };
+    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, diskPages: this.access.disk?.takeWritten(), tracking, parts };
   }
 
   // The device block keeps its layout from one checkpoint to the next; if the

@@ -22,6 +22,13 @@ export interface WriteTracker {
   wroteBehind(): void;
 }
 
+/** The guest's writes to its disk, counted where the VM stores them. */
+export interface DiskWrites {
+  readonly pageBytes: number;
+  /** Pages of the disk written since the last call (each once, however often). */
+  takeWritten(): number;
+}
+
 export interface MachineStateAccess {
   /** The memory guest RAM lives in; the delta path allocates its buffers there too. */
   readonly memory: WebAssembly.Memory;
@@ -37,4 +44,6 @@ export interface MachineStateAccess {
   writeDevices(tree: unknown, held?: ReadonlySet<number>): void;
   /** Write tracking, or why this VM has none (the delta path then compares all of RAM). */
   readonly writes: WriteTracker | { unavailable: string };
+  /** The guest disk's writes, where the VM has a disk. */
+  readonly disk?: DiskWrites | undefined;
 }

@@ -39,7 +39,8 @@ export type TraceEvent =
       path: 'full' | 'delta';
       /** When the VM runs again: after vmstate-loaded (naive, strict) or right after this capture (speculative). */
       resumes: ResumePolicy;
-      pages?: { ram: number; device: number };
+      /** `disk`: 4 KiB pages of the guest's disk written since the last checkpoint (among the device pages). */
+      pages?: { ram: number; device: number; disk?: number };
       /** Delta path: changed RAM found from the VM's write marks, or by comparing all of it. */
       tracking?: 'write' | 'scan';
       /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, packed). */

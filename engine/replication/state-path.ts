@@ -14,7 +14,7 @@ export interface CapturedState {
   /** The driver adds what is not in the state (input position, started line). */
   header: Pick<VmstateHeader, 'bytes' | 'checksum'>;
   /** Pages sent (delta path): RAM and device block. */
-  pages?: { ram: number; device: number };
+  pages?: { ram: number; device: number; disk?: number };
   /** Delta path: how the changed RAM pages were found. */
   tracking?: 'write' | 'scan';
   /** Delta path: where the capture's time went (RAM among it). */

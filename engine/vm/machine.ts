@@ -235,7 +235,7 @@ export class GuestMachine implements MachineApi {
 
   /** The delta path's access to RAM and device state, or why this v86 cannot give it. */
   stateAccess(): MachineStateAccess | { unavailable: string } {
-    return openStateAccess(this.vm(), GUEST_CONFIG.memoryBytes, (ramOffset) => (this.tracker ??= this.openTracker(ramOffset)));
+    return openStateAccess(this.vm(), GUEST_CONFIG.memoryBytes, GUEST_CONFIG.diskBytes, (ramOffset) => (this.tracker ??= this.openTracker(ramOffset)));
   }
 
   private openTracker(ramOffset: number): V86WriteTracker | { unavailable: string } {

@@ -12,9 +12,10 @@
 import type { V86 } from 'v86';
 import { DeviceStateReader } from '../checkpoint/device-state.ts';
 import type { MachineStateAccess, WriteTracker } from '../checkpoint/machine-state.ts';
+import { trackDiskWrites } from './disk-writes.ts';
 
 interface CpuInternals {
-  devices?: { vga?: { pixel_buffer?: unknown } };
+  devices?: { vga?: { pixel_buffer?: unknown }; ide?: { primary?: { master?: { buffer?: { byteLength?: unknown; set?: unknown } } } } };
   wasm_memory?: unknown;
   mem8?: { byteOffset?: unknown; length?: unknown; buffer?: unknown };
   get_state?: unknown;
@@ -106,6 +107,7 @@ function deviceLoader(cpu: CpuInternals, probe: unknown[]): Load {
 export function openStateAccess(
   emulator: V86,
   ramBytes: number,
+  diskBytes: number,
   trackerFor: (ramOffset: number) => WriteTracker | { unavailable: string },
 ): MachineStateAccess | { unavailable: string } {
   const cpu = (emulator as unknown as { v86?: { cpu?: CpuInternals } }).v86?.cpu;
@@ -141,5 +143,6 @@ export function openStateAccess(
     readDevices: () => noRam(() => devices.read(cpu)),
     writeDevices: (tree, held = new Set()) => noRam(() => load(tree, held)),
     writes: trackerFor(mem8.byteOffset),
+    disk: trackDiskWrites(cpu, diskBytes),
   };
 }

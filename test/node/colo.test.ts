@@ -565,3 +565,20 @@ describe('compare mode (colo-compare)', () => {
     expect(await audited(c)).toEqual([]);
   });
 });
+
+describe('the guest disk', () => {
+  it('each checkpoint counts the disk pages the ledger wrote, seen at v86’s disk buffer', async () => {
+    const c = await start();
+    const captures = () => c.trace.filter((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture' && e.path === 'delta');
+    const before = captures().length;
+    for (let i = 1; i <= 3; i++) await ask(c, { op: 'add', amount: i });
+    const during = captures().slice(before);
+    // Each reply waited for a checkpoint after its journal record was synced: that checkpoint counted the record's page.
+    expect(during.some((e) => (e.pages?.disk ?? 0) > 0)).toBe(true);
+    expect(during.every((e) => e.pages?.disk !== undefined)).toBe(true);
+    // With no request, the ledger writes nothing: checkpoints count no disk page.
+    const quiet = captures().length;
+    await c.waitFor(() => captures().length >= quiet + 3, 30_000, 'three more checkpoints');
+    expect(captures().slice(quiet + 1).map((e) => e.pages?.disk)).toEqual(captures().slice(quiet + 1).map(() => 0));
+  });
+});

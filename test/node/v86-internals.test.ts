@@ -211,8 +211,9 @@ it("a delta leaves a machine in the state v86's own save_state and restore_state
   // Let the BIOS write RAM and VGA memory, then compare with machines that never ran.
   await new Promise<void>((resolve) => primary.add_listener('screen-put-char', () => resolve()));
   const untracked = () => ({ unavailable: 'write tracking is tested on its own' });
-  const source = openStateAccess(primary, MEMORY_BYTES, untracked);
-  const sink = openStateAccess(secondary, MEMORY_BYTES, untracked);
+  // These VMs have no disk.
+  const source = openStateAccess(primary, MEMORY_BYTES, 0, untracked);
+  const sink = openStateAccess(secondary, MEMORY_BYTES, 0, untracked);
   if ('unavailable' in source || 'unavailable' in sink) throw new Error(`delta path unavailable: ${JSON.stringify([source, sink])}`);
   const capture = new DeltaCapture(source);
   const applier = new DeltaApplier(sink);
