@@ -49,6 +49,11 @@ const STEPS: TourStep[] = [
     text: 'A reply is released only after vmstate-received of the checkpoint that covers it. So whatever the client has seen, the secondary already holds: a failover can never take it back.',
   },
   {
+    target: '[data-action="restart-ledger"]',
+    title: 'A disk that survives too',
+    text: 'The ledger writes every reply to a journal on its PC’s disk and syncs it before the reply leaves. The disk is part of the PC’s state, so each checkpoint carries the disk pages written since the last one with the RAM pages (the ladder counts them), and a failover keeps the journal exactly as far as the checkpoint covers. “Restart the ledger” ends it on the serving PC: it comes back from its journal, with the same total and the same replies.',
+  },
+  {
     target: '[data-action="kill-primary"]',
     title: 'Kill the primary',
     text: 'Press it. The primary’s worker is terminated. The secondary notices the missing heartbeats and tells the host; the host, which ended that worker, tells it to take over from its last complete checkpoint, and the client retries its unanswered request. The badge must stay at 0. Your shell goes on in PC B’s console, from the checkpoint it resumed. A new PC starts in standby at once, so “Start a new secondary” protects the survivor again within a moment.',
@@ -62,6 +67,11 @@ const STEPS: TourStep[] = [
     target: '.controls .danger',
     title: 'Freeze, cut, kill',
     text: 'A frozen primary is alive but silent: only heartbeats reveal it. A cut link makes both sides suspect each other; the host is the witness: it pings both, both answer, so at first it only waits. Once the link has stayed silent for a second it has failed, and the host keeps the primary, fencing the secondary, because two primaries would contradict each other.',
+  },
+  {
+    target: '[data-tab-runs]',
+    title: 'Pull the plug: two tabs',
+    text: '“Open a two-tab run” moves the host into a worker the tabs share; there, “Move the secondary to a new tab” gives the secondary a window of its own. Close the primary’s tab: its PC dies with it, as if its plug were pulled, and the other tab’s PC takes over.',
   },
   {
     target: 'label.unsafe',
