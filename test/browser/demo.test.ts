@@ -266,12 +266,16 @@ describe('the demo page', () => {
     // Paused, the marks stay put: click one label, then Enter on another mark.
     await page.selectOption('[data-control="timeline-window"]', '4000');
     await pause.click();
-    // One element, not a locator that finds the first label again at the click: reports of
-    // moments before the pause still arrive (up to a second late) and may place labels anew.
-    const request = await page.locator('.timeline text[data-label][data-style="checkpoint-request"]:visible').first().elementHandle();
-    expect(request, 'a checkpoint-request label in the paused view').not.toBeNull();
-    const requestLabel = (await request?.textContent()) ?? '';
-    await request?.click();
+    // One element, not a locator that finds the first label again at the click. Reports of
+    // moments before the pause still arrive (up to a second late) and may draw labels anew,
+    // replacing the one read: then it is read and clicked again.
+    let requestLabel = '';
+    const clickedOne = async () => {
+      const request = await page.locator('.timeline text[data-label][data-style="checkpoint-request"]:visible').first().elementHandle();
+      requestLabel = (await request?.textContent()) ?? '';
+      return (await request?.click({ timeout: 2000 }).then(() => true, () => false)) ?? false;
+    };
+    await expect.poll(clickedOne, { timeout: 20_000, message: 'a checkpoint-request label in the paused view, clicked' }).toBe(true);
     const number = /#(\d+)/.exec(requestLabel)?.[1];
     await expect.poll(() => page.textContent('.details p')).toMatch(new RegExp(`^checkpoint-request for checkpoint #${number} from the primary`));
     const reply = page.locator('.timeline g[data-style="checkpoint-reply"]').last();
