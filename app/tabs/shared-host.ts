@@ -125,6 +125,9 @@ export class SharedHost {
     this.recent = [];
     this.started = false;
     this.startError = undefined;
+    // A PC of the old pair still waiting for a tab waits no more: the next tab is the new pair's.
+    this.tabJoined.clear();
+    this.waitingForTab = false;
     const cluster: ColoCluster<VmHandle> = new ColoCluster<VmHandle>({ spawn: (name): Promise<VmHandle> => this.spawn(cluster, name), assetBase, replication: DEFAULT_REPLICATION });
     const traffic = new DemoTraffic(cluster);
     this.cluster = cluster;
