@@ -130,9 +130,12 @@ function describes(e: TraceEvent, n: number): boolean {
   }
 }
 
-/** The guest's disk writes a checkpoint carries, when it counted them. */
-function diskPages(pages: number | undefined): string {
-  return pages === undefined || pages === 0 ? '' : `, ${pages} disk page${pages === 1 ? '' : 's'} among them`;
+/** The disk part a checkpoint carries, where the VM has a disk. */
+function diskPart(pages: { disk?: number; diskWhole?: boolean } | undefined): string {
+  const n = pages?.disk;
+  if (n === undefined || (n === 0 && !pages?.diskWhole)) return '';
+  const counted = `${n} disk page${n === 1 ? '' : 's'}`;
+  return pages?.diskWhole ? `, the whole disk among it (${counted} not all zeros)` : `, ${counted} the guest wrote among it`;
 }
 
 /** Time since the checkpoint's request; replies held for it come before. */
@@ -145,7 +148,7 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'message':
       return `${names[e.from]} → ${names[e.to]}  ${e.type}${e.bytes ? ` (${formatBytes(e.bytes)})` : ''}`;
     case 'capture':
-      return `${names.primary} stopped (${e.cause}) and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}${diskPages(e.pages?.disk)}`;
+      return `${names.primary} stopped (${e.cause}) and captured ${formatBytes(e.bytes)} in ${formatMs(e.captureMs)}${diskPart(e.pages)}`;
     case 'load':
       return `${names.secondary} ${e.ok ? 'loaded' : 'FAILED to load'} the state in ${formatMs(e.loadMs)}`;
     case 'resume':

@@ -70,6 +70,7 @@ export class Metrics {
   private readonly failover: HTMLElement;
   private readonly tracking: HTMLElement;
   private readonly initialSync: HTMLElement;
+  private readonly disk: HTMLElement;
   private readonly detection: HTMLElement;
   private readonly modes: HTMLTableSectionElement;
 
@@ -81,6 +82,7 @@ export class Metrics {
     this.failover = h('p', { 'data-metric': 'failover', text: 'No failover yet.' });
     this.tracking = h('p', { 'data-metric': 'tracking', text: 'no checkpoint yet' });
     this.initialSync = h('p', { 'data-metric': 'initial-sync', text: 'no pair yet' });
+    this.disk = h('p', { 'data-metric': 'disk', text: 'no checkpoint yet' });
     this.detection = h('p', { 'data-metric': 'detection', text: '' });
     this.modes = h('tbody');
     this.root = h(
@@ -104,6 +106,8 @@ export class Metrics {
       this.tracking,
       h('h3', { text: 'Initial sync (checkpoint #1 of the pair)' }),
       this.initialSync,
+      h('h3', { text: 'The disk (block replication)' }),
+      this.disk,
       h('h3', { text: 'Failure detection' }),
       this.detection,
       h('h3', { text: 'Last failover' }),
@@ -131,6 +135,8 @@ export class Metrics {
       ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}; median by mode: ${perMode(allCaptures.map((c) => ({ mode: modeOf(c), value: c.bytes })), formatBytes)}`
       : '';
     if (lastCapture) this.tracking.textContent = describeTracking(lastCapture, trace);
+    const disk = describeDisk(allCaptures);
+    if (disk) this.disk.textContent = disk;
     this.renderModes(trace);
     const sync = describeInitialSync(trace);
     if (sync) this.initialSync.textContent = sync;
@@ -236,9 +242,31 @@ function perMode(values: { mode: ModeName | undefined; value: number }[], format
 
 const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
+/** The disk part of the recent delta checkpoints: pages and bytes per checkpoint. */
+export function describeDisk(captures: readonly Capture[]): string | undefined {
+  const withDisk = captures.filter((c) => c.pages?.disk !== undefined);
+  const last = withDisk.at(-1);
+  if (!last?.pages || last.pages.disk === undefined) return undefined;
+  const written = withDisk.filter((c) => !c.pages?.diskWhole).map((c) => c.pages?.disk ?? 0);
+  const wrote = written.filter((n) => n > 0).length;
+  const page = (n: number) => `${n} page${n === 1 ? '' : 's'} (${formatBytes(n * DISK_PAGE_BYTES)})`;
+  const lastText = last.pages.diskWhole
+    ? `the whole disk: its ${page(last.pages.disk)} that are not all zeros, as the first checkpoint of a pair carries it`
+    : `${page(last.pages.disk)} the guest wrote since the checkpoint before`;
+  return (
+    `Checkpoint #${last.checkpoint} carried ${lastText}. ` +
+    (written.length === 0
+      ? ''
+      : `Over the last ${written.length} checkpoints: ${wrote} carried disk pages, median ${median(written)}, most ${Math.max(...written)} per checkpoint. `) +
+    'Each is a page of the disk v86 saw the guest write (the ledger\'s journal), copied from the disk itself: nothing scans the disk.'
+  );
+}
+
+const DISK_PAGE_BYTES = 4096;
+
 function describePath(capture: TraceEvent & { kind: 'capture' }): string {
-  if (capture.path === 'full') return '(the whole state: naive mode moves all of it every time)';
+  if (capture.path === 'full') return '(the whole state: naive mode moves all of it every time, the disk with it)';
   const pages = capture.pages;
-  const disk = pages?.disk === undefined ? '' : `, among them ${pages.disk} of the disk the guest wrote`;
+  const disk = pages?.disk === undefined ? '' : ` and ${pages.disk} disk pages${pages.diskWhole ? ' (the whole disk)' : ' the guest wrote'}`;
   return pages ? `(${pages.ram} RAM pages and ${pages.device} device pages changed since the last checkpoint${disk})` : '(changed pages)';
 }

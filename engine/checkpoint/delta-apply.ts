@@ -7,6 +7,8 @@
 // marked, where it tracks its writes, else every page that differs.
 // A secondary built from the booted snapshot holds the shared base: a first
 // delta may then carry only the RAM pages that differ from that snapshot.
+// The disk part is applied the same way, with undo; in compare mode the disk
+// pages the secondary wrote go back first (the VM kept them as they were).
 import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices, sameEntries } from './device-state.ts';
 import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
@@ -34,6 +36,7 @@ export class DeltaApplier {
   private staging: Region | undefined;
   private undo: Region | undefined;
   private undoDevice = new Uint8Array(0);
+  private undoDisk = new Uint8Array(0);
   private mirror: DeviceMirror | undefined;
   private tree: unknown;
   private staged: Staged | undefined;
@@ -45,7 +48,7 @@ export class DeltaApplier {
   /** Compare mode with write tracking: the pages the running secondary wrote since its last load (made on first use). */
   private marks: WriteMarks | null | undefined;
   /** How the last revert found the secondary's writes. */
-  lastRevert: { tracking: Tracking; pages: number } | undefined;
+  lastRevert: { tracking: Tracking; pages: number; diskPages?: number } | undefined;
   /** The checkpoint the VM holds whole (0: none yet). */
   holds = 0;
   /** While the VM's RAM is still the booted snapshot's (built from it, nothing loaded or run since): that RAM's checksum. */
@@ -109,10 +112,11 @@ export class DeltaApplier {
   /** `checkpoint`: the number vmstate-size gave it; the delta's own header must say the same. */
   stage(payload: ArrayBuffer, announced: number, checkpoint: number): 'ok' | { error: string } {
     this.staged = undefined;
-    // Every RAM page and the whole device block, with room for the lists.
-    const limit = 2 * this.access.ramBytes + MAX_DEVICE_BLOCK_BYTES;
+    // Every RAM page, the whole device block and the whole disk, with room for the lists.
+    const diskBytes = this.access.disk?.bytes ?? 0;
+    const limit = 2 * (this.access.ramBytes + diskBytes) + MAX_DEVICE_BLOCK_BYTES;
     if (announced > limit) return { error: `oversized: vmstate-size announced ${announced} bytes, more than the ${limit} a delta of this machine can take` };
-    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, holds: this.holds, baseRam: this.baseRam, checkpoint });
+    const header = checkDelta(payload, { announced, ramBytes: this.access.ramBytes, diskBytes, holds: this.holds, baseRam: this.baseRam, checkpoint });
     if ('error' in header) return header;
     this.staging = this.arena.ensure(this.staging, header.bytes);
     const memory = this.arena.bytes();
@@ -166,7 +170,7 @@ export class DeltaApplier {
     }
     const view = this.arena.bytes();
     const src = (this.staging as Region).offset;
-    const list = new Uint32Array(view.buffer, src + layout.listsOffset, header.ramPages + header.devicePages);
+    const list = new Uint32Array(view.buffer, src + layout.listsOffset, header.ramPages + header.devicePages + header.diskPages);
     const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;
 
     if (fromNothing) {
@@ -181,7 +185,10 @@ export class DeltaApplier {
       const { count, tracking } = this.marks
         ? this.marks.diff(shadow, ramOffset, revertList, revertOut, true, verify)
         : { count: this.kernels.diffPages(shadow, ramOffset, ramBytes / PAGE_BYTES, revertList, revertOut), tracking: 'scan' as const };
-      this.lastRevert = { tracking, pages: count };
+      this.lastRevert = { tracking, pages: count, ...(this.access.disk ? { diskPages: this.access.disk.revertWritten() } : {}) };
+    } else {
+      // The VM did not run since its last load: nothing of its own to put back, or to remember.
+      this.access.disk?.takeWritten();
     }
     // What is written next (this load) is not the VM's own writing: no marks see it.
     this.marks?.invalidate();
@@ -197,6 +204,8 @@ export class DeltaApplier {
       view.copyWithin(ramOffset + page, from, from + PAGE_BYTES);
       if (shadow !== undefined) view.copyWithin(shadow + page, from, from + PAGE_BYTES);
     }
+
+    this.writeDisk(header, list, layout.pagesOffset);
 
     // Device block: same, in the mirror the device arrays are rebuilt over. A
     // new pair or new buffer sizes start from a zero block, as the primary's
@@ -217,7 +226,7 @@ export class DeltaApplier {
     // the last load, when the VM has not run since.
     const held =
       patchInPlace && !diverged && Array.isArray(this.tree)
-        ? sameEntries(staged.tree as unknown[], this.tree, changedBuffers(mirror, list.subarray(header.ramPages), this.undoDevice))
+        ? sameEntries(staged.tree as unknown[], this.tree, changedBuffers(mirror, list.subarray(header.ramPages, header.ramPages + header.devicePages), this.undoDevice))
         : undefined;
     try {
       this.access.writeDevices(rebuildOver(staged.tree, mirror), held);
@@ -230,8 +239,37 @@ export class DeltaApplier {
     this.holds = header.checkpoint;
   }
 
+  /** The disk part: each page's old contents kept (where a rollback could use them), then overwritten. */
+  private writeDisk(header: DeltaHeader, list: Uint32Array, pagesOffset: number): void {
+    const { disk } = this.access;
+    if (!disk) return;
+    const contents = disk.contents();
+    const view = this.arena.bytes();
+    const first = header.ramPages + header.devicePages;
+    const keepUndo = header.base !== 0;
+    const undoBytes = header.diskWhole ? disk.bytes : header.diskPages * PAGE_BYTES;
+    if (keepUndo && this.undoDisk.byteLength < undoBytes) this.undoDisk = new Uint8Array(undoBytes);
+    if (header.diskWhole) {
+      if (keepUndo) this.undoDisk.set(contents);
+      contents.fill(0);
+    }
+    for (let k = 0; k < header.diskPages; k++) {
+      const at = (list[first + k] as number) * PAGE_BYTES;
+      if (keepUndo && !header.diskWhole) this.undoDisk.set(contents.subarray(at, at + PAGE_BYTES), k * PAGE_BYTES);
+      const from = (this.staging as Region).offset + pagesOffset + (first + k) * PAGE_BYTES;
+      contents.set(view.subarray(from, from + PAGE_BYTES), at);
+    }
+  }
+
   private rollBack(header: DeltaHeader, list: Uint32Array, mirror: DeviceMirror | undefined, patchedInPlace: boolean): void {
     if (header.base === 0 || !mirror) return; // nothing whole to go back to
+    const { disk } = this.access;
+    if (disk && header.diskWhole) disk.contents().set(this.undoDisk.subarray(0, disk.bytes));
+    else if (disk) {
+      const contents = disk.contents();
+      const first = header.ramPages + header.devicePages;
+      for (let k = 0; k < header.diskPages; k++) contents.set(this.undoDisk.subarray(k * PAGE_BYTES, (k + 1) * PAGE_BYTES), (list[first + k] as number) * PAGE_BYTES);
+    }
     const view = this.arena.bytes();
     const { ramOffset } = this.access;
     const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;

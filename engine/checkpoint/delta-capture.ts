@@ -10,10 +10,13 @@
 // capture are compared (still against the shadow, so the delta stays exact);
 // after a reset, or a write the tracking cannot see, one capture scans all of
 // RAM again and the next ones go back to the marks.
+// The disk part carries the disk pages the guest wrote since the last capture
+// (the VM marks them where it stores them); after a reset, a failed capture or
+// a rebuilt base, one capture sends every non-zero page of the disk instead.
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
 import { copyArray } from './device-state.ts';
 import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
-import type { MachineStateAccess } from './machine-state.ts';
+import type { GuestDisk, MachineStateAccess } from './machine-state.ts';
 import { copyOverZeros, zeroSparse } from './sparse-pages.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
 import { WriteMarks, type Tracking } from './write-marks.ts';
@@ -28,8 +31,10 @@ export interface CapturedDelta {
   base: number;
   ramPages: number;
   devicePages: number;
-  /** Pages of the guest's disk it wrote since the last capture (they travel in the device pages). */
+  /** Pages of the guest's disk in the disk part (undefined: the VM has no disk). */
   diskPages: number | undefined;
+  /** Whether the disk part is the whole disk (its non-zero pages), not what the guest wrote since the last capture. */
+  diskWhole: boolean;
   /** How the changed RAM pages were found: from the VM's write marks, or by comparing all of RAM. */
   tracking: Tracking;
   /** Where the capture's time went, in ms. */
@@ -43,6 +48,8 @@ export interface CaptureParts {
   ramMs: number;
   /** Comparing the device block with its shadow. */
   deviceDiffMs: number;
+  /** Copying the disk pages the guest wrote into the delta. */
+  diskMs: number;
   /** Checksumming the delta and copying it into the outgoing buffer. */
   packMs: number;
 }
@@ -96,6 +103,8 @@ export class DeltaCapture {
   allocations = 0;
   /** The VM's write marks, where it tracks its writes. */
   private readonly marks: WriteMarks | undefined;
+  /** The next disk part is the whole disk: the disk's marks do not say all it differs in from the base. */
+  private diskWhole = true;
 
   constructor(private readonly access: MachineStateAccess) {
     this.arena = new WasmArena(access.memory);
@@ -123,6 +132,9 @@ export class DeltaCapture {
     if (this.shadowZero) copyOverZeros(memory, ramOffset, this.shadow.offset, ramBytes);
     else memory.copyWithin(this.shadow.offset, ramOffset, ramOffset + ramBytes);
     this.marks?.arm(true);
+    // The secondary standing by holds the same disk: what the guest writes from here is what differs.
+    this.access.disk?.takeWritten();
+    this.diskWhole = false;
     return this.holdBase();
   }
 
@@ -138,6 +150,7 @@ export class DeltaCapture {
     if (!this.shadowZero) zeroSparse(memory, this.shadow.offset, this.access.ramBytes);
     write(memory, this.shadow.offset);
     this.marks?.invalidate();
+    this.diskWhole = true;
     return this.holdBase();
   }
 
@@ -172,6 +185,7 @@ export class DeltaCapture {
     }
     // The first capture compares all of RAM; it arms the marks for the next.
     this.marks?.invalidate();
+    this.diskWhole = true;
     zeroSparse(memory, this.shadow.offset, this.access.ramBytes);
     this.shadowZero = true;
     this.baseRam = undefined;
@@ -193,6 +207,11 @@ export class DeltaCapture {
     this.baseRam = undefined;
     this.onBase = 0;
     this.shadowZero = false;
+    const { disk } = access;
+    const diskWhole = this.diskWhole;
+    // Until this capture is done: one that fails took the disk's marks, and the next must send it whole.
+    this.diskWhole = true;
+    const diskList = disk ? (diskWhole ? nonZeroPages(disk) : disk.takeWritten()) : [];
     const before = access.memory.buffer;
     let flat = access.readDevices();
     const device = this.deviceBlock(flat.buffers.map((b) => b.byteLength));
@@ -202,8 +221,8 @@ export class DeltaCapture {
     this.meta = this.arena.ensure(this.meta, metaBytes);
     const ramPageCount = access.ramBytes / PAGE_BYTES;
     const devicePageCount = device.bytes / PAGE_BYTES;
-    this.lists = this.arena.ensure(this.lists, 4 * (ramPageCount + devicePageCount) + 16);
-    this.pages = this.arena.ensure(this.pages, access.ramBytes + device.bytes);
+    this.lists = this.arena.ensure(this.lists, 4 * (ramPageCount + devicePageCount + diskList.length) + 16);
+    this.pages = this.arena.ensure(this.pages, access.ramBytes + device.bytes + PAGE_BYTES * diskList.length);
     // Growing the memory (first capture, bigger buffers) detached the views into it.
     if (access.memory.buffer !== before) flat = access.readDevices();
     const memory = this.arena.bytes();
@@ -225,14 +244,33 @@ export class DeltaCapture {
     const ramMs = performance.now() - ramStart;
     const devicePages = kernels.diffPages(device.current.offset, device.shadow.offset, devicePageCount, lists + 4 * ramPages, pages + PAGE_BYTES * ramPages);
     const deviceDiffDone = performance.now();
+    // The disk lives outside this memory: its written pages are copied in after the others.
+    const sent = ramPages + devicePages;
+    if (disk) {
+      const contents = disk.contents();
+      new Uint32Array(memory.buffer, lists + 4 * sent, diskList.length).set(diskList);
+      diskList.forEach((page, k) => memory.set(contents.subarray(page * PAGE_BYTES, (page + 1) * PAGE_BYTES), pages + PAGE_BYTES * (sent + k)));
+    }
+    const diskDone = performance.now();
 
-    const counts = { bufferCount: device.lengths.length, jsonBytes, ramPages, devicePages };
+    const counts = { bufferCount: device.lengths.length, jsonBytes, ramPages, devicePages, diskPages: diskList.length };
     const layout = deltaLayout(counts);
     // Padding is summed too: it must be zero, not what an earlier capture left there.
     memory.fill(0, jsonAt + jsonBytes, meta + layout.listsOffset);
     const listBytes = layout.pagesOffset - layout.listsOffset;
-    memory.fill(0, lists + 4 * (ramPages + devicePages), lists + listBytes);
-    const header = { bytes: layout.bytes, checksum: 0, checkpoint, base: this.base, baseRam: onBase, ramBytes: access.ramBytes, deviceBytes: device.bytes, ...counts };
+    memory.fill(0, lists + 4 * (sent + diskList.length), lists + listBytes);
+    const header = {
+      bytes: layout.bytes,
+      checksum: 0,
+      checkpoint,
+      base: this.base,
+      baseRam: onBase,
+      ramBytes: access.ramBytes,
+      deviceBytes: device.bytes,
+      diskBytes: disk?.bytes ?? 0,
+      diskWhole: diskWhole ? 1 : 0,
+      ...counts,
+    };
     writeDeltaHeader(new DataView(memory.buffer, meta, DELTA_HEADER_BYTES), header);
 
     header.checksum = checksumOf(kernels, memory.buffer, this.lanes.offset, layout.bytes, [
@@ -250,8 +288,15 @@ export class DeltaCapture {
 
     const base = this.base;
     this.base = checkpoint;
-    const parts = { devicesMs: ramStart - started, ramMs, deviceDiffMs: deviceDiffDone - ramStart - ramMs, packMs: performance.now() - deviceDiffDone };
-    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, diskPages: this.access.disk?.takeWritten(), tracking, parts };
+    this.diskWhole = false;
+    const parts = {
+      devicesMs: ramStart - started,
+      ramMs,
+      deviceDiffMs: deviceDiffDone - ramStart - ramMs,
+      diskMs: diskDone - deviceDiffDone,
+      packMs: performance.now() - diskDone,
+    };
+    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, diskPages: disk ? diskList.length : undefined, diskWhole, tracking, parts };
   }
 
   // The device block keeps its layout from one checkpoint to the next; if the
@@ -280,4 +325,22 @@ export class DeltaCapture {
     // Headroom, so a delta a little larger than the last does not allocate again.
     return new ArrayBuffer(Math.ceil((bytes * 1.25) / 65536) * 65536);
   }
+}
+
+/** Every page of the disk that is not all zeros (its marks are forgotten: the whole disk goes). */
+function nonZeroPages(disk: GuestDisk): number[] {
+  disk.takeWritten();
+  const contents = disk.contents();
+  const words = new Uint32Array(contents.buffer, contents.byteOffset, contents.byteLength / 4);
+  const pages: number[] = [];
+  const perPage = PAGE_BYTES / 4;
+  for (let page = 0; page < words.length / perPage; page++) {
+    for (let k = page * perPage; k < (page + 1) * perPage; k++) {
+      if (words[k] !== 0) {
+        pages.push(page);
+        break;
+      }
+    }
+  }
+  return pages;
 }

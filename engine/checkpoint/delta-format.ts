@@ -1,6 +1,7 @@
 // The delta checkpoint format: what changed since the checkpoint the secondary
 // holds, as RAM pages, pages of the device block (v86's device state buffers
-// laid end to end) and the device state's JSON skeleton.
+// laid end to end), the device state's JSON skeleton and the disk pages the
+// guest wrote.
 //   header (64 bytes, u32 little-endian):
 //     0 magic 'CV8D' | 4 version | 8 bytes used | 12 checksum of [16, bytes)
 //     16 checkpoint | 20 base (checkpoint it applies on; 0: from nothing)
@@ -8,13 +9,15 @@
 //     36 device pages sent | 40 device buffer count | 44 JSON bytes
 //     48 shared base (checksum of the booted snapshot's RAM the delta applies
 //        on, with base 0; 0: none)
+//     52 disk bytes | 56 disk pages sent | 60 disk whole (1: the disk pages
+//        sent are every non-zero page of the disk, the rest is zero)
 //   meta: device buffer byte lengths (u32 each), JSON; padded to 16
-//   lists: page numbers, RAM then device, ascending (u32 each); padded to 16
+//   lists: page numbers, RAM then device then disk, ascending (u32 each); padded to 16
 //   pages: 4096 bytes each, in list order
 import { PAGE_BYTES } from './kernels.ts';
 
 export const DELTA_MAGIC = 0x44385643; // 'CV8D'
-export const DELTA_VERSION = 2;
+export const DELTA_VERSION = 3;
 export const DELTA_HEADER_BYTES = 64;
 /** No v86 device state comes near this; a bigger claim is corrupt or hostile. */
 export const MAX_DEVICE_BLOCK_BYTES = 64 * 1024 * 1024;
@@ -33,9 +36,13 @@ export interface DeltaHeader {
   devicePages: number;
   bufferCount: number;
   jsonBytes: number;
+  diskBytes: number;
+  diskPages: number;
+  /** 1: the disk pages sent are all its non-zero pages (the secondary zeroes the rest); 0: those written since `base`. */
+  diskWhole: number;
 }
 
-const FIELDS = ['magic', 'version', 'bytes', 'checksum', 'checkpoint', 'base', 'ramBytes', 'ramPages', 'deviceBytes', 'devicePages', 'bufferCount', 'jsonBytes', 'baseRam'] as const;
+const FIELDS = ['magic', 'version', 'bytes', 'checksum', 'checkpoint', 'base', 'ramBytes', 'ramPages', 'deviceBytes', 'devicePages', 'bufferCount', 'jsonBytes', 'baseRam', 'diskBytes', 'diskPages', 'diskWhole'] as const;
 
 export const align16 = (n: number): number => (n + 15) & ~15;
 
@@ -47,10 +54,10 @@ export interface DeltaLayout {
   bytes: number;
 }
 
-export function deltaLayout(h: Pick<DeltaHeader, 'bufferCount' | 'jsonBytes' | 'ramPages' | 'devicePages'>): DeltaLayout {
+export function deltaLayout(h: Pick<DeltaHeader, 'bufferCount' | 'jsonBytes' | 'ramPages' | 'devicePages' | 'diskPages'>): DeltaLayout {
   const jsonOffset = DELTA_HEADER_BYTES + 4 * h.bufferCount;
   const listsOffset = align16(jsonOffset + h.jsonBytes);
-  const pages = h.ramPages + h.devicePages;
+  const pages = h.ramPages + h.devicePages + h.diskPages;
   const pagesOffset = listsOffset + align16(4 * pages);
   return { jsonOffset, listsOffset, pagesOffset, bytes: pagesOffset + pages * PAGE_BYTES };
 }
@@ -83,6 +90,7 @@ export interface DeltaExpectation {
   /** Bytes vmstate-size announced. */
   announced: number;
   ramBytes: number;
+  diskBytes: number;
   /** The checkpoint this secondary holds: a delta must apply on it (or on nothing). */
   holds: number;
   /** The RAM checksum of the shared base this secondary holds untouched, if it does. */
@@ -117,11 +125,15 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
     devicePages: read('devicePages'),
     bufferCount: read('bufferCount'),
     jsonBytes: read('jsonBytes'),
+    diskBytes: read('diskBytes'),
+    diskPages: read('diskPages'),
+    diskWhole: read('diskWhole'),
   };
   if (h.bytes !== expect.announced) return { error: `delta header says ${h.bytes} bytes, vmstate-size announced ${expect.announced}` };
   if (h.checkpoint !== expect.checkpoint) return { error: `a delta of checkpoint ${h.checkpoint} arrived as checkpoint ${expect.checkpoint}` };
   if (h.bytes > payload.byteLength) return { error: `truncated: ${payload.byteLength} bytes arrived, vmstate-size announced ${h.bytes}` };
   if (h.ramBytes !== expect.ramBytes) return { error: `delta of a VM with ${h.ramBytes} bytes of RAM, this VM has ${expect.ramBytes}` };
+  if (h.diskBytes !== expect.diskBytes) return { error: `delta of a VM with a disk of ${h.diskBytes} bytes, this VM's disk has ${expect.diskBytes}` };
   if (h.base !== 0 && h.base !== expect.holds) {
     return { error: `delta applies on checkpoint ${h.base}, this secondary holds checkpoint ${expect.holds}` };
   }
@@ -132,13 +144,19 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
   if (h.ramPages > h.ramBytes / PAGE_BYTES) return { error: `delta lists ${h.ramPages} RAM pages, the VM has ${h.ramBytes / PAGE_BYTES}` };
   if (h.deviceBytes > MAX_DEVICE_BLOCK_BYTES || h.deviceBytes % PAGE_BYTES !== 0) return { error: `device block of ${h.deviceBytes} bytes is not plausible` };
   if (h.devicePages > h.deviceBytes / PAGE_BYTES) return { error: `delta lists ${h.devicePages} device pages, the block has ${h.deviceBytes / PAGE_BYTES}` };
+  if (h.diskPages > h.diskBytes / PAGE_BYTES) return { error: `delta lists ${h.diskPages} disk pages, the disk has ${h.diskBytes / PAGE_BYTES}` };
+  if (h.diskWhole > 1) return { error: `delta's disk-whole flag is ${h.diskWhole}, not 0 or 1` };
   if (h.bufferCount > MAX_DEVICE_BUFFERS) return { error: `delta lists ${h.bufferCount} device buffers` };
   const layout = deltaLayout(h);
   if (layout.bytes !== h.bytes) return { error: `delta parts add up to ${layout.bytes} bytes, its header says ${h.bytes}` };
   const lengths = new Uint32Array(payload, DELTA_HEADER_BYTES, h.bufferCount);
   if (deviceBlockLayout(lengths).bytes !== h.deviceBytes) return { error: `device buffers do not fill the ${h.deviceBytes}-byte device block` };
-  const lists = new Uint32Array(payload, layout.listsOffset, h.ramPages + h.devicePages);
-  const listError = checkAscending(lists.subarray(0, h.ramPages), h.ramBytes / PAGE_BYTES, 'RAM') ?? checkAscending(lists.subarray(h.ramPages), h.deviceBytes / PAGE_BYTES, 'device');
+  const lists = new Uint32Array(payload, layout.listsOffset, h.ramPages + h.devicePages + h.diskPages);
+  const deviceEnd = h.ramPages + h.devicePages;
+  const listError =
+    checkAscending(lists.subarray(0, h.ramPages), h.ramBytes / PAGE_BYTES, 'RAM') ??
+    checkAscending(lists.subarray(h.ramPages, deviceEnd), h.deviceBytes / PAGE_BYTES, 'device') ??
+    checkAscending(lists.subarray(deviceEnd), h.diskBytes / PAGE_BYTES, 'disk');
   return listError ? { error: listError } : h;
 }
 
@@ -148,7 +166,8 @@ export const hex = (n: number): string => n.toString(16).padStart(8, '0');
 function checkAscending(list: Uint32Array, limit: number, what: string): string | undefined {
   let previous = -1;
   for (const page of list) {
-    if (page <= previous || page >= limit) return `${what} page list is corrupt (page ${page} after ${previous}, limit ${limit})`;
+    if (page >= limit) return `${what} page list names page ${page}, past the end of the ${what} (${limit} pages)`;
+    if (page <= previous) return `${what} page list is corrupt (page ${page} after ${previous})`;
     previous = page;
   }
   return undefined;

@@ -22,11 +22,18 @@ export interface WriteTracker {
   wroteBehind(): void;
 }
 
-/** The guest's writes to its disk, counted where the VM stores them. */
-export interface DiskWrites {
-  readonly pageBytes: number;
-  /** Pages of the disk written since the last call (each once, however often). */
-  takeWritten(): number;
+/**
+ * The guest's disk, as the delta path sees it: its contents and the pages
+ * (PAGE_BYTES each) the guest wrote, seen where the VM stores them.
+ */
+export interface GuestDisk {
+  readonly bytes: number;
+  /** The contents, live. A full load may give the VM a new buffer: ask again each time. */
+  contents(): Uint8Array;
+  /** The pages the guest wrote since the last take or revert, ascending; forgets them. */
+  takeWritten(): number[];
+  /** Puts back what the guest wrote since the last take or revert (each page as before its first write), forgets it; returns how many pages. */
+  revertWritten(): number;
 }
 
 export interface MachineStateAccess {
@@ -44,6 +51,6 @@ export interface MachineStateAccess {
   writeDevices(tree: unknown, held?: ReadonlySet<number>): void;
   /** Write tracking, or why this VM has none (the delta path then compares all of RAM). */
   readonly writes: WriteTracker | { unavailable: string };
-  /** The guest disk's writes, where the VM has a disk. */
-  readonly disk?: DiskWrites | undefined;
+  /** The guest's disk, where the VM has one: it travels as the delta's disk part, not in the device state. */
+  readonly disk?: GuestDisk | undefined;
 }

@@ -40,11 +40,11 @@ export type TraceEvent =
       /** When the VM runs again: after vmstate-loaded (naive, strict) or right after this capture (speculative). */
       resumes: ResumePolicy;
       /** `disk`: 4 KiB pages of the guest's disk written since the last checkpoint (among the device pages). */
-      pages?: { ram: number; device: number; disk?: number };
+      pages?: { ram: number; device: number; disk?: number; diskWhole?: boolean };
       /** Delta path: changed RAM found from the VM's write marks, or by comparing all of it. */
       tracking?: 'write' | 'scan';
       /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, packed). */
-      parts?: { devicesMs: number; ramMs: number; deviceDiffMs: number; packMs: number };
+      parts?: { devicesMs: number; ramMs: number; deviceDiffMs: number; diskMs: number; packMs: number };
       /** Full path: the checksum over the whole state, in plain JS (the delta path's is a WebAssembly kernel, inside packMs). */
       checksumMs?: number;
     }
@@ -55,7 +55,7 @@ export type TraceEvent =
       loadMs: number;
       ok: boolean;
       /** Compare mode: the pages the running secondary wrote, put back first; found from its write marks or by comparing all of RAM. */
-      reverted?: { tracking: 'write' | 'scan'; pages: number };
+      reverted?: { tracking: 'write' | 'scan'; pages: number; diskPages?: number };
     }
   /**
    * What checkpoint 1 of a new pair builds on: the booted snapshot both sides

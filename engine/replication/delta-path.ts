@@ -54,7 +54,7 @@ export class DeltaSource implements StateSource {
     return {
       payload: d.payload,
       header: { bytes: d.bytes, checksum: d.checksum },
-      pages: { ram: d.ramPages, device: d.devicePages, ...(d.diskPages !== undefined ? { disk: d.diskPages } : {}) },
+      pages: { ram: d.ramPages, device: d.devicePages, ...(d.diskPages !== undefined ? { disk: d.diskPages, ...(d.diskWhole ? { diskWhole: true } : {}) } : {}) },
       tracking: d.tracking,
       parts: d.parts,
     };

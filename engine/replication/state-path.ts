@@ -14,7 +14,7 @@ export interface CapturedState {
   /** The driver adds what is not in the state (input position, started line). */
   header: Pick<VmstateHeader, 'bytes' | 'checksum'>;
   /** Pages sent (delta path): RAM and device block. */
-  pages?: { ram: number; device: number; disk?: number };
+  pages?: { ram: number; device: number; disk?: number; diskWhole?: boolean };
   /** Delta path: how the changed RAM pages were found. */
   tracking?: 'write' | 'scan';
   /** Delta path: where the capture's time went (RAM among it). */
@@ -69,6 +69,8 @@ export interface StateSink {
 export interface Revert {
   tracking: 'write' | 'scan';
   pages: number;
+  /** The disk pages the secondary wrote, put back as they were (undefined: no disk). */
+  diskPages?: number;
 }
 
 /** Makes each side's state path for a checkpoint mode; one per worker. */

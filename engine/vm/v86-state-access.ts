@@ -4,7 +4,8 @@
 // `set_state` (the CPU and device state that save_state serialises) and
 // `pack_memory` / `unpack_memory` (the RAM part of it, here switched off while
 // the rest is read or written), each device's `set_state` (skipped for a
-// device the VM holds already) and the VGA's `pixel_buffer` (left out).
+// device the VM holds already), the VGA's `pixel_buffer` (left out) and the
+// IDE disk's buffer (left out, its own part of the delta: v86-disk.ts).
 // openStateAccess() checks each one and probes the state shape; when anything
 // differs it says what, and the engine falls back to v86's public save_state /
 // restore_state.
@@ -12,7 +13,7 @@
 import type { V86 } from 'v86';
 import { DeviceStateReader } from '../checkpoint/device-state.ts';
 import type { MachineStateAccess, WriteTracker } from '../checkpoint/machine-state.ts';
-import { trackDiskWrites } from './disk-writes.ts';
+import { openV86Disk } from './v86-disk.ts';
 
 interface CpuInternals {
   devices?: { vga?: { pixel_buffer?: unknown }; ide?: { primary?: { master?: { buffer?: { byteLength?: unknown; set?: unknown } } } } };
@@ -126,7 +127,9 @@ export function openStateAccess(
   // (src/vga.js set_state, complete_replot). Not sending it takes it out of
   // every checkpoint's copy and compare.
   const pixels = cpu.devices?.vga?.pixel_buffer;
-  const devices = new DeviceStateReader(new Set(pixels instanceof Uint8Array ? [pixels] : []));
+  // The disk travels as the delta's disk part (engine/vm/v86-disk.ts).
+  const disk = openV86Disk(cpu, diskBytes);
+  const devices = new DeviceStateReader(new Set([...(pixels instanceof Uint8Array ? [pixels] : []), ...(disk ? [disk.stateObject] : [])]));
   const noRam = withoutRam(cpu);
   // The state must still be the array whose RAM lives at the indices above.
   const probe = noRam(() => getState.call(cpu));
@@ -143,6 +146,6 @@ export function openStateAccess(
     readDevices: () => noRam(() => devices.read(cpu)),
     writeDevices: (tree, held = new Set()) => noRam(() => load(tree, held)),
     writes: trackerFor(mem8.byteOffset),
-    disk: trackDiskWrites(cpu, diskBytes),
+    disk: disk?.disk,
   };
 }

@@ -12,7 +12,11 @@ import { ask, audited, startCluster, TEST_REPLICATION } from '../support/cluster
 import { killPrimaryAt, STAGES } from '../support/scenarios.ts';
 import { readDelta, replaceDeviceJson, reseal } from '../support/wire.ts';
 import { GUEST_CONFIG } from '../../engine/vm/guest-config.ts';
+import { DELTA_VERSION } from '../../engine/checkpoint/delta-format.ts';
 import { PEER_BUSY_MS } from '../../engine/replication/config.ts';
+
+/** The machine a delta checkpoint of the guest is for. */
+const GUEST_MACHINE = { ramBytes: GUEST_CONFIG.memoryBytes, diskBytes: GUEST_CONFIG.diskBytes };
 
 let cluster: ColoCluster<VmHandle> | undefined;
 afterEach(() => {
@@ -321,12 +325,12 @@ describe('bad input on the wire', () => {
   it('strict: a delta of another format version is refused by its header', async () => {
     const c = await start(
       tamperVmstate((m) => {
-        new DataView(m.payload as ArrayBuffer).setUint32(4, 1, true);
+        new DataView(m.payload as ArrayBuffer).setUint32(4, DELTA_VERSION - 1, true);
         return m;
       }),
       'strict',
     );
-    await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: delta format version 1, this build reads version 2/);
+    await expectCleanStop(c, new RegExp(`^vmstate of checkpoint \\d+ refused: delta format version ${DELTA_VERSION - 1}, this build reads version ${DELTA_VERSION}`));
   });
 
   it('a wrong checkpoint number ends replication with both numbers named', async () => {
@@ -389,10 +393,10 @@ describe('bad input on the wire', () => {
 
   const tamperDelta = (change: (payload: ArrayBuffer, delta: ReturnType<typeof readDelta>) => void, needsRamPages = false) =>
     tamperVmstateWhere(
-      (m) => !needsRamPages || readDelta(m.payload as ArrayBuffer, announced(m), GUEST_CONFIG.memoryBytes, m.checkpoint as number).ramPages > 0,
+      (m) => !needsRamPages || readDelta(m.payload as ArrayBuffer, announced(m), GUEST_MACHINE, m.checkpoint as number).ramPages > 0,
       (m) => {
         const payload = m.payload as ArrayBuffer;
-        change(payload, readDelta(payload, announced(m), GUEST_CONFIG.memoryBytes, m.checkpoint as number));
+        change(payload, readDelta(payload, announced(m), GUEST_MACHINE, m.checkpoint as number));
         return { ...m, header: { ...(m.header as object), checksum: reseal(payload, announced(m)) } };
       },
     );
@@ -402,7 +406,7 @@ describe('bad input on the wire', () => {
     [
       'a page index past guest memory',
       (p: ArrayBuffer, d: ReturnType<typeof readDelta>) => new DataView(p).setUint32(d.layout.listsOffset, 0x7fffffff, true),
-      /^vmstate of checkpoint \d+ refused: RAM page list is corrupt \(page 2147483647 after -1, limit 20480\)$/,
+      /^vmstate of checkpoint \d+ refused: RAM page list names page 2147483647, past the end of the RAM \(20480 pages\)$/,
     ],
     ['another memory size', (p: ArrayBuffer) => new DataView(p).setUint32(24, 40 * 1024 * 1024, true), /^vmstate of checkpoint \d+ refused: delta of a VM with 41943040 bytes of RAM, this VM has 83886080$/],
     [
@@ -553,6 +557,31 @@ describe('compare mode (colo-compare)', () => {
     expect(await ask(c, { op: 'add', amount: 3 }, 10_000)).toMatch(/ ok 5$/);
     expect(compares(c).at(-1)?.verdict).toBe('match');
     expect(forcedCheckpoints(c)).toHaveLength(1);
+    expect(await audited(c)).toEqual([]);
+  });
+
+  it('a diverging request: what the running secondary wrote to its disk is gone once the checkpoint applies', async () => {
+    const c = await startComparing(60_000);
+    await ask(c, { op: 'add', amount: 2 }, 10_000);
+    // A write only the secondary makes, to a disk page the primary never writes (past the journal's first records).
+    const page = 40;
+    const secondary = c.secondary;
+    if (!secondary) throw new Error('no secondary');
+    await secondary.shell(`printf secondary-only|dd of=/dev/sda bs=4k seek=${page} conv=fsync`);
+    // From the disk itself, the page cache dropped first (commands short: the console wraps long lines).
+    const onDisk = async () => {
+      await secondary.shell('echo 3 > /proc/sys/vm/drop_caches');
+      return secondary.shell('grep -c secondary-only /dev/sda');
+    };
+    expect(await onDisk()).toBe('1\n');
+    const loadsBefore = c.trace.filter((e) => e.kind === 'load').length;
+    await ask(c, { op: 'rand' }, 20_000);
+    await c.waitFor(() => c.status.primary?.phase === 'idle' && forcedCheckpoints(c).length === 1, 10_000, 'the mismatch checkpoint');
+    const load = c.trace.filter((e): e is TraceEvent & { kind: 'load' } => e.kind === 'load').slice(loadsBefore).at(-1);
+    // The secondary put back its own disk writes (the page above, its own journal records) before the checkpoint applied.
+    expect(load?.reverted?.diskPages).toBeGreaterThanOrEqual(2);
+    // The page is the primary's again: all zeros.
+    expect(await onDisk()).toBe('0\n');
     expect(await audited(c)).toEqual([]);
   });
 

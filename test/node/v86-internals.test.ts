@@ -195,7 +195,7 @@ function changedPages(now: Buffer, before: Buffer | undefined): number[] {
 
 /** The RAM pages a delta carries: their numbers, and each page's bytes. */
 function ramPagesOf(delta: CapturedDelta, ramBytes: number, holds: number): { page: number; bytes: Buffer }[] {
-  const header = checkDelta(delta.payload, { announced: delta.bytes, ramBytes, holds, checkpoint: holds + 1 });
+  const header = checkDelta(delta.payload, { announced: delta.bytes, ramBytes, diskBytes: 0, holds, checkpoint: holds + 1 });
   if ('error' in header) throw new Error(`delta: ${header.error}`);
   expect(header.ramPages).toBe(delta.ramPages);
   const layout = deltaLayout(header);

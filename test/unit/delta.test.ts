@@ -3,12 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
 import { DeltaCapture, MissedWritesError } from '../../engine/checkpoint/delta-capture.ts';
-import { DELTA_HEADER_BYTES } from '../../engine/checkpoint/delta-format.ts';
+import { checkDelta, deltaLayout, DELTA_HEADER_BYTES, DELTA_VERSION } from '../../engine/checkpoint/delta-format.ts';
 import { DeviceStateReader, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
 import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
-import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
+import type { GuestDisk, MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 import { DeltaSink, DeltaSource } from '../../engine/replication/delta-path.ts';
 import { machineStatePaths } from '../../engine/worker/state-paths.ts';
+import { openV86Disk } from '../../engine/vm/v86-disk.ts';
+import { reseal } from '../support/wire.ts';
 
 const RAM_BYTES = 256 * PAGE_BYTES;
 const RAM_OFFSET = 65536;
@@ -22,6 +24,27 @@ class FakeDevice {
   }
 }
 
+/** v86's SyncBuffer as it is (src/buffer.js): the IDE disk's contents, written through `set`. */
+class FakeSyncBuffer {
+  buffer: ArrayBuffer;
+  constructor(public byteLength: number) {
+    this.buffer = new ArrayBuffer(byteLength);
+  }
+  set(start: number, slice: Uint8Array, done: () => void): void {
+    new Uint8Array(this.buffer, start, slice.byteLength).set(slice);
+    done();
+  }
+  get_state(): unknown[] {
+    return [this.byteLength, new Uint8Array(this.buffer)];
+  }
+  set_state(state: [number, Uint8Array]): void {
+    this.byteLength = state[0];
+    this.buffer = state[1].slice().buffer;
+  }
+}
+
+const DISK_BYTES = 16 * PAGE_BYTES;
+
 class FakeMachine implements MachineStateAccess {
   readonly memory = new WebAssembly.Memory({ initial: (RAM_OFFSET + RAM_BYTES) / 65536 });
   readonly ramOffset = RAM_OFFSET;
@@ -30,6 +53,21 @@ class FakeMachine implements MachineStateAccess {
   failNextWrite = false;
   deviceWrites = 0;
   writes: WriteTracker | { unavailable: string } = { unavailable: 'this fake does not track writes' };
+  /** The guest's disk as v86 keeps it, seen through the engine's wrapper of it. */
+  readonly sync = new FakeSyncBuffer(DISK_BYTES);
+  readonly disk: GuestDisk;
+  constructor() {
+    const opened = openV86Disk({ devices: { ide: { primary: { master: { buffer: this.sync } } } } }, DISK_BYTES);
+    if (!opened) throw new Error('the fake disk was not taken for a v86 disk');
+    this.disk = opened.disk;
+  }
+  /** The guest writes `bytes` to its disk at `at`, as v86's IDE does. */
+  writeDisk(at: number, bytes: number[]): void {
+    this.sync.set(at, new Uint8Array(bytes), () => {});
+  }
+  diskBytes(): Buffer {
+    return Buffer.from(this.sync.buffer);
+  }
 
   ram(): Uint8Array {
     return new Uint8Array(this.memory.buffer, RAM_OFFSET, RAM_BYTES);
@@ -80,6 +118,7 @@ function expectSame(primary: FakeMachine, secondary: FakeMachine): void {
   expect(secondary.device.registers).toEqual(primary.device.registers);
   expect(secondary.device.screen).toEqual(primary.device.screen);
   expect(secondary.device.mode).toBe(primary.device.mode);
+  expect(secondary.diskBytes().equals(primary.diskBytes())).toBe(true);
 }
 
 /** Marks by hand what a tracking VM would mark; counts re-arms. */
@@ -189,8 +228,8 @@ describe('delta checkpoints', () => {
     const corrupt = send(capture, applier, 2, (bytes) => bytes.set([(bytes.at(-1) ?? 0) ^ 1], bytes.length - 1));
     expect(corrupt.verdict).toEqual({ error: expect.stringMatching(/^checksum mismatch/) });
     const version = capture.capture(3);
-    new DataView(version.payload).setUint32(4, 3, true);
-    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({ error: 'delta format version 3, this build reads version 2' });
+    new DataView(version.payload).setUint32(4, DELTA_VERSION + 1, true);
+    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({ error: `delta format version ${DELTA_VERSION + 1}, this build reads version ${DELTA_VERSION}` });
     const truncated = capture.capture(4);
     expect(applier.stage(truncated.payload.slice(0, truncated.bytes - 10), truncated.bytes, 4)).toEqual({
       error: `truncated: ${truncated.bytes - 10} bytes arrived, vmstate-size announced ${truncated.bytes}`,
@@ -272,7 +311,7 @@ describe('delta checkpoints', () => {
     const delta = capture.capture(2);
     expect(applier.stage(delta.payload, delta.bytes, 2)).toBe('ok');
     applier.apply(true, true);
-    expect(applier.lastRevert).toEqual({ tracking: 'write', pages: 2 });
+    expect(applier.lastRevert).toEqual({ tracking: 'write', pages: 2, diskPages: 0 });
     expectSame(primary, secondary);
 
     // A write the marks missed: verify mode names it (and puts it back); without it, it would stay.
@@ -296,10 +335,12 @@ describe('delta checkpoints', () => {
     expect(capture.heldBase).toBe(ram);
     tracker.write(100 * PAGE_BYTES + 5, 9);
     tracker.write(7 * PAGE_BYTES, 0);
+    // The disk too: both hold the snapshot's, and only what the primary wrote since differs.
+    primary.writeDisk(5 * PAGE_BYTES + 2, [1, 2, 3]);
     expect(capture.reset(true)).toBe(true);
     const first = send(capture, applier, 1);
     expect(first.verdict).toBe('ok');
-    expect(first.delta).toMatchObject({ base: 0, ramPages: 2, devicePages: 1, tracking: 'write' });
+    expect(first.delta).toMatchObject({ base: 0, ramPages: 2, devicePages: 1, diskPages: 1, diskWhole: false, tracking: 'write' });
     expectSame(primary, secondary);
     // Neither side holds the snapshot any more: a later pair gets a full copy.
     expect(capture.heldBase).toBeUndefined();
@@ -391,7 +432,7 @@ describe('delta checkpoints', () => {
     primary.ram()[3] = 7;
     capture.adoptBase();
     const midPair = new DeltaSource(capture, options, image);
-    return midPair.capture(1).then((first) => expect(first.pages).toEqual({ ram: 40, device: 1 }));
+    return midPair.capture(1).then((first) => expect(first.pages).toEqual({ ram: 40, device: 1, disk: 0, diskWhole: true }));
   });
 
   it('marks kept since the base are not trusted once RAM was loaded behind them or another map took the marking', () => {
@@ -456,5 +497,135 @@ describe('delta checkpoints', () => {
     const flat = new DeviceStateReader(new Set([device.registers])).read(device);
     expect((flat.tree as unknown[])[1]).toBeNull();
     expect(flat.buffers.map((b) => b.byteLength)).toEqual([device.screen.byteLength]);
+  });
+});
+
+describe('the disk part of a delta', () => {
+  it('the first carries every non-zero disk page, the next only the pages the guest wrote; the secondary\'s disk ends equal', () => {
+    const { primary, secondary, capture, applier } = pair();
+    primary.writeDisk(0, [7]);
+    primary.writeDisk(9 * PAGE_BYTES + 100, [8, 9]);
+    // Junk on the standby's disk does not survive the first checkpoint.
+    secondary.diskBytes().fill(0);
+    secondary.writeDisk(3 * PAGE_BYTES, [0xee]);
+    const first = send(capture, applier, 1);
+    expect(first.delta).toMatchObject({ diskPages: 2, diskWhole: true });
+    expectSame(primary, secondary);
+
+    // A write across a page boundary marks both pages; a page written twice travels once; one written with zeros still travels.
+    primary.writeDisk(2 * PAGE_BYTES - 2, [1, 2, 3, 4]);
+    primary.writeDisk(2 * PAGE_BYTES + 10, [5]);
+    primary.writeDisk(9 * PAGE_BYTES + 100, [0, 0]);
+    const second = send(capture, applier, 2);
+    expect(second.delta).toMatchObject({ diskPages: 3, diskWhole: false });
+    const header = checkDelta(second.delta.payload, { announced: second.delta.bytes, ramBytes: RAM_BYTES, diskBytes: DISK_BYTES, holds: 1, checkpoint: 2 });
+    if ('error' in header) throw new Error(header.error);
+    const layout = deltaLayout(header);
+    const first_ = header.ramPages + header.devicePages;
+    expect([...new Uint32Array(second.delta.payload, layout.listsOffset + 4 * first_, header.diskPages)]).toEqual([1, 2, 9]);
+    expectSame(primary, secondary);
+    // Nothing written, nothing sent; RAM and devices are unaffected by the disk part.
+    expect(send(capture, applier, 3).delta).toMatchObject({ diskPages: 0 });
+    expectSame(primary, secondary);
+  });
+
+  it('the disk is left out of the device state, and a load of a device state without it leaves the disk alone', () => {
+    const machine = new FakeMachine();
+    const opened = openV86Disk({ devices: { ide: { primary: { master: { buffer: machine.sync } } } } }, DISK_BYTES);
+    machine.writeDisk(0, [5]);
+    const flat = new DeviceStateReader(new Set([opened?.stateObject ?? {}])).read({ get_state: () => [1, machine.sync] });
+    expect(flat.tree).toEqual([1, null]);
+    expect(flat.buffers).toEqual([]);
+    const before = machine.sync.buffer;
+    machine.sync.set_state(null as unknown as [number, Uint8Array]);
+    expect(machine.sync.buffer).toBe(before);
+    // A full state (v86's own restore_state) still replaces it, and the wrapper reads the new contents.
+    const whole = new Uint8Array(DISK_BYTES).fill(3);
+    machine.sync.set_state([DISK_BYTES, whole]);
+    expect(machine.disk.contents()[0]).toBe(3);
+    // A disk whose size is not whole pages, or that is not the size the VM was built with, is not taken.
+    expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new FakeSyncBuffer(1000) } } } } }, 1000)).toBeUndefined();
+    expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new FakeSyncBuffer(DISK_BYTES) } } } } }, 2 * DISK_BYTES)).toBeUndefined();
+  });
+
+  it('a disk part naming a page past the disk, or cut short, is refused by name; the secondary keeps its last checkpoint, disk and all', () => {
+    const { primary, secondary, capture, applier } = pair();
+    primary.writeDisk(PAGE_BYTES, [1]);
+    send(capture, applier, 1);
+    const diskBefore = secondary.diskBytes();
+    const ramBefore = Buffer.from(secondary.ram());
+    primary.writeDisk(4 * PAGE_BYTES, [2]);
+    primary.ram()[2 * PAGE_BYTES] = 0x42;
+
+    const past = capture.capture(2);
+    const header = checkDelta(past.payload, { announced: past.bytes, ramBytes: RAM_BYTES, diskBytes: DISK_BYTES, holds: 1, checkpoint: 2 });
+    if ('error' in header) throw new Error(header.error);
+    const diskListAt = deltaLayout(header).listsOffset + 4 * (header.ramPages + header.devicePages);
+    new DataView(past.payload).setUint32(diskListAt, DISK_BYTES / PAGE_BYTES, true);
+    reseal(past.payload, past.bytes);
+    expect(applier.stage(past.payload, past.bytes, 2)).toEqual({ error: `disk page list names page 16, past the end of the disk (16 pages)` });
+    // More disk pages than the disk has.
+    new DataView(past.payload).setUint32(56, 17, true);
+    reseal(past.payload, past.bytes);
+    expect(applier.stage(past.payload, past.bytes, 2)).toEqual({ error: 'delta lists 17 disk pages, the disk has 16' });
+    // A disk of another size.
+    const foreign = new DeltaApplier(Object.assign(new FakeMachine(), { disk: undefined }));
+    expect(foreign.stage(past.payload, past.bytes, 2)).toEqual({ error: `delta of a VM with a disk of ${DISK_BYTES} bytes, this VM's disk has 0` });
+
+    // Cut short in its last (disk) page: the pages the header counts did not all arrive.
+    primary.writeDisk(5 * PAGE_BYTES, [3]);
+    const cut = capture.capture(3);
+    expect(cut.diskPages).toBe(1);
+    expect(applier.stage(cut.payload.slice(0, cut.bytes - 100), cut.bytes, 3)).toEqual({
+      error: `truncated: ${cut.bytes - 100} bytes arrived, vmstate-size announced ${cut.bytes}`,
+    });
+    expect(secondary.diskBytes().equals(diskBefore)).toBe(true);
+    expect(Buffer.from(secondary.ram()).equals(ramBefore)).toBe(true);
+    expect(applier.holds).toBe(1);
+  });
+
+  it('when the VM refuses the device state, the disk pages go back with RAM', () => {
+    const { primary, secondary, capture, applier } = pair();
+    primary.writeDisk(PAGE_BYTES, [1]);
+    send(capture, applier, 1);
+    const diskBefore = secondary.diskBytes();
+    primary.writeDisk(PAGE_BYTES, [9]);
+    primary.writeDisk(6 * PAGE_BYTES, [9]);
+    const delta = capture.capture(2);
+    expect(applier.stage(delta.payload, delta.bytes, 2)).toBe('ok');
+    secondary.failNextWrite = true;
+    expect(() => applier.apply()).toThrow(/the VM still holds checkpoint 1/);
+    expect(secondary.diskBytes().equals(diskBefore)).toBe(true);
+  });
+
+  it('compare mode: the disk pages the running secondary wrote are put back before the checkpoint applies', () => {
+    const { primary, secondary, capture, applier } = pair();
+    primary.writeDisk(PAGE_BYTES, [1]);
+    send(capture, applier, 1);
+    applier.keepShadow();
+    // The secondary runs: it journals a reply of its own (a diverging request) on a page the primary does not write.
+    secondary.writeDisk(3 * PAGE_BYTES, [0x51, 0x52]);
+    secondary.writeDisk(PAGE_BYTES + 1, [0x53]);
+    primary.writeDisk(2 * PAGE_BYTES, [4]);
+    const delta = capture.capture(2);
+    expect(applier.stage(delta.payload, delta.bytes, 2)).toBe('ok');
+    applier.apply(true);
+    expect(applier.lastRevert).toMatchObject({ diskPages: 2 });
+    expectSame(primary, secondary);
+    expect(secondary.diskBytes()[3 * PAGE_BYTES]).toBe(0);
+  });
+
+  it('a capture that failed leaves the next one to send the whole disk', () => {
+    const { primary, secondary, tracker, capture, applier } = trackedPair();
+    primary.writeDisk(PAGE_BYTES, [1]);
+    send(capture, applier, 1);
+    primary.writeDisk(7 * PAGE_BYTES, [2]);
+    tracker.write(9 * PAGE_BYTES + 1, 0x77, false);
+    expect(() => capture.capture(2, { writeTracking: true, verify: true })).toThrow(MissedWritesError);
+    // The failed capture took the disk's marks; what comes next is a new start, as after a failed checkpoint.
+    capture.reset();
+    const next = send(capture, new DeltaApplier(secondary), 1);
+    expect(next.delta).toMatchObject({ diskWhole: true, diskPages: 2 });
+    expectSame(primary, secondary);
   });
 });
