@@ -15,6 +15,7 @@ import { zeroSparselyOnce } from './v86-sparse-zero.ts';
 import { keepTscExact } from './v86-tsc.ts';
 import { loadStateInPlace } from './v86-state-load.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
+import { armReboot } from './v86-reboot.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
@@ -94,6 +95,8 @@ export class GuestMachine implements MachineApi {
   private tracker: V86WriteTracker | { unavailable: string } | undefined;
   /** Where start() read the assets from. */
   private assetBase: string | undefined;
+  /** armReboot() done or under way. */
+  private rebootArmed: Promise<void> | undefined;
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
@@ -254,6 +257,26 @@ export class GuestMachine implements MachineApi {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     if (port === CLIENT_PORT) this.clientInput.append(bytes, at);
     this.vm().serial_send_bytes(port, bytes);
+  }
+
+  async armReboot(): Promise<void> {
+    if (this.rebootArmed) return this.rebootArmed;
+    const assetBase = this.assetBase;
+    if (assetBase === undefined) throw new Error('machine: not started');
+    this.rebootArmed = (async () => {
+      const source = this.openSource(assetBase);
+      const manifest = await readManifest(source);
+      const [bzimage, initrd] = await Promise.all([readVerified(source, manifest, GUEST_CONFIG.files.kernel), readVerified(source, manifest, GUEST_CONFIG.files.initrd)]);
+      const cpu = (this.vm() as unknown as { v86?: { cpu?: object } }).v86?.cpu ?? {};
+      // The kernel's copies go into RAM behind the write tracking's back.
+      const why = armReboot(cpu, { bzimage, initrd, cmdline: GUEST_CONFIG.cmdline }, () => {
+        if (this.tracker && 'wroteBehind' in this.tracker) this.tracker.wroteBehind();
+      });
+      if (why) throw new Error(`machine: cannot reboot the guest: ${why}`);
+    })();
+    // A failed attempt may be tried again.
+    this.rebootArmed.catch(() => (this.rebootArmed = undefined));
+    return this.rebootArmed;
   }
 
   /** Stream position up to which the guest has read the client's input (the rest waits in the UART). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GUEST_CONFIG, type AssetManifest } from '../../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT } from '../../engine/vm/guest-protocol.ts';
+import { LEDGER_READY, REBOOT_GUEST, SHELL_PROMPT } from '../../engine/vm/guest-protocol.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import { ASSETS_DIR, alteredAssets, flipByte } from '../support/assets.ts';
 
@@ -63,6 +63,29 @@ describe('starting from the booted snapshot', () => {
       expect(now).toBeGreaterThan(last);
       last = now;
     }
+  });
+
+  it('reboots: the kernel boots afresh, and the ledger comes back from its journal with its total and replies', async () => {
+    const vm = spawn();
+    await vm.start({ mode: 'snapshot', assetBase: ASSETS_DIR });
+    expect(await vm.ledger('r1', 'add 40')).toBe('r1 ok 40');
+    expect(await vm.ledger('r2', 'add 2')).toBe('r2 ok 42');
+    const bootsBefore = vm.transcript(0).split('Linux version').length;
+    await vm.machine.armReboot();
+    const from = vm.transcriptEnd(1);
+    await vm.machine.sendSerial(0, `${REBOOT_GUEST}\n`);
+    await vm.waitForOutput(1, LEDGER_READY, BOOT_TIMEOUT_MS, from);
+    // The kernel printed its banner again: a boot, not a restart of the ledger.
+    expect(vm.transcript(0).split('Linux version').length).toBe(bootsBefore + 1);
+    expect(vm.transcript(0)).toContain('ledger: ready (2 replies from the journal, total 42)');
+    expect(await vm.ledger('r3', 'add 1')).toBe('r3 ok 43');
+    expect(await vm.ledger('r1', 'add 40')).toBe('r1 ok 40');
+    // And again: the ROM and the copies are put back at every reset.
+    const again = vm.transcriptEnd(1);
+    await vm.machine.armReboot();
+    await vm.machine.sendSerial(0, `${REBOOT_GUEST}\n`);
+    await vm.waitForOutput(1, LEDGER_READY, BOOT_TIMEOUT_MS, again);
+    expect(await vm.ledger('r4', 'get')).toBe('r4 ok 43');
   });
 
   it('moves a saved state into a second VM, which continues the ledger with the same total', async () => {
