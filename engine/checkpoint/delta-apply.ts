@@ -318,10 +318,19 @@ function newMirror(lengths: number[]): DeviceMirror {
   return { lengths, offsets, block: new Uint8Array(bytes) };
 }
 
+/**
+ * The state to load, its arrays copied out of the mirror. v86 gives each
+ * array of a loaded state an ArrayBuffer of its own (src/state.js slices them
+ * apart), and its devices rely on that: the IDE keeps `data` and views all of
+ * `data.buffer` as 16 and 32 bits (over the mirror, its PIO read garbage: a
+ * rebooted guest found no disk), the SB16 likewise, and a device that keeps
+ * an array and runs would write into the mirror, which must stay the
+ * checkpoint's. The copies are small: the disk is not among them.
+ */
 function rebuildOver(tree: unknown, mirror: DeviceMirror): unknown {
   return rebuildDevices(tree, (id) => {
     const offset = mirror.offsets[id] as number;
-    return mirror.block.subarray(offset, offset + (mirror.lengths[id] as number));
+    return mirror.block.slice(offset, offset + (mirror.lengths[id] as number));
   });
 }
 

@@ -78,9 +78,12 @@ class FakeMachine implements MachineStateAccess {
   }
   /** What each load said the VM held already. */
   held: (ReadonlySet<number> | undefined)[] = [];
+  /** Each loaded state, as the VM was handed it. */
+  loaded: unknown[] = [];
   writeDevices(tree: unknown, held?: ReadonlySet<number>): void {
     this.deviceWrites++;
     this.held.push(held);
+    this.loaded.push(tree);
     if (this.failNextWrite) {
       this.failNextWrite = false;
       throw new Error('device refused');
@@ -245,6 +248,24 @@ describe('delta checkpoints', () => {
     expect(() => applier.apply()).toThrow('nothing staged');
     expect(Buffer.from(secondary.ram()).equals(before)).toBe(true);
     expect(applier.holds).toBe(1);
+  });
+
+  it('hands the VM each device array in an ArrayBuffer of its own, as v86 does (its IDE views all of data.buffer), never the mirror', () => {
+    const { primary, secondary, capture, applier } = pair();
+    send(capture, applier, 1);
+    primary.device.registers[1] = 77;
+    send(capture, applier, 2);
+    const [first, second] = secondary.loaded as [[number, [number, Int32Array, Uint8Array]], [number, [number, Int32Array, Uint8Array]]];
+    for (const array of [first[1][1], first[1][2], second[1][1], second[1][2]]) {
+      expect(array.byteOffset).toBe(0);
+      expect(array.buffer.byteLength).toBe(array.byteLength);
+    }
+    // A device that kept its array and wrote into it (it ran) leaves the next load unaffected.
+    first[1][2].fill(0x99);
+    second[1][2].fill(0x99);
+    primary.device.registers[1] = 78;
+    send(capture, applier, 3);
+    expectSame(primary, secondary);
   });
 
   it('when the VM refuses the device state, RAM and devices go back to the checkpoint it held', () => {
