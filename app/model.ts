@@ -22,6 +22,8 @@ export interface PcModel {
     instructionCount(): Promise<number>;
     textScreen(): Promise<string[]>;
     memoryUse(): Promise<MemoryUse>;
+    /** From now on the guest's reboot boots its kernel afresh (fetches it the first time). */
+    armReboot(): Promise<void>;
   };
 }
 

@@ -49,9 +49,9 @@ const STEPS: TourStep[] = [
     text: 'A reply is released only after vmstate-received of the checkpoint that covers it. So whatever the client has seen, the secondary already holds: a failover can never take it back.',
   },
   {
-    target: '[data-action="restart-ledger"]',
-    title: 'A disk that survives too',
-    text: 'The ledger writes every reply to a journal on its PC’s disk and syncs it before the reply leaves. The disk is part of the PC’s state, so each checkpoint carries the disk pages written since the last one with the RAM pages (the ladder counts them), and a failover keeps the journal exactly as far as the checkpoint covers. “Restart the ledger” ends it on the serving PC: it comes back from its journal, with the same total and the same replies.',
+    target: '[data-action="reboot-guest"]',
+    title: 'Block replication: a disk that survives too',
+    text: 'The ledger writes every reply to a journal on its PC’s disk and syncs it before the reply leaves. The disk is replicated like RAM: v86 marks each disk page the guest writes, and each checkpoint carries those pages in a part of its own (the ladder and “The disk” in the measurements count them), applied with undo like the rest; a failover keeps the journal exactly as far as the checkpoint covers. In compare mode the secondary’s own disk writes are put back before a checkpoint applies, as QEMU throws away its hidden disk. “Reboot the guest” reboots the serving PC: BIOS, kernel and init run again, RAM starts afresh, and the ledger reads its total and every reply back from the disk — try it after a failover.',
   },
   {
     target: '[data-action="kill-primary"]',

@@ -30,6 +30,7 @@ class PcMirror implements PcModel {
       instructionCount: async () => (await call({ kind: 'read', pc, what: 'instructionCount' })) as number,
       textScreen: async () => (await call({ kind: 'read', pc, what: 'textScreen' })) as string[],
       memoryUse: async () => (await call({ kind: 'read', pc, what: 'memoryUse' })) as MemoryUse,
+      armReboot: async () => void (await call({ kind: 'arm-reboot', pc })),
     };
   }
 

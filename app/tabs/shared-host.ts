@@ -251,6 +251,8 @@ export class SharedHost {
         return this.handle(action.pc).machine.sendSerial(action.port, action.data);
       case 'read':
         return this.handle(action.pc).machine[action.what]();
+      case 'arm-reboot':
+        return this.handle(action.pc).machine.armReboot();
     }
   }
 

@@ -9,6 +9,7 @@ import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import type { ClusterModel, TrafficModel } from '../model.ts';
 import { h } from '../dom.ts';
 import { formatMs } from '../format.ts';
+import { RebootControl } from './reboot-control.ts';
 
 interface Entry {
   row: HTMLLIElement;
@@ -70,14 +71,16 @@ export class ClientPanel {
     const restart = h('button', { type: 'button', 'data-action': 'restart-ledger', text: 'Restart the ledger' });
     restart.setAttribute('title', 'End the ledger on the serving PC: the guest starts it again, and it reads its total and every reply back from its journal on the disk');
     restart.addEventListener('click', () => void cluster[cluster.serving]?.machine.sendSerial(0, `${RESTART_LEDGER}\n`));
+    const reboot = new RebootControl(cluster);
     this.root = h(
       'section',
       { class: 'client-panel', 'aria-labelledby': 'client-title' },
       h('h2', { id: 'client-title', text: 'Client (ledger on ttyS1)' }),
       h('div', { class: 'row' }, this.badge, this.showViolation),
       this.violations,
-      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand, this.auditButton, restart),
+      h('div', { class: 'row' }, h('label', {}, auto, ' automatic requests'), add, get, rand, this.auditButton, restart, reboot.button),
       this.auditResult,
+      reboot.status,
       this.counts,
       this.list,
     );

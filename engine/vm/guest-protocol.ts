@@ -9,8 +9,6 @@ export const LEDGER_READY = 'ledger: ready';
 export const RESTART_LEDGER = 'kill $(cat /tmp/ledger.pid)';
 /** A shell command that reboots the guest at once (no init to ask: PID 1 is colo's own script); the disk stays. */
 export const REBOOT_GUEST = 'reboot -f';
-/** What the guest's init prints once it booted (the ledger then reads its journal back). */
-export const GUEST_READY = 'colo-guest: ready';
 
 /**
  * A ledger request line. The leading newline and the final " ." let the ledger

@@ -7,7 +7,7 @@ import type { ReplicationStatus } from '../../engine/replication/events.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
 import type { HeartbeatConfig } from '../../engine/protocol/heartbeat.ts';
-import { LEDGER_READY, RESTART_LEDGER } from '../../engine/vm/guest-protocol.ts';
+import { LEDGER_READY, REBOOT_GUEST } from '../../engine/vm/guest-protocol.ts';
 import { ask, heldSeen, messageSeen, startCluster, takeoverFrom, TEST_REPLICATION } from './cluster.ts';
 
 export interface Stage {
@@ -81,18 +81,20 @@ export interface KillResult {
   journalIds: string[];
   /** The ids the client had sent by then (each answered once). */
   idsSent: string[];
-  /** The total the new primary's ledger gives after it was restarted from its journal. */
-  replyAfterRestart: string;
+  /** The total the new primary's ledger gives after its guest rebooted and read its journal back. */
+  replyAfterReboot: string;
 }
 
 /**
- * Restarts the ledger of `vm` (init starts it again) and waits until it has
- * read its journal back; returns the ids the journal holds, in order.
+ * Reboots the guest of `vm` (BIOS, kernel, init: RAM afresh, the disk kept)
+ * and waits until its ledger has read its journal back; returns the ids the
+ * journal holds, in order.
  */
-export async function restartLedger(vm: VmHandle): Promise<string[]> {
+export async function rebootGuest(vm: VmHandle): Promise<string[]> {
+  await vm.machine.armReboot();
   const from = vm.transcriptEnd(1);
-  await vm.shell(RESTART_LEDGER);
-  await vm.waitForOutput(1, LEDGER_READY, 30_000, from);
+  await vm.machine.sendSerial(0, `${REBOOT_GUEST}\n`);
+  await vm.waitForOutput(1, LEDGER_READY, 180_000, from);
   const journal = await vm.shell("tr -d '\\000' < /dev/sda");
   return journal.split('\n').flatMap((record) => (record.trim() ? [record.trim().split(' ')[0] ?? ''] : []));
 }
@@ -130,12 +132,12 @@ export async function killPrimaryAt(
     const finalReply = await ask(c, { op: 'get' });
     const expectedFinalReply = `c${c.client.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`;
     stop();
-    // The new primary's disk came with its checkpoint: its ledger, started again, reads back every reply it gave, and no other.
+    // The new primary's disk came with its checkpoint: rebooted, its ledger reads back every reply it gave, and no other.
     const serving = c.secondary;
     if (!serving) throw new Error('no new primary');
     const idsSent = Array.from({ length: c.client.summary().sent }, (_, i) => `c${i + 1}`);
-    const journalIds = await restartLedger(serving);
-    const replyAfterRestart = await ask(c, { op: 'get' });
+    const journalIds = await rebootGuest(serving);
+    const replyAfterReboot = await ask(c, { op: 'get' });
     await c.auditLedger(30_000);
     return {
       stage: stage.name,
@@ -150,7 +152,7 @@ export async function killPrimaryAt(
       falseFailovers: c.falseFailovers,
       journalIds,
       idsSent,
-      replyAfterRestart,
+      replyAfterReboot,
     };
   } finally {
     c.dispose();
