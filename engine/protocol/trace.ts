@@ -39,11 +39,11 @@ export type TraceEvent =
       path: 'full' | 'delta';
       /** When the VM runs again: after vmstate-loaded (naive, strict) or right after this capture (speculative). */
       resumes: ResumePolicy;
-      /** `disk`: 4 KiB pages of the guest's disk written since the last checkpoint (among the device pages). */
+      /** `disk`: 4 KiB pages of the guest's disk in the delta's disk part: those written since the last checkpoint, or the whole disk's non-zero ones (`diskWhole`). */
       pages?: { ram: number; device: number; disk?: number; diskWhole?: boolean };
       /** Delta path: changed RAM found from the VM's write marks, or by comparing all of it. */
       tracking?: 'write' | 'scan';
-      /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, packed). */
+      /** Delta path: the capture's time by part (device state read and serialised, RAM, device block compared, disk pages copied, packed). */
       parts?: { devicesMs: number; ramMs: number; deviceDiffMs: number; diskMs: number; packMs: number };
       /** Full path: the checksum over the whole state, in plain JS (the delta path's is a WebAssembly kernel, inside packMs). */
       checksumMs?: number;

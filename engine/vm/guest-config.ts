@@ -18,9 +18,9 @@ export const GUEST_CONFIG = {
   // text mode: 256 KiB (v86's default is 8 MiB) leaves VESA only its small modes.
   vgaMemoryBytes: 256 * 1024,
   // The guest's disk (hda, in memory, zeros until the guest writes): the ledger's
-  // journal. Part of v86's state, so of every snapshot and checkpoint; the delta
-  // path still compares it whole each checkpoint (issue 16), hence small.
-  diskBytes: 256 * 1024,
+  // journal, 16384 records. Part of v86's state (so of the snapshot and every
+  // naive checkpoint); a delta carries only the pages the guest wrote.
+  diskBytes: 2 * 1024 * 1024,
   cmdline: 'console=tty0 console=ttyS0 init_on_free=1 init_on_alloc=0 tsc=reliable mitigations=off',
 } as const;
 
