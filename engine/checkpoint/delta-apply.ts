@@ -173,6 +173,11 @@ export class DeltaApplier {
     const list = new Uint32Array(view.buffer, src + layout.listsOffset, header.ramPages + header.devicePages + header.diskPages);
     const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;
 
+    // The disk pages the VM wrote since its last load go back first, as they were (it ran: compare mode); else there are none to keep.
+    const { disk } = this.access;
+    let diskReverted: number | undefined;
+    if (diverged) diskReverted = disk?.revertWritten();
+    else disk?.takeWritten();
     if (fromNothing) {
       view.fill(0, ramOffset, ramOffset + ramBytes);
       if (shadow !== undefined) view.fill(0, shadow, shadow + ramBytes);
@@ -185,10 +190,7 @@ export class DeltaApplier {
       const { count, tracking } = this.marks
         ? this.marks.diff(shadow, ramOffset, revertList, revertOut, true, verify)
         : { count: this.kernels.diffPages(shadow, ramOffset, ramBytes / PAGE_BYTES, revertList, revertOut), tracking: 'scan' as const };
-      this.lastRevert = { tracking, pages: count, ...(this.access.disk ? { diskPages: this.access.disk.revertWritten() } : {}) };
-    } else {
-      // The VM did not run since its last load: nothing of its own to put back, or to remember.
-      this.access.disk?.takeWritten();
+      this.lastRevert = { tracking, pages: count, ...(diskReverted !== undefined ? { diskPages: diskReverted } : {}) };
     }
     // What is written next (this load) is not the VM's own writing: no marks see it.
     this.marks?.invalidate();

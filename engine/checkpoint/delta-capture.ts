@@ -105,6 +105,8 @@ export class DeltaCapture {
   private readonly marks: WriteMarks | undefined;
   /** The next disk part is the whole disk: the disk's marks do not say all it differs in from the base. */
   private diskWhole = true;
+  /** The disk's whole loads seen so far: one more, and the marks missed it. */
+  private diskLoads = 0;
 
   constructor(private readonly access: MachineStateAccess) {
     this.arena = new WasmArena(access.memory);
@@ -112,6 +114,7 @@ export class DeltaCapture {
     this.shadow = this.arena.alloc(access.ramBytes);
     this.lanes = this.arena.alloc(16);
     this.marks = WriteMarks.open(access, this.arena, this.kernels, access.ramBytes / PAGE_BYTES);
+    this.diskLoads = access.disk?.wholeLoads ?? 0;
   }
 
   /** Why captures compare all of RAM, or undefined when the VM's write marks are used. */
@@ -135,6 +138,7 @@ export class DeltaCapture {
     // The secondary standing by holds the same disk: what the guest writes from here is what differs.
     this.access.disk?.takeWritten();
     this.diskWhole = false;
+    this.diskLoads = this.access.disk?.wholeLoads ?? 0;
     return this.holdBase();
   }
 
@@ -208,7 +212,8 @@ export class DeltaCapture {
     this.onBase = 0;
     this.shadowZero = false;
     const { disk } = access;
-    const diskWhole = this.diskWhole;
+    const diskWhole = this.diskWhole || (disk !== undefined && disk.wholeLoads !== this.diskLoads);
+    this.diskLoads = disk?.wholeLoads ?? 0;
     // Until this capture is done: one that fails took the disk's marks, and the next must send it whole.
     this.diskWhole = true;
     const diskList = disk ? (diskWhole ? nonZeroPages(disk) : disk.takeWritten()) : [];

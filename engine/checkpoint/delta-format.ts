@@ -146,6 +146,8 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
   if (h.devicePages > h.deviceBytes / PAGE_BYTES) return { error: `delta lists ${h.devicePages} device pages, the block has ${h.deviceBytes / PAGE_BYTES}` };
   if (h.diskPages > h.diskBytes / PAGE_BYTES) return { error: `delta lists ${h.diskPages} disk pages, the disk has ${h.diskBytes / PAGE_BYTES}` };
   if (h.diskWhole > 1) return { error: `delta's disk-whole flag is ${h.diskWhole}, not 0 or 1` };
+  // From nothing (no base checkpoint, no shared base), the disk has nothing to build on either.
+  if (h.base === 0 && h.baseRam === 0 && h.diskBytes > 0 && h.diskWhole === 0) return { error: 'a delta from nothing that does not carry the whole disk' };
   if (h.bufferCount > MAX_DEVICE_BUFFERS) return { error: `delta lists ${h.bufferCount} device buffers` };
   const layout = deltaLayout(h);
   if (layout.bytes !== h.bytes) return { error: `delta parts add up to ${layout.bytes} bytes, its header says ${h.bytes}` };

@@ -34,6 +34,8 @@ export interface GuestDisk {
   takeWritten(): number[];
   /** Puts back what the guest wrote since the last take or revert (each page as before its first write), forgets it; returns how many pages. */
   revertWritten(): number;
+  /** Grows whenever a whole disk was loaded (a full state): the marks say nothing of what that changed. */
+  readonly wholeLoads: number;
 }
 
 export interface MachineStateAccess {

@@ -44,6 +44,7 @@ export function openV86Disk(cpu: CpuWithDisk, diskBytes: number): V86Disk | unde
   let order: number[] = [];
   /** Each written page as it was before its first write since the last take (made on the first write). */
   let before: Uint8Array | undefined;
+  let wholeLoads = 0;
 
   const set = sync.set as (this: unknown, start: number, slice: Uint8Array, done: () => void) => void;
   sync.set = function (this: unknown, start: number, slice: Uint8Array, done: () => void) {
@@ -59,7 +60,11 @@ export function openV86Disk(cpu: CpuWithDisk, diskBytes: number): V86Disk | unde
   };
   const setState = sync.set_state as (this: unknown, state: unknown) => void;
   sync.set_state = function (this: unknown, state: unknown) {
-    if (state !== null) setState.call(this, state);
+    if (state === null) return;
+    setState.call(this, state);
+    // A whole disk loaded: what was marked, and kept from before, no longer describes it.
+    take();
+    wholeLoads++;
   };
 
   const take = (): number[] => {
@@ -71,6 +76,9 @@ export function openV86Disk(cpu: CpuWithDisk, diskBytes: number): V86Disk | unde
   return {
     stateObject: sync,
     disk: {
+      get wholeLoads() {
+        return wholeLoads;
+      },
       bytes: diskBytes,
       contents,
       takeWritten: take,

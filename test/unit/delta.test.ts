@@ -649,4 +649,41 @@ describe('the disk part of a delta', () => {
     expect(next.delta).toMatchObject({ diskWhole: true, diskPages: 2 });
     expectSame(primary, secondary);
   });
+
+  it('a delta from nothing must carry the whole disk; a whole disk loaded behind the marks makes the next part whole', () => {
+    const { primary, capture, applier } = pair();
+    primary.writeDisk(PAGE_BYTES, [1]);
+    const first = capture.capture(1);
+    new DataView(first.payload).setUint32(60, 0, true);
+    reseal(first.payload, first.bytes);
+    expect(applier.stage(first.payload, first.bytes, 1)).toEqual({ error: 'a delta from nothing that does not carry the whole disk' });
+
+    const { secondary, capture: again, applier: fresh } = pair();
+    send(again, fresh, 1);
+    // A full state (v86's restore_state) replaced the primary's disk: its marks never saw it.
+    const loaded = new Uint8Array(DISK_BYTES).fill(4, 0, 3 * PAGE_BYTES);
+    const primary2 = (again as unknown as { access: FakeMachine }).access;
+    primary2.sync.set_state([DISK_BYTES, loaded]);
+    expect(send(again, fresh, 2).delta).toMatchObject({ diskWhole: true, diskPages: 3 });
+    expect(secondary.diskBytes().equals(primary2.diskBytes())).toBe(true);
+  });
+
+  it('what a running secondary wrote before it was given a new first checkpoint is not put back later', () => {
+    const { primary, secondary, capture, applier } = pair();
+    send(capture, applier, 1);
+    applier.keepShadow();
+    secondary.writeDisk(3 * PAGE_BYTES, [0x51]);
+    // A new start (a mode switch): the next delta builds on nothing; the VM did not run since it was told.
+    applier.reset();
+    capture.reset();
+    primary.writeDisk(3 * PAGE_BYTES, [0x77]);
+    send(capture, applier, 1);
+    applier.keepShadow();
+    primary.writeDisk(5 * PAGE_BYTES, [1]);
+    const next = capture.capture(2);
+    expect(applier.stage(next.payload, next.bytes, 2)).toBe('ok');
+    applier.apply(true);
+    expect(applier.lastRevert).toMatchObject({ diskPages: 0 });
+    expectSame(primary, secondary);
+  });
 });
