@@ -231,7 +231,7 @@ export class DeltaApplier {
         ? sameEntries(staged.tree as unknown[], this.tree, changedBuffers(mirror, list.subarray(header.ramPages, header.ramPages + header.devicePages), this.undoDevice))
         : undefined;
     try {
-      this.access.writeDevices(rebuildOver(staged.tree, mirror, held), held);
+      this.access.writeDevices(rebuildOver(staged.tree, mirror), held);
     } catch (err) {
       this.rollBack(header, list, patchInPlace ? mirror : previousMirror, patchInPlace);
       throw new Error(`v86 refused the device state of checkpoint ${header.checkpoint} (${(err as Error).message}); the VM still holds checkpoint ${this.holds}`);
@@ -327,17 +327,13 @@ function newMirror(lengths: number[]): DeviceMirror {
  * `data.buffer` as 16 and 32 bits (over the mirror, its PIO read garbage: a
  * rebooted guest found no disk), the SB16 likewise, and a device that keeps
  * an array and runs would write into the mirror, which must stay the
- * checkpoint's. Entries the VM holds already (`held`) are not loaded: their
- * arrays stay views, so the VGA's half megabyte is not copied at every load.
+ * checkpoint's. The copies are small: the disk is not among them.
  */
-function rebuildOver(tree: unknown, mirror: DeviceMirror, held: ReadonlySet<number> = new Set()): unknown {
-  const arrays = (copy: boolean) => (id: number) => {
+function rebuildOver(tree: unknown, mirror: DeviceMirror): unknown {
+  return rebuildDevices(tree, (id) => {
     const offset = mirror.offsets[id] as number;
-    const view = mirror.block.subarray(offset, offset + (mirror.lengths[id] as number));
-    return copy ? view.slice() : view;
-  };
-  if (!Array.isArray(tree) || held.size === 0) return rebuildDevices(tree, arrays(true));
-  return tree.map((entry, i) => rebuildDevices(entry, arrays(!held.has(i))));
+    return mirror.block.slice(offset, offset + (mirror.lengths[id] as number));
+  });
 }
 
 const decoder = new TextDecoder();
