@@ -21,6 +21,8 @@ interface DeviceMirror {
   lengths: number[];
   offsets: number[];
   block: Uint8Array;
+  /** Each buffer's own ArrayBuffer, the arrays the VM is handed (rebuildOver), kept from load to load. */
+  own: Uint8Array[];
 }
 
 interface Staged {
@@ -231,7 +233,7 @@ export class DeltaApplier {
         ? sameEntries(staged.tree as unknown[], this.tree, changedBuffers(mirror, list.subarray(header.ramPages, header.ramPages + header.devicePages), this.undoDevice))
         : undefined;
     try {
-      this.access.writeDevices(rebuildOver(staged.tree, mirror), held);
+      this.access.writeDevices(rebuildOver(staged.tree, mirror, held), held);
     } catch (err) {
       this.rollBack(header, list, patchInPlace ? mirror : previousMirror, patchInPlace);
       throw new Error(`v86 refused the device state of checkpoint ${header.checkpoint} (${(err as Error).message}); the VM still holds checkpoint ${this.holds}`);
@@ -317,23 +319,31 @@ function sameBytes(a: Uint8Array, atA: number, b: Uint8Array, atB: number, lengt
 
 function newMirror(lengths: number[]): DeviceMirror {
   const { offsets, bytes } = deviceBlockLayout(lengths);
-  return { lengths, offsets, block: new Uint8Array(bytes) };
+  return { lengths, offsets, block: new Uint8Array(bytes), own: lengths.map((length) => new Uint8Array(length)) };
 }
 
 /**
- * The state to load, its arrays copied out of the mirror. v86 gives each
- * array of a loaded state an ArrayBuffer of its own (src/state.js slices them
- * apart), and its devices rely on that: the IDE keeps `data` and views all of
- * `data.buffer` as 16 and 32 bits (over the mirror, its PIO read garbage: a
- * rebooted guest found no disk), the SB16 likewise, and a device that keeps
- * an array and runs would write into the mirror, which must stay the
- * checkpoint's. The copies are small: the disk is not among them.
+ * The state to load, each array in an ArrayBuffer of its own, as v86's
+ * restore gives them (src/state.js slices them apart): its devices rely on
+ * it (the IDE keeps `data` and views all of `data.buffer` as 16 and 32 bits:
+ * over the mirror its PIO read garbage and a rebooted guest found no disk;
+ * the SB16 likewise), and a device that keeps an array and runs must not
+ * write into the mirror, which stays the checkpoint's. The buffers are the
+ * mirror's own, filled again at each load (no garbage per checkpoint); those
+ * of entries the VM holds already (`held`, not loaded, the VM has not run)
+ * hold their bytes from the last load still.
  */
-function rebuildOver(tree: unknown, mirror: DeviceMirror): unknown {
-  return rebuildDevices(tree, (id) => {
-    const offset = mirror.offsets[id] as number;
-    return mirror.block.slice(offset, offset + (mirror.lengths[id] as number));
-  });
+function rebuildOver(tree: unknown, mirror: DeviceMirror, held: ReadonlySet<number> = new Set()): unknown {
+  const arrays = (fill: boolean) => (id: number) => {
+    const own = mirror.own[id] as Uint8Array;
+    if (fill) {
+      const offset = mirror.offsets[id] as number;
+      own.set(mirror.block.subarray(offset, offset + own.byteLength));
+    }
+    return own;
+  };
+  if (!Array.isArray(tree) || held.size === 0) return rebuildDevices(tree, arrays(true));
+  return tree.map((entry, i) => rebuildDevices(entry, arrays(!held.has(i))));
 }
 
 const decoder = new TextDecoder();
