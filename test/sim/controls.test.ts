@@ -16,6 +16,7 @@ import { ClientInputLog, type ReceivingPort } from '../../engine/vm/client-input
 import { LedgerClient } from '../../engine/host/ledger-client.ts';
 import { LineSplitter } from '../../engine/protocol/output-commit.ts';
 import { FakeGuest, FakeTracker, StateRegistry } from './fake-guest.ts';
+import type { SyncBuffer } from '../support/sync-buffer.ts';
 import { scheduleFromSeed, type Action, type GuestPlan, type Schedule } from './schedule.ts';
 import { SimScheduler, seededRandom } from './scheduler.ts';
 import { runSchedule } from './simulate.ts';
@@ -270,6 +271,21 @@ const CONTROLS: Control[] = [
         },
       }),
     schedule: (seed) => shaped(seed, { mode: seed % 2 ? 'strict' : 'speculative', compare: false, guest: { tracksWrites: true } }),
+    tries: 20,
+  },
+  {
+    // The same for the disk: a v86 whose IDE wrote its buffer without `set`
+    // (where the engine marks the pages) would leave journal pages out of the
+    // delta's disk part.
+    hole: 'disk writes the engine does not see',
+    unsafe: () =>
+      replace(FakeGuest.prototype, 'writeDisk', {
+        value(this: FakeGuest, at: number, bytes: Uint8Array) {
+          const { sync } = this as unknown as { sync: SyncBuffer };
+          new Uint8Array(sync.buffer, at, bytes.byteLength).set(bytes);
+        },
+      }),
+    schedule: (seed) => shaped(seed, { mode: seed % 2 ? 'strict' : 'speculative', compare: false }),
     tries: 20,
   },
 ];

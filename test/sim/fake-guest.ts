@@ -10,19 +10,28 @@
 // - like the write-tracking v86 build, it can mark each page it writes in the
 //   delta path's map; a full restore writes behind the tracking's back, as
 //   v86's restore_state does, and says so;
+// - the ledger journals every reply it gives to its disk before the reply
+//   goes out, 128 bytes a record, as the real one does: the disk is v86's
+//   own kind of buffer behind the engine's real wrapper of it, so its pages
+//   travel in the delta's disk part, whole in a full state, and a compare-mode
+//   secondary's own records are put back before a checkpoint applies;
 // - rand and time differ between two guests, as on real PCs;
 // - it can refuse a state that arrived whole and verified, as v86 may.
-// Every state a guest captures is registered; a load that produces any other
-// state is a violation.
+// Every state a guest captures (RAM, devices and disk) is registered; a load
+// that produces any other state is a violation.
 import type { FlatDevices } from '../../engine/checkpoint/device-state.ts';
 import type { MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 import { ClientInputLog, type ReceivingPort } from '../../engine/vm/client-input-log.ts';
 import type { SerialPort } from '../../engine/vm/machine-api.ts';
 import { V86_STATE_FORMAT_VERSION, V86_STATE_MAGIC } from '../../engine/vm/state-header.ts';
 import type { MachineWithState } from '../../engine/worker/state-paths.ts';
+import { openDisk, SyncBuffer } from '../support/sync-buffer.ts';
 import type { SimScheduler } from './scheduler.ts';
 
 export const SIM_RAM_BYTES = 128 * 1024;
+/** 128 journal records: a long schedule fills it, and the ledger goes on from memory, as the real one does. */
+export const SIM_DISK_BYTES = 4 * 4096;
+const RECORD_BYTES = 128;
 const TICK_MS = 2;
 const CLIENT_LOG_BYTES = 4096;
 
@@ -34,6 +43,8 @@ export interface LedgerState {
   line: string;
   /** Reply bytes not yet written to the port. */
   out: string;
+  /** Journal records written to the disk. */
+  records: number;
 }
 
 /** How a guest behaves; chosen per guest by the schedule. */
@@ -97,7 +108,10 @@ export class FakeGuest implements MachineWithState {
   running = false;
   /** Fault: stop() never returns, as a wedged emulator would. */
   hangOnStop = false;
-  private state: LedgerState = { total: 0, replies: {}, line: '', out: '' };
+  private state: LedgerState = { total: 0, replies: {}, line: '', out: '', records: 0 };
+  /** The guest's disk, as v86 holds one, and the engine's view of it. */
+  private readonly sync = new SyncBuffer(SIM_DISK_BYTES);
+  private readonly disk = openDisk(this.sync).disk;
   private ticks = 0;
   private readonly uart: ReceivingPort;
   private readonly log: ClientInputLog;
@@ -148,7 +162,9 @@ export class FakeGuest implements MachineWithState {
 
   async saveState(): Promise<ArrayBuffer> {
     this.flush();
-    const json = encoder.encode(JSON.stringify({ state: [SIM_RAM_BYTES], buffer_infos: [], guest: this.snapshot() }));
+    // v86's save_state carries the disk whole.
+    const disk = Buffer.from(this.disk.contents()).toString('base64');
+    const json = encoder.encode(JSON.stringify({ state: [SIM_RAM_BYTES], buffer_infos: [], guest: this.snapshot(), disk }));
     this.registry.record(this.digest());
     const total = 16 + ((json.length + 3) & ~3);
     const buffer = new ArrayBuffer(total);
@@ -164,7 +180,8 @@ export class FakeGuest implements MachineWithState {
   async restoreState(buffer: ArrayBuffer): Promise<void> {
     this.refuseMaybe();
     const length = new DataView(buffer).getInt32(12, true);
-    const { guest } = JSON.parse(decoder.decode(new Uint8Array(buffer, 16, length))) as { guest: { state: LedgerState; ticks: number } };
+    const { guest, disk } = JSON.parse(decoder.decode(new Uint8Array(buffer, 16, length))) as { guest: { state: LedgerState; ticks: number }; disk: string };
+    this.sync.set_state([SIM_DISK_BYTES, new Uint8Array(Buffer.from(disk, 'base64'))]);
     this.state = guest.state;
     this.ticks = guest.ticks;
     // v86's restore_state writes RAM where the tracking does not see it.
@@ -204,6 +221,7 @@ export class FakeGuest implements MachineWithState {
       readDevices: () => this.readDevices(),
       writeDevices: (tree) => this.writeDevices(tree),
       writes: this.traits.tracksWrites ? this.tracker : { unavailable: 'this simulated guest does not track its writes' },
+      disk: this.disk,
     };
   }
 
@@ -296,7 +314,21 @@ export class FakeGuest implements MachineWithState {
     else if (op === 'time') reply = `${id} ok ${total} time=${Math.floor((this.scheduler.now() + this.traits.clockSkewMs) / 1000)}`;
     else reply = `${id} err bad-op`;
     this.state.replies[id] = reply;
+    this.journal(reply);
     return reply;
+  }
+
+  /** The reply as a record on the disk, written as v86's IDE writes (a journal full: memory only). */
+  private journal(reply: string): void {
+    if (this.state.records >= SIM_DISK_BYTES / RECORD_BYTES) return;
+    const record = encoder.encode(`${reply.padEnd(RECORD_BYTES - 1).slice(0, RECORD_BYTES - 1)}\n`);
+    this.writeDisk(this.state.records * RECORD_BYTES, record);
+    this.state.records++;
+  }
+
+  /** The guest's write to its disk, through the buffer's `set`, as v86's IDE does. */
+  writeDisk(at: number, bytes: Uint8Array): void {
+    this.sync.set(at, bytes, () => {});
   }
 
   // --- state in memory
@@ -307,7 +339,7 @@ export class FakeGuest implements MachineWithState {
 
   /** The state as of the last flush or load: what a capture takes, what a load must give. */
   private digest(): string {
-    return `${this.ticks} ${this.flushed}`;
+    return `${this.ticks} ${this.flushed} disk ${diskDigest(this.disk.contents())}`;
   }
 
   /** The stopped guest's state into RAM and registers, where the delta path reads it; the pages written are marked when `tracked`. */
@@ -351,7 +383,7 @@ export class FakeGuest implements MachineWithState {
     const text = decoder.decode(new Uint8Array(this.memory.buffer, 0, length));
     // What RAM now holds must be a state some guest captured, before it means anything:
     // a page the delta path missed is silent on v86, not a state that fails to parse.
-    this.registry.checkLoad(`${registers[0] as number} ${text}`, this.name);
+    this.registry.checkLoad(`${registers[0] as number} ${text} disk ${diskDigest(this.disk.contents())}`, this.name);
     const state = JSON.parse(text) as LedgerState;
     this.registers.set(registers);
     this.state = state;
@@ -367,4 +399,12 @@ export class FakeGuest implements MachineWithState {
     }
     this.justRefused = false;
   }
+}
+
+/** FNV-1a over the disk's words: a load that got any disk page wrong gives another. */
+function diskDigest(disk: Uint8Array): string {
+  const words = new Uint32Array(disk.buffer, disk.byteOffset, disk.byteLength / 4);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ (words[i] as number), 0x01000193);
+  return (h >>> 0).toString(16);
 }

@@ -11,6 +11,7 @@ import { DeltaSink, DeltaSource } from '../../engine/replication/delta-path.ts';
 import { machineStatePaths } from '../../engine/worker/state-paths.ts';
 import { openV86Disk } from '../../engine/vm/v86-disk.ts';
 import { reseal } from '../support/wire.ts';
+import { openDisk, SyncBuffer } from '../support/sync-buffer.ts';
 
 const RAM_BYTES = 256 * PAGE_BYTES;
 const RAM_OFFSET = 65536;
@@ -21,25 +22,6 @@ class FakeDevice {
   mode = 3;
   get_state(): unknown[] {
     return [this.mode, this.registers, this.screen, new Map([['a', 1]])];
-  }
-}
-
-/** v86's SyncBuffer as it is (src/buffer.js): the IDE disk's contents, written through `set`. */
-class FakeSyncBuffer {
-  buffer: ArrayBuffer;
-  constructor(public byteLength: number) {
-    this.buffer = new ArrayBuffer(byteLength);
-  }
-  set(start: number, slice: Uint8Array, done: () => void): void {
-    new Uint8Array(this.buffer, start, slice.byteLength).set(slice);
-    done();
-  }
-  get_state(): unknown[] {
-    return [this.byteLength, new Uint8Array(this.buffer)];
-  }
-  set_state(state: [number, Uint8Array]): void {
-    this.byteLength = state[0];
-    this.buffer = state[1].slice().buffer;
   }
 }
 
@@ -54,13 +36,8 @@ class FakeMachine implements MachineStateAccess {
   deviceWrites = 0;
   writes: WriteTracker | { unavailable: string } = { unavailable: 'this fake does not track writes' };
   /** The guest's disk as v86 keeps it, seen through the engine's wrapper of it. */
-  readonly sync = new FakeSyncBuffer(DISK_BYTES);
-  readonly disk: GuestDisk;
-  constructor() {
-    const opened = openV86Disk({ devices: { ide: { primary: { master: { buffer: this.sync } } } } }, DISK_BYTES);
-    if (!opened) throw new Error('the fake disk was not taken for a v86 disk');
-    this.disk = opened.disk;
-  }
+  readonly sync = new SyncBuffer(DISK_BYTES);
+  readonly disk: GuestDisk = openDisk(this.sync).disk;
   /** The guest writes `bytes` to its disk at `at`, as v86's IDE does. */
   writeDisk(at: number, bytes: number[]): void {
     this.sync.set(at, new Uint8Array(bytes), () => {});
@@ -565,8 +542,8 @@ describe('the disk part of a delta', () => {
     machine.sync.set_state([DISK_BYTES, whole]);
     expect(machine.disk.contents()[0]).toBe(3);
     // A disk whose size is not whole pages, or that is not the size the VM was built with, is not taken.
-    expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new FakeSyncBuffer(1000) } } } } }, 1000)).toBeUndefined();
-    expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new FakeSyncBuffer(DISK_BYTES) } } } } }, 2 * DISK_BYTES)).toBeUndefined();
+    expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new SyncBuffer(1000) } } } } }, 1000)).toBeUndefined();
+    expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new SyncBuffer(DISK_BYTES) } } } } }, 2 * DISK_BYTES)).toBeUndefined();
   });
 
   it('a disk part naming a page past the disk, or cut short, is refused by name; the secondary keeps its last checkpoint, disk and all', () => {
