@@ -16,8 +16,8 @@
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
 import { copyArray } from './device-state.ts';
 import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
-import type { GuestDisk, MachineStateAccess } from './machine-state.ts';
-import { copyOverZeros, zeroSparse } from './sparse-pages.ts';
+import type { MachineStateAccess } from './machine-state.ts';
+import { copyOverZeros, nonZeroPages, zeroSparse } from './sparse-pages.ts';
 import { WasmArena, type Region } from './wasm-arena.ts';
 import { WriteMarks, type Tracking } from './write-marks.ts';
 
@@ -216,7 +216,9 @@ export class DeltaCapture {
     this.diskLoads = disk?.wholeLoads ?? 0;
     // Until this capture is done: one that fails took the disk's marks, and the next must send it whole.
     this.diskWhole = true;
-    const diskList = disk ? (diskWhole ? nonZeroPages(disk) : disk.takeWritten()) : [];
+    // A whole disk: every page that is not all zeros (the marks are forgotten, they are covered).
+    const written = disk?.takeWritten() ?? [];
+    const diskList = disk && diskWhole ? nonZeroPages(disk.contents()) : written;
     const before = access.memory.buffer;
     let flat = access.readDevices();
     const device = this.deviceBlock(flat.buffers.map((b) => b.byteLength));
@@ -330,22 +332,4 @@ export class DeltaCapture {
     // Headroom, so a delta a little larger than the last does not allocate again.
     return new ArrayBuffer(Math.ceil((bytes * 1.25) / 65536) * 65536);
   }
-}
-
-/** Every page of the disk that is not all zeros (its marks are forgotten: the whole disk goes). */
-function nonZeroPages(disk: GuestDisk): number[] {
-  disk.takeWritten();
-  const contents = disk.contents();
-  const words = new Uint32Array(contents.buffer, contents.byteOffset, contents.byteLength / 4);
-  const pages: number[] = [];
-  const perPage = PAGE_BYTES / 4;
-  for (let page = 0; page < words.length / perPage; page++) {
-    for (let k = page * perPage; k < (page + 1) * perPage; k++) {
-      if (words[k] !== 0) {
-        pages.push(page);
-        break;
-      }
-    }
-  }
-  return pages;
 }

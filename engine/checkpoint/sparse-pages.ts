@@ -27,3 +27,11 @@ export function zeroSparse(memory: Uint8Array, at: number, bytes: number): void 
     if (!isZeroPage(words, page / PAGE_BYTES)) memory.fill(0, page, page + PAGE_BYTES);
   }
 }
+
+/** The pages of `bytes` (4-byte aligned, whole pages) that are not all zeros, ascending. */
+export function nonZeroPages(bytes: Uint8Array): number[] {
+  const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const pages: number[] = [];
+  for (let page = 0; page < bytes.byteLength / PAGE_BYTES; page++) if (!isZeroPage(words, page)) pages.push(page);
+  return pages;
+}

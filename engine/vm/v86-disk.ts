@@ -9,9 +9,8 @@
 // whole buffer on every load. The device state names it null, and the
 // wrapped `set_state` leaves the disk alone for a null (the delta's disk part
 // brought its pages); a full state (v86's save_state) still carries it whole.
+import { PAGE_BYTES } from '../checkpoint/kernels.ts';
 import type { GuestDisk } from '../checkpoint/machine-state.ts';
-
-const PAGE_BYTES = 4096;
 
 interface SyncBufferLike {
   byteLength?: unknown;
