@@ -29,6 +29,9 @@ export interface V86Disk {
   stateObject: object;
 }
 
+/** Each disk wrapped so far: a disk is wrapped once, however often the engine opens it. */
+const opened = new WeakMap<object, V86Disk>();
+
 /**
  * The first IDE disk of `cpu`, if it has one of `diskBytes` bytes (whole
  * pages) that v86 keeps in an ArrayBuffer and writes through `set`.
@@ -36,7 +39,16 @@ export interface V86Disk {
 export function openV86Disk(cpu: CpuWithDisk, diskBytes: number): V86Disk | undefined {
   const sync = cpu.devices?.ide?.primary?.master?.buffer;
   if (!sync || sync.byteLength !== diskBytes || diskBytes % PAGE_BYTES !== 0) return undefined;
+  const known = opened.get(sync);
+  if (known) return known;
   if (typeof sync.set !== 'function' || typeof sync.set_state !== 'function' || !(sync.buffer instanceof ArrayBuffer)) return undefined;
+  const disk = wrap(sync, diskBytes);
+  opened.set(sync, disk);
+  return disk;
+}
+
+/** Wraps `set` and `set_state` of `sync`, a SyncBuffer of `diskBytes` bytes. */
+function wrap(sync: SyncBufferLike, diskBytes: number): V86Disk {
   const contents = (): Uint8Array => new Uint8Array(sync.buffer as ArrayBuffer);
   const pages = diskBytes / PAGE_BYTES;
   const written = new Uint8Array(pages);

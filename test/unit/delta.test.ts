@@ -546,6 +546,24 @@ describe('the disk part of a delta', () => {
     expect(openV86Disk({ devices: { ide: { primary: { master: { buffer: new SyncBuffer(DISK_BYTES) } } } } }, 2 * DISK_BYTES)).toBeUndefined();
   });
 
+  // Every state access opens the disk (each source, sink and base rebuild
+  // asks for one): it was wrapped again each time, so one guest write was
+  // marked by every wrapper, each keeping a whole copy of the disk.
+  it('the disk is wrapped once, however often it is opened: a write is marked once', () => {
+    const sync = new SyncBuffer(DISK_BYTES);
+    const cpu = { devices: { ide: { primary: { master: { buffer: sync } } } } };
+    const first = openV86Disk(cpu, DISK_BYTES);
+    const wrapped = sync.set;
+    const again = Array.from({ length: 20 }, () => openV86Disk(cpu, DISK_BYTES));
+    expect(sync.set).toBe(wrapped);
+    expect(again.every((opened) => opened === first)).toBe(true);
+    sync.set(PAGE_BYTES, new Uint8Array([1, 2, 3]), () => {});
+    expect(first?.disk.takeWritten()).toEqual([1]);
+    expect(again[19]?.disk.takeWritten()).toEqual([]);
+    // A disk of another size is still refused, wrapped or not.
+    expect(openV86Disk(cpu, 2 * DISK_BYTES)).toBeUndefined();
+  });
+
   it('a disk part naming a page past the disk, or cut short, is refused by name; the secondary keeps its last checkpoint, disk and all', () => {
     const { primary, secondary, capture, applier } = pair();
     primary.writeDisk(PAGE_BYTES, [1]);
