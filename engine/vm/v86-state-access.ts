@@ -16,7 +16,7 @@ import type { MachineStateAccess, WriteTracker } from '../checkpoint/machine-sta
 import { openV86Disk } from './v86-disk.ts';
 
 interface CpuInternals {
-  devices?: { vga?: { pixel_buffer?: unknown }; ide?: { primary?: { master?: { buffer?: { byteLength?: unknown; set?: unknown } } } } };
+  devices?: { uart0?: unknown; uart1?: unknown; uart2?: unknown; uart3?: unknown; vga?: { pixel_buffer?: unknown }; ide?: { primary?: { master?: { buffer?: { byteLength?: unknown; set?: unknown } } } } };
   wasm_memory?: unknown;
   mem8?: { byteOffset?: unknown; length?: unknown; buffer?: unknown };
   get_state?: unknown;
@@ -72,7 +72,10 @@ const loaders = new WeakMap<object, Load>();
  * Loads a state with `cpu.set_state`, skipping the devices at the `held`
  * indices of the state. Each device's set_state is wrapped once (an own
  * method that asks a set); a device whose object cannot take one is always
- * loaded. `probe`: the state as get_state returns it, devices as objects.
+ * loaded, and so is a UART: the client's input, refilled after every load,
+ * writes its registers behind the last load, so "unchanged since the last
+ * load" does not mean "as the VM holds it". `probe`: the state as get_state
+ * returns it, devices as objects.
  */
 function deviceLoader(cpu: CpuInternals, probe: unknown[]): Load {
   const known = loaders.get(cpu);
@@ -80,8 +83,10 @@ function deviceLoader(cpu: CpuInternals, probe: unknown[]): Load {
   const setState = cpu.set_state as (this: unknown, state: unknown) => void;
   const skipping = new Set<object>();
   const devices = new Map<number, object>();
+  const d = cpu.devices;
+  const uarts = new Set([d?.uart0, d?.uart1, d?.uart2, d?.uart3].filter(Boolean));
   probe.forEach((entry, index) => {
-    if (typeof entry !== 'object' || entry === null || !Object.isExtensible(entry)) return;
+    if (typeof entry !== 'object' || entry === null || !Object.isExtensible(entry) || uarts.has(entry)) return;
     const device = entry as { set_state?: unknown };
     if (typeof device.set_state !== 'function') return;
     const load = device.set_state as (this: unknown, ...args: unknown[]) => void;

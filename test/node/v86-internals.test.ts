@@ -268,3 +268,34 @@ it("a delta leaves a machine in the state v86's own save_state and restore_state
   expect(redraws).toBe(0);
   expect(publicState(await secondary.save_state())).toEqual(publicState(await reference.save_state()));
 });
+
+// The secondary refills its client port after every load (input the state
+// does not hold): that writes the UART's registers behind the last load. A
+// load that then skipped the UART as "held" (its entry equal to the last
+// load's) left it saying data was ready with nothing queued, and the guest
+// read a NUL byte nobody sent.
+it('a load puts back the UART the input refill wrote, even when the checkpoint did not change it', async () => {
+  const primary = await bootBios();
+  const secondary = await bootBios();
+  await primary.run();
+  await new Promise<void>((resolve) => primary.add_listener('screen-put-char', () => resolve()));
+  await primary.stop();
+  const untracked = () => ({ unavailable: 'write tracking is tested on its own' });
+  const source = openStateAccess(primary, MEMORY_BYTES, 0, untracked);
+  const sink = openStateAccess(secondary, MEMORY_BYTES, 0, untracked);
+  if ('unavailable' in source || 'unavailable' in sink) throw new Error(`delta path unavailable: ${JSON.stringify([source, sink])}`);
+  const capture = new DeltaCapture(source);
+  const applier = new DeltaApplier(sink);
+  type Uart = { get_state(): unknown[]; data_received(byte: number): void; input: number[] };
+  const uart = (emulator: V86) => (emulator as unknown as { v86: { cpu: { devices: { uart1: Uart } } } }).v86.cpu.devices.uart1;
+  for (const checkpoint of [1, 2]) {
+    const delta = capture.capture(checkpoint);
+    expect(applier.stage(delta.payload, delta.bytes, checkpoint)).toBe('ok');
+    applier.apply();
+    expect(uart(secondary).get_state()).toEqual(uart(primary).get_state());
+    // The refill after the load, as GuestMachine.replayClientInput does it: a byte the client sent.
+    uart(secondary).input.length = 0;
+    uart(secondary).data_received(0x41);
+    expect(uart(secondary).get_state()).not.toEqual(uart(primary).get_state());
+  }
+});
