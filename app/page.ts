@@ -1,7 +1,6 @@
 // The demo page's views: a replicated pair of PCs, the client, the protocol
 // timeline, measurements, controls and the guided tour. Every view reads the
 // engine. Loaded after main.ts has started the PCs.
-import { PEER_BUSY_MS } from '../engine/replication/config.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import { secondaryHolds, viewOf } from './cluster-view.ts';
 import { ConsoleHistory } from './console-history.ts';
@@ -167,7 +166,7 @@ export async function showPage(cluster: ClusterModel, traffic: TrafficModel, sta
     metrics.render(cluster.trace);
     metrics.renderDetection({
       heartbeat: cluster.config.heartbeat,
-      peerBusyMs: PEER_BUSY_MS,
+      peerBusyMs: cluster.config.heartbeat.busyMs,
       gaps: (['primary', 'secondary'] as const).map((side) => ({ name: cluster.names[side], gaps: cluster.status[side]?.heartbeatGaps })),
       dismissedSuspicions: cluster.dismissedSuspicions,
       falseFailovers: cluster.falseFailovers,

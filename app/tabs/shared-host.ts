@@ -21,6 +21,8 @@ const UPDATE_EVERY_MS = 50;
 const SPAWN_TIMEOUT_MS = 15_000;
 /** The client's recent requests a tab that opens later is shown. */
 const RECENT_REQUESTS = 50;
+/** How long a spare may wait for a tab to run in before the host gives it up and asks for another. */
+const SPARE_WAITS_FOR_A_TAB_MS = 10 * 60_000;
 
 /** What has happened since a tab's last update. */
 interface Pending {
@@ -128,7 +130,13 @@ export class SharedHost {
     // A PC of the old pair still waiting for a tab waits no more: the next tab is the new pair's.
     this.tabJoined.clear();
     this.waitingForTab = false;
-    const cluster: ColoCluster<VmHandle> = new ColoCluster<VmHandle>({ spawn: (name): Promise<VmHandle> => this.spawn(cluster, name), assetBase, replication: DEFAULT_REPLICATION });
+    const cluster: ColoCluster<VmHandle> = new ColoCluster<VmHandle>({
+      spawn: (name): Promise<VmHandle> => this.spawn(cluster, name),
+      assetBase,
+      replication: DEFAULT_REPLICATION,
+      // A spare here waits for a tab a person opens.
+      spareStartMs: SPARE_WAITS_FOR_A_TAB_MS,
+    });
     const traffic = new DemoTraffic(cluster);
     this.cluster = cluster;
     this.traffic = traffic;
@@ -226,7 +234,7 @@ export class SharedHost {
       case 'reprotect':
         return cluster.reprotect();
       case 'move-secondary':
-        return this.moveSecondary(cluster);
+        return cluster.moveSecondary();
       case 'checkpoint-now':
         return cluster.checkpointNow();
       case 'step':
@@ -254,15 +262,6 @@ export class SharedHost {
       case 'arm-reboot':
         return this.handle(action.pc).machine.armReboot();
     }
-  }
-
-  /** The secondary retires and a fresh one, in a tab that runs no PC, receives the primary's whole state. */
-  private async moveSecondary(cluster: ColoCluster<VmHandle>): Promise<void> {
-    if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair is not protected: nothing to move');
-    cluster.killSecondary();
-    // With automatic re-protection on, the host starts the next pair by itself.
-    await cluster.waitFor(() => cluster.canReprotect || cluster.protected, 10_000, 'ready to re-protect');
-    if (cluster.canReprotect) await cluster.reprotect();
   }
 
   private handle(pc: number): VmHandle {

@@ -3,11 +3,11 @@
 // who is fenced, when a new pair starts) is HostCore's; this file wires it to
 // the workers, their ports, the clock and the client, and keeps the trace.
 import type { ClientOperation } from './client-operation.ts';
-import { HostCore, type Fate, type HostEffect, type HostInput } from './host-core.ts';
+import { HostCore, type Fate, type HostEffect, type HostInput, type Phase } from './host-core.ts';
 import { LedgerClient } from './ledger-client.ts';
 import { HeartbeatLog, TraceLog } from './trace-log.ts';
 import { directChannel, tappedChannel, wiring, type WireTap } from './wiring.ts';
-import { invoke, type ClusterNode, type SettingsChange } from '../replication/commands.ts';
+import type { ClusterNode, SettingsChange } from '../replication/commands.ts';
 import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent, ReplicationStatus } from '../replication/events.ts';
 import { realClock, type Clock } from '../replication/ports.ts';
@@ -33,6 +33,12 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
   arbiterPingMs?: number;
   /** A link silent this long while both PCs answer the host counts as failed (default LINK_FAILURE_MS). */
   linkFailureMs?: number;
+  /** How long an ordered takeover may take before the host gives up on the secondary (default TAKEOVER_MS). */
+  takeoverMs?: number;
+  /** How long a primary told to leave COLO may take before the host asks whether it still answers (default LEAVE_MS). */
+  leaveMs?: number;
+  /** How long a spare may take to start before another replaces it (default SPARE_START_MS; a tab a person must open needs longer). */
+  spareStartMs?: number;
 }
 
 type Listener = () => void;
@@ -54,6 +60,22 @@ const ARBITER_PING_MS = 500;
  */
 const LINK_FAILURE_MS = 1000;
 
+/**
+ * An ordered takeover that has not happened in this long will not: the
+ * secondary hangs. A takeover waits for a load under way (v86's whole
+ * restore_state: 120–360 ms measured), so this is well above that.
+ */
+const TAKEOVER_MS = 5000;
+
+/** A primary told to leave COLO leaves at once; one that has not in this long is asked whether it still answers. */
+const LEAVE_MS = 2000;
+
+/** A spare starts in about 2.5 s here (a worker, v86's WebAssembly, the booted snapshot); one not ready in this long is replaced. */
+const SPARE_START_MS = 60_000;
+
+/** How long `reprotect()` waits, once the spare has started, for the new pair to replicate. */
+const PAIR_START_MS = 120_000;
+
 export class ColoCluster<N extends ClusterNode = ClusterNode> {
   readonly client: LedgerClient;
   primary: N | undefined;
@@ -63,7 +85,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   private standby: N | undefined;
   private readonly core: HostCore;
   private readonly log = new TraceLog();
-  /** Bumped by every (re-)start of replication: events of an older pair are not heard as that pair's. */
+  /** The pair whose replication was started last: events of an older pair are not heard as that pair's. */
   private generation = 0;
   private readonly listeners = new Set<Listener>();
   private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
@@ -76,8 +98,13 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   constructor(private readonly options: ClusterOptions<N>) {
     this.clock = options.clock ?? realClock;
-    this.core = new HostCore({ config: options.replication, pingTimeoutMs: options.arbiterPingMs ?? ARBITER_PING_MS,
+    this.core = new HostCore({
+      config: options.replication,
+      pingTimeoutMs: options.arbiterPingMs ?? ARBITER_PING_MS,
       linkFailureMs: options.linkFailureMs ?? LINK_FAILURE_MS,
+      takeoverMs: options.takeoverMs ?? TAKEOVER_MS,
+      leaveMs: options.leaveMs ?? LEAVE_MS,
+      spareStartMs: options.spareStartMs ?? SPARE_START_MS,
     });
     this.client = new LedgerClient((line) => this.sendToServing(line), () => this.clock.now());
     // Like TCP retransmitting: a request unanswered for long is sent again, same id.
@@ -123,6 +150,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     return this.core.configFor('primary');
   }
 
+  /** What the operator last chose for `side`, with that side's gate. */
+  configFor(side: Side): Readonly<ReplicationConfig> {
+    return this.core.configFor(side);
+  }
+
   /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */
   get protected(): boolean {
     return this.core.protected;
@@ -136,6 +168,16 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** Why no PC can serve the client any more, or undefined while one can (or may yet, by a failover). */
   get serviceLost(): string | undefined {
     return this.core.serviceLost;
+  }
+
+  /** The pair the PCs in their roles belong to (1 for the first; each re-protection starts the next). */
+  get pair(): number {
+    return this.core.pairNumber;
+  }
+
+  /** The pair's phase: what the host waits for, and until when. */
+  get phase(): Phase {
+    return this.core.phase;
   }
 
   /** The host is deciding between two sides that both claim to be primary. */
@@ -184,7 +226,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       // A PC spawned at once starts at once: the simulation's schedules depend on when, to the microtask.
       [this.primary, this.secondary] = nodes[0] instanceof Promise || nodes[1] instanceof Promise ? await Promise.all(nodes) : [nodes[0], nodes[1]];
       await Promise.all([this.primary.start({ mode: 'snapshot', assetBase }), this.secondary.start({ mode: 'standby', assetBase })]);
-      await this.replicate(this.primary, this.secondary);
+      await this.replicate(this.primary, this.secondary, this.core.pairNumber);
     } catch (err) {
       const ended = (['primary', 'secondary'] as const).filter((side) => this[side]?.alive === false).map((side) => this.names[side]);
       this.dispose();
@@ -202,20 +244,29 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
   /** A fresh secondary in standby receives the survivor's full state; resolves once the new pair replicates. */
   async reprotect(): Promise<void> {
     if (!this.core.canReprotect) throw new Error('cluster: nothing to re-protect (no survivor out of COLO)');
-    const done = new Promise<void>((resolve, reject) => (this.reprotected = { resolve, reject }));
+    const before = this.core.pairNumber;
     this.input({ kind: 'reprotect' });
-    return done;
+    const settled = () => this.pairStarted.pair > before || this.core.phase.kind === 'lost' || this.core.phase.kind === 'alone';
+    await this.waitFor(settled, (this.options.spareStartMs ?? SPARE_START_MS) + PAIR_START_MS, 're-protected');
+    const { pair, error } = this.pairStarted;
+    if (pair <= before) throw new Error(`cluster: re-protection did not complete (${this.core.serviceLost ?? 'the new secondary did not start'})`);
+    if (error !== undefined) throw error;
   }
 
-  /** Settles the operator's `reprotect()` (an automatic one has no caller). */
-  private reprotected: { resolve: () => void; reject: (err: unknown) => void } | undefined;
-
-  private settleReprotect(err?: unknown): void {
-    const waiting = this.reprotected;
-    this.reprotected = undefined;
-    if (err === undefined) waiting?.resolve();
-    else waiting?.reject(err);
+  /**
+   * A two-tab run's "Move the secondary to a new tab": the secondary retires
+   * and a fresh one (in a tab that runs no PC) receives the primary's state.
+   */
+  async moveSecondary(): Promise<void> {
+    if (!this.protected || this.serving !== 'primary') throw new Error('cluster: the pair is not protected: nothing to move');
+    this.killSecondary();
+    // With automatic re-protection on, the host starts the next pair by itself.
+    await this.waitFor(() => this.canReprotect || this.protected, 10_000, 'ready to re-protect');
+    if (this.canReprotect) await this.reprotect();
   }
+
+  /** The last pair whose replication was started, and how that went. */
+  private pairStarted: { pair: number; error?: unknown } = { pair: 0 };
 
   /** What a timeout reports: the last events, and where each side last was and what it last said. */
   private describeForTimeout(): string {
@@ -345,6 +396,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   dispose(): void {
     this.stopRetries();
+    this.deadline.cancel();
     for (const vm of [this.primary, this.secondary, this.standby]) vm?.terminate();
     for (const port of this.relayPorts) port.close();
     this.listeners.clear();
@@ -381,8 +433,25 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /** The core's effects of `input`, carried out, without telling the listeners yet. */
   private apply(input: HostInput): Promise<unknown>[] {
-    return this.core.handle(input).map((effect) => this.perform(effect));
+    const done = this.core.handle(input, this.clock.now()).map((effect) => this.perform(effect));
+    this.armDeadline();
+    return done;
   }
+
+  /** One timer, for the core's earliest deadline: when it comes, the core is told the time. */
+  private armDeadline(): void {
+    const at = this.core.nextDeadline;
+    if (at === this.deadline.at) return;
+    this.deadline.cancel();
+    this.deadline = { at, cancel: () => {} };
+    if (at === undefined) return;
+    this.deadline.cancel = this.clock.after(at - this.clock.now(), () => {
+      this.deadline = { at: undefined, cancel: () => {} };
+      this.input({ kind: 'tick' });
+    });
+  }
+
+  private deadline: { at: number | undefined; cancel: () => void } = { at: undefined, cancel: () => {} };
 
   private perform(effect: HostEffect): Promise<unknown> {
     switch (effect.kind) {
@@ -394,12 +463,27 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
         if (effect.side === 'standby') this.standby = undefined;
         return Promise.resolve();
       case 'send': {
+        const { side, pair, call } = effect;
+        const vm = this.node(side);
+        if (!vm?.alive) return Promise.resolve();
+        // A command the PC refused (it plays in a newer pair) is named in the trace; one a PC that ended never answers is moot.
+        return vm.replication.command(pair, call).catch((err: unknown) => {
+          if (vm.alive) this.input({ kind: 'command-refused', side, error: err instanceof Error ? err.message : String(err) });
+        });
+      }
+      case 'freeze': {
         const vm = this.node(effect.side);
-        return vm?.alive ? invoke(vm.replication, effect.call) : Promise.resolve();
+        return vm?.alive ? vm.replication.freeze() : Promise.resolve();
       }
       case 'ping': {
-        const { side } = effect;
-        void this.answersWithin(this.node(side), effect.timeoutMs).then((answered) => this.input({ kind: 'ping-answered', side, answered }));
+        const { side, ping } = effect;
+        const vm = this.node(side);
+        // The core's deadline decides a ping that is never answered.
+        if (!vm?.alive) void Promise.resolve().then(() => this.input({ kind: 'ping-answered', ping, answered: false }));
+        else vm.replication.ping().then(
+          () => this.input({ kind: 'ping-answered', ping, answered: true }),
+          () => this.input({ kind: 'ping-answered', ping, answered: false }),
+        );
         return Promise.resolve();
       }
       case 'deliver':
@@ -413,7 +497,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
         void this.startStandby(effect.name);
         return Promise.resolve();
       case 'pair':
-        void this.startPair(effect.survivor);
+        void this.startPair(effect.survivor, effect.pair);
         return Promise.resolve();
     }
   }
@@ -431,54 +515,49 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       this.standby = fresh;
       await fresh.start({ mode: 'standby', assetBase: this.options.assetBase });
     } catch (err) {
-      if (!wanted()) return;
-      this.input({ kind: 'standby-failed', error: err instanceof Error ? err.message : String(err) });
-      this.settleReprotect(err);
+      if (wanted()) this.input({ kind: 'standby-failed', error: err instanceof Error ? err.message : String(err) });
       return;
     }
-    this.input({ kind: 'standby-ready' });
-    // Abandoned (the survivor died meanwhile): nothing more will start.
-    if (!this.core.reprotecting) this.settleReprotect();
+    if (wanted()) this.input({ kind: 'standby-ready' });
   }
 
-  private async startPair(survivor: Side): Promise<void> {
+  private async startPair(survivor: Side, pair: number): Promise<void> {
     const primary = this.node(survivor);
     const secondary = this.standby;
     this.standby = undefined;
     if (!primary || !secondary) {
       // The core names a side it knows runs, and a pair only after a standby started: never here.
-      this.input({ kind: 'pair-started' });
-      this.settleReprotect(new Error('cluster: no survivor or standby to pair'));
+      this.pairStarted = { pair, error: new Error('cluster: no survivor or standby to pair') };
       return;
     }
     this.primary = primary;
     this.secondary = secondary;
     try {
-      await this.replicate(primary, secondary);
-      this.input({ kind: 'pair-started' });
-      this.settleReprotect();
+      await this.replicate(primary, secondary, pair);
+      this.pairStarted = { pair };
     } catch (err) {
-      this.input({ kind: 'pair-started' });
-      this.settleReprotect(err);
+      this.pairStarted = { pair, error: err };
     }
+    this.notify();
   }
 
-  private async replicate(primary: N, secondary: N): Promise<void> {
-    const generation = ++this.generation;
+  private async replicate(primary: N, secondary: N, pair: number): Promise<void> {
+    this.generation = pair;
     for (const port of this.relayPorts) port.close();
     const channel = this.options.channel ?? directChannel;
     const { primaryPort, secondaryPort, relayPorts } = this.options.wireTap ? tappedChannel(this.options.wireTap) : wiring(channel());
     this.relayPorts = relayPorts;
     const listen = (side: Side, node: N) => (events: ReplicationEvent[]) => {
-      if (generation === this.generation) return this.onEvents(side, events);
+      if (pair === this.generation) return this.onEvents(side, events);
       // The survivor's previous role may still release output while its new pair starts.
       const servingNode = this.node(this.core.serving);
       if (node !== servingNode) return;
       const lines = events.flatMap((event) => (event.type === 'released' ? event.lines : []));
       if (lines.length > 0) this.input({ kind: 'released-before', lines });
     };
-    await primary.startReplication('primary', primaryPort, this.core.configFor('primary'), listen('primary', primary));
-    await secondary.startReplication('secondary', secondaryPort, this.core.configFor('secondary'), listen('secondary', secondary));
+    // The settings each side starts with are the host's at that moment; a change made while a side starts waits in its worker for the role.
+    await primary.startReplication('primary', pair, primaryPort, this.core.configFor('primary'), listen('primary', primary));
+    await secondary.startReplication('secondary', pair, secondaryPort, this.core.configFor('secondary'), listen('secondary', secondary));
   }
 
   private onEvents(side: Side, events: ReplicationEvent[]): void {
@@ -496,18 +575,5 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   private notify(): void {
     for (const listener of [...this.listeners]) listener();
-  }
-
-  private async answersWithin(vm: N | undefined, ms: number): Promise<boolean> {
-    if (!vm?.alive) return false;
-    let cancel = () => {};
-    const timeout = new Promise<false>((resolve) => (cancel = this.clock.after(ms, () => resolve(false))));
-    try {
-      return await Promise.race([vm.replication.ping().then(() => true), timeout]);
-    } catch {
-      return false;
-    } finally {
-      cancel();
-    }
   }
 }

@@ -1,14 +1,36 @@
-// The host's policy for a replicated pair, as a pure state machine: which PC
+// The host's policy for a replicated pair, as one state machine: which PC
 // serves the client, when a PC is fenced, when a primary out of COLO may
-// release what it holds, who wins when both sides claim to be primary, and
-// when a new pair may start. The host is also the pair's witness: a side's
-// heartbeats only make it suspect its peer; the host pings the suspect and
-// decides (gone or hung: the reporter goes on without it; answering: the
-// suspicion is dismissed, unless the link has carried nothing for so long that
-// it failed, and then the primary goes on alone). So a late heartbeat costs a
-// ping, never a failover. Inputs arrive as data (the workers' statuses and
-// released lines, the operator's commands, the answers to pings), effects leave
-// as data. It owns no timers, workers or ports: engine/host/cluster.ts wires it.
+// release what it holds, who goes on when the link fails, and when a new pair
+// starts. The host is the pair's witness: a side's heartbeats only make it
+// suspect its peer; the host pings the suspect and decides. It is pure:
+// inputs arrive as data with the time, effects leave as data, and every phase
+// that waits for something carries the deadline after which it stops waiting
+// (`nextDeadline`). engine/host/cluster.ts wires it to workers and a timer.
+//
+// The phases (the pair's) and what moves between them:
+//
+//   replicating  ─ a side reports its peer silent ─▶ arbitrating: the host pings the suspect
+//   arbitrating  ─ the suspect answers, its silence short ─▶ replicating (late heartbeats: dismissed)
+//                ─ it answers, but the link was silent ≥ linkFailureMs ─▶ leaving (the link failed)
+//                ─ no answer by its deadline (pingTimeoutMs) ─▶ takeover (primary suspected) | leaving (secondary)
+//   replicating, arbitrating ─ "Failover now" ─▶ takeover
+//   takeover     ─ the secondary took over ─▶ alone, the secondary serving (the old primary fenced)
+//                ─ it left COLO, is gone, or its deadline (takeoverMs) passed ─▶ leaving, or lost without a live primary
+//   leaving      ─ the primary left COLO ─▶ alone, the primary serving (the secondary fenced first)
+//                ─ its deadline (leaveMs) passed ─▶ a ping: answered, wait again; else the primary is fenced ─▶ takeover | lost
+//   replicating  ─ the primary left COLO by itself ─▶ alone (the secondary fenced first)
+//                  (a secondary that left COLO tells its primary, or falls silent to it: a suspicion of it is confirmed at once)
+//   alone        ─ "Start a new secondary", or automatically ─▶ reprotecting
+//   reprotecting ─ the spare is ready ─▶ replicating (a new pair)
+//                ─ the spare failed, or its deadline (spareStartMs) passed ─▶ another spare starts
+//   any          ─ the PC that serves is gone and none can take over ─▶ lost
+//
+// replicating waits for nothing of the host's: the pair runs COLO by itself,
+// and its heartbeats report a silent peer. alone and lost wait for nothing.
+// The spare (a PC starting in standby) is a resource beside the phase, with a
+// start deadline of its own; commands to a PC name the pair they are for
+// (engine/replication/replication-role.ts queues those for a pair not yet
+// started there and refuses those for an older one).
 import type { Side } from '../protocol/messages.ts';
 import type { HostAction } from '../protocol/trace.ts';
 import type { CommandCall, SettingsChange } from '../replication/commands.ts';
@@ -22,6 +44,29 @@ export type Fate = 'alive' | 'killed' | 'frozen' | 'fenced' | 'ended';
 /** The PC being started to become the secondary of a new pair. */
 export type Standby = 'standby';
 
+/** A side suspected by its peer: the host's ping is out. */
+export interface Suspicion {
+  suspect: Side;
+  /** The ping it waits for: only its answer decides. */
+  ping: number;
+  detail: string;
+  silentMs: number;
+  deadline: number;
+}
+
+export type Phase =
+  | { kind: 'replicating' }
+  | { kind: 'arbitrating'; suspicions: readonly Suspicion[] }
+  /** The secondary was told to take over; the primary, if it lives, holds its output meanwhile. */
+  | { kind: 'takeover'; deadline: number }
+  /** The primary was told to leave COLO; once it has, the secondary is fenced and it releases alone. `ping`: the host asked whether it still answers. */
+  | { kind: 'leaving'; deadline: number; ping?: number }
+  | { kind: 'alone'; survivor: Side }
+  | { kind: 'reprotecting'; survivor: Side }
+  | { kind: 'lost'; serving: Side; reason: string };
+
+export type PhaseKind = Phase['kind'];
+
 export type HostInput =
   /** Both PCs of the first pair are being started. */
   | { kind: 'start' }
@@ -32,8 +77,8 @@ export type HostInput =
   | { kind: 'released-before'; lines: string[] }
   /** `side` heard nothing from its peer for `silentMs` (missed heartbeats, or its end of the channel closed). */
   | { kind: 'peer-silent'; side: Side; detail: string; silentMs: number }
-  /** The answer to `ping`: did `side` answer the host in time? */
-  | { kind: 'ping-answered'; side: Side; answered: boolean }
+  /** The answer to ping `ping`; `answered: false`: the call failed (the worker is gone). */
+  | { kind: 'ping-answered'; ping: number; answered: boolean }
   | { kind: 'kill'; side: Side }
   /**
    * `side`'s worker ended without the host ending it (the tab that ran it
@@ -53,24 +98,29 @@ export type HostInput =
   | { kind: 'reprotect' }
   | { kind: 'standby-ready' }
   | { kind: 'standby-failed'; error: string }
-  /** The new pair's replication has started (or failed to). */
-  | { kind: 'pair-started' };
+  /** A PC refused a command: it runs a newer pair than the command named. */
+  | { kind: 'command-refused'; side: Side; error: string }
+  /** Time passed: a deadline may have come (see nextDeadline). */
+  | { kind: 'tick' };
 
 export type HostEffect =
   | { kind: 'trace'; action: HostAction; detail: string }
   /** End that PC's worker at once, as a crash would. */
   | { kind: 'terminate'; side: Side | Standby }
-  | { kind: 'send'; side: Side; call: CommandCall }
-  /** Ask `side` whether it still answers; reply with `ping-answered` after at most `timeoutMs`. */
-  | { kind: 'ping'; side: Side; timeoutMs: number }
+  /** `call` for the role of pair `pair` on `side`'s PC. */
+  | { kind: 'send'; side: Side; pair: number; call: CommandCall }
+  /** The operator's "Freeze primary": the PC's worker hangs, as a hung one would. */
+  | { kind: 'freeze'; side: Side }
+  /** Ask `side` whether it still answers; reply with `ping-answered` and this id (an unanswered ping needs no reply: its deadline decides). */
+  | { kind: 'ping'; side: Side; ping: number }
   /** Lines the client may now see, from the PC that serves it. */
   | { kind: 'deliver'; side: Side; lines: string[] }
   /** Send the client's unanswered request again, to whichever PC now serves. */
   | { kind: 'retry-client' }
   /** Start a new worker in standby; reply with `standby-ready` or `standby-failed`. */
   | { kind: 'start-standby'; name: string }
-  /** The PC on side `survivor` becomes the primary and the standby its secondary: start replicating; reply with `pair-started`. */
-  | { kind: 'pair'; survivor: Side };
+  /** The PC on side `survivor` becomes the primary and the standby its secondary, as pair `pair`: start replicating. */
+  | { kind: 'pair'; survivor: Side; pair: number };
 
 export interface HostCoreOptions {
   config: ReplicationConfig;
@@ -78,28 +128,45 @@ export interface HostCoreOptions {
   pingTimeoutMs: number;
   /** A link silent this long while both sides answer the host has failed: the primary goes on alone. */
   linkFailureMs: number;
+  /** How long an ordered takeover may take (a load under way comes first) before the host gives up on the secondary. */
+  takeoverMs: number;
+  /** How long a primary told to leave COLO may take before the host asks whether it still answers. */
+  leaveMs: number;
+  /** How long a spare may take to start (a worker, v86, the booted snapshot) before another replaces it. */
+  spareStartMs: number;
 }
 
-/** A side suspected by its peer, while the host's ping is out. */
-interface Suspicion {
-  detail: string;
-  silentMs: number;
-  /** The pair it was raised in: an answer about an earlier pair decides nothing. */
-  pair: number;
+/** One PC of the pair, by role: its name, what the host knows of its fate, and what it last reported. */
+interface Pc {
+  name: string;
+  fate: Fate;
+  /** Its worker runs: the host has not ended it (and has not heard that it ended). */
+  running: boolean;
+  status?: ReplicationStatus;
+}
+
+/** The PC starting in standby for the next pair, until its deadline. */
+interface Spare {
+  name: string;
+  state: 'starting' | 'ready';
+  deadline: number;
 }
 
 const other = (side: Side): Side => (side === 'primary' ? 'secondary' : 'primary');
+const SIDES: readonly Side[] = ['primary', 'secondary'];
 
 export class HostCore {
-  /** Which PC serves the client: the original primary, or the secondary after takeover. */
-  serving: Side = 'primary';
-  readonly fate: Record<Side, Fate> = { primary: 'alive', secondary: 'alive' };
-  /** Whether the PC in each role has a worker (the host is the only one that ends workers). */
-  readonly running: Record<Side, boolean> = { primary: false, secondary: false };
-  /** Latest status reported by each side's worker. */
-  readonly status: Partial<Record<Side, ReplicationStatus>> = {};
-  /** The name of the PC in each role, for people: PC A, PC B, PC C… */
-  readonly names: Record<Side, string> = { primary: '', secondary: '' };
+  private phaseNow: Phase = { kind: 'replicating' };
+  private pcs: Record<Side, Pc> = { primary: newPc(''), secondary: newPc('') };
+  private spareNow: Spare | undefined;
+  /** The pair the PCs in their roles belong to: every command names it. */
+  private pair = 0;
+  /** The pair whose link the operator cut: a link failure in it is no false alarm. */
+  private cutPair: number | undefined;
+  private pings = 0;
+  private autoReprotect = false;
+  private machinesMade = 0;
+  private now = 0;
   /**
    * Protection ended although no PC was killed or frozen and nobody cut the
    * link: the link counted as failed while both answered, or a live PC did not
@@ -108,24 +175,6 @@ export class HostCore {
   falseFailovers = 0;
   /** Suspicions the host dismissed because the suspect answered: late heartbeats that cost nothing. */
   dismissedSuspicions = 0;
-  /** The operator cut this pair's link (a takeover it causes is a real one). */
-  private linkCut = false;
-  private readonly suspected = new Map<Side, Suspicion>();
-  /** Counts pairs (and takeovers): what a suspicion belongs to. */
-  private pair = 0;
-  /** The host told the secondary to take over (the operator, or a confirmed suspicion). */
-  private takeoverOrdered = false;
-  private confirmedAlone = false;
-  private autoReprotect = false;
-  /** A re-protection under way: who survives, and the new PC's name. */
-  private reprotection: { survivor: Side; name: string } | undefined;
-  /**
-   * A PC started in standby as soon as the pair is unprotected, so that
-   * re-protection need not wait for a worker to boot and restore the snapshot.
-   * It replaces the PC that was lost: an unprotected pair runs no more PCs than a protected one.
-   */
-  private spareStandby: { name: string; ready: boolean } | undefined;
-  private machinesMade = 0;
   /** The configuration as the operator last set it: every pair, and every later one, gets it. */
   private readonly desired: ReplicationConfig;
   /** The gate of each role's side (the configuration's own gate is the primary's). */
@@ -137,14 +186,61 @@ export class HostCore {
     this.gates = { primary: config.gate, secondary: config.gate };
   }
 
-  /** A suspicion is being checked: the host's ping is out, and which PC survives is not yet known. */
-  get arbitrating(): boolean {
-    return this.suspected.size > 0;
+  /** The pair's phase: what the host waits for, and until when. */
+  get phase(): Phase {
+    return this.phaseNow;
   }
 
-  /** A new secondary is being started, or its pair is not yet replicating. */
+  /** The earliest time at which something is due: a phase's deadline, a suspicion's, the spare's. */
+  get nextDeadline(): number | undefined {
+    const phase = this.phaseNow;
+    const times = [
+      ...(phase.kind === 'takeover' || phase.kind === 'leaving' ? [phase.deadline] : []),
+      ...(phase.kind === 'arbitrating' ? phase.suspicions.map((s) => s.deadline) : []),
+      ...(this.spareNow?.state === 'starting' ? [this.spareNow.deadline] : []),
+    ];
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  /** Which PC serves the client: the original primary, or the secondary after takeover. */
+  get serving(): Side {
+    const phase = this.phaseNow;
+    return phase.kind === 'alone' || phase.kind === 'reprotecting' ? phase.survivor : phase.kind === 'lost' ? phase.serving : 'primary';
+  }
+
+  get fate(): Readonly<Record<Side, Fate>> {
+    return { primary: this.pcs.primary.fate, secondary: this.pcs.secondary.fate };
+  }
+
+  /** Whether the PC in each role has a worker (the host is the only one that ends workers). */
+  get running(): Readonly<Record<Side, boolean>> {
+    return { primary: this.pcs.primary.running, secondary: this.pcs.secondary.running };
+  }
+
+  /** Latest status reported by each side's worker in this pair. */
+  get status(): Readonly<Partial<Record<Side, ReplicationStatus>>> {
+    const { primary, secondary } = this.pcs;
+    return { ...(primary.status ? { primary: primary.status } : {}), ...(secondary.status ? { secondary: secondary.status } : {}) };
+  }
+
+  /** The name of the PC in each role, for people: PC A, PC B, PC C… */
+  get names(): Readonly<Record<Side, string>> {
+    return { primary: this.pcs.primary.name, secondary: this.pcs.secondary.name };
+  }
+
+  /** The pair the PCs in their roles belong to (1 for the first). */
+  get pairNumber(): number {
+    return this.pair;
+  }
+
+  /** A suspicion is being checked: the host's ping is out, and which PC survives is not yet known. */
+  get arbitrating(): boolean {
+    return this.phaseNow.kind === 'arbitrating';
+  }
+
+  /** A new secondary is being started for the survivor. */
   get reprotecting(): boolean {
-    return this.reprotection !== undefined;
+    return this.phaseNow.kind === 'reprotecting';
   }
 
   /** What the operator last chose, with that side's gate: a copy, so a pair cannot change it. */
@@ -154,76 +250,63 @@ export class HostCore {
 
   /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */
   get protected(): boolean {
-    const p = this.status.primary;
+    const p = this.pcs.primary.status;
     return (
-      this.serving === 'primary' &&
-      this.fate.primary === 'alive' &&
-      this.fate.secondary === 'alive' &&
+      (this.phaseNow.kind === 'replicating' || this.phaseNow.kind === 'arbitrating') &&
+      this.live('primary') &&
+      this.live('secondary') &&
       p !== undefined &&
       p.exitReason === 'none' &&
-      p.committed >= 1 &&
-      this.running.secondary
+      p.committed >= 1
     );
   }
 
   /** After a failover, or with the secondary gone: a fresh secondary may start from the survivor's state. */
   get canReprotect(): boolean {
-    return this.survivorAlone && !this.reprotection;
+    return this.phaseNow.kind === 'alone';
   }
 
   /** The PC waiting in standby for the next re-protection, if one was started. */
   get spare(): { name: string; ready: boolean } | undefined {
-    return this.spareStandby && { ...this.spareStandby };
-  }
-
-  /** One PC serves, out of COLO, and is settled (while the host arbitrates, or a takeover it ordered is under way, it does not yet know which PC survives). */
-  private get survivorAlone(): boolean {
-    const survivor = this.serving;
-    const ended = survivor === 'secondary' || this.status.primary?.phase === 'exited';
-    return ended && this.live(survivor) && !this.arbitrating && !this.takeoverOrdered;
+    return this.spareNow && { name: this.spareNow.name, ready: this.spareNow.state === 'ready' };
   }
 
   /** Why no PC can serve the client any more, or undefined while one can (or may yet, by a failover). */
   get serviceLost(): string | undefined {
-    if (this.arbitrating) return undefined;
-    const side = this.serving;
-    if (this.running[side] && this.fate[side] === 'alive') return undefined;
-    // A secondary can take over once it holds a checkpoint, or is loading one.
-    const secondary = this.status.secondary;
-    const canTakeOver = secondary !== undefined && secondary.phase !== 'exited' && (secondary.committed > 0 || secondary.phase === 'loading');
-    if (side === 'primary' && this.live('secondary') && canTakeOver) return undefined;
-    const why = side === 'primary' && secondary?.phase === 'exited' ? `; ${this.names.secondary} left COLO: ${secondary.exitDetail}` : '';
-    const fate = this.fate[side];
-    return `${this.names[side]}, which served the client, is ${fate === 'alive' || fate === 'ended' ? 'gone' : fate} and no PC can take over${why}`;
+    return this.phaseNow.kind === 'lost' ? this.phaseNow.reason : undefined;
   }
 
   /** A side's events are heard until the host ended its worker: a terminated worker's last messages may still be in flight. */
   hears(side: Side): boolean {
-    return this.fate[side] !== 'killed' && this.fate[side] !== 'fenced';
+    const { fate } = this.pcs[side];
+    return fate !== 'killed' && fate !== 'fenced';
   }
 
   /** Where the client's bytes go: the serving PC, and in compare mode the secondary too (it runs every request). */
   clientTargets(): { serve: Side | undefined; mirror: Side | undefined } {
-    const serve = this.running[this.serving] ? this.serving : undefined;
-    const mirror =
-      this.serving === 'primary' && this.desired.compare.enabled && this.fate.secondary === 'alive' && this.running.secondary ? 'secondary' : undefined;
+    const serve = this.pcs[this.serving].running ? this.serving : undefined;
+    const mirror = this.serving === 'primary' && this.desired.compare.enabled && this.live('secondary') ? 'secondary' : undefined;
     return { serve, mirror };
   }
 
-  handle(input: HostInput): HostEffect[] {
+  handle(input: HostInput, now: number): HostEffect[] {
+    this.now = now;
+    const wasProtected = this.protected;
     const effects = this.apply(input);
-    return [...effects, ...this.maybeAutoReprotect(), ...this.maybeStartSpare()];
+    if (!wasProtected && this.protected) effects.unshift(trace('protected', `secondary holds checkpoint ${this.pcs.primary.status?.committed ?? 0}`));
+    effects.push(...this.checkLost(), ...this.keepSpare(), ...this.maybeAutoReprotect());
+    return effects;
   }
 
   private apply(input: HostInput): HostEffect[] {
     switch (input.kind) {
       case 'start':
-        this.names.primary = this.nextName();
-        this.names.secondary = this.nextName();
-        this.running.primary = true;
-        this.running.secondary = true;
-        return [trace('start', `${this.names.primary} from the booted snapshot, ${this.names.secondary} in standby`)];
+        this.pair = 1;
+        this.pcs = { primary: { ...newPc(this.nextName()), running: true }, secondary: { ...newPc(this.nextName()), running: true } };
+        this.phaseNow = { kind: 'replicating' };
+        return [trace('start', `${this.pcs.primary.name} from the booted snapshot, ${this.pcs.secondary.name} in standby`)];
       case 'status':
+        this.pcs[input.side].status = input.status;
         return this.onStatus(input.side, input.status);
       case 'released':
         // Only the serving PC speaks for the service.
@@ -234,18 +317,18 @@ export class HostCore {
       case 'peer-silent':
         return this.suspect(input.side, input.detail, input.silentMs);
       case 'ping-answered':
-        return this.decide(input.side, input.answered);
+        return this.answered(input.ping, input.answered);
       case 'kill':
-        return input.side === 'primary' ? this.killPrimary() : this.killSecondary();
+        return this.kill(input.side);
       case 'worker-ended':
         return this.workerEnded(input.side, input.detail);
       case 'freeze-primary':
-        if (!this.running.primary || this.fate.primary !== 'alive') return [];
-        this.fate.primary = 'frozen';
-        return [trace('freeze-primary', 'primary VM stopped; it sends and reads nothing'), send('primary', { command: 'freeze', args: [] })];
+        if (!this.live('primary')) return [];
+        this.pcs.primary.fate = 'frozen';
+        return [trace('freeze-primary', 'primary VM stopped; it sends and reads nothing'), { kind: 'freeze', side: 'primary' }, ...this.gone('primary')];
       case 'cut-link':
-        this.linkCut = true;
-        return [trace('cut-link', 'the replication channel carries nothing more'), ...this.toRunning(['primary', 'secondary'], { command: 'cutLink', args: [] })];
+        this.cutPair = this.pair;
+        return [trace('cut-link', 'the replication channel carries nothing more'), ...this.toRunning(SIDES, { command: 'cutLink', args: [] })];
       case 'failover':
         return this.failover();
       case 'checkpoint-now':
@@ -260,91 +343,115 @@ export class HostCore {
       case 'standby-ready':
         return this.standbyReady();
       case 'standby-failed':
-        this.reprotection = undefined;
-        this.spareStandby = undefined;
-        return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', `failed: ${input.error}`)];
-      case 'pair-started':
-        this.reprotection = undefined;
-        this.linkCut = false;
-        return [];
+        return this.giveUpSpare(`failed: ${input.error}`);
+      case 'command-refused':
+        return [trace('command-refused', `${this.pcs[input.side].name}: ${input.error}`)];
+      case 'tick':
+        return this.deadlines();
     }
   }
 
+  // --- what the workers report
+
   private onStatus(side: Side, status: ReplicationStatus): HostEffect[] {
-    const effects: HostEffect[] = [];
-    const wasProtected = this.protected;
-    this.status[side] = status;
-    if (!wasProtected && this.protected) effects.push(trace('protected', `secondary holds checkpoint ${status.committed}`));
-    if (side === 'secondary' && status.role === 'primary' && this.serving === 'primary') effects.push(...this.takenOver(status.committed));
-    if (side === 'secondary' && status.phase === 'exited') this.takeoverOrdered = false;
-    return [...effects, ...this.settleAfterExit()];
+    const phase = this.phaseNow;
+    if (side === 'secondary' && status.role === 'primary') return this.takenOver(status.committed);
+    // A secondary that left COLO tells its primary itself (or falls silent to it); only one ordered to take over is waited for here.
+    if (side === 'secondary' && status.phase === 'exited' && phase.kind === 'takeover') return this.secondaryLeft(status.exitDetail);
+    if (side === 'primary' && status.phase === 'exited' && (phase.kind === 'replicating' || phase.kind === 'arbitrating' || phase.kind === 'leaving')) {
+      return this.settleAlone();
+    }
+    return [];
   }
 
   // A side's heartbeats say its peer is silent. The host pings the suspect,
   // unless it already knows its fate (it ended or froze that worker itself).
   private suspect(reporter: Side, detail: string, silentMs: number): HostEffect[] {
+    const phase = this.phaseNow;
+    // The service was given up as lost with a checkpoint still on its way to the secondary: it may take over after all.
+    const lateRescue = phase.kind === 'lost' && reporter === 'secondary' && phase.serving === 'primary' && this.canTakeOver();
+    if ((phase.kind !== 'replicating' && phase.kind !== 'arbitrating' && !lateRescue) || !this.live(reporter)) return [];
     const suspect = other(reporter);
-    if (this.serving !== 'primary' || !this.live(reporter)) return [];
-    const pending = this.suspected.get(suspect);
+    const suspicions = phase.kind === 'arbitrating' ? phase.suspicions : [];
+    const pending = suspicions.find((s) => s.suspect === suspect);
     if (pending) {
-      pending.detail = detail;
-      pending.silentMs = silentMs;
+      this.phaseNow = { kind: 'arbitrating', suspicions: suspicions.map((s) => (s === pending ? { ...s, detail, silentMs } : s)) };
       return [];
     }
-    const heard = trace('suspect', `${this.names[reporter]} heard nothing from ${this.names[suspect]} for ${Math.round(silentMs)} ms (${detail})`);
+    const { name } = this.pcs[suspect];
+    const heard = trace('suspect', `${this.pcs[reporter].name} heard nothing from ${name} for ${Math.round(silentMs)} ms (${detail})`);
+    if (suspect === 'secondary' && this.pcs.secondary.status?.phase === 'exited') return [heard, ...this.failed(suspect, 'it left COLO', detail)];
     if (!this.live(suspect)) {
-      const why = this.fate[suspect] === 'ended' ? 'its worker ended (the host heard so)' : `the host ${this.running[suspect] ? (this.fate[suspect] === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
-      return [heard, ...this.peerFailed(reporter, why, detail)];
+      const { fate, running } = this.pcs[suspect];
+      const why = fate === 'ended' ? 'its worker ended (the host heard so)' : `the host ${running ? (fate === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
+      return [heard, ...this.failed(suspect, why, detail)];
     }
-    this.suspected.set(suspect, { detail, silentMs, pair: this.pair });
-    return [heard, { kind: 'ping', side: suspect, timeoutMs: this.options.pingTimeoutMs }];
+    const ping = ++this.pings;
+    this.phaseNow = { kind: 'arbitrating', suspicions: [...suspicions, { suspect, ping, detail, silentMs, deadline: this.now + this.options.pingTimeoutMs }] };
+    return [heard, { kind: 'ping', side: suspect, ping }];
   }
 
-  // The suspect answered the host, or did not. Silent to its peer yet
-  // answering the host: its heartbeats were late (dismissed, at no cost), or
-  // the link failed (then the primary, which may have released output no
-  // checkpoint of the secondary covers, goes on alone).
-  private decide(suspect: Side, pinged: boolean): HostEffect[] {
-    const suspicion = this.suspected.get(suspect);
-    this.suspected.delete(suspect);
-    const reporter = other(suspect);
-    if (!suspicion || suspicion.pair !== this.pair || this.serving !== 'primary' || !this.live(reporter)) return [];
-    const name = this.names[suspect];
-    // An answer counts only from a PC the host has not since ended or frozen: it may hang right after answering.
-    if (!pinged || !this.live(suspect)) {
-      // The host did not end or freeze it: as far as it knows, a live PC was too busy to answer.
-      const falseAlarm = this.live(suspect);
-      if (falseAlarm) this.falseFailovers++;
-      return [
-        ...(falseAlarm ? [trace('false-failover', `${name} did not answer in ${this.options.pingTimeoutMs} ms, though the host did not end or freeze it (${this.falseFailovers} so far)`)] : []),
-        ...this.peerFailed(reporter, `it did not answer the host within ${this.options.pingTimeoutMs} ms`, suspicion.detail),
-      ];
+  // Only the answer to the ping a phase waits for decides: a late answer to
+  // an older ping is about a moment that has passed.
+  private answered(ping: number, answered: boolean): HostEffect[] {
+    const phase = this.phaseNow;
+    if (phase.kind === 'leaving' && phase.ping === ping) {
+      if (answered && this.live('primary')) {
+        this.phaseNow = { kind: 'leaving', deadline: this.now + this.options.leaveMs };
+        return [];
+      }
+      return this.primaryHung();
     }
+    if (phase.kind !== 'arbitrating') return [];
+    const suspicion = phase.suspicions.find((s) => s.ping === ping);
+    if (!suspicion) return [];
+    return answered ? this.decide(suspicion) : this.unanswered(suspicion);
+  }
+
+  // The suspect answered the host. Silent to its peer yet answering the host:
+  // its heartbeats were late (dismissed, at no cost), or the link failed
+  // (then the primary, which may have released output no checkpoint of the
+  // secondary covers, goes on alone).
+  private decide(suspicion: Suspicion): HostEffect[] {
+    const { suspect } = suspicion;
+    // An answer counts only from a PC the host has not since ended or frozen: it may hang right after answering.
+    if (!this.live(suspect)) return this.unanswered(suspicion);
+    const name = this.pcs[suspect].name;
+    const reporter = this.pcs[other(suspect)].name;
     if (suspicion.silentMs < this.options.linkFailureMs) {
       this.dismissedSuspicions++;
-      return [
-        trace('dismiss', `${name} answered the host: its heartbeats were late, not lost; ${this.names[reporter]} goes on listening (${this.dismissedSuspicions} so far)`),
-      ];
+      this.dropSuspicion(suspicion);
+      return [trace('dismiss', `${name} answered the host: its heartbeats were late, not lost; ${reporter} goes on listening (${this.dismissedSuspicions} so far)`)];
     }
-    const falseAlarm = !this.linkCut;
+    const falseAlarm = this.cutPair !== this.pair;
     if (falseAlarm) this.falseFailovers++;
     const silence = `the link carried nothing for ${Math.round(suspicion.silentMs)} ms while both PCs answered the host`;
     return [
-      trace('arbitrate', `${silence}: it failed; ${this.names.primary} goes on alone and ${this.names.secondary} will be fenced`),
+      trace('arbitrate', `${silence}: it failed; ${this.pcs.primary.name} goes on alone and ${this.pcs.secondary.name} will be fenced`),
       ...(falseAlarm ? [trace('false-failover', `nobody cut the link (${this.falseFailovers} so far)`)] : []),
-      ...this.toRunning(['primary'], { command: 'peerLost', args: [silence] }),
+      ...this.leave(silence),
     ];
   }
 
-  /** The host confirmed the reporter's suspicion: a secondary takes over, a primary leaves COLO (then the host fences the secondary). */
-  private peerFailed(reporter: Side, why: string, detail: string): HostEffect[] {
-    const suspect = this.names[other(reporter)];
+  private unanswered(suspicion: Suspicion): HostEffect[] {
+    const { suspect } = suspicion;
+    const falseAlarm = this.live(suspect);
+    if (falseAlarm) this.falseFailovers++;
+    return [
+      // The host did not end or freeze it: as far as it knows, a live PC was too busy to answer.
+      ...(falseAlarm ? [trace('false-failover', `${this.pcs[suspect].name} did not answer in ${this.options.pingTimeoutMs} ms, though the host did not end or freeze it (${this.falseFailovers} so far)`)] : []),
+      ...this.failed(suspect, `it did not answer the host within ${this.options.pingTimeoutMs} ms`, suspicion.detail),
+    ];
+  }
+
+  /** The host confirmed `suspect` failed: a failed primary is taken over from, a failed secondary left behind. */
+  private failed(suspect: Side, why: string, detail: string): HostEffect[] {
     const confirmed = `${detail}; the host confirmed: ${why}`;
-    if (reporter === 'secondary') {
-      this.takeoverOrdered = true;
-      return [trace('confirm', `${suspect} failed (${why}): ${this.names.secondary} takes over`), send('secondary', { command: 'peerLost', args: [confirmed] })];
+    const name = this.pcs[suspect].name;
+    if (suspect === 'primary') {
+      return [trace('confirm', `${name} failed (${why}): ${this.pcs.secondary.name} takes over`), ...this.orderTakeover({ command: 'peerLost', args: [confirmed] })];
     }
-    return [trace('confirm', `${suspect} failed (${why}): ${this.names.primary} goes on alone`), send('primary', { command: 'peerLost', args: [confirmed] })];
+    return [trace('confirm', `${name} failed (${why}): ${this.pcs.primary.name} goes on alone`), ...this.leave(confirmed)];
   }
 
   // The secondary has taken over, as the host told it to: the old primary is
@@ -352,171 +459,256 @@ export class HostCore {
   // A takeover the host never ordered, with the primary still running, would
   // make two primaries: that secondary is fenced instead.
   private takenOver(from: number): HostEffect[] {
-    if (!this.takeoverOrdered && this.live('primary')) {
-      return [trace('arbitrate', 'the secondary took over without the host\'s word while the primary runs: the secondary is fenced'), ...this.retireSecondary('fenced')];
+    const phase = this.phaseNow;
+    if (phase.kind !== 'takeover' && phase.kind !== 'lost' && this.live('primary')) {
+      return [trace('arbitrate', "the secondary took over without the host's word while the primary runs: the secondary is fenced"), ...this.fence('secondary')];
     }
-    this.takeoverOrdered = false;
-    this.newPair();
+    if (phase.kind === 'alone' || phase.kind === 'reprotecting' || !this.live('secondary')) return [];
     const effects: HostEffect[] = [];
-    if (this.running.primary) {
+    if (this.pcs.primary.running) {
       effects.push(trace('fence', 'old primary terminated after takeover, so it can never speak again'));
-      if (this.fate.primary === 'alive' || this.fate.primary === 'frozen') this.fate.primary = 'fenced';
-      effects.push(...this.end('primary'));
+      effects.push(...this.fence('primary'));
     }
-    this.serving = 'secondary';
+    this.phaseNow = { kind: 'alone', survivor: 'secondary' };
     effects.push(trace('primary-changed', `secondary took over from checkpoint ${from}`), { kind: 'retry-client' });
     return effects;
   }
 
+  /** The secondary told to take over left COLO instead (it held no checkpoint), or is gone: the primary goes on alone, if it can. */
+  private secondaryLeft(detail: string): HostEffect[] {
+    if (this.phaseNow.kind !== 'takeover') return [];
+    if (this.live('primary')) return this.leave(`${this.pcs.secondary.name} left COLO: ${detail}`);
+    return this.lose(`${this.pcs.primary.name}, which served the client, is ${describeFate(this.pcs.primary.fate)} and ${this.pcs.secondary.name} left COLO: ${detail}`);
+  }
+
   // A primary that left COLO holds its output until the host is sure no
   // secondary can take over: the host fences the secondary, then lets it go.
-  private settleAfterExit(): HostEffect[] {
-    const primary = this.status.primary;
-    if (!primary || primary.phase !== 'exited' || this.confirmedAlone) return [];
-    if (this.serving !== 'primary' || this.takeoverOrdered) return [];
-    if (!this.running.primary || this.fate.primary !== 'alive') return [];
+  private settleAlone(): HostEffect[] {
     const effects: HostEffect[] = [];
     if (this.live('secondary')) {
       effects.push(trace('fence', "secondary terminated: the primary left COLO, so the secondary's checkpoint no longer covers what it will release"));
-      effects.push(...this.retireSecondary('fenced'));
     }
-    this.confirmedAlone = true;
-    return [...effects, send('primary', { command: 'confirmAlone', args: [] })];
+    effects.push(...this.fence('secondary'));
+    this.phaseNow = { kind: 'alone', survivor: 'primary' };
+    return [...effects, this.send('primary', { command: 'confirmAlone', args: [] })];
   }
 
-  private killPrimary(): HostEffect[] {
-    if (!this.running.primary) return [];
-    this.fate.primary = 'killed';
-    return [trace('kill-primary', 'primary worker terminated'), ...this.end('primary')];
-  }
+  // --- the operator and the world
 
-  private killSecondary(): HostEffect[] {
-    if (!this.running.secondary) return [];
-    return [trace('kill-secondary', 'secondary worker terminated'), ...this.retireSecondary('killed')];
+  private kill(side: Side): HostEffect[] {
+    if (!this.pcs[side].running) return [];
+    return [trace(side === 'primary' ? 'kill-primary' : 'kill-secondary', `${side} worker terminated`), ...this.fence(side, 'killed')];
   }
 
   private workerEnded(side: Side | Standby, detail: string): HostEffect[] {
-    if (side === 'standby') return this.spareStandby ? this.handle({ kind: 'standby-failed', error: detail }) : [];
-    if (!this.running[side] || this.fate[side] !== 'alive') return [];
-    this.fate[side] = 'ended';
-    if (side === 'secondary') this.takeoverOrdered = false;
-    return [trace('worker-ended', `${this.names[side]} (${side}): ${detail}`), ...this.end(side)];
-  }
-
-  // An operator failover waits for the secondary to answer it; a secondary
-  // that can no longer answer must not keep the primary waiting for it.
-  private retireSecondary(fate: 'killed' | 'fenced'): HostEffect[] {
-    this.fate.secondary = fate;
-    this.takeoverOrdered = false;
-    return this.end('secondary');
+    if (side === 'standby') return this.spareNow ? this.giveUpSpare(`failed: ${detail}`) : [];
+    const pc = this.pcs[side];
+    if (!pc.running || pc.fate !== 'alive') return [];
+    pc.fate = 'ended';
+    pc.running = false;
+    return [trace('worker-ended', `${pc.name} (${side}): ${detail}`), { kind: 'terminate', side }, ...this.gone(side)];
   }
 
   private failover(): HostEffect[] {
-    // A suspicion being checked needs no wait: the takeover starts a new pair, and the ping's answer then decides nothing.
-    if (!this.running.secondary || this.fate.secondary !== 'alive' || this.serving !== 'primary') return [];
-    this.takeoverOrdered = true;
-    return [trace('failover-command', 'x-colo-lost-heartbeat sent to the secondary'), send('secondary', { command: 'lostHeartbeat', args: [] })];
+    const phase = this.phaseNow;
+    // A suspicion being checked needs no wait: the takeover is ordered, and the ping's answer then decides nothing.
+    if ((phase.kind !== 'replicating' && phase.kind !== 'arbitrating') || !this.live('secondary')) return [];
+    return [trace('failover-command', 'x-colo-lost-heartbeat sent to the secondary'), ...this.orderTakeover({ command: 'lostHeartbeat', args: [] })];
   }
 
   private configure(change: SettingsChange, side: Side | undefined): HostEffect[] {
     const { gate, ...pairSettings } = change;
     Object.assign(this.desired, pairSettings);
-    const sides: Side[] = side ? [side] : ['primary', 'secondary'];
+    const sides: readonly Side[] = side ? [side] : SIDES;
     if (gate) for (const s of sides) this.gates[s] = gate;
     const effects: HostEffect[] = [];
-    for (const s of ['primary', 'secondary'] as const) {
+    for (const s of SIDES) {
       const forSide: SettingsChange = { ...pairSettings, ...(gate && sides.includes(s) ? { gate } : {}) };
       if (Object.keys(forSide).length > 0) effects.push(...this.toRunning([s], { command: 'configure', args: [forSide] }));
     }
     return effects;
   }
 
+  // --- moves between phases
+
+  private orderTakeover(call: CommandCall): HostEffect[] {
+    this.phaseNow = { kind: 'takeover', deadline: this.now + this.options.takeoverMs };
+    return [this.send('secondary', call)];
+  }
+
+  /** The primary is told to leave COLO; it releases alone once it has, and the secondary is fenced. */
+  private leave(detail: string): HostEffect[] {
+    const primary = this.pcs.primary.status;
+    if (primary?.phase === 'exited') return this.settleAlone();
+    this.phaseNow = { kind: 'leaving', deadline: this.now + this.options.leaveMs };
+    return [this.send('primary', { command: 'peerLost', args: [detail] })];
+  }
+
+  /** The primary, told to leave COLO, did not, and does not answer: it hangs. The secondary takes over if it can. */
+  private primaryHung(): HostEffect[] {
+    const effects = [trace('confirm', `${this.pcs.primary.name} did not leave COLO and does not answer the host: it is fenced`), ...this.fence('primary')];
+    if (this.canTakeOver()) return [...effects, ...this.orderTakeover({ command: 'peerLost', args: [`${this.pcs.primary.name} hangs`] })];
+    return effects;
+  }
+
+  private deadlines(): HostEffect[] {
+    const effects: HostEffect[] = [];
+    const spare = this.spareNow;
+    if (spare?.state === 'starting' && spare.deadline <= this.now) {
+      effects.push(...this.giveUpSpare(`${spare.name} did not start within ${this.options.spareStartMs} ms`));
+    }
+    const phase = this.phaseNow;
+    if (phase.kind === 'arbitrating') {
+      const due = phase.suspicions.find((s) => s.deadline <= this.now);
+      if (due) effects.push(...this.unanswered(due));
+    } else if (phase.kind === 'takeover' && phase.deadline <= this.now) {
+      const why = `${this.pcs.secondary.name} did not take over within ${this.options.takeoverMs} ms`;
+      // The primary lets go of nothing before the secondary is fenced (leave, then fence: both before any confirmAlone).
+      if (this.live('primary')) effects.push(trace('fence', `${why}: it is fenced and ${this.pcs.primary.name} goes on alone`), ...this.leave(why), ...this.fence('secondary'));
+      else effects.push(...this.lose(`${this.pcs.primary.name}, which served the client, is ${describeFate(this.pcs.primary.fate)} and ${why}`));
+    } else if (phase.kind === 'leaving' && phase.deadline <= this.now) {
+      if (phase.ping !== undefined) return [...effects, ...this.primaryHung()];
+      const ping = ++this.pings;
+      this.phaseNow = { kind: 'leaving', deadline: this.now + this.options.pingTimeoutMs, ping };
+      effects.push({ kind: 'ping', side: 'primary', ping });
+    }
+    return effects;
+  }
+
+  // A PC the host no longer hears from (killed, frozen, its tab closed): what
+  // waited for it stops waiting.
+  private gone(side: Side): HostEffect[] {
+    const phase = this.phaseNow;
+    if (phase.kind === 'arbitrating') {
+      // Its suspicion of its peer is moot; a suspicion of it is confirmed.
+      const about = phase.suspicions.find((s) => s.suspect === side);
+      this.phaseNow = { kind: 'replicating' };
+      if (about) return this.unanswered(about);
+    }
+    if (phase.kind === 'takeover' && side === 'secondary') return this.secondaryLeft('its worker is gone');
+    if (phase.kind === 'leaving' && side === 'primary') return this.canTakeOver() ? this.orderTakeover({ command: 'peerLost', args: [`${this.pcs.primary.name} is gone`] }) : [];
+    return [];
+  }
+
+  /** Ends `side`'s worker (if it runs) so that it can never speak again. */
+  private fence(side: Side, fate: Fate = 'fenced'): HostEffect[] {
+    const pc = this.pcs[side];
+    if (!pc.running) return [];
+    pc.running = false;
+    if (pc.fate === 'alive' || pc.fate === 'frozen') pc.fate = fate;
+    return [{ kind: 'terminate', side }, ...this.gone(side)];
+  }
+
+  private lose(reason: string): HostEffect[] {
+    this.phaseNow = { kind: 'lost', serving: this.serving, reason };
+    return [trace('service-lost', reason)];
+  }
+
+  // Once the PC that serves is gone, and no secondary can take over from it,
+  // the service is lost (its state is nowhere else), and the page says so.
+  private checkLost(): HostEffect[] {
+    const phase = this.phaseNow;
+    if (phase.kind === 'lost') return [];
+    const side = this.serving;
+    if (this.live(side)) return [];
+    if (side === 'primary' && phase.kind !== 'alone' && phase.kind !== 'reprotecting' && this.canTakeOver()) return [];
+    const secondary = this.pcs.secondary.status;
+    const why = side === 'primary' && secondary?.phase === 'exited' ? `; ${this.pcs.secondary.name} left COLO: ${secondary.exitDetail}` : '';
+    return this.lose(`${this.pcs[side].name}, which served the client, is ${describeFate(this.pcs[side].fate)} and no PC can take over${why}`);
+  }
+
+  /** The secondary lives, is still in COLO, and holds a checkpoint or may yet (one is on its way or loading). */
+  private canTakeOver(): boolean {
+    const secondary = this.pcs.secondary.status;
+    if (!this.live('secondary') || secondary === undefined || secondary.phase === 'exited' || secondary.role === 'primary') return false;
+    return secondary.committed > 0 || secondary.phase === 'await-send' || secondary.phase === 'await-size' || secondary.phase === 'loading';
+  }
+
+  // --- re-protection
+
   private maybeAutoReprotect(): HostEffect[] {
-    if (!this.autoReprotect || !this.canReprotect) return [];
-    // Only once the survivor is settled: serving, and (if the old primary) releasing again.
-    if (this.serving === 'primary' && !this.confirmedAlone) return [];
-    return this.reprotect();
+    return this.autoReprotect && this.canReprotect ? this.reprotect() : [];
   }
 
-  private maybeStartSpare(): HostEffect[] {
-    if (this.spareStandby || this.reprotection || !this.survivorAlone) return [];
-    return this.startSpare(`ready to protect ${this.names[this.serving]} again`);
-  }
-
-  private startSpare(purpose: string): HostEffect[] {
-    const name = this.nextName();
-    this.spareStandby = { name, ready: false };
-    return [trace('spare', `${name} starts in standby (a worker, the booted snapshot restored), ${purpose}`), { kind: 'start-standby', name }];
+  /** A spare starts as soon as the pair is unprotected, so re-protection need not wait for a worker to boot and restore the snapshot. */
+  private keepSpare(): HostEffect[] {
+    const phase = this.phaseNow;
+    const wanted = phase.kind === 'alone' || phase.kind === 'reprotecting';
+    if (wanted && !this.spareNow) {
+      const name = this.nextName();
+      this.spareNow = { name, state: 'starting', deadline: this.now + this.options.spareStartMs };
+      const purpose = phase.kind === 'alone' ? `ready to protect ${this.pcs[phase.survivor].name} again` : `to protect ${this.pcs[phase.survivor].name} again`;
+      return [trace('spare', `${name} starts in standby (a worker, the booted snapshot restored), ${purpose}`), { kind: 'start-standby', name }];
+    }
+    if (!wanted && this.spareNow) {
+      this.spareNow = undefined;
+      return [{ kind: 'terminate', side: 'standby' }];
+    }
+    return [];
   }
 
   // The new secondary is the spare: already waiting (the pair forms now), or
-  // still starting (it forms once the spare is ready), or started here.
+  // still starting (it forms once the spare is ready).
   private reprotect(): HostEffect[] {
-    const survivor = this.serving;
-    const effects = [...this.end(other(survivor)), ...(this.spareStandby ? [] : this.startSpare(`to protect ${this.names[survivor]} again`))];
-    const spare = this.spareStandby;
-    if (!spare) return effects;
-    this.reprotection = { survivor, name: spare.name };
-    const receives = `it receives ${this.names[survivor]}'s state`;
-    effects.push(trace('reprotect', spare.ready ? `${spare.name}, waiting in standby, becomes the secondary: ${receives}` : `${spare.name} becomes the secondary once it has started: ${receives}`));
-    return spare.ready ? [...effects, ...this.pairUp()] : effects;
+    const phase = this.phaseNow;
+    if (phase.kind !== 'alone') return [];
+    const { survivor } = phase;
+    this.phaseNow = { kind: 'reprotecting', survivor };
+    const effects = [...this.fence(other(survivor)), ...this.keepSpare()];
+    const spare = this.spareNow as Spare;
+    const receives = `it receives ${this.pcs[survivor].name}'s state`;
+    const ready = spare.state === 'ready';
+    effects.push(trace('reprotect', ready ? `${spare.name}, waiting in standby, becomes the secondary: ${receives}` : `${spare.name} becomes the secondary once it has started: ${receives}`));
+    return ready ? [...effects, ...this.pairUp()] : effects;
   }
 
   private standbyReady(): HostEffect[] {
-    if (this.spareStandby) this.spareStandby.ready = true;
-    if (this.reprotection) return this.pairUp();
-    // Waits for the operator's click, unless nothing is left for it to protect.
-    if (this.spareStandby && this.survivorAlone) return [];
-    this.spareStandby = undefined;
-    return [{ kind: 'terminate', side: 'standby' }];
+    if (!this.spareNow) return [];
+    this.spareNow.state = 'ready';
+    return this.phaseNow.kind === 'reprotecting' ? this.pairUp() : [];
   }
 
+  private giveUpSpare(why: string): HostEffect[] {
+    if (!this.spareNow) return [];
+    this.spareNow = undefined;
+    // keepSpare starts another while one is still wanted.
+    return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', why)];
+  }
+
+  /** The survivor and the spare become a new pair: one record each, nothing carried over but the survivor's name. */
   private pairUp(): HostEffect[] {
-    const reprotection = this.reprotection;
-    if (!reprotection) return [];
-    const { survivor, name } = reprotection;
-    if (!this.live(survivor)) {
-      this.reprotection = undefined;
-      this.spareStandby = undefined;
-      return [{ kind: 'terminate', side: 'standby' }, trace('reprotect', `abandoned: ${this.names[survivor]} is gone`)];
-    }
-    this.spareStandby = undefined;
-    this.names.primary = this.names[survivor];
-    this.names.secondary = name;
-    this.serving = 'primary';
-    this.fate.primary = 'alive';
-    this.fate.secondary = 'alive';
-    this.running.primary = true;
-    this.running.secondary = true;
-    delete this.status.primary;
-    delete this.status.secondary;
-    this.takeoverOrdered = false;
-    this.confirmedAlone = false;
-    this.newPair();
-    return [{ kind: 'pair', survivor }];
+    const phase = this.phaseNow;
+    const spare = this.spareNow;
+    if (phase.kind !== 'reprotecting' || spare?.state !== 'ready') return [];
+    const { survivor } = phase;
+    this.spareNow = undefined;
+    this.pcs = { primary: { ...newPc(this.pcs[survivor].name), running: true }, secondary: { ...newPc(spare.name), running: true } };
+    this.pair++;
+    this.phaseNow = { kind: 'replicating' };
+    return [{ kind: 'pair', survivor, pair: this.pair }];
   }
 
-  /** A takeover or a new pair: suspicions raised before it decide nothing. */
-  private newPair(): void {
-    this.pair++;
-    this.suspected.clear();
-  }
+  // --- small helpers
 
   /** The PC in `side`'s role runs, and the host has not killed, frozen or fenced it. */
   private live(side: Side): boolean {
-    return this.running[side] && this.fate[side] === 'alive';
+    const pc = this.pcs[side];
+    return pc.running && pc.fate === 'alive';
   }
 
-  /** Ends the worker on `side`, if it still runs; what it suspected is moot. */
-  private end(side: Side): HostEffect[] {
-    if (!this.running[side]) return [];
-    this.running[side] = false;
-    this.suspected.delete(other(side));
-    return [{ kind: 'terminate', side }];
+  private dropSuspicion(suspicion: Suspicion): void {
+    const phase = this.phaseNow;
+    if (phase.kind !== 'arbitrating') return;
+    const remaining = phase.suspicions.filter((s) => s !== suspicion);
+    this.phaseNow = remaining.length > 0 ? { kind: 'arbitrating', suspicions: remaining } : { kind: 'replicating' };
   }
 
-  private toRunning(sides: Side[], call: CommandCall): HostEffect[] {
-    return sides.filter((side) => this.running[side]).map((side) => send(side, call));
+  private send(side: Side, call: CommandCall): HostEffect {
+    return { kind: 'send', side, pair: this.pair, call };
+  }
+
+  private toRunning(sides: readonly Side[], call: CommandCall): HostEffect[] {
+    return sides.filter((side) => this.pcs[side].running).map((side) => this.send(side, call));
   }
 
   private nextName(): string {
@@ -524,10 +716,14 @@ export class HostCore {
   }
 }
 
-function trace(action: HostAction, detail: string): HostEffect {
-  return { kind: 'trace', action, detail };
+function newPc(name: string): Pc {
+  return { name, fate: 'alive', running: false };
 }
 
-function send(side: Side, call: CommandCall): HostEffect {
-  return { kind: 'send', side, call };
+function describeFate(fate: Fate): string {
+  return fate === 'alive' || fate === 'ended' ? 'gone' : fate;
+}
+
+function trace(action: HostAction, detail: string): HostEffect {
+  return { kind: 'trace', action, detail };
 }

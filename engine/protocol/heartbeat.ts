@@ -10,6 +10,8 @@
 export interface HeartbeatConfig {
   intervalMs: number;
   missLimit: number;
+  /** How long a peer busy with its part of a checkpoint may stay silent on top of the miss limit. */
+  busyMs: number;
 }
 
 export class HeartbeatMonitor {
@@ -22,7 +24,7 @@ export class HeartbeatMonitor {
   longestSilenceMs = 0;
 
   constructor(
-    private readonly config: HeartbeatConfig,
+    private readonly config: Pick<HeartbeatConfig, 'intervalMs' | 'missLimit'>,
     now: number,
   ) {
     this.lastHeard = now;

@@ -93,4 +93,8 @@ export type HostAction =
   | 'false-failover'
   | 'worker-ended'
   | 'spare'
-  | 'reprotect';
+  | 'reprotect'
+  /** A PC refused a command that named an older pair than the one it runs. */
+  | 'command-refused'
+  /** No PC can serve the client any more. */
+  | 'service-lost';

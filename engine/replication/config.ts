@@ -58,8 +58,8 @@ export interface ReplicationConfig {
 
 /**
  * How long a peer busy with its part of a checkpoint may stay silent on top of
- * the heartbeat's miss limit: v86's whole save_state or restore_state blocks a
- * worker 120–360 ms (measured), a delta capture or load a few ms.
+ * the heartbeat's miss limit (`heartbeat.busyMs`): v86's whole save_state or
+ * restore_state blocks a worker 120–360 ms (measured), a delta capture or load a few ms.
  */
 export const PEER_BUSY_MS = 1000;
 
@@ -71,7 +71,7 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   // host pings the suspect and dismisses the suspicion if it answers, so a
   // late heartbeat (Node workers fall 100–160 ms behind under load, several
   // pages on this 2-core machine more) costs a ping, not a failover.
-  heartbeat: { intervalMs: 20, missLimit: 5 },
+  heartbeat: { intervalMs: 20, missLimit: 5, busyMs: PEER_BUSY_MS },
   gate: { step: false, breakBefore: [] },
   outputCommit: 'hold',
   verify: false,

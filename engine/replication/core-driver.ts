@@ -4,7 +4,7 @@
 import type { ColoMessage, Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import type { ReplicationConfig } from './config.ts';
-import type { ReplicationEvent } from './events.ts';
+import type { DriverEvent } from './events.ts';
 import type { GateConfig } from './config.ts';
 import { Link } from './link.ts';
 import type { Clock, PeerPort } from './ports.ts';
@@ -18,13 +18,15 @@ export type LinkInput =
 
 export abstract class CoreDriver {
   protected readonly link: Link;
+  /** How long the peer may stay silent, on top of the miss limit, while it works on its part of a checkpoint. */
+  protected readonly peerBusyMs: number;
 
   constructor(
     side: Side,
     port: PeerPort,
     protected readonly clock: Clock,
     config: ReplicationConfig,
-    protected readonly emit: (event: ReplicationEvent) => void,
+    protected readonly emit: (event: DriverEvent) => void,
   ) {
     this.link = new Link(
       side,
@@ -42,6 +44,7 @@ export abstract class CoreDriver {
       (event) => this.trace(event),
     );
     this.link.setGate(config.gate);
+    this.peerBusyMs = config.heartbeat.busyMs;
   }
 
   protected abstract onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;

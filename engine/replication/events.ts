@@ -2,8 +2,19 @@
 import type { ExitReason, FailoverStatus } from '../protocol/failover.ts';
 import type { Side } from '../protocol/messages.ts';
 import type { ReplicationPhase, TraceEvent } from '../protocol/trace.ts';
+import type { ReplicationConfig } from './config.ts';
+
+/** The settings a role runs with: those the operator may change (SettingsChange), as the role last applied them. */
+export type RunningSettings = Pick<ReplicationConfig, 'periodMs' | 'mode' | 'outputCommit' | 'compare' | 'gate'>;
+
+/** What a driver reports; its role adds which pair it plays in and the settings it runs. */
+export type DriverStatus = Omit<ReplicationStatus, 'pair' | 'settings'>;
 
 export interface ReplicationStatus {
+  /** The pair this role plays in (engine/host/host-core.ts numbers them). */
+  pair: number;
+  /** The settings this side runs now: what it acknowledged, not what the host asked. */
+  settings: RunningSettings;
   side: Side;
   /** 'primary' once a secondary took over, too. */
   role: 'primary' | 'secondary';
@@ -38,3 +49,6 @@ export type ReplicationEvent =
   | { type: 'released'; lines: string[] };
 
 export type ReplicationListener = (events: ReplicationEvent[]) => void;
+
+/** What a driver emits: its role completes each status (pair, settings) before it leaves the worker. */
+export type DriverEvent = Exclude<ReplicationEvent, { type: 'status' }> | { type: 'status'; status: DriverStatus };

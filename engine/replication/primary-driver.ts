@@ -4,9 +4,9 @@
 import { OutputCommit, type HeldLine } from '../protocol/output-commit.ts';
 import { PrimaryCore, type CheckpointCause, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
-import { PEER_BUSY_MS, type CheckpointMode, type CompareConfig, type ReplicationConfig } from './config.ts';
+import { type CheckpointMode, type CompareConfig, type ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
-import type { ReplicationEvent, ReplicationStatus } from './events.ts';
+import type { DriverEvent, DriverStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 import type { StateSource } from './state-path.ts';
 
@@ -44,7 +44,7 @@ export class PrimaryDriver extends CoreDriver {
     port: PeerPort,
     clock: Clock,
     config: ReplicationConfig,
-    emit: (event: ReplicationEvent) => void,
+    emit: (event: DriverEvent) => void,
     /** Output of a line this VM had begun before this driver took over its output. */
     lineStart = '',
   ) {
@@ -113,7 +113,7 @@ export class PrimaryDriver extends CoreDriver {
     void this.vm.stop();
   }
 
-  status(): ReplicationStatus {
+  status(): DriverStatus {
     return {
       side: 'primary',
       role: 'primary',
@@ -153,7 +153,7 @@ export class PrimaryDriver extends CoreDriver {
     if (this.core.phase !== before) {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'primary', phase: this.core.phase, checkpoint: this.core.checkpoint });
       // The secondary checks and loads the state in its only thread: it cannot beat meanwhile.
-      this.link.peerBusy(this.core.phase === 'await-received' || this.core.phase === 'await-loaded' ? PEER_BUSY_MS : 0);
+      this.link.peerBusy(this.core.phase === 'await-received' || this.core.phase === 'await-loaded' ? this.peerBusyMs : 0);
     }
     for (const effect of effects) this.apply(effect);
     // Speculative mode resumed the VM at capture: the period starts at vmstate-loaded.

@@ -4,8 +4,8 @@
 import { LineSplitter } from '../protocol/output-commit.ts';
 import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
-import { PEER_BUSY_MS, type CompareConfig, type ReplicationConfig } from './config.ts';
-import type { ReplicationEvent, ReplicationStatus } from './events.ts';
+import { type CompareConfig, type ReplicationConfig } from './config.ts';
+import type { DriverEvent, DriverStatus } from './events.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
 import type { StateSink } from './state-path.ts';
@@ -31,7 +31,7 @@ export class SecondaryDriver extends CoreDriver {
     port: PeerPort,
     clock: Clock,
     config: ReplicationConfig,
-    emit: (event: ReplicationEvent) => void,
+    emit: (event: DriverEvent) => void,
     lineStart = '',
   ) {
     super('secondary', port, clock, config, emit);
@@ -59,7 +59,7 @@ export class SecondaryDriver extends CoreDriver {
     void this.vm.stop();
   }
 
-  status(): ReplicationStatus {
+  status(): DriverStatus {
     return {
       side: 'secondary',
       role: this.core.phase === 'primary' ? 'primary' : 'secondary',
@@ -98,7 +98,7 @@ export class SecondaryDriver extends CoreDriver {
     if (this.core.phase !== before) {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'secondary', phase: this.core.phase, checkpoint: this.core.incoming });
       // The primary stops and captures its VM in its only thread: it cannot beat meanwhile.
-      this.link.peerBusy(this.core.phase === 'await-send' || this.core.phase === 'await-size' ? PEER_BUSY_MS : 0);
+      this.link.peerBusy(this.core.phase === 'await-send' || this.core.phase === 'await-size' ? this.peerBusyMs : 0);
     }
     for (const effect of effects) this.apply(effect);
     this.emit({ type: 'status', status: this.status() });

@@ -60,11 +60,12 @@ export class VmHandle implements ClusterNode {
   /** Gives this VM its replication role; `port` moves into the worker. */
   async startReplication(
     role: 'primary' | 'secondary',
+    pair: number,
     port: MessagePort,
     config: ReplicationConfig,
     listener: (events: ReplicationEvent[]) => void,
   ): Promise<void> {
-    const args = [Comlink.transfer(port, [port]), config, Comlink.proxy(listener)] as const;
+    const args = [pair, Comlink.transfer(port, [port]), config, Comlink.proxy(listener)] as const;
     await this.unlessEnded(() => (role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args)));
   }
 

@@ -4,7 +4,9 @@
 // the checker to catch it; the same schedules then pass with the fix. The
 // unsafe versions below are the old code, kept here and only here.
 import { describe, expect, it } from 'vitest';
-import { HostCore, type HostEffect } from '../../engine/host/host-core.ts';
+import { HostCore, type HostEffect, type Phase } from '../../engine/host/host-core.ts';
+import { invoke, type CommandCall, type PairCommands } from '../../engine/replication/commands.ts';
+import { ReplicationRole } from '../../engine/replication/replication-role.ts';
 import { OutputCommit, type HeldLine, type SecondaryLine } from '../../engine/protocol/output-commit.ts';
 import { SecondaryCore, type SecondaryEffect } from '../../engine/protocol/secondary.ts';
 import type { Failover } from '../../engine/protocol/failover.ts';
@@ -20,6 +22,7 @@ import type { SyncBuffer } from '../support/sync-buffer.ts';
 import { scheduleFromSeed, type Action, type GuestPlan, type Schedule } from './schedule.ts';
 import { SimScheduler, seededRandom } from './scheduler.ts';
 import { runSchedule } from './simulate.ts';
+import { REGRESSIONS } from './regressions.ts';
 
 /** Replaces `name` on `target` (a prototype) for the length of a control; returns how to put it back. */
 function replace(target: object, name: string, descriptor: PropertyDescriptor): () => void {
@@ -103,26 +106,44 @@ function oldResumeStreams(this: { stagedHeader: VmstateHeader | undefined; vm: R
 }
 
 interface HostCoreInside {
-  running: Record<Side, boolean>;
-  serving: Side;
-  takeoverOrdered: boolean;
-  fate: Record<Side, string>;
-  end(side: Side): HostEffect[];
+  phaseNow: Phase;
+  now: number;
+  gone(side: Side): HostEffect[];
+  orderTakeover(call: CommandCall): HostEffect[];
 }
 
-/** Hole 6: "Failover now" set a flag only the secondary's own takeover or exit could clear; a secondary ended first left it set. */
-function oldFailover(this: HostCoreInside): HostEffect[] {
-  if (!this.running.secondary || this.serving !== 'primary') return [];
-  this.takeoverOrdered = true;
-  return [
-    { kind: 'trace', action: 'failover-command', detail: 'x-colo-lost-heartbeat sent to the secondary' },
-    { kind: 'send', side: 'secondary', call: { command: 'lostHeartbeat', args: [] } },
-  ];
+const { orderTakeover, gone } = HostCore.prototype as unknown as HostCoreInside;
+
+/** An ordered takeover waits for good: no deadline (third round's hole 3; with the next, hole 6 of the second). */
+function takeoverWithoutDeadline(this: HostCoreInside, call: CommandCall): HostEffect[] {
+  const effects = orderTakeover.call(this, call);
+  this.phaseNow = { kind: 'takeover', deadline: Infinity };
+  return effects;
 }
 
-function oldRetireSecondary(this: HostCoreInside, fate: string): HostEffect[] {
-  this.fate.secondary = fate;
-  return this.end('secondary');
+/** Hole 6: "Failover now" waited for the secondary's own takeover or exit; a secondary ended first did not end the wait. */
+function goneLeavesTakeover(this: HostCoreInside, side: Side): HostEffect[] {
+  return this.phaseNow.kind === 'takeover' && side === 'secondary' ? [] : gone.call(this, side);
+}
+
+interface RoleInside {
+  driver: unknown;
+  pair: number;
+  commands(): PairCommands;
+}
+
+/** Third round's hole 1: a command reached whichever driver the worker had (the last pair's, or none: dropped), not its pair's. */
+function commandToAnyDriver(this: RoleInside, _pair: number, call: CommandCall): Promise<void> {
+  if (this.driver) invoke(this.commands(), call);
+  return Promise.resolve();
+}
+
+const { command } = ReplicationRole.prototype;
+
+/** Third round's hole 2: "Failover now" reaching a worker before its role was dropped (every other command waits, as it should). */
+function commandDroppingEarlyTakeover(this: RoleInside, pair: number, call: CommandCall): Promise<void> {
+  if (call.command === 'lostHeartbeat' && pair > this.pair) return Promise.resolve();
+  return command.call(this as unknown as ReplicationRole, pair, call);
 }
 
 /** Hole 7: a failed refill left the port holding what it had before the load. */
@@ -248,7 +269,7 @@ const CONTROLS: Control[] = [
   {
     hole: '6: a takeover the host ordered from a secondary that then died wedges the primary',
     unsafe: () => {
-      const undo = [replace(HostCore.prototype, 'failover', { value: oldFailover }), replace(HostCore.prototype, 'retireSecondary', { value: oldRetireSecondary })];
+      const undo = [replace(HostCore.prototype, 'gone', { value: goneLeavesTakeover }), replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline })];
       return () => undo.forEach((u) => u());
     },
     // "Failover now", and the secondary killed before the command reaches it:
@@ -258,6 +279,28 @@ const CONTROLS: Control[] = [
       return shaped(seed, { compare: false, actions: [at(click, { kind: 'failover' }), at(click, { kind: 'kill-secondary' })] });
     },
     tries: 300,
+  },
+  // The third round's holes, each found by the default run's own schedules.
+  {
+    hole: 'third round, 1: a setting sent while a new pair starts is lost (or reaches the old driver)',
+    unsafe: () => replace(ReplicationRole.prototype, 'command', { value: commandToAnyDriver }),
+    schedule: scheduleFromSeed,
+    tries: 2000,
+  },
+  {
+    hole: 'third round, 2: "Failover now" to a secondary with no role yet is dropped, and the takeover waited for good',
+    unsafe: () => {
+      const undo = [replace(ReplicationRole.prototype, 'command', { value: commandDroppingEarlyTakeover }), replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline })];
+      return () => undo.forEach((u) => u());
+    },
+    schedule: scheduleFromSeed,
+    tries: 2000,
+  },
+  {
+    hole: 'third round, 3: an ordered takeover to a secondary that hangs is waited for, for good',
+    unsafe: () => replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline }),
+    schedule: scheduleFromSeed,
+    tries: 2000,
   },
   {
     // Not a hole the engine had: a write-tracking mistake of the kind a v86
@@ -308,6 +351,29 @@ describe('the checker catches the unsafe versions', () => {
       if (r.violations.some((v) => /^(client|audit): /.test(v))) caught++;
     }
     expect(caught).toBeGreaterThan(5);
+  });
+
+  // Hole 2 of the third round is closed twice: the command waits for its
+  // pair's role (the secondary, once started, finds it cannot take over and
+  // says so), and an ordered takeover has a deadline. Its schedule fails
+  // with both gone, and with either alone it passes.
+  it("third round, hole 2: its schedule fails only with both the command queue and the takeover's deadline gone", async () => {
+    const schedule = REGRESSIONS.find((r) => r.name.startsWith('"Failover now"'))?.schedule;
+    if (!schedule) throw new Error('the regression for hole 2 is missing');
+    const violationsWith = async (...unsafe: (() => () => void)[]) => {
+      const undo = unsafe.map((u) => u());
+      try {
+        return (await runSchedule(schedule)).violations;
+      } finally {
+        undo.forEach((u) => u());
+      }
+    };
+    const dropEarly = () => replace(ReplicationRole.prototype, 'command', { value: commandDroppingEarlyTakeover });
+    const noDeadline = () => replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline });
+    expect(await violationsWith(dropEarly, noDeadline)).toContainEqual(expect.stringMatching(/^stuck: /));
+    expect(await violationsWith(dropEarly)).toEqual([]);
+    expect(await violationsWith(noDeadline)).toEqual([]);
+    expect(await violationsWith()).toEqual([]);
   });
 
   it.each(CONTROLS)('hole $hole', async (control) => {

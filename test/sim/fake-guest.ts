@@ -29,8 +29,8 @@ import { openDisk, SyncBuffer } from '../support/sync-buffer.ts';
 import type { SimScheduler } from './scheduler.ts';
 
 export const SIM_RAM_BYTES = 128 * 1024;
-/** 128 journal records: a long schedule fills it, and the ledger goes on from memory, as the real one does. */
-export const SIM_DISK_BYTES = 4 * 4096;
+/** 512 journal records: a long schedule fills it, and the ledger goes on from memory, as the real one does. */
+export const SIM_DISK_BYTES = 16 * 4096;
 const RECORD_BYTES = 128;
 const TICK_MS = 2;
 const CLIENT_LOG_BYTES = 4096;
@@ -61,6 +61,8 @@ export interface GuestTraits {
   stopMs: number;
   /** How long starting the PC takes (the simulated worker's boot; default 0). */
   bootMs?: number;
+  /** How long a survivor takes to read the booted snapshot again before it leads a new pair (default 0). */
+  rebuildMs?: number;
   /** How long loading a checkpoint takes (v86 takes milliseconds; a busy worker, more). */
   loadMs: number;
   /** How much of the client's stream is kept for refills. */
@@ -245,6 +247,33 @@ export class FakeGuest implements MachineWithState {
   kill(): void {
     this.dead = true;
     this.running = false;
+  }
+
+  /**
+   * The guest reboots, as `reboot` in its shell, once the reply it is writing
+   * is out: RAM starts afresh (written
+   * where no marks see it), unread input is gone, and the ledger reads its
+   * total and every reply back from the journal on its disk. Refused (false)
+   * with a full journal: replies kept in memory only would be lost, as on the
+   * real guest, which is the guest's limit, not the engine's.
+   */
+  reboot(): boolean {
+    if (this.dead || this.state.records >= SIM_DISK_BYTES / RECORD_BYTES) return false;
+    const replies: Record<string, string> = {};
+    let total = 0;
+    const journal = decoder.decode(this.disk.contents().subarray(0, this.state.records * RECORD_BYTES));
+    for (const record of journal.split('\n')) {
+      const reply = record.trimEnd();
+      if (reply === '') continue;
+      const [id = '', verdict, amount] = reply.split(' ');
+      replies[id] = reply;
+      if (verdict === 'ok') total = Number(amount);
+    }
+    // A reply being written finishes first (the line protocol has no way to take half of one back).
+    this.state = { total, replies, line: '', out: this.state.out, records: this.state.records };
+    this.uart.input.length = 0;
+    this.tracker.wroteBehind();
+    return true;
   }
 
   // --- the guest itself

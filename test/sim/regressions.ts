@@ -4,6 +4,8 @@ import type { Schedule } from './schedule.ts';
 
 const calm = { drop: 0, corrupt: 0, jitterMs: 0, reorder: false };
 const guest = (bytesPerTick: number, stopMs: number) => ({ bytesPerTick, clockSkewMs: 0, refuseLoads: 0, stopMs, loadMs: 0 });
+/** A guest that, as a spare, starts in `bootMs` and, as a survivor about to lead, reads the booted snapshot again in `rebuildMs`. */
+const slow = (bootMs: number, rebuildMs: number) => ({ ...guest(4, 1), bootMs, rebuildMs });
 
 export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
   {
@@ -101,6 +103,80 @@ export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
         { at: 597, kind: 'ping-delay', ms: 34 },
         { at: 600, kind: 'cut-link' },
         { at: 1053, kind: 'freeze-primary' },
+      ],
+    },
+  },
+  {
+    // Hole 1 of the third safety round: a setting sent while a re-protected
+    // primary read the booted snapshot again reached its old, exited driver;
+    // the new pair ran with the settings it had been started with. Here the
+    // operator turns unsafe mode off right after "Start a new secondary":
+    // the host said hold, the new pair released at once, and a kill of its
+    // primary lost replies the client had been shown.
+    name: 'a setting changed while a new pair starts reaches the new pair',
+    schedule: {
+      seed: 31001,
+      durationMs: 1200,
+      plan: { ...calm, duplicate: 0, jitterMs: 1 },
+      periodMs: 150,
+      mode: 'strict',
+      compare: false,
+      outputCommit: 'unsafe',
+      autoReprotect: false,
+      guests: [slow(0, 300), slow(0, 300), slow(50, 300)],
+      operations: { add: 8, get: 2, rand: 0, time: 0 },
+      actions: [
+        { at: 100, kind: 'kill-secondary' },
+        { at: 450, kind: 'reprotect' },
+        { at: 451, kind: 'hold-output' },
+        { at: 950, kind: 'kill-primary' },
+      ],
+    },
+  },
+  {
+    // Hole 2: "Failover now" while the new secondary had no role yet (its
+    // primary was still reading the booted snapshot again): the command was
+    // dropped, the host waited for a takeover that never came, and after a
+    // cut of the link the primary, out of COLO, held every reply for good.
+    name: '"Failover now" to a secondary that has not started its role ends, whatever follows',
+    schedule: {
+      seed: 31002,
+      durationMs: 1200,
+      plan: { ...calm, duplicate: 0, jitterMs: 1 },
+      periodMs: 50,
+      mode: 'strict',
+      compare: false,
+      outputCommit: 'hold',
+      autoReprotect: true,
+      guests: [slow(0, 300), slow(0, 300), slow(100, 300)],
+      operations: { add: 8, get: 2, rand: 0, time: 0 },
+      actions: [
+        { at: 200, kind: 'kill-primary' },
+        { at: 600, kind: 'failover' },
+        { at: 800, kind: 'cut-link' },
+      ],
+    },
+  },
+  {
+    // Hole 3: "Failover now" to a secondary that hangs before it acts: the
+    // host confirmed the secondary failed and the primary left COLO, but the
+    // hung secondary was never fenced, and the healthy primary waited for the
+    // ordered takeover for good, never serving alone.
+    name: 'an ordered takeover that never comes is given up: the secondary is fenced and the primary serves',
+    schedule: {
+      seed: 31003,
+      durationMs: 1200,
+      plan: { ...calm, duplicate: 0, jitterMs: 1 },
+      periodMs: 80,
+      mode: 'strict',
+      compare: false,
+      outputCommit: 'hold',
+      autoReprotect: false,
+      guests: [slow(0, 100), slow(0, 100), slow(100, 100)],
+      operations: { add: 8, get: 2, rand: 0, time: 0 },
+      actions: [
+        { at: 400, kind: 'failover' },
+        { at: 400, kind: 'hang', pc: 'secondary' },
       ],
     },
   },

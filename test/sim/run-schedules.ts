@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { scheduleFromSeed, type Schedule } from './schedule.ts';
-import { runSchedule, type Reached } from './simulate.ts';
+import { RECOVERY_BOUND_MS, runSchedule, type Reached } from './simulate.ts';
 
 export interface Failure {
   schedule: Schedule;
@@ -14,16 +14,18 @@ export interface Failure {
 }
 
 /** Counts summed over schedules, as they are. */
-const SUMMED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'falseFailovers', 'dismissals', 'mismatches'] as const;
+const SUMMED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'falseFailovers', 'unseenFaults', 'dismissals', 'mismatches'] as const;
 /** Yes-or-no facts of a schedule, counted as the schedules where they held. */
 const FLAGS = ['compare', 'serviceLost', 'livenessJudged'] as const;
+/** Figures of a schedule of which a run keeps the largest. */
+const WORST = ['recoveryMs'] as const;
 
-/** What a run of schedules reached, summed; `compare`, `serviceLost`, `livenessJudged`: in how many schedules. */
-export type RunSummary = Record<(typeof SUMMED)[number] | (typeof FLAGS)[number] | 'schedules', number> & { failures: Failure[] };
+/** What a run of schedules reached, summed; `compare`, `serviceLost`, `livenessJudged`: in how many schedules; `recoveryMs`: the longest. */
+export type RunSummary = Record<(typeof SUMMED)[number] | (typeof FLAGS)[number] | (typeof WORST)[number] | 'schedules', number> & { failures: Failure[] };
 
 function emptySummary(): RunSummary {
   const summary = { schedules: 0, failures: [] as Failure[] } as RunSummary;
-  for (const key of [...SUMMED, ...FLAGS]) summary[key] = 0;
+  for (const key of [...SUMMED, ...FLAGS, ...WORST]) summary[key] = 0;
   return summary;
 }
 
@@ -31,12 +33,14 @@ function addReached(into: RunSummary, reached: Reached): void {
   into.schedules += 1;
   for (const key of SUMMED) into[key] += reached[key];
   for (const key of FLAGS) if (reached[key]) into[key] += 1;
+  for (const key of WORST) into[key] = Math.max(into[key], reached[key]);
 }
 
 export function merge(summaries: RunSummary[]): RunSummary {
   const total = emptySummary();
   for (const s of summaries) {
     for (const key of ['schedules', ...SUMMED, ...FLAGS] as const) total[key] += s[key];
+    for (const key of WORST) total[key] = Math.max(total[key], s[key]);
     total.failures.push(...s.failures);
   }
   return total;
@@ -87,8 +91,8 @@ export function describeSummary(s: RunSummary): string {
   return (
     `${s.schedules} schedules, ${s.steps} steps, ${s.checkpoints} checkpoints loaded (${s.deltas} deltas, ${s.fullStates} full states; initial syncs ${s.sharedBaseSyncs} on the shared base, ${s.fullSyncs} full), ` +
     `${s.answered} replies released; compare mode in ${s.compare} schedules (${s.mismatches} replies differed or timed out); ` +
-    `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations, ${s.falseFailovers} false alarms (protection ended with no fault injected), ` +
-    `${s.reprotections} re-protections; service lost in ${s.serviceLost}; liveness judged in ${s.livenessJudged}; ` +
+    `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations, ${s.falseFailovers} false alarms (protection ended with no fault at all), ${s.unseenFaults} ends of protection for a fault the host could only see by silence (a hang, a closed tab), ` +
+    `${s.reprotections} re-protections; service lost in ${s.serviceLost}; liveness judged in ${s.livenessJudged}, protected again at most ${s.recoveryMs} ms after the world healed (bound ${RECOVERY_BOUND_MS} ms); ` +
     `violations in ${s.failures.length}`
   );
 }

@@ -2,9 +2,13 @@
 // behave, the configuration, and the operator's and the world's actions at
 // given times. Made from a seed (so a seed replays it), printed as JSON and
 // replayable from it, and small enough for the shrinker to take apart.
+import { COLO_MESSAGE_TYPES, type ColoMessageType } from '../../engine/protocol/messages.ts';
 import { CHECKPOINT_MODES, type CheckpointMode } from '../../engine/replication/config.ts';
 import type { FaultPlan } from './network.ts';
 import { seededRandom } from './scheduler.ts';
+
+/** A PC by the part it plays when the action happens: the spare is the one starting in standby, if any. */
+export type PcPart = 'primary' | 'secondary' | 'spare';
 
 export type Action =
   | { kind: 'kill-primary' }
@@ -12,6 +16,14 @@ export type Action =
   | { kind: 'kill-secondary' }
   | { kind: 'cut-link' }
   | { kind: 'failover' }
+  /** The PC stops answering anything (not dead: its worker and channel stay), and the host is not told. */
+  | { kind: 'hang'; pc: PcPart }
+  /** The tab that runs the PC closes (a two-tab run): its worker ends by itself; the host hears of it after `heardAfterMs`, or never. */
+  | { kind: 'close-tab'; pc: PcPart; heardAfterMs?: number }
+  /** A two-tab run's "Move the secondary to a new tab". */
+  | { kind: 'move-secondary' }
+  /** The serving PC's guest reboots ("Reboot the guest"). */
+  | { kind: 'reboot' }
   | { kind: 'reprotect' }
   | { kind: 'auto-reprotect'; on: boolean }
   | { kind: 'mode'; mode: CheckpointMode }
@@ -23,6 +35,8 @@ export type Action =
   | { kind: 'step-mode'; on: boolean }
   | { kind: 'step' }
   | { kind: 'delay'; ms: number }
+  /** A breakpoint: the handshake stops before this message until a step (or none: no breakpoint). */
+  | { kind: 'break-before'; message?: ColoMessageType }
   /** The primary answers the host's ping this late while alive (a busy worker). */
   | { kind: 'ping-delay'; ms: number }
   /** The primary's VM stops answering stop() (a wedged emulator). */
@@ -45,6 +59,8 @@ export interface GuestPlan {
   tracksWrites?: boolean;
   /** How long starting this PC takes when it is a spare for re-protection (a worker boots and restores the snapshot; default 0). */
   bootMs?: number;
+  /** How long this PC, a survivor about to lead a new pair, takes to read the booted snapshot again (default 0). */
+  rebuildMs?: number;
 }
 
 export interface Schedule {
@@ -65,9 +81,30 @@ export interface Schedule {
 }
 
 export const DURATION_MS = 1200;
+/** The longest a spare takes to start, and a survivor to read the booted snapshot again. */
+export const MAX_STARTUP_MS = 500;
+/** The longest a slow secondary's load takes. */
+export const MAX_LOAD_MS = 150;
+/** The longest a state takes to cross the link and be read. */
+export const MAX_PAYLOAD_MS = 40;
 
-const INCIDENTS: ActionKind[] = ['kill-primary', 'freeze-primary', 'kill-secondary', 'cut-link', 'failover'];
-const SWITCHES: ActionKind[] = ['reprotect', 'auto-reprotect', 'mode', 'compare', 'hold-output', 'period', 'checkpoint-now', 'step-mode', 'delay', 'ping-delay'];
+/** Faults, and the operator's commands about the pair: 1 to 6 a schedule, at any moment, two possibly in the same millisecond. */
+const INCIDENTS: ActionKind[] = [
+  'kill-primary',
+  'freeze-primary',
+  'kill-secondary',
+  'cut-link',
+  'failover',
+  'hang',
+  'close-tab',
+  'move-secondary',
+  'reboot',
+  'reprotect',
+];
+/** Settings and the like: 0 to 4 a schedule. */
+const SWITCHES: ActionKind[] = ['auto-reprotect', 'mode', 'compare', 'hold-output', 'period', 'checkpoint-now', 'step-mode', 'delay', 'break-before', 'ping-delay'];
+const PARTS: readonly PcPart[] = ['primary', 'secondary', 'spare'];
+export const MAX_INCIDENTS = 6;
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)] as T;
@@ -89,6 +126,15 @@ function actionOf(kind: ActionKind, random: () => number): Action {
       return { kind, ms: Math.floor(random() * 30) };
     case 'ping-delay':
       return { kind, ms: Math.floor(random() * 250) };
+    case 'hang':
+      return { kind, pc: pick(random, PARTS) };
+    case 'close-tab': {
+      const pc = pick(random, PARTS);
+      // A tab that closes says so ("bye") most of the time; a crashed one never does.
+      return random() < 0.8 ? { kind, pc, heardAfterMs: Math.floor(random() * 100) } : { kind, pc };
+    }
+    case 'break-before':
+      return random() < 0.8 ? { kind, message: pick(random, COLO_MESSAGE_TYPES) } : { kind };
     default:
       return { kind } as Action;
   }
@@ -103,7 +149,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     corrupt: faulty ? random() * 0.02 : 0,
     jitterMs: random() * 3,
     reorder: faulty && random() < 0.5,
-    payloadMs: random() < 0.5 ? Math.floor(random() * 40) : 0,
+    payloadMs: random() < 0.5 ? Math.floor(random() * MAX_PAYLOAD_MS) : 0,
   };
   const refuseLoads = random() < 0.3 ? random() * 0.3 : 0;
   // Some secondaries load slowly, slower than failure detection: a failover then waits for the load.
@@ -112,22 +158,31 @@ export function scheduleFromSeed(seed: number): Schedule {
   const shortLogs = random() < 0.2;
   // Its own stream, so the schedules of the seeds before write tracking stay as they were.
   const tracksWrites = seededRandom(seed ^ 0x2545f491)() < 0.75;
-  // Likewise: a spare PC takes a while to start, so a re-protection may find it still starting.
+  // Likewise: a spare PC takes a while to start, so a re-protection may find it still starting;
+  // and a survivor a while to read the booted snapshot again before it leads a new pair.
   const bootRandom = seededRandom(seed ^ 0x1b873593);
+  /** 0 to 500 ms, exactly 0 a fifth of the time. */
+  const startupMs = () => (bootRandom() < 0.2 ? 0 : Math.floor(bootRandom() * (MAX_STARTUP_MS + 1)));
   const guests = Array.from({ length: 6 }, () => ({
     // Slow writers split most lines at a stop; fast ones keep the simulation quick.
     bytesPerTick: pick(random, [1, 2, 4, 8, 16, 32]),
     clockSkewMs: Math.floor(random() * 1000),
     refuseLoads,
     stopMs: Math.floor(random() * 4),
-    loadMs: slowLoads ? Math.floor(random() * 150) : 0,
+    loadMs: slowLoads ? Math.floor(random() * MAX_LOAD_MS) : 0,
     ...(shortLogs ? { inputLogBytes: 24 + Math.floor(random() * 40) } : {}),
     tracksWrites,
-    bootMs: Math.floor(bootRandom() * 200),
+    bootMs: startupMs(),
+    rebuildMs: startupMs(),
   }));
   const actions: TimedAction[] = [];
   const at = () => Math.floor(30 + random() * (DURATION_MS - 150));
-  for (let i = Math.floor(random() * 3); i > 0; i--) actions.push({ at: at(), ...actionOf(pick(random, INCIDENTS), random) });
+  let last: number | undefined;
+  for (let i = 1 + Math.floor(random() * MAX_INCIDENTS); i > 0; i--) {
+    const when: number = last !== undefined && random() < 0.15 ? last : at();
+    actions.push({ at: when, ...actionOf(pick(random, INCIDENTS), random) });
+    last = when;
+  }
   for (let i = Math.floor(random() * 5); i > 0; i--) {
     const action = actionOf(pick(random, SWITCHES), random);
     const when = at();

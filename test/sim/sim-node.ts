@@ -18,13 +18,28 @@ const never = <T>() => new Promise<T>(() => {});
 /** The simulated PCs' booted snapshot, as the manifest's SHA-256 would name it. */
 const SIM_SNAPSHOT = '5'.repeat(64);
 
-/** The real state paths, with each load taking `ms` of virtual time first. */
-function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): StatePaths {
-  if (ms <= 0) return paths;
+/**
+ * The real state paths, with each load taking `loadMs` of virtual time first,
+ * and a rebuild of the booted snapshot's copy `rebuildMs` once the PC has
+ * played a part (a survivor about to lead a new pair reads the snapshot file
+ * again; the first primary still holds the copy it was built with).
+ */
+function slowPaths(paths: StatePaths, loadMs: number, rebuildMs: () => number, scheduler: SimScheduler): StatePaths {
+  const waited = (ms: number) => new Promise<void>((resolve) => scheduler.after(ms, resolve));
+  const rebuildBase = paths.rebuildBase;
   return {
     source: (mode, options) => paths.source(mode, options),
     adoptBase: (image, standby) => paths.adoptBase?.(image, standby),
+    ...(rebuildBase
+      ? {
+          rebuildBase: () => {
+            const ms = rebuildMs();
+            return ms > 0 ? waited(ms).then(() => rebuildBase()) : rebuildBase();
+          },
+        }
+      : {}),
     sink: (verify) => {
+      if (loadMs <= 0) return paths.sink(verify);
       const sink = paths.sink(verify);
       return {
         get path() {
@@ -37,7 +52,7 @@ function slowLoads(paths: StatePaths, ms: number, scheduler: SimScheduler): Stat
           return sink.base;
         },
         stage: (header, payload, checkpoint) => sink.stage(header, payload, checkpoint),
-        load: (diverged) => new Promise<void>((resolve) => scheduler.after(ms, resolve)).then(() => sink.load(diverged)),
+        load: (diverged) => waited(loadMs).then(() => sink.load(diverged)),
         beforeRun: () => sink.beforeRun(),
         discard: () => sink.discard(),
         reloadLastGood: () => sink.reloadLastGood(),
@@ -57,6 +72,10 @@ export class SimNode implements ClusterNode {
   private readonly paths: StatePaths;
   /** Calls into a worker arrive in order: the last delivery time. */
   private lastDelivery = 0;
+  /** Parts played so far (the host asked for): a PC that played one rebuilds its copy of the booted snapshot before it leads. */
+  private roles = 0;
+  /** Hung: alive, silent for good (see hang). */
+  hung = false;
   private readonly bootMs: number;
 
   constructor(
@@ -68,14 +87,15 @@ export class SimNode implements ClusterNode {
   ) {
     this.bootMs = traits.bootMs ?? 0;
     this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
-    this.paths = slowLoads(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler);
+    const rebuildMs = () => (this.roles > 0 ? (traits.rebuildMs ?? 0) : 0);
+    this.paths = slowPaths(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, rebuildMs, scheduler);
     this.role = new ReplicationRole(this.guest, scheduler, this.paths);
-    const call = <T>(fn: () => T): Promise<T> => (this.alive ? this.deliver(fn) : never<T>());
+    const call = <T>(fn: () => T): Promise<T> => (this.alive && !this.hung ? this.deliver(fn) : never<T>());
     // Every command of the role, delivered like a message to a worker; the
     // ping answers as slowly as the PC is busy. A Proxy, so a command added
     // to the role reaches simulated PCs with no change here.
     const commands = this.role as unknown as Record<string, (...args: unknown[]) => unknown>;
-    const ping = () => (this.alive ? this.role.ping().then(() => this.after(this.pingDelayMs)) : never<true>());
+    const ping = () => (this.alive && !this.hung ? this.role.ping().then(() => this.after(this.pingDelayMs)) : never<true>());
     this.replication = new Proxy({} as ReplicationControl, {
       get: (_, name: string) => (name === 'ping' ? ping : (...args: unknown[]) => call(() => commands[name]?.apply(this.role, args))),
     });
@@ -87,7 +107,7 @@ export class SimNode implements ClusterNode {
    */
   async start(options: StartOptions): Promise<void> {
     await this.after(this.bootMs);
-    if (!this.alive) return never();
+    if (!this.alive || this.hung) return never();
     this.guest.buildFromSnapshot();
     this.paths.adoptBase?.(SIM_SNAPSHOT, options.mode === 'standby');
     if (options.mode !== 'standby') await this.guest.run();
@@ -95,20 +115,46 @@ export class SimNode implements ClusterNode {
 
   async startReplication(
     role: 'primary' | 'secondary',
+    pair: number,
     port: MessagePort,
     config: ReplicationConfig,
     listener: (events: ReplicationEvent[]) => void,
   ): Promise<void> {
     const guarded = (events: ReplicationEvent[]) => {
-      if (this.alive) listener(events);
+      if (this.alive && !this.hung) listener(events);
     };
     const peer = port as unknown as PeerPort;
-    await this.deliver(() => (role === 'primary' ? this.role.startPrimary(peer, config, guarded) : this.role.startSecondary(peer, config, guarded)));
+    await this.deliver(() => (role === 'primary' ? this.role.startPrimary(pair, peer, config, guarded) : this.role.startSecondary(pair, peer, config, guarded)));
+    this.roles++;
   }
 
   async sendClient(line: string | Uint8Array, at: number): Promise<void> {
     const bytes = typeof line === 'string' ? encoder.encode(line) : line;
     await this.deliver(() => this.guest.receive(bytes, at));
+  }
+
+  /**
+   * The worker hangs (an endless loop, say): it answers nothing, runs no
+   * call, sends and reads nothing on its link, and its VM stops; its worker
+   * and its end of the channel stay. The host is not told: only the silence
+   * gives it away.
+   */
+  hang(): void {
+    if (!this.alive || this.hung) return;
+    this.hung = true;
+    this.role.freeze();
+  }
+
+  /**
+   * The tab that runs this PC closes: the worker is gone, but in Chromium
+   * its end of the channel does not say so (no 'close' event): the peer
+   * hears only silence. Whether the host hears of it is the tab's doing.
+   */
+  vanish(): void {
+    if (!this.alive) return;
+    this.hang();
+    this.alive = false;
+    this.guest.kill();
   }
 
   terminate(): void {
@@ -125,7 +171,7 @@ export class SimNode implements ClusterNode {
     this.lastDelivery = at;
     return new Promise<T>((resolve, reject) => {
       this.scheduler.after(at - this.scheduler.now(), () => {
-        if (!this.alive) return;
+        if (!this.alive || this.hung) return;
         try {
           resolve(fn());
         } catch (err) {

@@ -1,12 +1,30 @@
 // The host's policy, one situation at a time: data in, effects out.
 import { describe, expect, it } from 'vitest';
-import { HostCore, type HostEffect } from '../../engine/host/host-core.ts';
+import { HostCore, type HostCoreOptions, type HostEffect, type HostInput } from '../../engine/host/host-core.ts';
 import type { Side } from '../../engine/protocol/messages.ts';
 import { DEFAULT_REPLICATION } from '../../engine/replication/config.ts';
 import type { ReplicationStatus } from '../../engine/replication/events.ts';
 
+const OPTIONS: HostCoreOptions = { config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000, takeoverMs: 5000, leaveMs: 2000, spareStartMs: 60_000 };
+
+/** A HostCore with a clock of its own: `at(ms)` moves it on and tells the core the time, as the cluster's timer does. */
+class Host {
+  readonly core = new HostCore(OPTIONS);
+  now = 0;
+  handle(input: HostInput): HostEffect[] {
+    return this.core.handle(input, this.now);
+  }
+  /** The time moves to `ms`; the core hears a tick. */
+  at(ms: number): HostEffect[] {
+    this.now = ms;
+    return this.handle({ kind: 'tick' });
+  }
+}
+
 function status(side: Side, change: Partial<ReplicationStatus> = {}): ReplicationStatus {
   return {
+    pair: 1,
+    settings: { periodMs: 1000, mode: 'strict', outputCommit: 'hold', compare: DEFAULT_REPLICATION.compare, gate: DEFAULT_REPLICATION.gate },
     side,
     role: side,
     phase: 'idle',
@@ -23,261 +41,368 @@ function status(side: Side, change: Partial<ReplicationStatus> = {}): Replicatio
 }
 
 /** A pair whose secondary holds checkpoint 1: protected. */
-function protectedPair(): HostCore {
-  const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000 });
-  core.handle({ kind: 'start' });
-  core.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
-  core.handle({ kind: 'status', side: 'primary', status: status('primary') });
-  return core;
+function protectedPair(): Host {
+  const host = new Host();
+  host.handle({ kind: 'start' });
+  host.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
+  host.handle({ kind: 'status', side: 'primary', status: status('primary') });
+  return host;
 }
 
 const kinds = (effects: HostEffect[]) => effects.map((e) => (e.kind === 'trace' ? `trace ${e.action}` : e.kind === 'send' ? `send ${e.side} ${e.call.command}` : e.kind === 'terminate' ? `terminate ${e.side}` : e.kind));
 
 /** `side` reports its peer silent for `ms`. */
-const silent = (core: HostCore, side: Side, ms: number) => core.handle({ kind: 'peer-silent', side, detail: `no message for ${ms} ms`, silentMs: ms });
+const silent = (host: Host, side: Side, ms: number) => host.handle({ kind: 'peer-silent', side, detail: `no message for ${ms} ms`, silentMs: ms });
+/** The ping the last effects sent. */
+const pingOf = (effects: HostEffect[]): number => {
+  const ping = effects.find((e) => e.kind === 'ping');
+  if (ping?.kind !== 'ping') throw new Error('no ping sent');
+  return ping.ping;
+};
+const answer = (host: Host, ping: number, answered = true) => host.handle({ kind: 'ping-answered', ping, answered });
 /** The secondary reports it took over. */
-const takeover = (core: HostCore) => core.handle({ kind: 'status', side: 'secondary', status: status('secondary', { role: 'primary', phase: 'primary', failover: 'completed' }) });
-const primaryExited = (core: HostCore) =>
-  core.handle({ kind: 'status', side: 'primary', status: status('primary', { phase: 'exited', exitReason: 'error', exitDetail: 'no heartbeat' }) });
+const takeover = (host: Host) => host.handle({ kind: 'status', side: 'secondary', status: status('secondary', { role: 'primary', phase: 'primary', failover: 'completed' }) });
+const primaryExited = (host: Host) =>
+  host.handle({ kind: 'status', side: 'primary', status: status('primary', { phase: 'exited', exitReason: 'error', exitDetail: 'no heartbeat' }) });
 
 describe('HostCore', () => {
   it('names the PCs, and says protected once the secondary holds a checkpoint', () => {
-    const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000 });
-    expect(kinds(core.handle({ kind: 'start' }))).toEqual(['trace start']);
-    expect(core.names).toEqual({ primary: 'PC A', secondary: 'PC B' });
-    core.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
-    expect(core.protected).toBe(false);
-    expect(kinds(core.handle({ kind: 'status', side: 'primary', status: status('primary') }))).toEqual(['trace protected']);
-    expect(core.protected).toBe(true);
+    const host = new Host();
+    expect(kinds(host.handle({ kind: 'start' }))).toEqual(['trace start']);
+    expect(host.core.names).toEqual({ primary: 'PC A', secondary: 'PC B' });
+    host.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
+    expect(host.core.protected).toBe(false);
+    expect(kinds(host.handle({ kind: 'status', side: 'primary', status: status('primary') }))).toEqual(['trace protected']);
+    expect(host.core.protected).toBe(true);
+    expect(host.core.phase).toEqual({ kind: 'replicating' });
   });
 
   it('only suspects a silent primary: it pings it, and one that answers keeps serving, still protected', () => {
-    const core = protectedPair();
-    const effects = silent(core, 'secondary', 110);
+    const host = protectedPair();
+    const effects = silent(host, 'secondary', 110);
     expect(kinds(effects)).toEqual(['trace suspect', 'ping']);
-    expect(effects).toContainEqual({ kind: 'ping', side: 'primary', timeoutMs: 500 });
-    expect(core.arbitrating).toBe(true);
+    expect(effects).toContainEqual({ kind: 'ping', side: 'primary', ping: pingOf(effects) });
+    expect(host.core.arbitrating).toBe(true);
+    // The ping's deadline is the host's own.
+    expect(host.core.nextDeadline).toBe(500);
     // A second report while the ping is out asks nothing more.
-    expect(silent(core, 'secondary', 130)).toEqual([]);
-    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: true }))).toEqual(['trace dismiss']);
-    expect(core.dismissedSuspicions).toBe(1);
-    expect(core.falseFailovers).toBe(0);
-    expect(core.protected).toBe(true);
-    expect(core.arbitrating).toBe(false);
+    expect(silent(host, 'secondary', 130)).toEqual([]);
+    expect(kinds(answer(host, pingOf(effects)))).toEqual(['trace dismiss']);
+    expect(host.core.dismissedSuspicions).toBe(1);
+    expect(host.core.falseFailovers).toBe(0);
+    expect(host.core.protected).toBe(true);
+    expect(host.core.arbitrating).toBe(false);
+    expect(host.core.nextDeadline).toBeUndefined();
+  });
+
+  // A ping's answer is tied to the ping: a late answer to an old one decides nothing about a new suspicion.
+  it('takes only the answer to the ping it waits for', () => {
+    const host = protectedPair();
+    const first = pingOf(silent(host, 'secondary', 110));
+    answer(host, first);
+    const second = pingOf(silent(host, 'secondary', 1200));
+    expect(second).not.toBe(first);
+    // The old ping answered again (a duplicate, or late): nothing happens.
+    expect(answer(host, first)).toEqual([]);
+    expect(host.core.arbitrating).toBe(true);
+    expect(kinds(answer(host, second))).toEqual(['trace arbitrate', 'trace false-failover', 'send primary peerLost']);
   });
 
   it('takes a link silent past linkFailureMs while both answer as failed: the primary goes on alone', () => {
-    const core = protectedPair();
-    silent(core, 'primary', 1200);
+    const host = protectedPair();
+    const ping = pingOf(silent(host, 'primary', 1200));
     // Nobody cut the link: counted as a false alarm.
-    expect(kinds(core.handle({ kind: 'ping-answered', side: 'secondary', answered: true }))).toEqual(['trace arbitrate', 'trace false-failover', 'send primary peerLost']);
-    expect(core.falseFailovers).toBe(1);
+    expect(kinds(answer(host, ping))).toEqual(['trace arbitrate', 'trace false-failover', 'send primary peerLost']);
+    expect(host.core.falseFailovers).toBe(1);
+    expect(host.core.phase).toEqual({ kind: 'leaving', deadline: 2000 });
     // The primary leaves COLO; the host fences the secondary before it may release alone.
     // And a spare PC starts in standby at once, for the re-protection to come.
-    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone', 'trace spare', 'start-standby']);
-    expect(core.serving).toBe('primary');
+    expect(kinds(primaryExited(host))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone', 'trace spare', 'start-standby']);
+    expect(host.core.serving).toBe('primary');
+    expect(host.core.phase).toEqual({ kind: 'alone', survivor: 'primary' });
 
     const cut = protectedPair();
     cut.handle({ kind: 'cut-link' });
-    silent(cut, 'secondary', 1000);
-    expect(kinds(cut.handle({ kind: 'ping-answered', side: 'primary', answered: true }))).toEqual(['trace arbitrate', 'send primary peerLost']);
-    expect(cut.falseFailovers).toBe(0);
+    const cutPing = pingOf(silent(cut, 'secondary', 1000));
+    expect(kinds(answer(cut, cutPing))).toEqual(['trace arbitrate', 'send primary peerLost']);
+    expect(cut.core.falseFailovers).toBe(0);
   });
 
-  it('has the secondary take over from a primary that does not answer, and fences that primary once it has', () => {
-    const core = protectedPair();
-    silent(core, 'secondary', 110);
+  it('has the secondary take over from a primary that does not answer by the ping\'s deadline, and fences that primary once it has', () => {
+    const host = protectedPair();
+    silent(host, 'secondary', 110);
+    expect(host.at(499)).toEqual([]);
     // The host did not end or freeze it: a live PC too busy to answer, as far as it knows.
-    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace false-failover', 'trace confirm', 'send secondary peerLost']);
-    expect(core.falseFailovers).toBe(1);
-    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
-    expect(core.serving).toBe('secondary');
-    expect(core.fate.primary).toBe('fenced');
-    expect(core.hears('primary')).toBe(false);
-    expect(core.handle({ kind: 'released', side: 'secondary', lines: ['c2 ok 2'] })).toEqual([{ kind: 'deliver', side: 'secondary', lines: ['c2 ok 2'] }]);
+    expect(kinds(host.at(500))).toEqual(['trace false-failover', 'trace confirm', 'send secondary peerLost']);
+    expect(host.core.falseFailovers).toBe(1);
+    expect(host.core.phase).toEqual({ kind: 'takeover', deadline: 5500 });
+    expect(kinds(takeover(host))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
+    expect(host.core.serving).toBe('secondary');
+    expect(host.core.fate.primary).toBe('fenced');
+    expect(host.core.hears('primary')).toBe(false);
+    expect(host.handle({ kind: 'released', side: 'secondary', lines: ['c2 ok 2'] })).toEqual([{ kind: 'deliver', side: 'secondary', lines: ['c2 ok 2'] }]);
   });
 
   it('needs no ping for a PC it ended or froze itself, and counts no false alarm then', () => {
     const killed = protectedPair();
     killed.handle({ kind: 'kill', side: 'primary' });
-    expect(killed.serviceLost).toBeUndefined();
+    expect(killed.core.serviceLost).toBeUndefined();
     expect(kinds(silent(killed, 'secondary', 100))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
     expect(kinds(takeover(killed))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const frozen = protectedPair();
-    frozen.handle({ kind: 'freeze-primary' });
+    expect(kinds(frozen.handle({ kind: 'freeze-primary' }))).toEqual(['trace freeze-primary', 'freeze']);
     expect(kinds(silent(frozen, 'secondary', 100))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
     expect(kinds(takeover(frozen))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const secondaryGone = protectedPair();
     secondaryGone.handle({ kind: 'kill', side: 'secondary' });
     expect(kinds(silent(secondaryGone, 'primary', 100))).toEqual(['trace suspect', 'trace confirm', 'send primary peerLost']);
-    expect([killed, frozen, secondaryGone].map((core) => core.falseFailovers)).toEqual([0, 0, 0]);
+    expect([killed, frozen, secondaryGone].map((host) => host.core.falseFailovers)).toEqual([0, 0, 0]);
   });
 
   // Found by the simulation: the primary answered the ping, then froze before
   // the answer was read; the link was judged failed with a hung primary to go on alone.
-  it('takes no answer from a suspect frozen since, and hears a reporter that suspects again', () => {
-    const core = protectedPair();
-    silent(core, 'secondary', 470);
-    core.handle({ kind: 'freeze-primary' });
-    expect(kinds(core.handle({ kind: 'ping-answered', side: 'primary', answered: true }))).toEqual(['trace confirm', 'send secondary peerLost']);
+  it('confirms a suspect the host froze while its ping was out, and hears a reporter that suspects again', () => {
+    const host = protectedPair();
+    const ping = pingOf(silent(host, 'secondary', 470));
+    expect(kinds(host.handle({ kind: 'freeze-primary' }))).toEqual(['trace freeze-primary', 'freeze', 'trace confirm', 'send secondary peerLost']);
+    expect(answer(host, ping)).toEqual([]);
 
     const again = protectedPair();
-    silent(again, 'secondary', 110);
-    again.handle({ kind: 'ping-answered', side: 'primary', answered: true });
+    answer(again, pingOf(silent(again, 'secondary', 110)));
     expect(kinds(silent(again, 'secondary', 230))).toEqual(['trace suspect', 'ping']);
   });
 
   it('lets an answer decide nothing once its reporter is gone or the pair has changed', () => {
     const reporterGone = protectedPair();
-    silent(reporterGone, 'secondary', 110);
+    const ping = pingOf(silent(reporterGone, 'secondary', 110));
     reporterGone.handle({ kind: 'kill', side: 'secondary' });
-    expect(reporterGone.handle({ kind: 'ping-answered', side: 'primary', answered: false })).toEqual([]);
-    expect(reporterGone.serving).toBe('primary');
+    expect(reporterGone.core.arbitrating).toBe(false);
+    expect(answer(reporterGone, ping, false)).toEqual([]);
+    expect(reporterGone.core.serving).toBe('primary');
 
     const changed = protectedPair();
-    silent(changed, 'primary', 110);
+    const stale = pingOf(silent(changed, 'primary', 110));
     changed.handle({ kind: 'kill', side: 'primary' });
     silent(changed, 'secondary', 100);
     takeover(changed);
-    expect(changed.arbitrating).toBe(false);
-    expect(changed.handle({ kind: 'ping-answered', side: 'secondary', answered: false })).toEqual([]);
+    expect(changed.core.arbitrating).toBe(false);
+    expect(answer(changed, stale, false)).toEqual([]);
   });
 
-  it('fences a secondary that took over without the host\'s word while the primary runs', () => {
-    const core = protectedPair();
-    expect(kinds(takeover(core))).toEqual(['trace arbitrate', 'terminate secondary']);
-    expect(core.serving).toBe('primary');
+  it("fences a secondary that took over without the host's word while the primary runs", () => {
+    const host = protectedPair();
+    expect(kinds(takeover(host))).toEqual(['trace arbitrate', 'terminate secondary']);
+    expect(host.core.serving).toBe('primary');
   });
 
   it('fences a live secondary before a primary out of COLO releases alone', () => {
-    const core = protectedPair();
-    expect(kinds(primaryExited(core))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone', 'trace spare', 'start-standby']);
-    expect(core.fate.secondary).toBe('fenced');
+    const host = protectedPair();
+    expect(kinds(primaryExited(host))).toEqual(['trace fence', 'terminate secondary', 'send primary confirmAlone', 'trace spare', 'start-standby']);
+    expect(host.core.fate.secondary).toBe('fenced');
   });
 
   it('obeys "Failover now" without a ping, even while a suspicion is being checked', () => {
-    const core = protectedPair();
-    expect(kinds(core.handle({ kind: 'failover' }))).toEqual(['trace failover-command', 'send secondary lostHeartbeat']);
+    const host = protectedPair();
+    expect(kinds(host.handle({ kind: 'failover' }))).toEqual(['trace failover-command', 'send secondary lostHeartbeat']);
     // The operator is the arbiter: the primary's exit is not settled by fencing the secondary.
-    expect(primaryExited(core)).toEqual([]);
-    expect(kinds(takeover(core))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
+    expect(primaryExited(host)).toEqual([]);
+    expect(kinds(takeover(host))).toEqual(['trace fence', 'terminate primary', 'trace primary-changed', 'retry-client', 'trace spare', 'start-standby']);
 
     const checking = protectedPair();
-    silent(checking, 'secondary', 110);
+    const ping = pingOf(silent(checking, 'secondary', 110));
     expect(kinds(checking.handle({ kind: 'failover' }))).toEqual(['trace failover-command', 'send secondary lostHeartbeat']);
     takeover(checking);
-    expect(checking.handle({ kind: 'ping-answered', side: 'primary', answered: true })).toEqual([]);
+    expect(answer(checking, ping)).toEqual([]);
   });
 
-  it('says why no PC can serve once neither can', () => {
-    const core = new HostCore({ config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000 });
-    core.handle({ kind: 'start' });
-    core.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 0, phase: 'idle' }) });
-    core.handle({ kind: 'kill', side: 'primary' });
-    expect(core.serviceLost).toBe('PC A, which served the client, is killed and no PC can take over');
+  // Hole 3 of the third round: the secondary hung before it acted on "Failover now".
+  it('gives an ordered takeover up at its deadline: the secondary is fenced, the primary leaves COLO and serves alone', () => {
+    const host = protectedPair();
+    host.handle({ kind: 'failover' });
+    expect(host.core.nextDeadline).toBe(5000);
+    expect(host.at(4999)).toEqual([]);
+    expect(kinds(host.at(5000))).toEqual(['trace fence', 'send primary peerLost', 'terminate secondary']);
+    expect(host.core.phase).toEqual({ kind: 'leaving', deadline: 7000 });
+    expect(kinds(primaryExited(host))).toEqual(['send primary confirmAlone', 'trace spare', 'start-standby']);
+    expect(host.core.phase).toEqual({ kind: 'alone', survivor: 'primary' });
   });
 
-  it('re-protects the survivor with a new PC that gets the settings the operator chose', () => {
-    const core = protectedPair();
-    core.handle({ kind: 'configure', change: { periodMs: 30, gate: { step: true, breakBefore: [] } }, side: 'secondary' });
-    expect(core.canReprotect).toBe(false);
-    expect(core.handle({ kind: 'reprotect' })).toEqual([]);
-    core.handle({ kind: 'kill', side: 'primary' });
+  it('asks a primary that does not leave COLO whether it answers: it waits for one that does, and fences one that does not', () => {
+    const host = protectedPair();
+    host.handle({ kind: 'kill', side: 'secondary' });
+    silent(host, 'primary', 100);
+    expect(host.core.phase.kind).toBe('leaving');
+    const ping = pingOf(host.at(2000));
+    expect(answer(host, ping)).toEqual([]);
+    expect(host.core.phase).toEqual({ kind: 'leaving', deadline: 4000 });
+    const again = pingOf(host.at(4000));
+    expect(kinds(host.at(4500))).toEqual(['trace confirm', 'terminate primary', 'trace service-lost']);
+    expect(answer(host, again)).toEqual([]);
+    expect(host.core.serviceLost).toBe('PC A, which served the client, is fenced and no PC can take over');
+  });
+
+  it('has a secondary that left COLO let the primary go on alone, or say the service is lost without one', () => {
+    const host = protectedPair();
+    const left = status('secondary', { phase: 'exited', exitReason: 'error', exitDetail: 'loading checkpoint 2 failed' });
+    // The secondary tells its primary itself; the host does not race its notice.
+    expect(host.handle({ kind: 'status', side: 'secondary', status: left })).toEqual([]);
+    // A primary that never heard it falls silent to it: no ping for a PC that left COLO.
+    expect(kinds(silent(host, 'primary', 120))).toEqual(['trace suspect', 'trace confirm', 'send primary peerLost']);
+    expect(host.core.phase.kind).toBe('leaving');
+
+    const both = protectedPair();
+    both.handle({ kind: 'kill', side: 'primary' });
+    expect(kinds(both.handle({ kind: 'status', side: 'secondary', status: left }))).toEqual(['trace service-lost']);
+    expect(both.core.serviceLost).toBe('PC A, which served the client, is killed and no PC can take over; PC B left COLO: loading checkpoint 2 failed');
+  });
+
+  it('says why no PC can serve once neither can, and not while a checkpoint is still on its way to the secondary', () => {
+    const host = new Host();
+    host.handle({ kind: 'start' });
+    host.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 0, phase: 'idle' }) });
+    host.handle({ kind: 'kill', side: 'primary' });
+    expect(host.core.serviceLost).toBe('PC A, which served the client, is killed and no PC can take over');
+
+    const arriving = new Host();
+    arriving.handle({ kind: 'start' });
+    arriving.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 0, phase: 'await-size' }) });
+    arriving.handle({ kind: 'kill', side: 'primary' });
+    expect(arriving.core.serviceLost).toBeUndefined();
+    arriving.handle({ kind: 'status', side: 'secondary', status: status('secondary', { committed: 1, phase: 'idle' }) });
+    expect(kinds(silent(arriving, 'secondary', 100))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
+  });
+
+  it('re-protects the survivor with a new PC that gets the settings the operator chose, as the next pair', () => {
+    const host = protectedPair();
+    host.handle({ kind: 'configure', change: { periodMs: 30, gate: { step: true, breakBefore: [] } }, side: 'secondary' });
+    expect(host.core.canReprotect).toBe(false);
+    expect(host.handle({ kind: 'reprotect' })).toEqual([]);
+    host.handle({ kind: 'kill', side: 'primary' });
+    silent(host, 'secondary', 100);
     // The failover starts a spare in standby; the click makes it the secondary once it is ready.
-    expect(takeover(core)).toContainEqual({ kind: 'start-standby', name: 'PC C' });
-    expect(core.spare).toEqual({ name: 'PC C', ready: false });
-    expect(core.canReprotect).toBe(true);
-    expect(kinds(core.handle({ kind: 'reprotect' }))).toEqual(['trace reprotect']);
-    expect(core.canReprotect).toBe(false);
-    expect(core.handle({ kind: 'standby-ready' })).toEqual([{ kind: 'pair', survivor: 'secondary' }]);
-    expect(core.spare).toBeUndefined();
-    expect(core.names).toEqual({ primary: 'PC B', secondary: 'PC C' });
-    expect(core.serving).toBe('primary');
-    expect(core.fate).toEqual({ primary: 'alive', secondary: 'alive' });
-    expect(core.configFor('primary')).toMatchObject({ periodMs: 30, gate: DEFAULT_REPLICATION.gate });
-    expect(core.configFor('secondary')).toMatchObject({ periodMs: 30, gate: { step: true } });
-    core.handle({ kind: 'pair-started' });
-    expect(core.reprotecting).toBe(false);
+    expect(takeover(host)).toContainEqual({ kind: 'start-standby', name: 'PC C' });
+    expect(host.core.spare).toEqual({ name: 'PC C', ready: false });
+    expect(host.core.canReprotect).toBe(true);
+    expect(kinds(host.handle({ kind: 'reprotect' }))).toEqual(['trace reprotect']);
+    expect(host.core.canReprotect).toBe(false);
+    expect(host.core.reprotecting).toBe(true);
+    expect(host.handle({ kind: 'standby-ready' })).toEqual([{ kind: 'pair', survivor: 'secondary', pair: 2 }]);
+    expect(host.core.spare).toBeUndefined();
+    expect(host.core.names).toEqual({ primary: 'PC B', secondary: 'PC C' });
+    expect(host.core.serving).toBe('primary');
+    expect(host.core.fate).toEqual({ primary: 'alive', secondary: 'alive' });
+    expect(host.core.reprotecting).toBe(false);
+    expect(host.core.configFor('primary')).toMatchObject({ periodMs: 30, gate: DEFAULT_REPLICATION.gate });
+    expect(host.core.configFor('secondary')).toMatchObject({ periodMs: 30, gate: { step: true } });
+    // Every command names the new pair: a PC still starting it keeps the command until it has.
+    expect(host.handle({ kind: 'configure', change: { outputCommit: 'unsafe' } })).toEqual([
+      { kind: 'send', side: 'primary', pair: 2, call: { command: 'configure', args: [{ outputCommit: 'unsafe' }] } },
+      { kind: 'send', side: 'secondary', pair: 2, call: { command: 'configure', args: [{ outputCommit: 'unsafe' }] } },
+    ]);
   });
 
   it('pairs at the click with a spare already waiting in standby', () => {
-    const core = protectedPair();
-    core.handle({ kind: 'kill', side: 'secondary' });
-    expect(kinds(primaryExited(core))).toEqual(['send primary confirmAlone', 'trace spare', 'start-standby']);
-    expect(core.handle({ kind: 'standby-ready' })).toEqual([]);
-    expect(core.spare).toEqual({ name: 'PC C', ready: true });
-    expect(kinds(core.handle({ kind: 'reprotect' }))).toEqual(['trace reprotect', 'pair']);
-    expect(core.names).toEqual({ primary: 'PC A', secondary: 'PC C' });
+    const host = protectedPair();
+    host.handle({ kind: 'kill', side: 'secondary' });
+    silent(host, 'primary', 100);
+    expect(kinds(primaryExited(host))).toEqual(['send primary confirmAlone', 'trace spare', 'start-standby']);
+    expect(host.handle({ kind: 'standby-ready' })).toEqual([]);
+    expect(host.core.spare).toEqual({ name: 'PC C', ready: true });
+    expect(kinds(host.handle({ kind: 'reprotect' }))).toEqual(['trace reprotect', 'pair']);
+    expect(host.core.names).toEqual({ primary: 'PC A', secondary: 'PC C' });
   });
 
   it('ends a spare once nothing is left for it to protect', () => {
-    const core = protectedPair();
-    core.handle({ kind: 'kill', side: 'secondary' });
-    primaryExited(core);
-    core.handle({ kind: 'kill', side: 'primary' });
-    expect(core.handle({ kind: 'standby-ready' })).toEqual([{ kind: 'terminate', side: 'standby' }]);
-    expect(core.spare).toBeUndefined();
+    const host = protectedPair();
+    host.handle({ kind: 'kill', side: 'secondary' });
+    primaryExited(host);
+    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).toEqual(['trace kill-primary', 'terminate primary', 'trace service-lost', 'terminate standby']);
+    expect(host.core.spare).toBeUndefined();
+    expect(host.handle({ kind: 'standby-ready' })).toEqual([]);
   });
 
   it('abandons a re-protection whose survivor died while the new PC started', () => {
-    const core = protectedPair();
-    primaryExited(core);
-    core.handle({ kind: 'reprotect' });
-    core.handle({ kind: 'kill', side: 'primary' });
-    expect(kinds(core.handle({ kind: 'standby-ready' }))).toEqual(['terminate standby', 'trace reprotect']);
-    expect(core.reprotecting).toBe(false);
+    const host = protectedPair();
+    primaryExited(host);
+    host.handle({ kind: 'reprotect' });
+    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).toEqual(['trace kill-primary', 'terminate primary', 'trace service-lost', 'terminate standby']);
+    expect(host.handle({ kind: 'standby-ready' })).toEqual([]);
+    expect(host.core.reprotecting).toBe(false);
+  });
+
+  it('replaces a spare that does not start by its deadline', () => {
+    const host = protectedPair();
+    primaryExited(host);
+    host.handle({ kind: 'reprotect' });
+    expect(host.core.nextDeadline).toBe(60_000);
+    expect(kinds(host.at(60_000))).toEqual(['terminate standby', 'trace reprotect', 'trace spare', 'start-standby']);
+    expect(host.core.spare).toEqual({ name: 'PC D', ready: false });
+    expect(host.core.reprotecting).toBe(true);
+    expect(kinds(host.handle({ kind: 'standby-ready' }))).toEqual(['pair']);
   });
 
   it('re-protects by itself once the survivor is settled, when asked to', () => {
-    const core = protectedPair();
-    core.handle({ kind: 'auto-reprotect', on: true });
-    core.handle({ kind: 'kill', side: 'primary' });
-    expect(kinds(takeover(core))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby', 'trace reprotect']);
+    const host = protectedPair();
+    host.handle({ kind: 'auto-reprotect', on: true });
+    host.handle({ kind: 'kill', side: 'primary' });
+    silent(host, 'secondary', 100);
+    expect(kinds(takeover(host))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby', 'trace reprotect']);
   });
 
   it('sends a setting to the PCs that run, and a gate to its side only', () => {
-    const core = protectedPair();
-    core.handle({ kind: 'kill', side: 'secondary' });
-    expect(core.handle({ kind: 'configure', change: { mode: 'naive' } })).toEqual([{ kind: 'send', side: 'primary', call: { command: 'configure', args: [{ mode: 'naive' }] } }]);
-    expect(core.handle({ kind: 'configure', change: { gate: { step: true, breakBefore: [] } }, side: 'secondary' })).toEqual([]);
-    expect(core.configFor('primary').mode).toBe('naive');
+    const host = protectedPair();
+    host.handle({ kind: 'kill', side: 'secondary' });
+    expect(host.handle({ kind: 'configure', change: { mode: 'naive' } })).toEqual([{ kind: 'send', side: 'primary', pair: 1, call: { command: 'configure', args: [{ mode: 'naive' }] } }]);
+    expect(host.handle({ kind: 'configure', change: { gate: { step: true, breakBefore: [] } }, side: 'secondary' })).toEqual([]);
+    expect(host.core.configFor('primary').mode).toBe('naive');
   });
 
   it('mirrors the client to the secondary only in compare mode, while it lives', () => {
-    const core = protectedPair();
-    expect(core.clientTargets()).toEqual({ serve: 'primary', mirror: undefined });
-    core.handle({ kind: 'configure', change: { compare: { enabled: true, timeoutMs: 3000 } } });
-    expect(core.clientTargets()).toEqual({ serve: 'primary', mirror: 'secondary' });
-    core.handle({ kind: 'kill', side: 'secondary' });
-    expect(core.clientTargets()).toEqual({ serve: 'primary', mirror: undefined });
-    core.handle({ kind: 'kill', side: 'primary' });
-    expect(core.clientTargets()).toEqual({ serve: undefined, mirror: undefined });
+    const host = protectedPair();
+    expect(host.core.clientTargets()).toEqual({ serve: 'primary', mirror: undefined });
+    host.handle({ kind: 'configure', change: { compare: { enabled: true, timeoutMs: 3000 } } });
+    expect(host.core.clientTargets()).toEqual({ serve: 'primary', mirror: 'secondary' });
+    host.handle({ kind: 'kill', side: 'secondary' });
+    expect(host.core.clientTargets()).toEqual({ serve: 'primary', mirror: undefined });
+    host.handle({ kind: 'kill', side: 'primary' });
+    expect(host.core.clientTargets()).toEqual({ serve: undefined, mirror: undefined });
   });
 
   it('a primary whose worker ended by itself (its tab closed) is no false alarm, whether the host hears so before the suspicion or during it', () => {
     const before = protectedPair();
     expect(kinds(before.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' }))).toEqual(['trace worker-ended', 'terminate primary']);
-    expect(before.fate.primary).toBe('ended');
+    expect(before.core.fate.primary).toBe('ended');
     // Its peer still finds out by itself; the host needs no ping to confirm it.
     expect(kinds(silent(before, 'secondary', 110))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
-    expect(before.falseFailovers).toBe(0);
+    expect(before.core.falseFailovers).toBe(0);
 
     const during = protectedPair();
     expect(kinds(silent(during, 'secondary', 110))).toEqual(['trace suspect', 'ping']);
-    during.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' });
-    expect(kinds(during.handle({ kind: 'ping-answered', side: 'primary', answered: false }))).toEqual(['trace confirm', 'send secondary peerLost']);
-    expect(during.falseFailovers).toBe(0);
+    expect(kinds(during.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' }))).toEqual([
+      'trace worker-ended',
+      'terminate primary',
+      'trace confirm',
+      'send secondary peerLost',
+    ]);
+    expect(during.core.falseFailovers).toBe(0);
   });
 
   it('a standby whose worker ended by itself is given up, and another takes its place', () => {
-    const core = protectedPair();
-    core.handle({ kind: 'kill', side: 'secondary' });
-    primaryExited(core);
-    expect(core.spare?.ready).toBe(false);
-    const first = core.spare?.name;
-    expect(kinds(core.handle({ kind: 'worker-ended', side: 'standby', detail: 'the tab that ran PC C closed' }))).toEqual(['terminate standby', 'trace reprotect', 'trace spare', 'start-standby']);
-    expect(core.spare?.name).not.toBe(first);
+    const host = protectedPair();
+    host.handle({ kind: 'kill', side: 'secondary' });
+    primaryExited(host);
+    expect(host.core.spare?.ready).toBe(false);
+    const first = host.core.spare?.name;
+    expect(kinds(host.handle({ kind: 'worker-ended', side: 'standby', detail: 'the tab that ran PC C closed' }))).toEqual(['terminate standby', 'trace reprotect', 'trace spare', 'start-standby']);
+    expect(host.core.spare?.name).not.toBe(first);
+  });
+
+  it('names a command a PC refused in the trace', () => {
+    const host = protectedPair();
+    expect(host.handle({ kind: 'command-refused', side: 'primary', error: 'replication: configure for pair 1 refused: this PC plays in pair 2 now' })).toEqual([
+      { kind: 'trace', action: 'command-refused', detail: 'PC A: replication: configure for pair 1 refused: this PC plays in pair 2 now' },
+    ]);
   });
 });
