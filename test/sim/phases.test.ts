@@ -1,0 +1,118 @@
+// The host's phase machine, checked exhaustively: from a fresh pair, every
+// sequence of events the host can meet (workers' reports, pings and their
+// answers, deadlines, the operator's commands, workers that hang or end), to
+// a depth of DEPTH, each distinct state once (host-world.ts). In every state:
+// a primary releases alone only once no secondary can take over, no two PCs
+// both serve, and no phase waits without a deadline; and from every state, a
+// healed world reaches a protected pair (or the service is lost in truth: no
+// PC that runs holds its state). Controls show each check catching the
+// unsafe version it is there for.
+import { describe, expect, it } from 'vitest';
+import { HostCore, type HostEffect, type Phase } from '../../engine/host/host-core.ts';
+import type { CommandCall } from '../../engine/replication/commands.ts';
+import { HostWorld, type WorldEvent } from './host-world.ts';
+
+const DEPTH = 8;
+
+interface Walk {
+  states: number;
+  sequences: number;
+  violations: string[];
+}
+
+function replay(path: readonly WorldEvent[]): HostWorld {
+  const world = new HostWorld();
+  for (const event of path) world.apply(event);
+  return world;
+}
+
+/** Every sequence of events to `depth`, breadth first, each state once; the first few violations, each with the path to it. */
+function walk(depth: number, stopAfter = 3): Walk {
+  const seen = new Set<string>([new HostWorld().key()]);
+  let frontier: WorldEvent[][] = [[]];
+  let sequences = 0;
+  const violations: string[] = [];
+  for (let level = 0; level < depth && frontier.length > 0 && violations.length < stopAfter; level++) {
+    const next: WorldEvent[][] = [];
+    for (const path of frontier) {
+      for (const event of replay(path).events()) {
+        sequences++;
+        const to = [...path, event];
+        const world = replay(to);
+        const key = world.key();
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const healed = replay(to);
+        const end = healed.heal();
+        const found = [...world.violations, ...healed.violations, ...(end === 'wedged' ? [`a healed world is not protected again (phase ${healed.core.phase.kind})`] : [])];
+        if (found.length > 0) violations.push(`${found[0] ?? ''} after ${to.join(', ')}`);
+        next.push(to);
+      }
+    }
+    frontier = next;
+  }
+  return { states: seen.size, sequences, violations };
+}
+
+/** Replaces `name` on HostCore's prototype for the length of `body`. */
+function unsafe<T>(name: string, value: unknown, body: () => T): T {
+  const proto = HostCore.prototype as unknown as Record<string, unknown>;
+  const own = proto[name];
+  proto[name] = value;
+  try {
+    return body();
+  } finally {
+    proto[name] = own;
+  }
+}
+
+interface Inside {
+  phaseNow: Phase;
+  pcs: Record<'primary' | 'secondary', { running: boolean; fate: string }>;
+  send(side: 'primary' | 'secondary', call: CommandCall): HostEffect;
+  orderTakeover(call: CommandCall): HostEffect[];
+  suspect(reporter: 'primary' | 'secondary', detail: string, silentMs: number): HostEffect[];
+}
+// The originals, for the unsafe versions that wrap them.
+const { orderTakeover, suspect } = HostCore.prototype as unknown as Inside;
+
+describe('the host\'s phases, every sequence of events', () => {
+  it(`to a depth of ${DEPTH}: safe in every state, and protected again once the world heals`, () => {
+    const started = performance.now();
+    const result = walk(DEPTH, 10);
+    console.log(`phases: ${result.states} states visited through ${result.sequences} sequences of up to ${DEPTH} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(result.violations).toEqual([]);
+    expect(result.states).toBeGreaterThan(10_000);
+  }, 600_000);
+
+  it('catches a primary let go before its secondary is fenced', () => {
+    // The old order of settling: confirmAlone first, the fence after (or never).
+    const settle = function (this: Inside): HostEffect[] {
+      this.phaseNow = { kind: 'alone', survivor: 'primary' };
+      return [this.send('primary', { command: 'confirmAlone', args: [] })];
+    };
+    const result = unsafe('settleAlone', settle, () => walk(4, 1));
+    expect(result.violations[0]).toMatch(/^the primary released alone while the secondary could still take over after /);
+  });
+
+  it('catches an ordered takeover that waits for good', () => {
+    const order = function (this: Inside, call: CommandCall): HostEffect[] {
+      const effects = orderTakeover.call(this, call);
+      this.phaseNow = { kind: 'takeover', deadline: Number.POSITIVE_INFINITY };
+      return effects;
+    };
+    const result = unsafe('orderTakeover', order, () => walk(4, 1));
+    expect(result.violations[0]).toMatch(/^(the host waits in takeover with no deadline|a healed world is not protected again \(phase takeover\)) after /);
+  });
+
+  it('catches a suspicion whose ping has no deadline', () => {
+    const suspectForever = function (this: Inside, reporter: 'primary' | 'secondary', detail: string, silentMs: number): HostEffect[] {
+      const effects = suspect.call(this, reporter, detail, silentMs);
+      const phase = this.phaseNow;
+      if (phase.kind === 'arbitrating') this.phaseNow = { kind: 'arbitrating', suspicions: phase.suspicions.map((s) => ({ ...s, deadline: Number.POSITIVE_INFINITY })) };
+      return effects;
+    };
+    const result = unsafe('suspect', suspectForever, () => walk(4, 1));
+    expect(result.violations[0]).toMatch(/^(the host waits in arbitrating with no deadline|a healed world is not protected again)/);
+  });
+});
