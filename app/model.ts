@@ -22,8 +22,6 @@ export interface PcModel {
     instructionCount(): Promise<number>;
     textScreen(): Promise<string[]>;
     memoryUse(): Promise<MemoryUse>;
-    /** From now on the guest's reboot boots its kernel afresh (fetches it the first time). */
-    armReboot(): Promise<void>;
   };
 }
 
@@ -69,6 +67,8 @@ export interface ClusterModel {
   subscribe(listener: () => void): () => void;
   auditLedger(): Promise<string[]>;
   configure(change: SettingsChange, side?: Side): Promise<void>;
+  /** From now on a reboot of the service's guest boots its kernel afresh, on every PC of the pair and every later one. */
+  armReboot(): Promise<void>;
   setAutoReprotect(on: boolean): void;
   reprotect(): Promise<void>;
   checkpointNow(): void;

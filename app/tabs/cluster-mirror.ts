@@ -30,7 +30,6 @@ class PcMirror implements PcModel {
       instructionCount: async () => (await call({ kind: 'read', pc, what: 'instructionCount' })) as number,
       textScreen: async () => (await call({ kind: 'read', pc, what: 'textScreen' })) as string[],
       memoryUse: async () => (await call({ kind: 'read', pc, what: 'memoryUse' })) as MemoryUse,
-      armReboot: async () => void (await call({ kind: 'arm-reboot', pc })),
     };
   }
 
@@ -244,6 +243,10 @@ export class ClusterMirror implements ClusterModel {
 
   async auditLedger(): Promise<string[]> {
     return (await this.call({ kind: 'audit' })) as string[];
+  }
+
+  async armReboot(): Promise<void> {
+    await this.call({ kind: 'arm-reboot' });
   }
 
   async configure(change: SettingsChange, side?: Side): Promise<void> {

@@ -80,7 +80,7 @@ export type HostAction =
   | { kind: 'traffic-send'; operation: ClientOperation }
   | { kind: 'send-serial'; pc: number; port: SerialPort; data: string }
   | { kind: 'read'; pc: number; what: 'instructionCount' | 'textScreen' | 'memoryUse' }
-  | { kind: 'arm-reboot'; pc: number }
+  | { kind: 'arm-reboot' }
   /** Retire the secondary: the next one starts in a tab that runs no PC yet (one the page just opened). */
   | { kind: 'move-secondary' };
 

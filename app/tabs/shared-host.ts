@@ -260,7 +260,7 @@ export class SharedHost {
       case 'read':
         return this.handle(action.pc).machine[action.what]();
       case 'arm-reboot':
-        return this.handle(action.pc).machine.armReboot();
+        return cluster.armReboot();
     }
   }
 

@@ -34,8 +34,7 @@ export class RebootControl {
     this.status.dataset.reboot = 'arming';
     try {
       this.status.textContent = `Fetching the guest’s kernel and initrd for ${name} and its peer (7 MB: PCs built from the snapshot start without them)…`;
-      const pcs = [cluster.primary, cluster.secondary].filter((p) => p?.alive);
-      await Promise.all(pcs.map((p) => p?.machine.armReboot()));
+      await cluster.armReboot();
       const from = pc.transcriptEnd(0);
       const started = performance.now();
       this.status.dataset.reboot = 'rebooting';

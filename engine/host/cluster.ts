@@ -236,6 +236,20 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
     }
   }
 
+  /**
+   * From now on the guests of the service can reboot (see v86-reboot.ts):
+   * both PCs of the pair, and every PC started after them. A spare must be
+   * armed before it joins: v86's BIOS reads the option ROM from the PC
+   * itself (fw_cfg), so a spare that took over in the middle of a reboot
+   * would find none and not boot.
+   */
+  async armReboot(): Promise<void> {
+    this.rebootArmed = true;
+    await Promise.all([this.primary, this.secondary].map((pc) => (pc?.alive ? pc.armReboot() : undefined)));
+  }
+
+  private rebootArmed = false;
+
   /** Start a new secondary by itself whenever the pair ends up unprotected. */
   setAutoReprotect(on: boolean): void {
     this.input({ kind: 'auto-reprotect', on });
@@ -514,6 +528,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
       }
       this.standby = fresh;
       await fresh.start({ mode: 'standby', assetBase: this.options.assetBase });
+      if (this.rebootArmed) await fresh.armReboot();
     } catch (err) {
       if (wanted()) this.input({ kind: 'standby-failed', error: err instanceof Error ? err.message : String(err) });
       return;

@@ -101,4 +101,24 @@ describe('the host', () => {
     await until(world, () => cluster.canReprotect, 1000, 'ready to re-protect');
     cluster.dispose();
   });
+  // "Reboot the guest" arms both PCs of the pair. v86's BIOS reads the
+  // kernel's option ROM from the PC itself (fw_cfg), so a spare that joined
+  // unarmed, and took over in the middle of a reboot, would not boot: every
+  // PC that joins later is armed before it joins.
+  it('arms every PC that joins after a reboot was armed, before it joins', async () => {
+    const world = createWorld(calm(13));
+    const { cluster } = world;
+    void cluster.start();
+    await until(world, () => cluster.protected, 2000, 'protected');
+    await settled(world, cluster.armReboot());
+    expect([cluster.primary?.rebootArmed, cluster.secondary?.rebootArmed]).toEqual([true, true]);
+    cluster.killSecondary();
+    await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
+    const spare = world.nodes.find((node) => node.guest.name === cluster.spare?.name);
+    expect(spare?.rebootArmed).toBe(true);
+    void cluster.reprotect();
+    await until(world, () => cluster.protected, 2000, 'protected again');
+    expect(cluster.secondary).toBe(spare);
+    cluster.dispose();
+  });
 });

@@ -74,6 +74,8 @@ export class SimNode implements ClusterNode {
   private lastDelivery = 0;
   /** Parts played so far (the host asked for): a PC that played one rebuilds its copy of the booted snapshot before it leads. */
   private roles = 0;
+  /** armReboot() reached this PC. */
+  rebootArmed = false;
   /** Hung: alive, silent for good (see hang). */
   hung = false;
   private readonly bootMs: number;
@@ -126,6 +128,11 @@ export class SimNode implements ClusterNode {
     const peer = port as unknown as PeerPort;
     await this.deliver(() => (role === 'primary' ? this.role.startPrimary(pair, peer, config, guarded) : this.role.startSecondary(pair, peer, config, guarded)));
     this.roles++;
+  }
+
+  /** A simulated guest reboots with nothing to fetch: arming only notes it was asked. */
+  async armReboot(): Promise<void> {
+    await this.deliver(() => (this.rebootArmed = true));
   }
 
   async sendClient(line: string | Uint8Array, at: number): Promise<void> {
