@@ -6,6 +6,7 @@ import { spawnPortedVm } from '../../engine/worker/spawn.browser.ts';
 import { h } from '../dom.ts';
 import type { TabsUi } from '../page.ts';
 import { ClusterMirror } from './cluster-mirror.ts';
+import { leaveWithThePage } from './page-lifecycle.ts';
 import { TABS_QUERY, type HostAction, type HostMessage, type TabMessage } from './host-messages.ts';
 
 /** Joins (or starts) the shared host; resolves once the host has said where the pair stands. */
@@ -52,8 +53,15 @@ export function joinSharedHost(assetBase: string): Promise<ClusterMirror> {
       }
     };
   });
-  // Best effort: the host hears from the PCs themselves that they are gone; this tells it not to start PCs here.
-  addEventListener('pagehide', () => post({ type: 'bye' }));
+  // The host hears from the PCs themselves that they are gone; the goodbye tells it not to start PCs here.
+  leaveWithThePage(window, {
+    endPcs: () => {
+      for (const worker of workers.values()) worker.terminate();
+      workers.clear();
+    },
+    sayGoodbye: () => post({ type: 'bye' }),
+    reload: () => location.reload(),
+  });
   port.start();
   post({ type: 'join', assetBase });
   return heard;

@@ -7,6 +7,7 @@ import type { CheckpointMode } from '../../engine/replication/config.ts';
 import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
 import type { ClusterModel } from '../model.ts';
+import { runningSettingsLine } from './running-settings.ts';
 import { FAULTS, scenarioQuery, type Fault, type Scenario } from '../scenario.ts';
 
 const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
@@ -35,6 +36,8 @@ export class Controls {
   private delayMs = 0;
   private breakBefore: ColoMessageType | undefined;
   private readonly breakStatus: HTMLElement;
+  /** What the serving PC says it runs (not what was asked of it). */
+  private readonly running: HTMLElement;
   /** Injected once, when the breakpoint next stops. */
   private fault: Fault | undefined;
   /** The held message the fault was injected at (time), so it is injected once. */
@@ -89,6 +92,7 @@ export class Controls {
       document.body.dataset.unsafe = String(unsafe.checked);
     });
 
+    this.running = h('p', { class: 'running-settings', 'data-running': '', 'aria-live': 'polite' });
     const auto = h('input', { type: 'checkbox', 'data-control': 'auto-reprotect' });
     auto.addEventListener('change', () => cluster.setAutoReprotect(auto.checked));
     this.root = h(
@@ -125,7 +129,7 @@ export class Controls {
         this.button('reprotect', 'Start a new secondary', () => void cluster.reprotect()),
         h('label', {}, auto, ' re-protect automatically'),
       ),
-      h('div', { class: 'group' }, h('label', { class: 'unsafe' }, unsafe, ' Unsafe mode: release replies without waiting for a checkpoint')),
+      h('div', { class: 'group' }, h('label', { class: 'unsafe' }, unsafe, ' Unsafe mode: release replies without waiting for a checkpoint'), this.running),
     );
     this.buttons.failover?.setAttribute('title', "QEMU's x-colo-lost-heartbeat: the secondary takes over at once");
     this.update();
@@ -142,6 +146,7 @@ export class Controls {
     set('step-mode', replicating);
     set('step', replicating && (this.stepMode || this.breakBefore !== undefined));
     this.breakStatus.textContent = this.breakBefore ? this.describeBreak(this.breakBefore) : '';
+    this.running.textContent = runningSettingsLine(c.names[c.serving], c.status[c.serving]?.settings, c.config);
     // Faults wait until a PC has started its role: the first pair's start does not survive a PC lost midway.
     set('kill-primary', c.serving === 'primary' && !!c.primary?.alive && !!c.status.primary);
     set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && !!c.primary?.alive && !!c.status.primary);

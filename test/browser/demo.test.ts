@@ -478,6 +478,8 @@ describe('the demo page', () => {
     const { page, problems } = await openDemo();
     await page.selectOption('[data-control="period"]', '20000');
     await page.check('[data-control="unsafe"]');
+    // The page says what the primary runs, in the primary's own words (its status), not what was asked.
+    await expect.poll(() => page.textContent('[data-running]'), { timeout: 10_000 }).toBe('PC A runs strict checkpoints every 20.00 s, replies released at once (unsafe).');
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 4);
     await page.click('[data-action="kill-primary"]');
