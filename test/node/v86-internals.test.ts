@@ -203,20 +203,23 @@ function ramPagesOf(delta: CapturedDelta, ramBytes: number, holds: number): { pa
   return [...list].map((page, i) => ({ page, bytes: Buffer.from(delta.payload, layout.pagesOffset + i * PAGE_BYTES, PAGE_BYTES) }));
 }
 
+/** The delta path from `primary`, once its BIOS has printed, to `secondary` (these VMs have no disk, and track no writes). */
+async function deltaPath(primary: V86, secondary: V86): Promise<{ source: MachineStateAccess; sink: MachineStateAccess; capture: DeltaCapture; applier: DeltaApplier }> {
+  await primary.run();
+  await new Promise<void>((resolve) => primary.add_listener('screen-put-char', () => resolve()));
+  const untracked = () => ({ unavailable: 'write tracking is tested on its own' });
+  const source = openStateAccess(primary, MEMORY_BYTES, 0, untracked);
+  const sink = openStateAccess(secondary, MEMORY_BYTES, 0, untracked);
+  if ('unavailable' in source || 'unavailable' in sink) throw new Error(`delta path unavailable: ${JSON.stringify([source, sink])}`);
+  return { source, sink, capture: new DeltaCapture(source), applier: new DeltaApplier(sink) };
+}
+
 it("a delta leaves a machine in the state v86's own save_state and restore_state would", async () => {
   const primary = await bootBios();
   const secondary = await bootBios();
   const reference = await bootBios();
-  await primary.run();
   // Let the BIOS write RAM and VGA memory, then compare with machines that never ran.
-  await new Promise<void>((resolve) => primary.add_listener('screen-put-char', () => resolve()));
-  const untracked = () => ({ unavailable: 'write tracking is tested on its own' });
-  // These VMs have no disk.
-  const source = openStateAccess(primary, MEMORY_BYTES, 0, untracked);
-  const sink = openStateAccess(secondary, MEMORY_BYTES, 0, untracked);
-  if ('unavailable' in source || 'unavailable' in sink) throw new Error(`delta path unavailable: ${JSON.stringify([source, sink])}`);
-  const capture = new DeltaCapture(source);
-  const applier = new DeltaApplier(sink);
+  const { source, sink, capture, applier } = await deltaPath(primary, secondary);
   const ram = (access: MachineStateAccess) => Buffer.from(new Uint8Array(access.memory.buffer, access.ramOffset, access.ramBytes));
 
   /** RAM at the last checkpoint. */
@@ -277,15 +280,8 @@ it("a delta leaves a machine in the state v86's own save_state and restore_state
 it('a load puts back the UART the input refill wrote, even when the checkpoint did not change it', async () => {
   const primary = await bootBios();
   const secondary = await bootBios();
-  await primary.run();
-  await new Promise<void>((resolve) => primary.add_listener('screen-put-char', () => resolve()));
+  const { capture, applier } = await deltaPath(primary, secondary);
   await primary.stop();
-  const untracked = () => ({ unavailable: 'write tracking is tested on its own' });
-  const source = openStateAccess(primary, MEMORY_BYTES, 0, untracked);
-  const sink = openStateAccess(secondary, MEMORY_BYTES, 0, untracked);
-  if ('unavailable' in source || 'unavailable' in sink) throw new Error(`delta path unavailable: ${JSON.stringify([source, sink])}`);
-  const capture = new DeltaCapture(source);
-  const applier = new DeltaApplier(sink);
   type Uart = { get_state(): unknown[]; data_received(byte: number): void; input: number[] };
   const uart = (emulator: V86) => (emulator as unknown as { v86: { cpu: { devices: { uart1: Uart } } } }).v86.cpu.devices.uart1;
   for (const checkpoint of [1, 2]) {
