@@ -238,14 +238,16 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> {
 
   /**
    * From now on the guests of the service can reboot (see v86-reboot.ts):
-   * both PCs of the pair, and every PC started after them. A spare must be
+   * both PCs of the pair, the spare, and every PC started after them. A spare must be
    * armed before it joins: v86's BIOS reads the option ROM from the PC
    * itself (fw_cfg), so a spare that took over in the middle of a reboot
    * would find none and not boot.
    */
   async armReboot(): Promise<void> {
     this.rebootArmed = true;
-    await Promise.all([this.primary, this.secondary].map((pc) => (pc?.alive ? pc.armReboot() : undefined)));
+    // A spare still starting is armed once it has started (startStandby).
+    const spare = this.core.spare?.ready ? this.standby : undefined;
+    await Promise.all([this.primary, this.secondary, spare].map((pc) => (pc?.alive ? pc.armReboot() : undefined)));
   }
 
   private rebootArmed = false;

@@ -1,5 +1,6 @@
 // The host's decisions on simulated PCs, one situation at a time: what a new
-// pair is given, and what the host does while it checks a suspicion.
+// pair is given, what the host does while it checks a suspicion, and faults
+// that fall while a survivor starts its part in a new pair.
 import { describe, expect, it } from 'vitest';
 import { scheduleFromSeed, type Schedule } from './schedule.ts';
 import { createWorld, type SimWorld } from './simulate.ts';
@@ -105,7 +106,7 @@ describe('the host', () => {
   // kernel's option ROM from the PC itself (fw_cfg), so a spare that joined
   // unarmed, and took over in the middle of a reboot, would not boot: every
   // PC that joins later is armed before it joins.
-  it('arms every PC that joins after a reboot was armed, before it joins', async () => {
+  it('arms the spare, and every PC that joins after a reboot was armed, before it joins', async () => {
     const world = createWorld(calm(13));
     const { cluster } = world;
     void cluster.start();
@@ -119,6 +120,40 @@ describe('the host', () => {
     void cluster.reprotect();
     await until(world, () => cluster.protected, 2000, 'protected again');
     expect(cluster.secondary).toBe(spare);
+    cluster.dispose();
+
+    // A spare already waiting when the reboot is armed is armed with the pair.
+    const waiting = createWorld(calm(14));
+    void waiting.cluster.start();
+    await until(waiting, () => waiting.cluster.protected, 2000, 'protected');
+    waiting.cluster.killSecondary();
+    await until(waiting, () => !!waiting.cluster.spare?.ready, 2000, 'a spare waiting');
+    await settled(waiting, waiting.cluster.armReboot());
+    expect(waiting.nodes.find((node) => node.guest.name === waiting.cluster.spare?.name)?.rebootArmed).toBe(true);
+    waiting.cluster.dispose();
+  });
+  // A survivor starting a new pair reads the booted snapshot again first. A
+  // freeze in that moment reached its old, exited driver, and the new driver
+  // the start then made ran unfrozen: a PC the host knew hung went on
+  // replicating and was shown protected.
+  it('keeps a PC frozen while it starts its part in a new pair: it starts nothing', async () => {
+    const world = createWorld(calm(17, { guests: scheduleFromSeed(17).guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8, bootMs: 0, rebuildMs: 300 })) }));
+    const { cluster } = world;
+    void cluster.start();
+    await until(world, () => cluster.protected, 2000, 'protected');
+    cluster.killSecondary();
+    await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
+    void cluster.reprotect().catch(() => {});
+    // The survivor is reading the snapshot again (300 ms): freeze it now.
+    await world.scheduler.run(world.scheduler.now() + 50, () => {});
+    expect(cluster.pair).toBe(2);
+    expect(cluster.status.primary).toBeUndefined();
+    cluster.freezePrimary();
+    await world.scheduler.run(world.scheduler.now() + 1500, () => {});
+    expect(cluster.protected).toBe(false);
+    expect(cluster.status.primary).toBeUndefined();
+    expect(cluster.trace.filter((e) => e.kind === 'capture' && e.time > world.scheduler.now() - 1400)).toEqual([]);
+    expect(cluster.serviceLost).toBe('PC A, which served the client, is frozen and no PC can take over');
     cluster.dispose();
   });
 });
