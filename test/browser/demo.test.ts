@@ -140,8 +140,8 @@ describe('the demo page', () => {
     await page.click('[data-action="reboot-guest"]');
     await page.waitForSelector('[data-reboot="done"], [data-reboot="failed"]', { timeout: 240_000 });
     expect(await page.textContent('[data-reboot]')).toMatch(new RegExp(`^PC B rebooted in [\\d.]+ (ms|s): “ledger: ready \\(\\d+ replies from the journal, total ${total}\\)”$`));
-    // The kernel booted again on PC B's console.
-    expect(await page.textContent('.vm-panel[data-side="secondary"] .xterm-rows')).toMatch(/ledger: ready \(\d+ replies from the journal/);
+    // The kernel booted again on PC B's console (the terminal draws it a frame or more after the transcript has it).
+    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] .xterm-rows'), { timeout: 10_000 }).toMatch(/ledger: ready \(\d+ replies from the journal/);
     await page.click('[data-action="client-get"]');
     await expect.poll(() => page.locator('.requests li[data-state="released"] .reply').first().textContent(), { timeout: 60_000 }).toMatch(new RegExp(` ok ${total}$`));
     await page.click('[data-action="audit"]');
