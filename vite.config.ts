@@ -51,13 +51,27 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5173, strictPort: false },
   preview: { host: '127.0.0.1', port: 4173, strictPort: false },
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
-    // Real VMs need both cores; test files run one after another.
-    fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // No browser, no run: one line says how to get one.
-    globalSetup: ['test/browser/require-chromium.ts'],
+    // Pure logic and the simulation first, side by side; then real VMs, one
+    // file after another (they need both cores); the browser's tests are a
+    // run of their own (`npm test` runs it last), the only one that needs Chromium.
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'node', include: ['test/node/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } } },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+          // No browser, no run: one line says how to get one.
+          globalSetup: ['test/browser/require-chromium.ts'],
+        },
+      },
+    ],
   },
 });

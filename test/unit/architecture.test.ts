@@ -37,6 +37,11 @@ describe('the layers', () => {
     expect(compile('engine/tsconfig.json', fixture('uses-dom.ts')).join('\n')).toContain("Cannot find name 'document'");
   });
 
+  it('the page compiles with the DOM and without Node', () => {
+    expect(compile('app/tsconfig.json', fixture('uses-dom.ts'))).toEqual([]);
+    expect(compile('app/tsconfig.json', fixture('uses-node.ts')).join('\n')).toContain("Cannot find module 'node:fs'");
+  });
+
   it('the import rules refuse what breaks a layer, and let the rest through', () => {
     const problems = layerViolations([
       edge('engine/protocol/primary.ts', 'app/main.ts'),

@@ -1,4 +1,4 @@
-// The browser tests find a Chromium, or the run stops at once saying how to get one.
+// The browser tests find a Chromium, or their run stops at once saying how to get one.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { findChromium, HOW_TO_GET_ONE } from '../../test/browser/find-chromium.ts';
@@ -13,16 +13,18 @@ describe('finding a Chromium', () => {
     expect(findChromium({}, installed([]))).toEqual(new Error(HOW_TO_GET_ONE));
   });
 
-  it('stops a test run before any test when there is none, with one line', () => {
-    const run = spawnSync('npx', ['vitest', 'run', 'test/unit/cpio.test.ts'], {
-      encoding: 'utf8',
-      env: { ...process.env, CHROMIUM_PATH: '/nonexistent/chrome' },
-      timeout: 60_000,
-    });
-    expect(run.status).toBe(1);
-    expect(run.stderr.trim().split('\n').filter((line) => line.includes('no Chromium found'))).toEqual([
+  // Only the browser's tests need one: the rest run on a machine without (npm test runs them first).
+  it('runs every other test without one, and stops the browser run before any test, with one line', () => {
+    const without = (...args: string[]) =>
+      spawnSync('npx', ['vitest', 'run', ...args], { encoding: 'utf8', env: { ...process.env, CHROMIUM_PATH: '/nonexistent/chrome' }, timeout: 120_000 });
+    const unit = without('--project', 'unit', 'test/unit/cpio.test.ts');
+    expect(unit.status).toBe(0);
+    expect(unit.stdout).toContain('passed');
+    const browser = without('--project', 'browser', 'test/browser/vm.test.ts');
+    expect(browser.status).toBe(1);
+    expect(browser.stderr.trim().split('\n').filter((line) => line.includes('no Chromium found'))).toEqual([
       `npm test: CHROMIUM_PATH=/nonexistent/chrome does not exist; ${HOW_TO_GET_ONE}`,
     ]);
-    expect(run.stdout).not.toContain('passed');
+    expect(browser.stdout).not.toContain('passed');
   });
 });
