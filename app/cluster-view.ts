@@ -1,6 +1,6 @@
-// What the page shows about each PC, derived from the engine's state: the UI
+// What the page shows about each PC, derived from the service's state: the UI
 // is a view of the cluster, never a second source of truth.
-import type { ClusterModel } from './model.ts';
+import type { ClusterState } from '../engine/host/surface.ts';
 import type { Side } from '../engine/protocol/messages.ts';
 
 export type Role = 'starting' | 'primary' | 'secondary' | 'unprotected' | 'dead' | 'frozen' | 'fenced' | 'stopped';
@@ -23,13 +23,13 @@ const PAUSED_PHASES = new Set(['capturing', 'await-received', 'await-loaded']);
  * primary's count, from vmstate-received) or loaded (the secondary's own),
  * whichever the host heard of first.
  */
-export function secondaryHolds(cluster: ClusterModel): number {
+export function secondaryHolds(cluster: ClusterState): number {
   const primary = cluster.status.primary?.committed ?? 0;
   const secondary = cluster.status.secondary;
   return secondary && secondary.role === 'secondary' ? Math.max(primary, secondary.committed) : primary;
 }
 
-export function viewOf(cluster: ClusterModel, side: Side): VmView {
+export function viewOf(cluster: ClusterState, side: Side): VmView {
   const fate = cluster.fate[side];
   const status = cluster.status[side];
   const gone = (role: Role, detail: string): VmView => ({ role, roleDetail: detail, run: 'stopped', checkpoint: status?.committed ?? 0, interactive: false });

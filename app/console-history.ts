@@ -4,10 +4,10 @@
 // what the old PC printed after that checkpoint is kept as history, marked,
 // and the new PC's own output follows it.
 
-/** What a console history needs of a PC: its serial console's output and a position in it. */
+/** What a console history needs of a PC's console: its output kept, and the position after all of it. */
 export interface ConsoleSource {
-  transcript(port: 0): string;
-  transcriptEnd(port: 0): number;
+  readonly retained: string;
+  readonly end: number;
 }
 
 /** At most this much carried history per PC: the terminal's scrollback holds less. */
@@ -19,17 +19,17 @@ export class ConsoleHistory {
   /** Everything the console of `pc` shows: what it carried over, then its own output since. */
   text(pc: ConsoleSource): string {
     const carried = this.carried.get(pc);
-    if (!carried) return pc.transcript(0);
-    const own = pc.transcript(0);
-    // Positions count from the PC's first output; its transcript keeps the latest part.
-    const ownSince = own.slice(Math.max(0, own.length - (pc.transcriptEnd(0) - carried.from)));
+    if (!carried) return pc.retained;
+    const own = pc.retained;
+    // Positions count from the PC's first output; its console keeps the latest part.
+    const ownSince = own.slice(Math.max(0, own.length - (pc.end - carried.from)));
     return carried.text + ownSince;
   }
 
   /** `to` took over from `from`: its console goes on from `from`'s, after `note`. Once per pair. */
   takeOver(from: ConsoleSource, to: ConsoleSource, note: string): boolean {
     if (this.carried.has(to)) return false;
-    this.carried.set(to, { text: (this.text(from) + note).slice(-CARRIED_CHARS), from: to.transcriptEnd(0) });
+    this.carried.set(to, { text: (this.text(from) + note).slice(-CARRIED_CHARS), from: to.end });
     return true;
   }
 }

@@ -3,12 +3,12 @@
 // fetch and restore the guest while the page builds itself. With `?replay`
 // it starts no PCs and opens a saved run instead; with `?tabs` the host runs
 // in a SharedWorker and the PCs can live in different tabs.
-import { ColoCluster } from '../engine/host/cluster.ts';
+import { ClusterFeed } from '../engine/host/feed.ts';
+import { ClusterService } from '../engine/host/service.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnBrowserVm } from '../engine/worker/spawn.browser.ts';
-import { DemoTraffic } from './demo-traffic.ts';
 import { setStatus } from './status.ts';
-import { TABS_QUERY } from './tabs/host-messages.ts';
+import { TABS_QUERY } from './tabs/host-entry.ts';
 
 const failed = (err: unknown) => {
   setStatus(`Failed: ${err instanceof Error ? err.message : String(err)}`, 'failed');
@@ -20,14 +20,14 @@ const assetBase = new URL(import.meta.env.BASE_URL, location.href).href;
 
 /** Both PCs and the host in this page. */
 function runInThisTab(note?: string): void {
-  const cluster = new ColoCluster({ spawn: spawnBrowserVm, assetBase, replication: DEFAULT_REPLICATION });
+  const service = new ClusterService({ spawn: spawnBrowserVm, assetBase, replication: DEFAULT_REPLICATION });
+  const feed = new ClusterFeed();
+  service.watch((update) => feed.apply(update));
   setStatus('Fetching and verifying the guest (BIOS, booted snapshot)…', 'loading', 1);
-  const started = cluster.start();
-  // The page reports a failed start once it is built; until then nothing is unhandled.
-  started.catch(() => {});
-
+  // The page reports a failed start (its feed says why); until then nothing is unhandled.
+  service.start().catch(() => {});
   import('./page.ts')
-    .then(({ showPage }) => showPage(cluster, new DemoTraffic(cluster), started, { note }))
+    .then(({ showPage }) => showPage(feed, service, { note }))
     .catch(failed);
 }
 
@@ -36,8 +36,8 @@ function runWithSharedHost(): void {
   setStatus('Joining the host that the tabs share…', 'loading', 1);
   Promise.all([import('./tabs/tab.ts'), import('./page.ts')])
     .then(async ([{ joinSharedHost, TabControls }, { showPage }]) => {
-      const mirror = await joinSharedHost(assetBase);
-      await showPage(mirror, mirror.traffic, mirror.started, { tabs: new TabControls(mirror) });
+      const joined = await joinSharedHost(assetBase);
+      await showPage(joined.feed, joined.commands, { tabs: new TabControls(joined) });
     })
     .catch(failed);
 }

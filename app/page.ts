@@ -1,12 +1,17 @@
 // The demo page's views: a replicated pair of PCs, the client, the protocol
 // timeline, measurements, controls and the guided tour. Every view reads the
-// engine. Loaded after main.ts has started the PCs.
+// service's feed (engine/host/feed.ts) and sends commands; nothing here runs
+// a procedure of its own. Every timer and subscription belongs to the page's
+// lifetime, which ends when the page is taken down. Loaded after main.ts has
+// started the PCs.
+import type { ClusterFeed, ConsoleFeed } from '../engine/host/feed.ts';
+import type { ClusterCommands } from '../engine/host/surface.ts';
 import { SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 import { secondaryHolds, viewOf } from './cluster-view.ts';
 import { ConsoleHistory } from './console-history.ts';
+import { Lifetime } from './lifetime.ts';
 import { element, hideProgress, setStatus } from './status.ts';
 import { h } from './dom.ts';
-import type { ClusterModel, PcModel, TrafficModel } from './model.ts';
 import { runFile } from './run-file.ts';
 import { parseScenario } from './scenario.ts';
 import { Tour } from './tour.ts';
@@ -18,6 +23,7 @@ import { VmPanel } from './views/vm-panel.ts';
 
 const VIEW_REFRESH_MS = 200;
 const SLOW_REFRESH_MS = 1000;
+const SIDES = ['primary', 'secondary'] as const;
 
 /** What a tab of a two-tab run adds to the page: which PCs it runs, and starting a PC in a new tab. */
 export interface TabsUi {
@@ -32,67 +38,90 @@ export interface PageOptions {
   note?: string | undefined;
 }
 
-/** Builds the views around `cluster`, whose start is `started`, and keeps them current. */
-export async function showPage(cluster: ClusterModel, traffic: TrafficModel, started: Promise<void>, { tabs, note }: PageOptions = {}): Promise<void> {
-  const panels = { primary: new VmPanel('PC A', 'primary'), secondary: new VmPanel('PC B', 'secondary') };
+/** Builds the views around the service's `feed`, asking `commands` what the user asks; resolves with how to take them down. */
+export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { tabs, note }: PageOptions = {}): Promise<() => void> {
+  const life = new Lifetime();
+  const type = (pc: number, data: string) => void commands.sendSerial(pc, 0, data);
+  const panels = { primary: new VmPanel('PC A', 'primary', type), secondary: new VmPanel('PC B', 'secondary', type) };
+  life.own(() => SIDES.forEach((side) => panels[side].dispose()));
   element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
   const save = h('button', { type: 'button', 'data-action': 'save-run', text: 'Save this run', title: 'Download the kept trace as a file, to open later without the PCs' });
   save.addEventListener('click', () => {
-    const run = runFile(cluster.trace, cluster.traceDropped, cluster.names, (side) => cluster.heartbeatsSent(side), new Date());
+    const run = runFile(feed.trace, feed.traceDropped, feed.state.names, (side) => feed.heartbeatsSent(side), new Date());
     const link = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(run)], { type: 'application/json' })), download: `colo-v86-run-${run.savedAt.replace(/[:.]/g, '-')}.json` });
     link.click();
     // The download reads the blob after this handler returns.
-    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    life.after(60_000, () => URL.revokeObjectURL(link.href));
   });
   const open = h('a', { href: '?replay', target: '_blank', 'data-action': 'open-run', text: 'Open a saved run' });
-  const timeline = new Timeline({ trace: cluster.trace, names: cluster.names, heartbeats: (side) => cluster.heartbeatsSent(side), actions: [save, open] });
+  await feed.waitFor(() => true, 60_000, 'heard from the service');
+  // The names of the PCs in their roles change with each new pair: read as they are now.
+  const names = { get primary() { return feed.state.names.primary; }, get secondary() { return feed.state.names.secondary; } };
+  const timeline = new Timeline({ trace: feed.trace, names, heartbeats: (side) => feed.heartbeatsSent(side), actions: [save, open] });
   element('[data-timeline]').append(timeline.root);
-  const client = new ClientPanel(cluster, traffic);
+  const client = new ClientPanel(feed, commands);
+  life.own(() => client.dispose());
   const metrics = new Metrics();
   element('[data-lower]').append(client.root, metrics.root);
 
-  await started;
-  const vms: Record<'primary' | 'secondary', PcModel | undefined> = { primary: cluster.primary, secondary: cluster.secondary };
+  await feed.started;
   const consoles = new ConsoleHistory();
-  if (vms.secondary) panels.secondary.attach(vms.secondary, cluster.names.secondary, consoles.text(vms.secondary));
-  if (vms.primary) panels.primary.attach(vms.primary, cluster.names.primary, consoles.text(vms.primary));
+  const shown: Partial<Record<'primary' | 'secondary', ConsoleFeed>> = {};
+  const attachPanels = () => {
+    for (const side of SIDES) {
+      // After re-protection another PC holds the role.
+      const pc = feed.pcIn(side);
+      if (!pc) continue;
+      const console = feed.console(pc.pc);
+      shown[side] = console;
+      panels[side].attach(console, feed.state.names[side], consoles.text(console));
+    }
+  };
+  attachPanels();
   // A page that joins a two-tab run later may find the primary gone already.
-  if (vms.primary?.alive && cluster.fate.primary === 'alive') {
+  const first = feed.pcIn('primary');
+  if (first?.alive && feed.state.fate.primary === 'alive') {
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
-    const from = vms.primary.transcriptEnd(0);
-    void vms.primary.machine.sendSerial(0, '\n');
-    vms.primary.waitForOutput(0, SHELL_PROMPT, 30_000, from).then(
+    const primaryConsole = feed.console(first.pc);
+    const from = primaryConsole.end;
+    void commands.sendSerial(first.pc, 0, '\n');
+    primaryConsole.waitFor(SHELL_PROMPT, 30_000, from).then(
       () => (document.body.dataset.interactiveMs = String(Math.round(performance.now()))),
       () => {}, // it ended meanwhile: the page says so
     );
   }
   setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
   // A page that joins a running pair (another tab of a two-tab run) may find it unprotected, or past saving.
-  await cluster.waitFor(() => cluster.protected || cluster.canReprotect || cluster.serviceLost !== undefined, 60_000, 'protected');
+  await feed.waitFor(() => feed.state.protected || feed.state.canReprotect || feed.state.serviceLost !== undefined, 60_000, 'protected');
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
   hideProgress();
   document.body.dataset.protectedMs = String(Math.round(performance.now()));
   // The learner's shell goes on on the PC that took over, after what they saw on the one that failed.
   const continueConsole = () => {
-    const { primary: failed, secondary: serving } = cluster;
-    if (cluster.serving !== 'secondary' || !failed || !serving) return;
-    const names = cluster.names;
-    const note = `\r\n\x1b[2m── ${names.primary} failed; ${names.secondary} goes on from checkpoint #${viewOf(cluster, 'secondary').checkpoint}: what ${names.primary} printed after it never happened on ${names.secondary} ──\x1b[0m\r\n`;
-    if (!consoles.takeOver(failed, serving, note)) return;
-    panels.secondary.showConsole(consoles.text(serving));
+    const { serving, names } = feed.state;
+    const failed = shown.primary;
+    const survivor = feed.pcIn('secondary');
+    if (serving !== 'secondary' || !failed || !survivor) return;
+    const to = feed.console(survivor.pc);
+    const note = `\r\n\x1b[2m── ${names.primary} failed; ${names.secondary} goes on from checkpoint #${viewOf(feed.state, 'secondary').checkpoint}: what ${names.primary} printed after it never happened on ${names.secondary} ──\x1b[0m\r\n`;
+    if (!consoles.takeOver(failed, to, note)) return;
+    panels.secondary.showConsole(consoles.text(to));
     panels.secondary.selectTab(true);
     // A fresh prompt, as at the page's start: the restored shell may be mid-line.
-    void serving.machine.sendSerial(0, '\n');
+    void commands.sendSerial(survivor.pc, 0, '\n');
   };
   // When the pair last became protected (re-protection included), for benchmarks: the views refresh only every 200 ms.
   let wasProtected = true;
-  cluster.subscribe(() => {
-    if (cluster.protected && !wasProtected) document.body.dataset.protectedAt = String(performance.now());
-    wasProtected = cluster.protected;
-    continueConsole();
-  });
+  life.own(
+    feed.subscribe(() => {
+      const now = feed.state.protected;
+      if (now && !wasProtected) document.body.dataset.protectedAt = String(performance.now());
+      wasProtected = now;
+      continueConsole();
+    }),
+  );
 
-  const controls = new Controls(cluster);
+  const controls = new Controls(feed, commands);
   element('[data-controls]').append(controls.root);
   controls.root.append(tabs?.controls ?? oneTabNote(note));
   // A scenario link sets the controls up; what it names that the page does not know is said, not guessed.
@@ -108,31 +137,25 @@ export async function showPage(cluster: ClusterModel, traffic: TrafficModel, sta
 
   let traced = 0;
   const refresh = () => {
-    for (const side of ['primary', 'secondary'] as const) {
-      // After re-protection another PC holds the role.
-      const vm = cluster[side];
-      if (vm) {
-        vms[side] = vm;
-        panels[side].attach(vm, cluster.names[side], consoles.text(vm));
-      }
-      panels[side].update(viewOf(cluster, side));
-    }
+    const state = feed.state;
+    attachPanels();
+    for (const side of SIDES) panels[side].update(viewOf(state, side));
     controls.update();
     tabs?.update();
     client.refresh();
     // `traced` counts events ever read; the trace itself drops its oldest ones.
-    for (let i = Math.max(0, traced - cluster.traceDropped); i < cluster.trace.length; i++) {
-      const event = cluster.trace[i];
+    for (let i = Math.max(0, traced - feed.traceDropped); i < feed.trace.length; i++) {
+      const event = feed.trace[i];
       if (event) client.onTrace(event);
     }
-    traced = cluster.traceDropped + cluster.trace.length;
-    document.body.dataset.serving = cluster.serving;
-    document.body.dataset.protected = String(cluster.protected);
-    document.body.dataset.falseFailovers = String(cluster.falseFailovers);
-    document.body.dataset.dismissedSuspicions = String(cluster.dismissedSuspicions);
-    const spare = cluster.spare;
+    traced = feed.traceDropped + feed.trace.length;
+    document.body.dataset.serving = state.serving;
+    document.body.dataset.protected = String(state.protected);
+    document.body.dataset.falseFailovers = String(state.falseFailovers);
+    document.body.dataset.dismissedSuspicions = String(state.dismissedSuspicions);
+    const spare = state.spare;
     document.body.dataset.spare = spare ? (spare.ready ? 'ready' : 'starting') : 'none';
-    const waits = cluster.spareWaitsFor;
+    const waits = state.spareWaitsFor;
     const spareLine = !spare
       ? ''
       : spare.ready
@@ -140,58 +163,56 @@ export async function showPage(cluster: ClusterModel, traffic: TrafficModel, sta
         : waits
           ? ` ${spare.name}, the next secondary, waits for ${waits}.`
           : ` ${spare.name} is starting in standby, to become the next secondary.`;
-    const pvm = viewOf(cluster, 'primary');
-    const svm = viewOf(cluster, 'secondary');
-    const lost = cluster.serviceLost;
+    const pvm = viewOf(state, 'primary');
+    const svm = viewOf(state, 'secondary');
+    const lost = state.serviceLost;
     const headline = lost
       ? `Service lost: ${lost}.`
-      : cluster.serving === 'secondary'
-        ? `Failed over: ${cluster.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).${spareLine}`
-        : cluster.protected
-          ? `Protected: ${cluster.names.secondary} holds checkpoint #${secondaryHolds(cluster)}.`
+      : state.serving === 'secondary'
+        ? `Failed over: ${state.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).${spareLine}`
+        : state.protected
+          ? `Protected: ${state.names.secondary} holds checkpoint #${secondaryHolds(state)}.`
           : `Unprotected: ${pvm.roleDetail}${spare ? `.${spareLine}` : ''}`;
-    setStatus(headline, lost ? 'lost' : cluster.serving === 'secondary' ? 'failed-over' : cluster.protected ? 'protected' : 'unprotected');
+    setStatus(headline, lost ? 'lost' : state.serving === 'secondary' ? 'failed-over' : state.protected ? 'protected' : 'unprotected');
   };
-  setInterval(refresh, VIEW_REFRESH_MS);
-  const draw = () => {
-    timeline.render();
-    requestAnimationFrame(draw);
-  };
-  requestAnimationFrame(draw);
+  life.every(VIEW_REFRESH_MS, refresh);
+  life.frames(() => timeline.render());
 
   // Per PC, not per role: a new PC in a role starts its own count. A count that
   // went back (a secondary loaded a checkpoint) says nothing about speed.
-  const lastCount = new WeakMap<object, { count: number; at: number }>();
-  setInterval(() => {
-    metrics.render(cluster.trace);
+  const lastCount = new Map<number, { count: number; at: number }>();
+  life.every(SLOW_REFRESH_MS, () => {
+    const state = feed.state;
+    metrics.render(feed.trace);
     metrics.renderDetection({
-      heartbeat: cluster.config.heartbeat,
-      peerBusyMs: cluster.config.heartbeat.busyMs,
-      gaps: (['primary', 'secondary'] as const).map((side) => ({ name: cluster.names[side], gaps: cluster.status[side]?.heartbeatGaps })),
-      dismissedSuspicions: cluster.dismissedSuspicions,
-      falseFailovers: cluster.falseFailovers,
+      heartbeat: state.config.heartbeat,
+      peerBusyMs: state.config.heartbeat.busyMs,
+      gaps: SIDES.map((side) => ({ name: state.names[side], gaps: state.status[side]?.heartbeatGaps })),
+      dismissedSuspicions: state.dismissedSuspicions,
+      falseFailovers: state.falseFailovers,
     });
-    for (const side of ['primary', 'secondary'] as const) {
-      const vm = vms[side];
-      if (!vm?.alive || cluster.fate[side] !== 'alive') {
-        panels[side].showRate(undefined);
-        panels[side].showMemory(undefined);
+    for (const side of SIDES) {
+      const panel = panels[side];
+      const pc = feed.pcIn(side);
+      if (!pc?.alive || state.fate[side] !== 'alive') {
+        panel.showRate(undefined);
+        panel.showMemory(undefined);
         continue;
       }
-      // A PC may end between the check above and the answer (in a two-tab run the host says so): then it shows nothing.
-      const unknown = () => (panels[side].showRate(undefined), panels[side].showMemory(undefined));
-      void vm.machine.instructionCount().then((count) => {
-        const before = lastCount.get(vm);
+      // A PC may end between the check above and the answer: then it shows nothing.
+      const unknown = () => (panel.showRate(undefined), panel.showMemory(undefined));
+      void commands.read(pc.pc, 'instructionCount').then((count) => {
+        const before = lastCount.get(pc.pc);
         const at = performance.now();
-        lastCount.set(vm, { count, at });
-        panels[side].showRate(before === undefined || count < before.count || at <= before.at ? undefined : ((count - before.count) * 1000) / (at - before.at));
+        lastCount.set(pc.pc, { count, at });
+        panel.showRate(before === undefined || count < before.count || at <= before.at ? undefined : ((count - before.count) * 1000) / (at - before.at));
       }, unknown);
-      void vm.machine.textScreen().then((rows) => panels[side].showScreen(rows), unknown);
-      void vm.machine.memoryUse().then((use) => panels[side].showMemory(use), unknown);
+      void commands.read(pc.pc, 'textScreen').then((rows) => panel.showScreen(rows), unknown);
+      void commands.read(pc.pc, 'memoryUse').then((use) => panel.showMemory(use), unknown);
     }
-  }, SLOW_REFRESH_MS);
-  traffic.start();
+  });
   refresh();
+  return () => life.end();
 }
 
 /** In a one-tab run: how to run the PCs in two tabs instead, or why this browser cannot. */

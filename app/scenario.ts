@@ -2,11 +2,9 @@
 // mode, a breakpoint and a fault to inject when the breakpoint stops. Parsed
 // from and written to a URL's query; values the page does not know are named,
 // not guessed.
+import { BREAK_FAULTS, type BreakFault } from '../engine/host/surface.ts';
 import { COLO_MESSAGE_TYPES, type ColoMessageType } from '../engine/protocol/messages.ts';
 import { CHECKPOINT_MODES, type CheckpointMode } from '../engine/replication/config.ts';
-
-export const FAULTS = ['kill-primary', 'freeze-primary', 'cut-link', 'kill-secondary'] as const;
-export type Fault = (typeof FAULTS)[number];
 
 export interface Scenario {
   mode?: CheckpointMode;
@@ -15,7 +13,7 @@ export interface Scenario {
   step?: boolean;
   breakBefore?: ColoMessageType;
   /** Injected once, the first time the breakpoint stops. */
-  fault?: Fault;
+  fault?: BreakFault;
 }
 
 const oneOf = <T extends string>(values: readonly T[], value: string): T | undefined => values.find((v) => v === value);
@@ -34,7 +32,7 @@ export function parseScenario(query: string): { scenario: Scenario; problems: st
   take('compare', (v) => (v === 'on' || v === 'off') && (scenario.compare = v === 'on') !== undefined, 'on or off');
   take('step', (v) => (v === 'on' || v === 'off') && (scenario.step = v === 'on') !== undefined, 'on or off');
   take('break', (v) => (scenario.breakBefore = oneOf(COLO_MESSAGE_TYPES, v)) !== undefined, COLO_MESSAGE_TYPES.join(', '));
-  take('fault', (v) => (scenario.fault = oneOf(FAULTS, v)) !== undefined, FAULTS.join(', '));
+  take('fault', (v) => (scenario.fault = oneOf(BREAK_FAULTS, v)) !== undefined, BREAK_FAULTS.join(', '));
   if (scenario.fault && !scenario.breakBefore) problems.push(`fault=${scenario.fault}: it is injected when a breakpoint stops, and there is no break=`);
   return { scenario, problems };
 }

@@ -7,7 +7,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ClientSession } from '../engine/host/client-session.ts';
 import { ColoCluster } from '../engine/host/cluster.ts';
+import { realClock } from '../engine/replication/ports.ts';
 import { violationCount } from '../engine/host/history-checker.ts';
 import type { ClientOperation } from '../engine/host/ledger-client.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
@@ -33,6 +35,7 @@ async function run(policy: Run['policy'], workload: Run['workload'], seconds: nu
     assetBase: join(ROOT, 'wasm-assets'),
     replication: { ...DEFAULT_REPLICATION, compare: { enabled: policy === 'compare', timeoutMs: 3000 } },
   });
+  const client = new ClientSession(cluster, realClock);
   try {
     await cluster.start();
     await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
@@ -42,10 +45,10 @@ async function run(policy: Run['policy'], workload: Run['workload'], seconds: nu
     const start = performance.timeOrigin + performance.now();
     const end = start + seconds * 1000;
     while (performance.timeOrigin + performance.now() < end) {
-      const request = cluster.client.request(next());
+      const request = client.ledger.request(next());
       n++;
       const answer = await new Promise<number>((resolve) => {
-        const stop = cluster.client.onAnswer((a) => {
+        const stop = client.ledger.onAnswer((a) => {
           if (a.id !== request.id) return;
           stop();
           resolve(a.answeredAt - a.sentAt);
@@ -57,7 +60,7 @@ async function run(policy: Run['policy'], workload: Run['workload'], seconds: nu
     const minutes = (performance.timeOrigin + performance.now() - start) / 60_000;
     const causes: Record<string, number> = {};
     for (const e of cluster.trace) if (e.kind === 'capture' && e.time >= start && e.cause !== 'initial') causes[e.cause] = (causes[e.cause] ?? 0) + 1;
-    const report = cluster.client.summary();
+    const report = client.ledger.summary();
     if (violationCount(report) > 0) throw new Error(`inconsistent: ${report.violations.slice(0, 5).join('; ')}`);
     return {
       policy,
@@ -67,6 +70,7 @@ async function run(policy: Run['policy'], workload: Run['workload'], seconds: nu
       checkpointsPerMinute: Object.fromEntries(Object.entries(causes).map(([cause, count]) => [cause, Math.round(count / minutes)])),
     };
   } finally {
+    client.dispose();
     cluster.dispose();
   }
 }

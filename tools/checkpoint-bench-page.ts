@@ -120,7 +120,7 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
     const instructionsPerSecond = await burnRate(primary, request.throughputMs);
     if (cluster.status.primary?.phase === 'exited') throw new Error(`replication ended: ${cluster.status.primary.exitDetail}`);
     // The baseline: the same guest, same workload, moments later, alone.
-    cluster.killSecondary();
+    cluster.kill('secondary');
     await cluster.waitFor(() => cluster.status.primary?.phase === 'exited', 30_000, 'primary alone');
     const unreplicatedPerSecond = await rates(primary, request.throughputMs);
     return { ...samples, instructionsPerSecond, unreplicatedPerSecond, fullStateBytes };

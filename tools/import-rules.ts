@@ -36,7 +36,8 @@ export const LAYERS: readonly LayerRule[] = [
   {
     folder: 'app',
     may: ['engine/host', 'engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE, 'engine/worker/spawn.browser.ts', 'engine/worker/ported-vm.ts', 'engine/worker/vm-handle.ts'],
-    packages: ['@xterm/xterm'],
+    // comlink: a tab of a two-tab run talks to the shared host with it.
+    packages: ['@xterm/xterm', 'comlink'],
   },
 ];
 

@@ -10,7 +10,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { median } from '../engine/shared/statistics.ts';
+import { ClientSession } from '../engine/host/client-session.ts';
 import { ColoCluster } from '../engine/host/cluster.ts';
+import { realClock } from '../engine/replication/ports.ts';
 import { violationCount } from '../engine/host/history-checker.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
     assetBase: join(ROOT, 'wasm-assets'),
     replication: { ...DEFAULT_REPLICATION, periodMs: 25 },
   });
+  const client = new ClientSession(cluster, realClock);
   await cluster.start();
   await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
   // Replication that ended on its own (not by a kill or freeze of ours) is news: count it.
@@ -47,9 +50,9 @@ async function main(): Promise<void> {
     if (detail && unplannedExits.at(-1) !== detail) unplannedExits.push(detail);
   });
   const next = () => {
-    if (!cluster.client.pending) cluster.client.request({ op: 'add', amount: 1 });
+    if (!client.ledger.pending) client.ledger.request({ op: 'add', amount: 1 });
   };
-  cluster.client.onAnswer(() => setTimeout(next, 5));
+  client.ledger.onAnswer(() => setTimeout(next, 5));
   next();
 
   const samples: { checkpoint: number; hostHeapMB: number; primaryHeapMB: number; secondaryHeapMB: number; rssMB: number }[] = [];
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
     await cluster.waitFor(() => (cluster.status.primary?.committed ?? 0) >= target, 600_000, `checkpoint ${target}`);
     await sample(target);
   }
-  const afterCheckpoints = cluster.client.summary();
+  const afterCheckpoints = client.ledger.summary();
 
   cluster.setAutoReprotect(true);
   const cycleMs: number[] = [];
@@ -73,19 +76,20 @@ async function main(): Promise<void> {
     await cluster.waitFor(() => cluster.protected, 120_000, `protected (cycle ${cycle})`);
     const name = cluster.names.primary;
     const t0 = performance.now();
-    if (cycle % 2) cluster.killPrimary();
+    if (cycle % 2) cluster.kill('primary');
     else cluster.freezePrimary();
     await cluster.waitFor(() => cluster.names.primary !== name && cluster.protected, 120_000, `re-protected (cycle ${cycle})`);
     cycleMs.push(performance.now() - t0);
-    if (cycle % 10 === 0) console.log(`cycle ${cycle}/${cycles}: ${cluster.client.summary().answered} answered, ${JSON.stringify(handles())}`);
+    if (cycle % 10 === 0) console.log(`cycle ${cycle}/${cycles}: ${client.ledger.summary().answered} answered, ${JSON.stringify(handles())}`);
   }
-  await cluster.waitFor(() => cluster.client.pending === undefined, 60_000, 'last request answered');
+  await cluster.waitFor(() => client.ledger.pending === undefined, 60_000, 'last request answered');
   // The serving ledger, asked again for every reply the client saw, must hold all of them.
-  const audit = await cluster.auditLedger(120_000);
-  const report = cluster.client.summary();
+  const audit = await client.auditLedger(120_000);
+  const report = client.ledger.summary();
   const liveWorkers = [cluster.primary, cluster.secondary].filter((vm) => vm?.alive).length;
   const falseFailovers = cluster.falseFailovers;
   const dismissedSuspicions = cluster.dismissedSuspicions;
+  client.dispose();
   cluster.dispose();
   // Terminated workers release their handles asynchronously.
   for (let i = 0; i < 50 && JSON.stringify(handles()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 100));

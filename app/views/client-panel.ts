@@ -2,11 +2,12 @@
 // for a checkpoint) and then released, and the consistency badge: the count of
 // everything the client's history checker found wrong, and an audit of the
 // serving PC's ledger on demand.
+import type { ClusterFeed } from '../../engine/host/feed.ts';
 import type { ClientRequest } from '../../engine/host/ledger-client.ts';
 import { violationCount } from '../../engine/host/history-checker.ts';
+import type { ClusterCommands } from '../../engine/host/surface.ts';
 import { RESTART_LEDGER } from '../../engine/vm/guest-protocol.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
-import type { ClusterModel, TrafficModel } from '../model.ts';
 import { h } from '../dom.ts';
 import { formatMs } from '../format.ts';
 import { RebootControl } from './reboot-control.ts';
@@ -26,11 +27,6 @@ const VERDICT_TEXT = {
 
 const MAX_ROWS = 14;
 
-/** The request ids a violation names ("lost: c15 ok 3: …", "id c14 was answered …"). */
-function idsNamed(violations: readonly string[]): string[] {
-  return violations.flatMap((v) => v.match(/\bc\d+\b/g) ?? []);
-}
-
 export class ClientPanel {
   readonly root: HTMLElement;
   private readonly list: HTMLOListElement;
@@ -43,10 +39,15 @@ export class ClientPanel {
   /** Rows a violation names: kept past the list's length, so the badge can lead to them. */
   private readonly pinned = new Set<string>();
   private readonly showViolation: HTMLButtonElement;
+  private readonly auto: HTMLInputElement;
+  /** Whether requests go by themselves, as the service last said. */
+  private automatic = true;
+  private readonly reboot: RebootControl;
+  private readonly stops: (() => void)[];
 
   constructor(
-    private readonly cluster: ClusterModel,
-    traffic: TrafficModel,
+    private readonly feed: ClusterFeed,
+    private readonly commands: ClusterCommands,
   ) {
     this.list = h('ol', { class: 'requests', 'aria-live': 'off' });
     this.showViolation = h('button', { type: 'button', class: 'link', 'data-action': 'show-violation', text: 'Show the reply it was about', hidden: true });
@@ -54,15 +55,15 @@ export class ClientPanel {
     this.badge = h('p', { class: 'consistency', role: 'status', 'data-consistency': '0' });
     this.violations = h('ul', { class: 'violations' });
     this.counts = h('p', { class: 'counts' });
-    const auto = h('input', { type: 'checkbox', id: 'auto-traffic', checked: true });
-    auto.addEventListener('change', () => traffic.setAuto(auto.checked));
+    const auto = (this.auto = h('input', { type: 'checkbox', id: 'auto-traffic', checked: true }));
+    auto.addEventListener('change', () => void commands.setAutomaticRequests(auto.checked));
     const add = h('button', { type: 'button', 'data-action': 'client-add', text: 'Send “add 5”' });
-    add.addEventListener('click', () => traffic.send({ op: 'add', amount: 5 }));
+    add.addEventListener('click', () => void commands.sendRequest({ op: 'add', amount: 5 }));
     const get = h('button', { type: 'button', 'data-action': 'client-get', text: 'Read total' });
-    get.addEventListener('click', () => traffic.send({ op: 'get' }));
+    get.addEventListener('click', () => void commands.sendRequest({ op: 'get' }));
     // Answers with the guest's $RANDOM: two PCs differ, which compare mode must catch.
     const rand = h('button', { type: 'button', 'data-action': 'client-rand', text: 'Ask for a random number' });
-    rand.addEventListener('click', () => traffic.send({ op: 'rand' }));
+    rand.addEventListener('click', () => void commands.sendRequest({ op: 'rand' }));
     this.auditButton = h('button', { type: 'button', 'data-action': 'audit', text: 'Audit the ledger' });
     this.auditButton.setAttribute('title', 'Ask the serving PC again for every reply the client was shown, and for its total: all must match');
     this.auditButton.addEventListener('click', () => void this.audit());
@@ -70,8 +71,11 @@ export class ClientPanel {
     // Typed into the serving PC's console, where the learner sees it and the ledger's answer.
     const restart = h('button', { type: 'button', 'data-action': 'restart-ledger', text: 'Restart the ledger' });
     restart.setAttribute('title', 'End the ledger on the serving PC: the guest starts it again, and it reads its total and every reply back from its journal on the disk');
-    restart.addEventListener('click', () => void cluster[cluster.serving]?.machine.sendSerial(0, `${RESTART_LEDGER}\n`));
-    const reboot = new RebootControl(cluster);
+    restart.addEventListener('click', () => {
+      const serving = feed.pcIn(feed.state.serving);
+      if (serving) void commands.sendSerial(serving.pc, 0, `${RESTART_LEDGER}\n`);
+    });
+    const reboot = (this.reboot = new RebootControl(() => void commands.rebootGuest()));
     this.root = h(
       'section',
       { class: 'client-panel', 'aria-labelledby': 'client-title' },
@@ -84,15 +88,22 @@ export class ClientPanel {
       this.counts,
       this.list,
     );
-    traffic.onSent((request) => this.added(request));
-    cluster.client.onAnswer((answer) => {
-      const entry = this.entries.get(answer.id);
-      if (!entry) return;
-      entry.row.dataset.state = 'released';
-      entry.status.textContent = `released after ${formatMs(answer.answeredAt - answer.sentAt)}${answer.attempts > 1 ? `, ${answer.attempts} tries` : ''}`;
-      entry.reply.textContent = answer.reply;
-    });
+    this.stops = [
+      feed.onSent((request) => this.added(request)),
+      feed.onAnswer((answer) => {
+        const entry = this.entries.get(answer.id);
+        if (!entry) return;
+        entry.row.dataset.state = 'released';
+        entry.status.textContent = `released after ${formatMs(answer.answeredAt - answer.sentAt)}${answer.attempts > 1 ? `, ${answer.attempts} tries` : ''}`;
+        entry.reply.textContent = answer.reply;
+      }),
+    ];
     this.refresh();
+  }
+
+  /** The panel goes: its listeners with it. */
+  dispose(): void {
+    for (const stop of this.stops) stop();
   }
 
   onTrace(event: TraceEvent): void {
@@ -116,12 +127,18 @@ export class ClientPanel {
   }
 
   refresh(): void {
-    const report = this.cluster.client.summary();
+    if (!this.feed.ready) return;
+    const { client, reboot } = this.feed.state;
+    const report = client.summary;
+    // Another tab may have changed it: shown when the service's word changes, not over a click on its way.
+    if (client.automatic !== this.automatic) this.auto.checked = this.automatic = client.automatic;
+    this.reboot.update(reboot);
     const bad = violationCount(report);
     this.badge.textContent = `Replies lost, contradicted or wrong: ${bad}`;
     this.badge.dataset.consistency = String(bad);
     this.showViolation.hidden = bad === 0;
-    for (const id of idsNamed(report.violations)) {
+    for (const { id } of report.findings) {
+      if (id === undefined) continue;
       const entry = this.entries.get(id);
       if (!entry || this.pinned.has(id)) continue;
       this.pinned.add(id);
@@ -146,13 +163,14 @@ export class ClientPanel {
   // stored reply comes back as it was) and for its total: the audit the
   // simulation and the tests run at the end, here on demand.
   private async audit(): Promise<void> {
-    const name = this.cluster.names[this.cluster.serving];
+    const { names, serving } = this.feed.state;
+    const name = names[serving];
     this.auditButton.disabled = true;
     this.auditResult.dataset.audit = 'running';
     this.auditResult.textContent = `Asking ${name} again for every reply the client was shown…`;
     try {
-      const found = await this.cluster.auditLedger();
-      const asked = this.cluster.client.summary().answered;
+      const found = await this.commands.auditLedger();
+      const asked = this.feed.state.client.summary.answered;
       this.auditResult.dataset.audit = found.length === 0 ? 'ok' : 'failed';
       this.auditResult.textContent =
         found.length === 0

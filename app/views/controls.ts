@@ -1,14 +1,15 @@
-// Every button is an engine command. The only state kept here is which gate
-// (step mode, a breakpoint, delay) the user chose, since it is applied to both
-// sides at once (a side holds only the message types it sends).
+// Every button is a command to the service. What the controls show (the
+// gate, the fault chosen for the breakpoint) is the service's state; the only
+// thing kept here is what the user has chosen and not yet seen come back.
+import type { ClusterFeed } from '../../engine/host/feed.ts';
+import { BREAK_FAULTS, type BreakFault, type ClusterCommands, type ClusterState } from '../../engine/host/surface.ts';
 import { COLO_MESSAGE_TYPES, type ColoMessageType } from '../../engine/protocol/messages.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
-import type { CheckpointMode } from '../../engine/replication/config.ts';
+import type { CheckpointMode, GateConfig } from '../../engine/replication/config.ts';
 import { COMPARE_MEANING, MODE_MEANING } from '../explain.ts';
 import { h } from '../dom.ts';
-import type { ClusterModel } from '../model.ts';
+import { scenarioQuery, type Scenario } from '../scenario.ts';
 import { runningSettingsLine } from './running-settings.ts';
-import { FAULTS, scenarioQuery, type Fault, type Scenario } from '../scenario.ts';
 
 const PERIODS = [25, 100, 250, 500, 1000, 2000, 5000, 20000];
 const MODES: [CheckpointMode, string][] = [
@@ -17,7 +18,7 @@ const MODES: [CheckpointMode, string][] = [
   ['speculative', 'speculative: runs on (Remus)'],
   ['naive', 'naive: the whole state'],
 ];
-const FAULT_LABELS: Record<Fault, string> = {
+const FAULT_LABELS: Record<BreakFault, string> = {
   'kill-primary': 'kill the primary',
   'freeze-primary': 'freeze the primary',
   'cut-link': 'cut the link',
@@ -32,80 +33,69 @@ const SPEEDS: [string, number][] = [
 export class Controls {
   readonly root: HTMLElement;
   private readonly buttons: Record<string, HTMLButtonElement> = {};
-  private stepMode = false;
-  private delayMs = 0;
-  private breakBefore: ColoMessageType | undefined;
   private readonly breakStatus: HTMLElement;
   /** What the serving PC says it runs (not what was asked of it). */
   private readonly running: HTMLElement;
-  /** Injected once, when the breakpoint next stops. */
-  private fault: Fault | undefined;
-  /** The held message the fault was injected at (time), so it is injected once. */
-  private injectedAt: number | undefined;
-  private readonly selects: Record<'period' | 'mode' | 'policy' | 'breakpoint' | 'fault', HTMLSelectElement>;
+  private readonly selects: Record<'period' | 'mode' | 'policy' | 'breakpoint' | 'fault' | 'speed', HTMLSelectElement>;
   private readonly link: HTMLInputElement;
 
-  constructor(private readonly cluster: ClusterModel) {
+  constructor(
+    private readonly feed: ClusterFeed,
+    private readonly commands: ClusterCommands,
+  ) {
+    const config = feed.state.config;
     const period = h('select', { id: 'period', 'data-control': 'period' },
-      ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === 1000, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
-    period.addEventListener('change', () => cluster.configure({ periodMs: Number(period.value) }));
+      ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === config.periodMs, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
+    period.addEventListener('change', () => void commands.configure({ periodMs: Number(period.value) }));
     const mode = h('select', { id: 'mode', 'data-control': 'mode' },
-      ...MODES.map(([value, label]) => h('option', { value, selected: value === cluster.config.mode, text: label })));
-    const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[cluster.config.mode] });
+      ...MODES.map(([value, label]) => h('option', { value, selected: value === config.mode, text: label })));
+    const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[config.mode] });
     const policy = h('select', { id: 'policy', 'data-control': 'policy' },
-      h('option', { value: 'periodic', selected: !cluster.config.compare.enabled, text: 'periodic: waits for checkpoints' }),
-      h('option', { value: 'compare', selected: cluster.config.compare.enabled, text: 'compare mode (colo-compare)' }));
+      h('option', { value: 'periodic', selected: !config.compare.enabled, text: 'periodic: waits for checkpoints' }),
+      h('option', { value: 'compare', selected: config.compare.enabled, text: 'compare mode (colo-compare)' }));
     policy.setAttribute('title', COMPARE_MEANING);
-    policy.addEventListener('change', () => cluster.configure({ compare: { ...cluster.config.compare, enabled: policy.value === 'compare' } }));
+    policy.addEventListener('change', () => void commands.configure({ compare: { ...feed.state.config.compare, enabled: policy.value === 'compare' } }));
     mode.addEventListener('change', () => {
       const chosen = mode.value as CheckpointMode;
-      cluster.configure({ mode: chosen });
+      void commands.configure({ mode: chosen });
       modeHelp.textContent = MODE_MEANING[chosen];
     });
     const speed = h('select', { id: 'speed', 'data-control': 'speed' }, ...SPEEDS.map(([label, ms]) => h('option', { value: ms, text: label })));
-    speed.addEventListener('change', () => {
-      this.delayMs = Number(speed.value);
-      void this.applyGate();
-    });
+    speed.addEventListener('change', () => this.setGate({ delayMs: Number(speed.value) }));
     // A breakpoint: every checkpoint stops before this message, until Step ▶ lets it go.
     const breakpoint = h('select', { id: 'break-before', 'data-control': 'break-before' },
       h('option', { value: '', text: 'nothing' }),
       ...COLO_MESSAGE_TYPES.map((type) => h('option', { value: type, text: type })));
     breakpoint.addEventListener('change', () => {
-      this.breakBefore = COLO_MESSAGE_TYPES.find((type) => type === breakpoint.value);
-      void this.applyGate();
-      this.update();
+      const type = COLO_MESSAGE_TYPES.find((t) => t === breakpoint.value);
+      this.setGate({ breakBefore: type ? [type] : [] });
     });
     this.breakStatus = h('p', { class: 'break-status', 'data-break-status': '', 'aria-live': 'polite' });
     const fault = h('select', { id: 'fault', 'data-control': 'fault' },
       h('option', { value: '', text: 'then wait' }),
-      ...FAULTS.map((f) => h('option', { value: f, text: `then ${FAULT_LABELS[f]}` })));
-    fault.addEventListener('change', () => {
-      this.fault = FAULTS.find((f) => f === fault.value);
-      this.injectedAt = undefined;
-    });
-    this.selects = { period, mode, policy, breakpoint, fault };
+      ...BREAK_FAULTS.map((f) => h('option', { value: f, text: `then ${FAULT_LABELS[f]}` })));
+    fault.addEventListener('change', () => void commands.setBreakFault(BREAK_FAULTS.find((f) => f === fault.value)));
+    this.selects = { period, mode, policy, breakpoint, fault, speed };
     this.link = h('input', { type: 'text', readonly: true, class: 'scenario-link', 'data-scenario-link': '', 'aria-label': 'link to this setup', hidden: true });
-    const unsafe = h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe' });
+    const unsafe = (h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe', checked: config.outputCommit === 'unsafe' }));
     unsafe.addEventListener('change', () => {
-      cluster.configure({ outputCommit: unsafe.checked ? 'unsafe' : 'hold' });
+      void commands.configure({ outputCommit: unsafe.checked ? 'unsafe' : 'hold' });
       document.body.dataset.unsafe = String(unsafe.checked);
     });
-
     this.running = h('p', { class: 'running-settings', 'data-running': '', 'aria-live': 'polite' });
     const auto = h('input', { type: 'checkbox', 'data-control': 'auto-reprotect' });
-    auto.addEventListener('change', () => cluster.setAutoReprotect(auto.checked));
+    auto.addEventListener('change', () => void commands.setAutoReprotect(auto.checked));
     this.root = h(
       'nav',
       { class: 'controls', 'aria-label': 'Controls' },
-      h('div', { class: 'group' }, h('label', { for: 'period', text: 'Checkpoint every' }), period, this.button('checkpoint', 'Checkpoint now', () => cluster.checkpointNow())),
+      h('div', { class: 'group' }, h('label', { for: 'period', text: 'Checkpoint every' }), period, this.button('checkpoint', 'Checkpoint now', () => commands.checkpointNow())),
       h('div', { class: 'group' }, h('label', { for: 'mode', text: 'Checkpoints move' }), mode, modeHelp),
       h('div', { class: 'group' }, h('label', { for: 'policy', text: 'Secondary' }), policy),
       h(
         'div',
         { class: 'group' },
-        this.button('step-mode', 'Step mode', () => this.toggleStep(), true),
-        this.button('step', 'Step ▶', () => void cluster.step()),
+        this.button('step-mode', 'Step mode', () => this.setGate({ step: !feed.state.config.gate.step }), true),
+        this.button('step', 'Step ▶', () => commands.step()),
         h('label', { for: 'break-before', text: 'Stop before' }),
         breakpoint,
         fault,
@@ -113,20 +103,20 @@ export class Controls {
         speed,
         this.breakStatus,
       ),
-      h('div', { class: 'group' }, this.button('copy-link', 'Copy link to this setup', () => void this.copyLink()), this.link),
+      h('div', { class: 'group' }, this.button('copy-link', 'Copy link to this setup', () => this.copyLink()), this.link),
       h(
         'div',
         { class: 'group danger' },
-        this.button('kill-primary', 'Kill primary', () => cluster.killPrimary()),
-        this.button('freeze-primary', 'Freeze primary', () => cluster.freezePrimary()),
-        this.button('cut-link', 'Cut the link', () => cluster.cutLink()),
-        this.button('kill-secondary', 'Kill secondary', () => cluster.killSecondary()),
-        this.button('failover', 'Failover now', () => cluster.failover()),
+        this.button('kill-primary', 'Kill primary', () => commands.kill('primary')),
+        this.button('freeze-primary', 'Freeze primary', () => commands.freezePrimary()),
+        this.button('cut-link', 'Cut the link', () => commands.cutLink()),
+        this.button('kill-secondary', 'Kill secondary', () => commands.kill('secondary')),
+        this.button('failover', 'Failover now', () => commands.failover()),
       ),
       h(
         'div',
         { class: 'group' },
-        this.button('reprotect', 'Start a new secondary', () => void cluster.reprotect()),
+        this.button('reprotect', 'Start a new secondary', () => commands.reprotect()),
         h('label', {}, auto, ' re-protect automatically'),
       ),
       h('div', { class: 'group' }, h('label', { class: 'unsafe' }, unsafe, ' Unsafe mode: release replies without waiting for a checkpoint'), this.running),
@@ -136,75 +126,64 @@ export class Controls {
   }
 
   update(): void {
-    const c = this.cluster;
+    const c = this.feed.state;
+    const gate = c.config.gate;
+    const breakBefore = gate.breakBefore[0];
     const replicating = c.serving === 'primary' && c.status.primary?.phase !== 'exited' && !!c.status.primary;
+    const primaryRuns = !!this.feed.pcIn('primary')?.alive;
+    const secondaryRuns = !!this.feed.pcIn('secondary')?.alive;
     const set = (name: string, enabled: boolean) => {
       const b = this.buttons[name];
       if (b) b.disabled = !enabled;
     };
+    this.buttons['step-mode']?.setAttribute('aria-pressed', String(gate.step));
+    document.body.dataset.stepMode = String(gate.step);
     set('checkpoint', replicating && c.fate.primary === 'alive');
     set('step-mode', replicating);
-    set('step', replicating && (this.stepMode || this.breakBefore !== undefined));
-    this.breakStatus.textContent = this.breakBefore ? this.describeBreak(this.breakBefore) : '';
+    set('step', replicating && (gate.step || breakBefore !== undefined));
+    this.breakStatus.textContent = breakBefore ? this.describeBreak(c, breakBefore) : '';
     this.running.textContent = runningSettingsLine(c.names[c.serving], c.status[c.serving]?.settings, c.config);
     // Faults wait until a PC has started its role: the first pair's start does not survive a PC lost midway.
-    set('kill-primary', c.serving === 'primary' && !!c.primary?.alive && !!c.status.primary);
-    set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && !!c.primary?.alive && !!c.status.primary);
-    set('cut-link', replicating && !!c.secondary?.alive);
-    set('kill-secondary', !!c.secondary?.alive && c.serving === 'primary' && !!c.status.secondary);
+    set('kill-primary', c.serving === 'primary' && primaryRuns && !!c.status.primary);
+    set('freeze-primary', c.serving === 'primary' && c.fate.primary === 'alive' && primaryRuns && !!c.status.primary);
+    set('cut-link', replicating && secondaryRuns);
+    set('kill-secondary', secondaryRuns && c.serving === 'primary' && !!c.status.secondary);
     set('failover', c.protected);
     set('reprotect', c.canReprotect);
     set('copy-link', true);
-    this.injectAtBreak();
   }
 
-  private button(name: string, label: string, action: () => void, toggle = false): HTMLButtonElement {
+  private button(name: string, label: string, action: () => unknown, toggle = false): HTMLButtonElement {
     const b = h('button', { type: 'button', 'data-action': name, text: label, ...(toggle ? { 'aria-pressed': 'false' } : {}) });
     b.addEventListener('click', () => {
-      action();
+      void action();
       this.update();
     });
     this.buttons[name] = b;
     return b;
   }
 
-  private toggleStep(): void {
-    this.stepMode = !this.stepMode;
-    this.buttons['step-mode']?.setAttribute('aria-pressed', String(this.stepMode));
-    document.body.dataset.stepMode = String(this.stepMode);
-    void this.applyGate();
+  /** Step mode, a breakpoint or a speed, for both sides (a side holds only the message types it sends). */
+  private setGate(change: Partial<GateConfig>): void {
+    void this.commands.configure({ gate: { ...this.feed.state.config.gate, ...change } });
   }
 
   /** The held message the breakpoint stopped at, while it is held. */
-  private stoppedAt(type: ColoMessageType): (TraceEvent & { kind: 'held' }) | undefined {
-    const trace = this.cluster.trace;
+  private stoppedAt(c: ClusterState, type: ColoMessageType): (TraceEvent & { kind: 'held' }) | undefined {
+    const trace = this.feed.trace;
     const held = trace.findLast((e) => e.kind === 'held' && e.type === type);
-    if (held?.kind !== 'held' || this.cluster.serving !== 'primary') return undefined;
+    if (held?.kind !== 'held' || c.serving !== 'primary') return undefined;
     const released = trace.some((e) => e.time >= held.time && e.kind === 'message' && e.at === 'sent' && e.type === type && e.checkpoint === held.checkpoint);
     return released ? undefined : held;
   }
 
   /** Where the breakpoint stands: waiting for its message, or holding it now. */
-  private describeBreak(type: ColoMessageType): string {
-    const held = this.stoppedAt(type);
-    const then = this.fault && this.injectedAt === undefined ? `, then ${FAULT_LABELS[this.fault]}` : '';
+  private describeBreak(c: ClusterState, type: ColoMessageType): string {
+    const held = this.stoppedAt(c, type);
+    const fault = c.breakFault;
+    const then = fault && fault.injectedAt === undefined ? `, then ${FAULT_LABELS[fault.fault]}` : '';
     if (held) return `Stopped before ${type} of checkpoint #${held.checkpoint ?? '?'}: kill, freeze or cut now, or Step ▶ to let it go.`;
     return `Every checkpoint will stop before ${type}${then}.`;
-  }
-
-  // A scenario's fault, injected once when the breakpoint first stops.
-  private injectAtBreak(): void {
-    if (!this.breakBefore || !this.fault || this.injectedAt !== undefined) return;
-    const held = this.stoppedAt(this.breakBefore);
-    if (!held) return;
-    this.injectedAt = held.time;
-    const actions: Record<Fault, () => void> = {
-      'kill-primary': () => this.cluster.killPrimary(),
-      'freeze-primary': () => this.cluster.freezePrimary(),
-      'cut-link': () => this.cluster.cutLink(),
-      'kill-secondary': () => this.cluster.killSecondary(),
-    };
-    actions[this.fault]();
   }
 
   /** Sets the controls as a scenario says, through the same handlers a click would run. */
@@ -217,20 +196,25 @@ export class Controls {
     if (scenario.mode) choose(this.selects.mode, scenario.mode);
     if (scenario.periodMs !== undefined) choose(this.selects.period, String(scenario.periodMs));
     if (scenario.compare !== undefined) choose(this.selects.policy, scenario.compare ? 'compare' : 'periodic');
-    if (scenario.step && !this.stepMode) this.toggleStep();
-    if (scenario.breakBefore) choose(this.selects.breakpoint, scenario.breakBefore);
+    if (scenario.step || scenario.breakBefore) {
+      const type = scenario.breakBefore;
+      void this.commands.configure({ gate: { ...this.feed.state.config.gate, ...(scenario.step ? { step: true } : {}), ...(type ? { breakBefore: [type] } : {}) } });
+      if (type) this.selects.breakpoint.value = type;
+    }
     if (scenario.fault) choose(this.selects.fault, scenario.fault);
   }
 
   /** The current setup as a link: shown, and copied where the browser allows. */
   private async copyLink(): Promise<void> {
+    const { config, breakFault } = this.feed.state;
+    const breakBefore = config.gate.breakBefore[0];
     const scenario: Scenario = {
-      mode: this.cluster.config.mode,
-      periodMs: this.cluster.config.periodMs,
-      compare: this.cluster.config.compare.enabled,
-      ...(this.stepMode ? { step: true } : {}),
-      ...(this.breakBefore ? { breakBefore: this.breakBefore } : {}),
-      ...(this.fault ? { fault: this.fault } : {}),
+      mode: config.mode,
+      periodMs: config.periodMs,
+      compare: config.compare.enabled,
+      ...(config.gate.step ? { step: true } : {}),
+      ...(breakBefore ? { breakBefore } : {}),
+      ...(breakFault ? { fault: breakFault.fault } : {}),
     };
     this.link.value = `${location.origin}${location.pathname}${scenarioQuery(scenario)}`;
     this.link.hidden = false;
@@ -240,10 +224,5 @@ export class Controls {
     } catch {
       // No clipboard here (an insecure origin, or no permission): the link is shown, selected.
     }
-  }
-
-  private async applyGate(): Promise<void> {
-    const gate = { step: this.stepMode, breakBefore: this.breakBefore ? [this.breakBefore] : [], delayMs: this.delayMs };
-    await this.cluster.configure({ gate });
   }
 }

@@ -1,7 +1,7 @@
 // One PC: role and run state, the checkpoint it holds, instructions per second,
 // its serial console (xterm.js, interactive while it serves) and VGA screen.
+import type { ConsoleFeed } from '../../engine/host/feed.ts';
 import type { MemoryUse } from '../../engine/vm/machine-api.ts';
-import type { PcModel } from '../model.ts';
 import { formatBytes } from '../format.ts';
 import type { Role, VmView } from '../cluster-view.ts';
 import { h } from '../dom.ts';
@@ -36,7 +36,7 @@ export class VmPanel {
   private readonly screen: HTMLPreElement;
   private readonly terminal: Terminal;
   private readonly termBox: HTMLElement;
-  private vm: PcModel | undefined;
+  private console: ConsoleFeed | undefined;
   private unsubscribe: () => void = () => {};
   private opened = false;
   private interactive = false;
@@ -44,7 +44,12 @@ export class VmPanel {
   /** Shows the serial console (true) or the VGA screen. */
   readonly selectTab: (serial: boolean) => void;
 
-  constructor(readonly name: string, side: string) {
+  /** `type`: keystrokes for the console of the PC shown, while it serves. */
+  constructor(
+    readonly name: string,
+    side: string,
+    type: (pc: number, data: string) => void,
+  ) {
     this.role = h('span', { class: 'badge', 'data-role': '' });
     this.roleDetail = h('span', { class: 'role-detail', 'data-role-detail': '' });
     this.run = h('span', { class: 'badge run', 'data-run': '' });
@@ -86,12 +91,13 @@ export class VmPanel {
     this.termBox = termBox;
     this.terminal = new Terminal({ rows: 15, cols: 80, fontSize: 11, convertEol: false, scrollback: 2000 });
     this.terminal.onData((data) => {
-      if (this.interactive) void this.vm?.machine.sendSerial(0, data);
+      if (this.interactive && this.console) type(this.console.pc, data);
     });
   }
 
-  get machine(): PcModel | undefined {
-    return this.vm;
+  /** The console of the PC shown, if one is. */
+  get shown(): ConsoleFeed | undefined {
+    return this.console;
   }
 
   /**
@@ -99,18 +105,22 @@ export class VmPanel {
    * takes the role), its console starting with `consoleText`. Call once the
    * panel is in the document: xterm measures its box when it opens.
    */
-  attach(vm: PcModel, name: string, consoleText: string): void {
+  attach(console: ConsoleFeed, name: string, consoleText: string): void {
     this.title.textContent = name;
     this.root.setAttribute('aria-label', name);
-    if (vm === this.vm) return;
+    if (console === this.console) return;
     if (!this.opened) this.terminal.open(this.termBox);
     this.opened = true;
     this.showConsole(consoleText);
     this.unsubscribe();
-    this.vm = vm;
-    this.unsubscribe = vm.subscribe((events) => {
-      for (const event of events) if (event.type === 'serial' && event.port === 0) this.terminal.write(event.text);
-    });
+    this.console = console;
+    this.unsubscribe = console.onText((text) => this.terminal.write(text));
+  }
+
+  /** The panel goes: its terminal and its console's listener with it. */
+  dispose(): void {
+    this.unsubscribe();
+    this.terminal.dispose();
   }
 
   /** Starts the console afresh with `text`: a PC's output so far, or what it carried over at a takeover. */

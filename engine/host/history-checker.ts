@@ -18,6 +18,17 @@ import { LEDGER_READY } from '../vm/guest-protocol.ts';
 
 export type ViolationKind = 'lost' | 'contradicted' | 'unexpected' | 'audit';
 
+/** One thing the checker found wrong, as data: what kind, about which request, what was expected and what was seen. */
+export interface Violation {
+  kind: ViolationKind;
+  /** The request it is about, if one. */
+  id?: string;
+  expected?: string;
+  seen: string;
+  /** The same, in words. */
+  text: string;
+}
+
 export interface HistoryReport {
   /** Lines the client was shown. */
   shown: number;
@@ -37,7 +48,10 @@ export interface HistoryReport {
   /** Audits of a serving ledger, and the differences they found from the history. */
   audits: number;
   audit: number;
+  /** What was found wrong, in words (the first 200). */
   violations: string[];
+  /** The same, as data. */
+  findings: Violation[];
 }
 
 /** What an audit reads from the ledger that serves the client. */
@@ -77,6 +91,7 @@ export class HistoryChecker {
     audits: 0,
     audit: 0,
     violations: [],
+    findings: [],
   };
 
   /** The client sent a request (or sent it again). */
@@ -113,13 +128,13 @@ export class HistoryChecker {
         this.report.repeated += 1;
         return 'repeat';
       }
-      this.violation('contradicted', `id ${id} was answered "${earlier}", now "${line}"`);
+      this.violation('contradicted', `id ${id} was answered "${earlier}", now "${line}"`, { id, expected: earlier, seen: line });
       return 'violation';
     }
     const request = this.outstanding;
     if (!request || request.id !== id) {
       const what = this.sentIds.has(id) ? `${id} is not outstanding` : `no request ${id} was sent`;
-      this.violation('unexpected', `"${line}": ${what}`);
+      this.violation('unexpected', `"${line}": ${what}`, { id, seen: line });
       return 'violation';
     }
     // Whatever it says, this is the ledger's answer to the request now: a repeat must equal it.
@@ -129,14 +144,14 @@ export class HistoryChecker {
     const match = OK_REPLY.exec(line);
     const wantsValue = request.operation.op === 'rand' || request.operation.op === 'time' ? request.operation.op : undefined;
     if (!match || match[3] !== wantsValue) {
-      this.violation('unexpected', `"${line}" is not a well-formed reply to ${id} ${describe(request.operation)}`);
+      this.violation('unexpected', `"${line}" is not a well-formed reply to ${id} ${describe(request.operation)}`, { id, expected: `a reply to ${describe(request.operation)}`, seen: line });
       return 'violation';
     }
     const total = Number(match[2]);
     const expected = this.acknowledged + (request.operation.op === 'add' ? request.operation.amount : 0);
     this.acknowledged = total;
     if (total !== expected) {
-      this.violation(total < expected ? 'lost' : 'contradicted', `${line}: total ${total}, acknowledged adds sum to ${expected}`);
+      this.violation(total < expected ? 'lost' : 'contradicted', `${line}: total ${total}, acknowledged adds sum to ${expected}`, { id, expected: `total ${expected}`, seen: line });
       return 'violation';
     }
     return 'answer';
@@ -151,15 +166,20 @@ export class HistoryChecker {
   audit(ledger: LedgerContents, name = 'the serving ledger', ids: Iterable<string> = this.answers.keys()): string[] {
     this.report.audits += 1;
     const found: string[] = [];
+    const differs = (detail: string, facts: { id?: string; expected: string; seen: string }) => {
+      found.push(detail);
+      this.violation('audit', detail, facts);
+    };
     for (const id of ids) {
-      const answer = this.answers.get(id);
+      const answer = this.answers.get(id) ?? '';
       const stored = ledger.storedReply(id);
-      if (stored !== answer) found.push(`${name} holds ${stored === undefined ? 'nothing' : `"${stored}"`} for ${id}; the client was shown "${answer}"`);
+      if (stored !== answer) differs(`${name} holds ${stored === undefined ? 'nothing' : `"${stored}"`} for ${id}; the client was shown "${answer}"`, { id, expected: answer, seen: stored ?? 'nothing' });
     }
     const pending = this.outstanding?.operation;
     const allowed = [this.acknowledged, ...(pending?.op === 'add' ? [this.acknowledged + pending.amount] : [])];
-    if (!allowed.includes(ledger.total)) found.push(`${name}'s total is ${ledger.total}; acknowledged adds sum to ${this.acknowledged}`);
-    for (const detail of found) this.violation('audit', detail);
+    if (!allowed.includes(ledger.total)) {
+      differs(`${name}'s total is ${ledger.total}; acknowledged adds sum to ${this.acknowledged}`, { expected: `total ${this.acknowledged}`, seen: `total ${ledger.total}` });
+    }
     return found;
   }
 
@@ -169,11 +189,14 @@ export class HistoryChecker {
   }
 
   summary(): HistoryReport {
-    return { ...this.report, violations: [...this.report.violations] };
+    return { ...this.report, violations: [...this.report.violations], findings: [...this.report.findings] };
   }
 
-  private violation(kind: ViolationKind, detail: string): void {
+  private violation(kind: ViolationKind, detail: string, facts: { id?: string; expected?: string; seen: string }): void {
     this.report[kind] += 1;
-    if (this.report.violations.length < VIOLATIONS_KEPT) this.report.violations.push(`${kind}: ${detail}`);
+    if (this.report.violations.length >= VIOLATIONS_KEPT) return;
+    const text = `${kind}: ${detail}`;
+    this.report.violations.push(text);
+    this.report.findings.push({ kind, ...facts, text });
   }
 }

@@ -122,8 +122,8 @@ export type HostEffect =
   /** The PC on side `survivor` becomes the primary and the standby its secondary, as pair `pair`: start replicating. */
   | { kind: 'pair'; survivor: Side; pair: number };
 
-export interface HostCoreOptions {
-  config: ReplicationConfig;
+/** How long the host waits for each thing it waits for. */
+export interface HostTiming {
   /** How long the host waits for a suspect's answer before it counts as hung. */
   pingTimeoutMs: number;
   /** A link silent this long while both sides answer the host has failed: the primary goes on alone. */
@@ -134,6 +134,25 @@ export interface HostCoreOptions {
   leaveMs: number;
   /** How long a spare may take to start (a worker, v86, the booted snapshot) before another replaces it. */
   spareStartMs: number;
+}
+
+export const HOST_TIMING: HostTiming = {
+  pingTimeoutMs: 500,
+  // Well above the longest silence measured between two live workers (under
+  // 150 ms, outside a checkpoint's busy allowance), so late heartbeats are
+  // dismissed and only a link that stays silent ends protection.
+  linkFailureMs: 1000,
+  // A takeover waits for a load under way (v86's whole restore_state:
+  // 120–360 ms measured): one that has not come in 5 s will not.
+  takeoverMs: 5000,
+  // A primary told to leave COLO leaves at once.
+  leaveMs: 2000,
+  // A spare starts in about 2.5 s here (a worker, v86's WebAssembly, the booted snapshot).
+  spareStartMs: 60_000,
+};
+
+export interface HostCoreOptions extends HostTiming {
+  config: ReplicationConfig;
 }
 
 /** One PC of the pair, by role: its name, what the host knows of its fate, and what it last reported. */

@@ -37,3 +37,8 @@ export function tappedChannel(tap: WireTap): Wiring {
   toSecondary.port2.onmessage = relay('secondary', toPrimary.port2);
   return { primaryPort: toPrimary.port1, secondaryPort: toSecondary.port1, relayPorts: [toPrimary.port2, toSecondary.port2] };
 }
+
+/** The channel of a new pair: tapped when a test taps it, else the given kind, else a MessageChannel. */
+export function pairChannel(options: { wireTap?: WireTap | undefined; channel?: (() => [MessagePort, MessagePort]) | undefined }): Wiring {
+  return options.wireTap ? tappedChannel(options.wireTap) : wiring((options.channel ?? directChannel)());
+}

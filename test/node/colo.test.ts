@@ -1,14 +1,14 @@
 // COLO with real v86 guests in real workers (Node worker_threads): kill the
 // primary at each stage of the handshake; corrupt what crosses the wire.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ColoCluster, type WireData } from '../../engine/host/cluster.ts';
+import type { WireData } from '../../engine/host/cluster.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { stateChecksum } from '../../engine/protocol/checksum.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../../engine/worker/vm-handle.ts';
 import { ASSETS_DIR } from '../support/assets.ts';
 import type { CheckpointMode } from '../../engine/replication/config.ts';
-import { ask, audited, startCluster, TEST_REPLICATION } from '../support/cluster.ts';
+import { ask, audited, startCluster, TEST_REPLICATION, TestCluster } from '../support/cluster.ts';
 import { killPrimaryAt, STAGES } from '../support/scenarios.ts';
 import { readDelta, replaceDeviceJson, reseal } from '../support/wire.ts';
 import { GUEST_CONFIG } from '../../engine/vm/guest-config.ts';
@@ -18,7 +18,7 @@ import { PEER_BUSY_MS } from '../../engine/replication/config.ts';
 /** The machine a delta checkpoint of the guest is for. */
 const GUEST_MACHINE = { ramBytes: GUEST_CONFIG.memoryBytes, diskBytes: GUEST_CONFIG.diskBytes };
 
-let cluster: ColoCluster<VmHandle> | undefined;
+let cluster: TestCluster<VmHandle> | undefined;
 afterEach(() => {
   cluster?.dispose();
   cluster = undefined;
@@ -41,21 +41,21 @@ describe('a PC ended while the pair starts', () => {
     ['primary', 'PC A'],
     ['secondary', 'PC B'],
   ] as const)('the %s: start() fails at once, naming it, and ends the other', async (side, name) => {
-    const c = new ColoCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: TEST_REPLICATION });
+    const c = new TestCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: TEST_REPLICATION });
     cluster = c;
     const starting = c.start();
     const other = side === 'primary' ? c.secondary : c.primary;
-    if (side === 'primary') c.killPrimary();
-    else c.killSecondary();
+    if (side === 'primary') c.kill('primary');
+    else c.kill('secondary');
     await expect(starting).rejects.toThrow(`cluster: ${name} ended before the pair had started (the host ended its worker)`);
     expect(other?.alive).toBe(false);
   });
 
   it('the primary, once its guest runs: the same', async () => {
-    const c = new ColoCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: TEST_REPLICATION });
+    const c = new TestCluster({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: TEST_REPLICATION });
     cluster = c;
     const starting = c.start();
-    c.primary?.subscribe(() => c.killPrimary());
+    c.primary?.subscribe(() => c.kill('primary'));
     await expect(starting).rejects.toThrow('cluster: PC A ended before the pair had started (the host ended its worker)');
   });
 });
@@ -122,7 +122,7 @@ describe('killing the primary', () => {
     expect(await audited(c)).toEqual([]);
     // Failover after the switches: the secondary holds what the primary had.
     const total = await ask(c, { op: 'get' });
-    c.killPrimary();
+    c.kill('primary');
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
     expect((await ask(c, { op: 'get' })).split(' ').at(-1)).toBe(total.split(' ').at(-1));
     expect(await audited(c)).toEqual([]);
@@ -155,7 +155,7 @@ describe('killing the primary', () => {
     expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/ ok 5$/);
     const frozenAt = performance.timeOrigin + performance.now();
     c.freezePrimary();
-    c.client.request({ op: 'add', amount: 6 });
+    c.client.ledger.request({ op: 'add', amount: 6 });
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
     expect(c.fate).toEqual({ primary: 'fenced', secondary: 'alive' });
     // Only the heartbeat tells: the secondary declares the primary lost at its
@@ -168,7 +168,7 @@ describe('killing the primary', () => {
     expect(c.status.secondary?.exitDetail).toMatch(/^no message from the primary for \d+ ms/);
     expect((takeover?.time ?? 0) - frozenAt).toBeGreaterThanOrEqual((missLimit - 1) * intervalMs);
     expect((takeover?.time ?? 0) - frozenAt).toBeLessThan(2 * missLimit * intervalMs + PEER_BUSY_MS);
-    await c.waitFor(() => c.client.pending === undefined, 30_000, 'in-flight request answered');
+    await c.waitFor(() => c.client.ledger.pending === undefined, 30_000, 'in-flight request answered');
     expect(await ask(c, { op: 'get' })).toMatch(/ ok 11$/);
     expect(await audited(c)).toEqual([]);
   });
@@ -177,11 +177,11 @@ describe('killing the primary', () => {
     const c = await start();
     expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/ ok 5$/);
     c.cutLink();
-    c.client.request({ op: 'add', amount: 6 });
+    c.client.ledger.request({ op: 'add', amount: 6 });
     await c.waitFor(() => c.fate.secondary === 'fenced', 30_000, 'secondary fenced');
     expect(c.serving).toBe('primary');
     expect(c.trace.some((e) => e.kind === 'host' && (e.action === 'arbitrate' || e.action === 'fence'))).toBe(true);
-    await c.waitFor(() => c.client.pending === undefined, 30_000, 'in-flight request answered');
+    await c.waitFor(() => c.client.ledger.pending === undefined, 30_000, 'in-flight request answered');
     expect(c.status.primary).toMatchObject({ phase: 'exited', exitReason: 'request' });
     expect(await ask(c, { op: 'get' })).toMatch(/ ok 11$/);
     expect(await audited(c)).toEqual([]);
@@ -193,10 +193,10 @@ describe('killing the primary', () => {
     await c.waitFor(() => c.status.primary?.phase === 'idle', 30_000, 'idle');
     c.configure({ outputCommit: 'unsafe' });
     for (let i = 0; i < 3; i++) await ask(c, { op: 'add', amount: 10 });
-    c.killPrimary();
+    c.kill('primary');
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
     await ask(c, { op: 'add', amount: 1 });
-    const report = c.client.summary();
+    const report = c.client.ledger.summary();
     expect(report.lost).toBeGreaterThan(0);
     expect(report.violations[0]).toMatch(/^lost: c\d+ ok 1: total 1, acknowledged adds sum to 31$/);
   });
@@ -204,7 +204,7 @@ describe('killing the primary', () => {
   it('losing the secondary leaves the primary serving, unprotected, with held output released', async () => {
     const c = await start();
     expect(await ask(c, { op: 'add', amount: 2 })).toMatch(/ ok 2$/);
-    c.killSecondary();
+    c.kill('secondary');
     await c.waitFor(() => c.status.primary?.phase === 'exited' && c.status.primary.heldOutputLines === 0, 30_000, 'primary left COLO, output released');
     expect(c.status.primary).toMatchObject({ exitReason: 'request', failover: 'completed' });
     expect(c.status.primary?.exitDetail).toMatch(/^the secondary's end of the channel closed: its worker is gone/);
@@ -227,7 +227,7 @@ describe('bad input on the wire', () => {
 
   // The secondary refuses the vmstate and leaves COLO; the primary hears of it,
   // leaves too, and the host fences the secondary before the primary releases.
-  async function expectCleanStop(c: ColoCluster<VmHandle>, secondaryError: RegExp): Promise<void> {
+  async function expectCleanStop(c: TestCluster<VmHandle>, secondaryError: RegExp): Promise<void> {
     await c.waitFor(() => c.status.primary?.phase === 'exited' && c.fate.secondary === 'fenced', 30_000, 'out of COLO, secondary fenced');
     expect(c.status.primary?.exitReason).toBe('error');
     const detail = c.status.primary?.exitDetail ?? '';
@@ -456,9 +456,9 @@ describe('hostile client input', () => {
   ] as const)('%s: refused by the ledger, named in the trace, nothing lost', async (_what, bytes, refusal) => {
     const c = await start();
     expect(await ask(c, { op: 'add', amount: 2 })).toMatch(/ ok 2$/);
-    const refusedBefore = c.client.summary().refused;
-    c.sendRawClientInput(bytes);
-    await c.waitFor(() => c.client.summary().refused > refusedBefore, 30_000, 'refused');
+    const refusedBefore = c.client.ledger.summary().refused;
+    c.client.sendRaw(bytes);
+    await c.waitFor(() => c.client.ledger.summary().refused > refusedBefore, 30_000, 'refused');
     expect(c.trace.some((e) => e.kind === 'output' && e.state === 'released' && e.lines.includes(refusal))).toBe(true);
     expect(c.status.primary?.phase).not.toBe('exited');
     expect(await ask(c, { op: 'add', amount: 3 })).toMatch(/ ok 5$/);
@@ -475,12 +475,12 @@ describe('re-protection', () => {
       await c.waitFor(() => c.protected, 60_000, `protected again (round ${round})`);
       served.push(c.names.primary);
       expect(await ask(c, { op: 'add', amount: round })).toMatch(/^c\d+ ok \d+$/);
-      c.client.request({ op: 'add', amount: 100 });
-      if (round % 2 === 0) c.killPrimary();
+      c.client.ledger.request({ op: 'add', amount: 100 });
+      if (round % 2 === 0) c.kill('primary');
       else c.freezePrimary();
       const before = c.names.primary;
       await c.waitFor(() => c.names.primary !== before && c.protected, 60_000, `failed over and protected again (round ${round})`);
-      await c.waitFor(() => c.client.pending === undefined, 60_000, `in-flight request answered (round ${round})`);
+      await c.waitFor(() => c.client.ledger.pending === undefined, 60_000, `in-flight request answered (round ${round})`);
       expect(await audited(c)).toEqual([]);
     }
     await c.waitFor(() => c.protected, 60_000, 'protected at the end');
@@ -503,7 +503,7 @@ describe('re-protection', () => {
     const capture = (from: number) => c.trace.slice(from).find((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture');
     expect(capture(0)?.bytes).toBeLessThan(4 * 1024 * 1024);
     expect(await ask(c, { op: 'add', amount: 2 })).toMatch(/ ok 2$/);
-    c.killSecondary();
+    c.kill('secondary');
     await c.waitFor(() => c.canReprotect, 30_000, 'able to re-protect');
     const from = c.trace.length;
     await c.reprotect();
@@ -527,8 +527,8 @@ describe('compare mode (colo-compare)', () => {
     cluster = started;
     return started;
   };
-  const compares = (c: ColoCluster<VmHandle>, from = 0) => c.trace.filter((e): e is TraceEvent & { kind: 'compare' } => e.kind === 'compare').slice(from);
-  const forcedCheckpoints = (c: ColoCluster<VmHandle>) =>
+  const compares = (c: TestCluster<VmHandle>, from = 0) => c.trace.filter((e): e is TraceEvent & { kind: 'compare' } => e.kind === 'compare').slice(from);
+  const forcedCheckpoints = (c: TestCluster<VmHandle>) =>
     c.trace.filter((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture' && (e.cause === 'mismatch' || e.cause === 'timeout'));
 
   it('deterministic requests are answered by both VMs and released on a match, with no checkpoint beyond the periodic ones', async () => {
@@ -590,7 +590,7 @@ describe('compare mode (colo-compare)', () => {
   it('killing the primary in compare mode: the running secondary takes over and nothing released is lost', async () => {
     const c = await startComparing(1000);
     for (const op of [{ op: 'add', amount: 4 }, { op: 'rand' }, { op: 'add', amount: 5 }, { op: 'time' }, { op: 'add', amount: 6 }] as const) await ask(c, op, 20_000);
-    c.killPrimary();
+    c.kill('primary');
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
     expect(await ask(c, { op: 'add', amount: 7 }, 20_000)).toMatch(/ ok 22$/);
     expect(await audited(c)).toEqual([]);

@@ -56,11 +56,11 @@ describe('write tracking', () => {
     await primary.shell('(burn 4 &)');
     seen.burn = await checkpoints(c, 200);
     const ledger = checkpoints(c, 150);
-    for (let i = 0; i < 20; i++) await c.ask({ op: 'add', amount: i + 1 });
+    for (let i = 0; i < 20; i++) await c.client.ask({ op: 'add', amount: i + 1 });
     seen.ledger = await ledger;
     await c.configure({ compare: { ...c.config.compare, enabled: true } });
     const compare = checkpoints(c, 150);
-    for (let i = 0; i < 10; i++) await c.ask({ op: i % 2 ? 'rand' : 'get' });
+    for (let i = 0; i < 10; i++) await c.client.ask({ op: i % 2 ? 'rand' : 'get' });
     seen.compare = await compare;
     // The running secondary's own writes were undone from its marks, and verified against a full compare.
     const reverts = loads.flatMap((e) => (e.reverted ? [e.reverted] : []));

@@ -54,7 +54,7 @@ describe('the host', () => {
     const gate = { step: true, breakBefore: [], delayMs: 5 };
     await settled(world, cluster.configure({ gate }));
     cluster.configure({ outputCommit: 'hold' });
-    cluster.killSecondary();
+    cluster.kill('secondary');
     await until(world, () => cluster.canReprotect, 2000, 'ready to re-protect');
     void cluster.reprotect();
     await until(world, () => cluster.status.secondary !== undefined, 2000, 'a new secondary');
@@ -113,7 +113,7 @@ describe('the host', () => {
     await until(world, () => cluster.protected, 2000, 'protected');
     await settled(world, cluster.armReboot());
     expect([cluster.primary?.rebootArmed, cluster.secondary?.rebootArmed]).toEqual([true, true]);
-    cluster.killSecondary();
+    cluster.kill('secondary');
     await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
     const spare = world.nodes.find((node) => node.guest.name === cluster.spare?.name);
     expect(spare?.rebootArmed).toBe(true);
@@ -126,7 +126,7 @@ describe('the host', () => {
     const waiting = createWorld(calm(14));
     void waiting.cluster.start();
     await until(waiting, () => waiting.cluster.protected, 2000, 'protected');
-    waiting.cluster.killSecondary();
+    waiting.cluster.kill('secondary');
     await until(waiting, () => !!waiting.cluster.spare?.ready, 2000, 'a spare waiting');
     await settled(waiting, waiting.cluster.armReboot());
     expect(waiting.nodes.find((node) => node.guest.name === waiting.cluster.spare?.name)?.rebootArmed).toBe(true);
@@ -141,7 +141,7 @@ describe('the host', () => {
     const { cluster } = world;
     void cluster.start();
     await until(world, () => cluster.protected, 2000, 'protected');
-    cluster.killSecondary();
+    cluster.kill('secondary');
     await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
     void cluster.reprotect().catch(() => {});
     // The survivor is reading the snapshot again (300 ms): freeze it now.

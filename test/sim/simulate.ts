@@ -3,7 +3,9 @@
 // faulty network and virtual time. Invariants are checked after every step;
 // then the world heals and the service must go on, and the ledger that serves
 // the client is audited against everything the client was shown.
+import { ClientSession } from '../../engine/host/client-session.ts';
 import { ColoCluster } from '../../engine/host/cluster.ts';
+import { moveSecondary } from '../../engine/host/service.ts';
 import type { ClientOperation } from '../../engine/host/client-operation.ts';
 import type { ReplicationConfig } from '../../engine/replication/config.ts';
 import { OPEN_GATE, type GateConfig } from '../../engine/replication/config.ts';
@@ -120,6 +122,8 @@ export interface SimWorld {
   network: SimNetwork;
   registry: StateRegistry;
   cluster: ColoCluster<SimNode>;
+  /** The service's one client, through the pair. */
+  client: ClientSession;
   /** Every PC made so far, in order. */
   nodes: SimNode[];
   random: () => number;
@@ -160,12 +164,7 @@ export function createWorld(schedule: Schedule): SimWorld {
     replication,
     clock: scheduler,
     channel: () => network.channel() as unknown as [MessagePort, MessagePort],
-    clientRetryMs: CLIENT_RETRY_MS,
-    arbiterPingMs: ARBITER_PING_MS,
-    linkFailureMs: LINK_FAILURE_MS,
-    takeoverMs: TAKEOVER_MS,
-    leaveMs: LEAVE_MS,
-    spareStartMs: SPARE_START_MS,
+    timing: { pingTimeoutMs: ARBITER_PING_MS, linkFailureMs: LINK_FAILURE_MS, takeoverMs: TAKEOVER_MS, leaveMs: LEAVE_MS, spareStartMs: SPARE_START_MS },
   });
   // From now on no network fault, every PC answers at once, stops when asked and takes every load, those started later too.
   const heal = () => {
@@ -177,11 +176,12 @@ export function createWorld(schedule: Schedule): SimWorld {
       node.guest.hangOnStop = false;
     }
   };
-  return { scheduler, network, registry, cluster, nodes, random, heal };
+  const client = new ClientSession(cluster, scheduler, CLIENT_RETRY_MS);
+  return { scheduler, network, registry, cluster, client, nodes, random, heal };
 }
 
 export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promise<ScheduleResult> {
-  const { scheduler, network, registry, cluster, nodes, random, heal } = createWorld(schedule);
+  const { scheduler, network, registry, cluster, client, nodes, random, heal } = createWorld(schedule);
   const violations: string[] = [];
   const seen = new Set<string>();
   const violate = (text: string) => {
@@ -208,10 +208,10 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   let lastShownAt = scheduler.now();
   cluster.onReleased(() => (lastShownAt = scheduler.now()));
   const next = () => {
-    if (!cluster.client.pending) cluster.client.request(nextOperation());
+    if (!client.ledger.pending) client.ledger.request(nextOperation());
   };
   let answered = 0;
-  cluster.client.onAnswer(() => {
+  client.ledger.onAnswer(() => {
     answered++;
     scheduler.after(2 + random() * 18, next);
   });
@@ -241,12 +241,12 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   const act = (action: Action) => {
     switch (action.kind) {
       case 'kill-primary':
-        return cluster.killPrimary();
+        return cluster.kill('primary');
       case 'freeze-primary':
         if (cluster.primary && cluster.fate.primary === 'alive') frozen.add(cluster.primary);
         return cluster.freezePrimary();
       case 'kill-secondary':
-        return cluster.killSecondary();
+        return cluster.kill('secondary');
       case 'cut-link':
         cutPair = cluster.pair;
         network.cutAll();
@@ -264,7 +264,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
         return;
       }
       case 'move-secondary':
-        return void cluster.moveSecondary().catch(() => {});
+        return void moveSecondary(cluster).catch(() => {});
       case 'reboot':
         return void serving()?.guest.reboot();
       case 'break-before':
@@ -319,8 +319,8 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   let answeredAtExit: number | undefined;
   let primaryExit = '';
   const check = () => {
-    const client = cluster.client.violations;
-    while (clientSeen < client.length) violate(`client: ${client[clientSeen++] ?? ''}`);
+    const seen = client.ledger.violations;
+    while (clientSeen < seen.length) violate(`client: ${seen[clientSeen++] ?? ''}`);
     while (loadsSeen < registry.violations.length) violate(`load: ${registry.violations[loadsSeen++] ?? ''}`);
     const node = cluster.serving === 'primary' ? cluster.primary : cluster.secondary;
     if (node !== servingNode) {
@@ -363,7 +363,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   if (judgeLiveness) {
     const where = `${servedBy?.guest.name ?? 'no PC'} serving (${cluster.phase.kind})`;
     if (end - lastShownAt > PROGRESS_MS) {
-      const pending = cluster.client.pending;
+      const pending = client.ledger.pending;
       violate(
         `stuck: nothing released for ${Math.round(end - lastShownAt)} ms after the world healed, with ${where}` +
           (pending ? ` and ${pending.id} outstanding since ${Math.round(pending.sentAt - start)} ms` : ''),
@@ -374,7 +374,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
       violate(`wedged: not protected again within ${RECOVERY_BOUND_MS} ms of the world's healing (${protectedSince === undefined ? 'not at all' : `${Math.round(protectedSince - healAt)} ms`}), with ${where}`);
     }
   }
-  if (runs(servedBy)) for (const v of cluster.client.audit(servedBy.guest.ledger, servedBy.guest.name)) violate(`audit: ${v}`);
+  if (runs(servedBy)) for (const v of client.ledger.audit(servedBy.guest.ledger, servedBy.guest.name)) violate(`audit: ${v}`);
   // Every setting the operator made reached the PCs that run: what each says it runs is what the host holds.
   for (const side of ['primary', 'secondary'] as const) {
     const node = side === 'primary' ? cluster.primary : cluster.secondary;
@@ -391,7 +391,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
 
   const trace = cluster.trace;
   const count = (test: (e: (typeof trace)[number]) => boolean) => trace.filter(test).length;
-  const summary = cluster.client.summary();
+  const summary = client.ledger.summary();
   const reached: Reached = {
     compare: schedule.compare || schedule.actions.some((a) => a.kind === 'compare' && a.on),
     deltas: count((e) => e.kind === 'capture' && e.path === 'delta'),
@@ -424,6 +424,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     traceLength: trace.length,
     traceDropped: cluster.traceDropped,
   };
+  client.dispose();
   cluster.dispose();
   for (const node of nodes) node.terminate();
   return result;

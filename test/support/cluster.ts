@@ -1,4 +1,5 @@
 // Helpers for tests that run a real replicated pair.
+import { ClientSession } from '../../engine/host/client-session.ts';
 import { ColoCluster, type ClusterOptions } from '../../engine/host/cluster.ts';
 import type { ClusterNode } from '../../engine/replication/commands.ts';
 import { DEFAULT_REPLICATION, type ReplicationConfig } from '../../engine/replication/config.ts';
@@ -11,18 +12,28 @@ export const TEST_REPLICATION: ReplicationConfig = {
   periodMs: 200,
 };
 
+/** A pair with the one client the host would own: the host's wiring, and the client's way through it. */
+export class TestCluster<N extends ClusterNode = ClusterNode> extends ColoCluster<N> {
+  readonly client = new ClientSession(this, this.clock);
+
+  override dispose(): void {
+    this.client.dispose();
+    super.dispose();
+  }
+}
+
 export async function startCluster<N extends ClusterNode>(
   options: { spawn: () => N; replication?: ReplicationConfig } & Omit<ClusterOptions<N>, 'replication' | 'spawn'>,
-): Promise<ColoCluster<N>> {
-  const cluster = new ColoCluster<N>({ replication: TEST_REPLICATION, ...options });
+): Promise<TestCluster<N>> {
+  const cluster = new TestCluster<N>({ replication: TEST_REPLICATION, ...options });
   await cluster.start();
   await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
   return cluster;
 }
 
 /** Sends one request and waits until its reply is released to the client. */
-export function ask(cluster: ColoCluster<ClusterNode>, operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
-  return cluster.ask(operation, timeoutMs);
+export function ask(cluster: TestCluster, operation: ClientOperation, timeoutMs = 30_000): Promise<string> {
+  return cluster.client.ask(operation, timeoutMs);
 }
 
 /**
@@ -30,9 +41,9 @@ export function ask(cluster: ColoCluster<ClusterNode>, operation: ClientOperatio
  * shown (every answered id asked again, then the total), and returns every
  * violation the checker found over the whole run: a test expects none.
  */
-export async function audited(cluster: ColoCluster<ClusterNode>): Promise<string[]> {
-  await cluster.auditLedger(30_000);
-  return cluster.client.summary().violations;
+export async function audited(cluster: TestCluster): Promise<string[]> {
+  await cluster.client.auditLedger(30_000);
+  return cluster.client.ledger.summary().violations;
 }
 
 type MessageTrace = TraceEvent & { kind: 'message' };

@@ -116,7 +116,7 @@ export async function killPrimaryAt(
   try {
     for (let i = 1; i <= 3; i++) await ask(c, { op: 'add', amount: i });
     const committed = c.status.primary?.committed ?? 0;
-    c.client.request({ op: 'add', amount: 1000 });
+    c.client.ledger.request({ op: 'add', amount: 1000 });
     const k = await stage.reach(c, committed);
     let firstReleaseAt = 0;
     // A reply, not any delivery: the host once delivered an empty batch at takeover, and that was timed as the first reply.
@@ -124,28 +124,28 @@ export async function killPrimaryAt(
       if (side === 'secondary' && lines.length > 0 && firstReleaseAt === 0) firstReleaseAt = performance.timeOrigin + performance.now();
     });
     const killedAt = performance.timeOrigin + performance.now();
-    c.killPrimary();
+    c.kill('primary');
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
-    await c.waitFor(() => c.client.pending === undefined, 30_000, 'in-flight request answered');
+    await c.waitFor(() => c.client.ledger.pending === undefined, 30_000, 'in-flight request answered');
     const takeover = c.trace.find((e) => e.kind === 'takeover');
     for (let i = 0; i < 3; i++) await ask(c, { op: 'add', amount: 7 });
     const finalReply = await ask(c, { op: 'get' });
-    const expectedFinalReply = `c${c.client.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`;
+    const expectedFinalReply = `c${c.client.ledger.summary().sent} ok ${1 + 2 + 3 + 1000 + 21}`;
     stop();
     // The new primary's disk came with its checkpoint: rebooted, its ledger reads back every reply it gave, and no other.
     const serving = c.secondary;
     if (!serving) throw new Error('no new primary');
-    const idsSent = Array.from({ length: c.client.summary().sent }, (_, i) => `c${i + 1}`);
+    const idsSent = Array.from({ length: c.client.ledger.summary().sent }, (_, i) => `c${i + 1}`);
     const journalIds = await rebootGuest(serving);
     const replyAfterReboot = await ask(c, { op: 'get' });
-    await c.auditLedger(30_000);
+    await c.client.auditLedger(30_000);
     return {
       stage: stage.name,
       takeoverFrom: takeoverFrom(c),
       expectedFrom: stage.expectedFrom(k),
       finalReply,
       expectedFinalReply,
-      report: c.client.summary(),
+      report: c.client.ledger.summary(),
       secondary: c.status.secondary,
       failoverMs: firstReleaseAt - killedAt,
       detectionMs: (takeover?.time ?? NaN) - killedAt,

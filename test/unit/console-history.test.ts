@@ -5,7 +5,15 @@ import { Transcript } from '../../engine/shared/transcript.ts';
 
 function pc(): ConsoleSource & { print(text: string): void } {
   const transcript = new Transcript();
-  return { transcript: () => transcript.retained, transcriptEnd: () => transcript.end, print: (text) => transcript.append(text) };
+  return {
+    get retained() {
+      return transcript.retained;
+    },
+    get end() {
+      return transcript.end;
+    },
+    print: (text) => transcript.append(text),
+  };
 }
 
 describe('console history', () => {
