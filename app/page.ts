@@ -41,10 +41,15 @@ export interface PageOptions {
 /** Builds the views around the service's `feed`, asking `commands` what the user asks; resolves with how to take them down. */
 export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { tabs, note }: PageOptions = {}): Promise<() => void> {
   const life = new Lifetime();
-  const type = (pc: number, data: string) => void commands.sendSerial(pc, 0, data);
+  const type = (pc: number, data: string) => void commands.typeOnConsole(pc, data);
   const panels = { primary: new VmPanel('PC A', 'primary', type), secondary: new VmPanel('PC B', 'secondary', type) };
   life.own(() => SIDES.forEach((side) => panels[side].dispose()));
-  element('[data-pcs]').append(panels.primary.root, panels.secondary.root);
+  /** What this page put in the document: taken out again when it goes. */
+  const place = (container: string, ...roots: HTMLElement[]) => {
+    element(container).append(...roots);
+    life.own(() => roots.forEach((root) => root.remove()));
+  };
+  place('[data-pcs]', panels.primary.root, panels.secondary.root);
   const save = h('button', { type: 'button', 'data-action': 'save-run', text: 'Save this run', title: 'Download the kept trace as a file, to open later without the PCs' });
   save.addEventListener('click', () => {
     const run = runFile(feed.trace, feed.traceDropped, feed.state.names, (side) => feed.heartbeatsSent(side), new Date());
@@ -58,11 +63,11 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
   // The names of the PCs in their roles change with each new pair: read as they are now.
   const names = { get primary() { return feed.state.names.primary; }, get secondary() { return feed.state.names.secondary; } };
   const timeline = new Timeline({ trace: feed.trace, names, heartbeats: (side) => feed.heartbeatsSent(side), actions: [save, open] });
-  element('[data-timeline]').append(timeline.root);
+  place('[data-timeline]', timeline.root);
   const client = new ClientPanel(feed, commands);
   life.own(() => client.dispose());
   const metrics = new Metrics();
-  element('[data-lower]').append(client.root, metrics.root);
+  place('[data-lower]', client.root, metrics.root);
 
   await feed.started;
   const consoles = new ConsoleHistory();
@@ -84,10 +89,13 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
     const primaryConsole = feed.console(first.pc);
     const from = primaryConsole.end;
-    void commands.sendSerial(first.pc, 0, '\n');
-    primaryConsole.waitFor(SHELL_PROMPT, 30_000, from).then(
-      () => (document.body.dataset.interactiveMs = String(Math.round(performance.now()))),
-      () => {}, // it ended meanwhile: the page says so
+    void commands.typeOnConsole(first.pc, '\n');
+    const stop = life.own(
+      primaryConsole.onText(() => {
+        if (!primaryConsole.has(SHELL_PROMPT, from)) return;
+        document.body.dataset.interactiveMs = String(Math.round(performance.now()));
+        stop();
+      }),
     );
   }
   setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
@@ -108,7 +116,7 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     panels.secondary.showConsole(consoles.text(to));
     panels.secondary.selectTab(true);
     // A fresh prompt, as at the page's start: the restored shell may be mid-line.
-    void commands.sendSerial(survivor.pc, 0, '\n');
+    void commands.typeOnConsole(survivor.pc, '\n');
   };
   // When the pair last became protected (re-protection included), for benchmarks: the views refresh only every 200 ms.
   let wasProtected = true;
@@ -122,7 +130,7 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
   );
 
   const controls = new Controls(feed, commands);
-  element('[data-controls]').append(controls.root);
+  place('[data-controls]', controls.root);
   controls.root.append(tabs?.controls ?? oneTabNote(note));
   // A scenario link sets the controls up; what it names that the page does not know is said, not guessed.
   const { scenario, problems: scenarioProblems } = parseScenario(location.search);
@@ -131,9 +139,12 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     controls.root.append(h('p', { class: 'scenario-problems', 'data-scenario-problems': '', text: `This link's setup was not all understood: ${scenarioProblems.join('; ')}.` }));
   }
   const tour = new Tour();
+  place('body', tour.root);
   const tourButton = element('[data-action="tour"]') as HTMLButtonElement;
   tourButton.disabled = false;
-  tourButton.addEventListener('click', () => tour.open());
+  const openTour = () => tour.open();
+  tourButton.addEventListener('click', openTour);
+  life.own(() => tourButton.removeEventListener('click', openTour));
 
   let traced = 0;
   const refresh = () => {

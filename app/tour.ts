@@ -82,7 +82,8 @@ const STEPS: TourStep[] = [
 
 export class Tour {
   private index = 0;
-  private readonly card: HTMLElement;
+  /** The tour's card: the page places it. */
+  readonly root: HTMLElement;
   private readonly title: HTMLElement;
   private readonly text: HTMLElement;
   private readonly counter: HTMLElement;
@@ -96,23 +97,22 @@ export class Tour {
     const next = this.button('Next', () => this.go(this.index + 1));
     this.next = next;
     const close = this.button('Close tour', () => this.close());
-    this.card = document.createElement('aside');
-    this.card.className = 'tour';
-    this.card.setAttribute('role', 'dialog');
-    this.card.setAttribute('aria-live', 'polite');
-    this.card.setAttribute('aria-label', 'Guided tour');
-    this.card.hidden = true;
+    this.root = document.createElement('aside');
+    this.root.className = 'tour';
+    this.root.setAttribute('role', 'dialog');
+    this.root.setAttribute('aria-live', 'polite');
+    this.root.setAttribute('aria-label', 'Guided tour');
+    this.root.hidden = true;
     const nav = document.createElement('div');
     nav.append(back, this.counter, next, close);
-    this.card.append(this.title, this.text, nav);
-    this.card.addEventListener('keydown', (e) => {
+    this.root.append(this.title, this.text, nav);
+    this.root.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') this.close();
     });
-    document.body.append(this.card);
   }
 
   open(): void {
-    this.card.hidden = false;
+    this.root.hidden = false;
     this.go(0);
   }
 
@@ -132,7 +132,7 @@ export class Tour {
   }
 
   private close(): void {
-    this.card.hidden = true;
+    this.root.hidden = true;
     document.querySelector('.tour-target')?.classList.remove('tour-target');
   }
 

@@ -73,7 +73,7 @@ export class ClientPanel {
     restart.setAttribute('title', 'End the ledger on the serving PC: the guest starts it again, and it reads its total and every reply back from its journal on the disk');
     restart.addEventListener('click', () => {
       const serving = feed.pcIn(feed.state.serving);
-      if (serving) void commands.sendSerial(serving.pc, 0, `${RESTART_LEDGER}\n`);
+      if (serving) void commands.typeOnConsole(serving.pc, `${RESTART_LEDGER}\n`);
     });
     const reboot = (this.reboot = new RebootControl(() => void commands.rebootGuest()));
     this.root = h(

@@ -33,6 +33,11 @@ export class ConsoleFeed {
     return this.text.end;
   }
 
+  /** Whether the console shows `text` at or after `from`. */
+  has(text: string, from = 0): boolean {
+    return this.text.indexOf(text, from) !== -1;
+  }
+
   onText(listener: (text: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

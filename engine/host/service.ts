@@ -215,8 +215,8 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
     this.traffic.send(operation);
   }
 
-  async sendSerial(pc: number, port: SerialPort, data: string): Promise<void> {
-    await this.node(pc).machine.sendSerial(port, data);
+  async typeOnConsole(pc: number, text: string): Promise<void> {
+    await this.node(pc).machine.sendSerial(0, text);
   }
 
   read<R extends PcReading>(pc: number, what: R): Promise<PcReadings[R]> {

@@ -6,9 +6,8 @@
 // so no tab holds both PCs of a pair once it was split. Closing a tab ends
 // the PCs it runs, as pulling a plug would: the host learns it as it would of
 // any failure. The ports and comlink are the entry's (app/tabs/host.shared-worker.ts).
-import { ClusterService, type ServicePc } from './service.ts';
+import { ClusterService, type ServiceOptions, type ServicePc } from './service.ts';
 import { perform, type ClusterCommand, type ClusterUpdate } from './surface.ts';
-import type { ReplicationConfig } from '../replication/config.ts';
 import { realClock, type Clock } from '../replication/ports.ts';
 
 /** A tab, as the host reaches it. */
@@ -28,9 +27,8 @@ export interface TabConnection {
   leave(): void;
 }
 
-export interface SharedHostOptions {
-  replication: ReplicationConfig;
-  clock?: Clock;
+/** What each pair's service is given (its PCs and their assets come from the tabs). */
+export interface SharedHostOptions<N extends ServicePc> extends Omit<ServiceOptions<N>, 'spawn' | 'assetBase' | 'tabOf' | 'spareWaitsFor' | 'updateEveryMs'> {
   /** How long a tab may take to start a PC's worker before it is taken for closed. */
   spawnTimeoutMs?: number;
   /** How long a spare may wait for a tab to run in before the host asks for another. */
@@ -60,7 +58,7 @@ export class SharedHost<N extends ServicePc> {
   private readonly tabJoined = new Set<(tab: Tab<N>) => void>();
   private readonly clock: Clock;
 
-  constructor(private readonly options: SharedHostOptions) {
+  constructor(private readonly options: SharedHostOptions<N>) {
     this.clock = options.clock ?? realClock;
   }
 
@@ -109,14 +107,15 @@ export class SharedHost<N extends ServicePc> {
     this.tabOf.clear();
     // A PC of the old pair still waiting for a tab waits no more: the next tab is the new pair's.
     this.tabJoined.clear();
+    const { spareWaitMs, ...given } = this.options;
     const service: ClusterService<N> = new ClusterService<N>({
+      ...given,
       spawn: (name) => this.spawn(service, name),
       assetBase,
-      replication: this.options.replication,
       clock: this.clock,
       updateEveryMs: UPDATE_EVERY_MS,
       // A spare here waits for a tab a person opens.
-      timing: { spareStartMs: this.options.spareWaitMs ?? SPARE_WAITS_FOR_A_TAB_MS },
+      timing: { ...given.timing, spareStartMs: spareWaitMs ?? SPARE_WAITS_FOR_A_TAB_MS },
       tabOf: (node) => this.tabOf.get(node),
       spareWaitsFor: () => (this.tabJoined.size > 0 ? 'a tab that runs no PC (start it in a new tab)' : undefined),
     });

@@ -11,7 +11,7 @@ import type { ClientAnswer, ClientOperation, ClientReport, ClientRequest } from 
 import type { SettingsChange } from '../replication/commands.ts';
 import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationStatus } from '../replication/events.ts';
-import type { MemoryUse, SerialPort } from '../vm/machine-api.ts';
+import type { MemoryUse } from '../vm/machine-api.ts';
 import type { Side } from '../protocol/messages.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 
@@ -111,8 +111,8 @@ export interface ClusterCommands {
   setAutomaticRequests(on: boolean): Promise<void>;
   /** One request now, unless one is outstanding. */
   sendRequest(operation: ClientOperation): Promise<void>;
-  /** Keystrokes for a PC's serial console. */
-  sendSerial(pc: number, port: SerialPort, data: string): Promise<void>;
+  /** Keystrokes for a PC's serial console (ttyS0). */
+  typeOnConsole(pc: number, text: string): Promise<void>;
   read<R extends PcReading>(pc: number, what: R): Promise<PcReadings[R]>;
   /** The serving PC's guest reboots (BIOS, kernel, init), its disk kept; its progress is in the state. */
   rebootGuest(): Promise<void>;

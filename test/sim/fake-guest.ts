@@ -239,9 +239,9 @@ export class FakeGuest implements MachineWithState {
   }
 
   /** What the ledger holds, for the audit. */
-  get ledger(): { storedReply(id: string): string | undefined; total: number } {
-    const { replies, total } = this.state;
-    return { storedReply: (id) => replies[id], total };
+  get ledger(): { storedReply(id: string): string | undefined; total: number; records: number } {
+    const { replies, total, records } = this.state;
+    return { storedReply: (id) => replies[id], total, records };
   }
 
   kill(): void {

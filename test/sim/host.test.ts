@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { scheduleFromSeed, type Schedule } from './schedule.ts';
 import { createWorld, type SimWorld } from './simulate.ts';
+import { settled as settledTime, until as untilTime } from './virtual-time.ts';
 
 function calm(seed: number, change: Partial<Schedule> = {}): Schedule {
   const base = scheduleFromSeed(seed);
@@ -20,25 +21,8 @@ function calm(seed: number, change: Partial<Schedule> = {}): Schedule {
   };
 }
 
-// A call into a simulated PC resolves only as virtual time runs: never await
-// one without running the scheduler (`until`, `settled`).
-
-/** Runs the world's virtual time on until `done` holds (checked after every step), or fails after `limitMs`. */
-async function until(world: SimWorld, done: () => boolean, limitMs: number, what: string): Promise<void> {
-  const end = world.scheduler.now() + limitMs;
-  while (!done()) {
-    if (world.scheduler.now() >= end) throw new Error(`not ${what} within ${limitMs} ms`);
-    await world.scheduler.run(world.scheduler.now() + 1, () => {});
-  }
-}
-
-/** Runs `call` to its end, with virtual time running meanwhile. */
-async function settled<T>(world: SimWorld, call: Promise<T>): Promise<T> {
-  let done = false;
-  const result = call.finally(() => (done = true));
-  await until(world, () => done, 1000, 'answered');
-  return result;
-}
+const until = (world: SimWorld, done: () => boolean, limitMs: number, what: string) => untilTime(world.scheduler, done, limitMs, what);
+const settled = <T>(world: SimWorld, call: Promise<T>) => settledTime(world.scheduler, call);
 
 const checkpointsLoaded = (world: SimWorld) => world.cluster.trace.filter((e) => e.kind === 'load' && e.ok).length;
 

@@ -3,12 +3,15 @@
 // on virtual time. Like a worker, it takes the host's calls a little later and
 // in order; terminating it silences it at once. Its answer to the host's ping
 // can be slow while it is alive.
-import type { ClusterNode, ReplicationControl } from '../../engine/replication/commands.ts';
+import type { ServicePc } from '../../engine/host/service.ts';
+import type { ReplicationControl } from '../../engine/replication/commands.ts';
 import type { ReplicationConfig } from '../../engine/replication/config.ts';
 import type { ReplicationEvent } from '../../engine/replication/events.ts';
 import type { PeerPort } from '../../engine/replication/ports.ts';
 import { ReplicationRole } from '../../engine/replication/replication-role.ts';
-import type { StartOptions } from '../../engine/vm/machine-api.ts';
+import type { MachineEvent, MemoryUse, SerialPort, StartOptions } from '../../engine/vm/machine-api.ts';
+import { Transcript } from '../../engine/shared/transcript.ts';
+import { REBOOT_GUEST } from '../../engine/vm/guest-protocol.ts';
 import { machineStatePaths } from '../../engine/worker/state-paths.ts';
 import type { StatePaths } from '../../engine/replication/state-path.ts';
 import { FakeGuest, SIM_RAM_BYTES, type GuestTraits, type StateRegistry } from './fake-guest.ts';
@@ -62,7 +65,7 @@ function slowPaths(paths: StatePaths, loadMs: number, rebuildMs: () => number, s
 }
 const encoder = new TextEncoder();
 
-export class SimNode implements ClusterNode {
+export class SimNode implements ServicePc {
   alive = true;
   readonly guest: FakeGuest;
   readonly replication: ReplicationControl;
@@ -78,6 +81,61 @@ export class SimNode implements ClusterNode {
   rebootArmed = false;
   /** Hung: alive, silent for good (see hang). */
   hung = false;
+  /**
+   * The PC's console (ttyS0), as the service reads it: a simulated guest has
+   * no shell, so it only echoes what is typed; its readings are its own.
+   */
+  private readonly console = new Transcript();
+  private readonly consoleListeners = new Set<(events: MachineEvent[]) => void>();
+  readonly machine = {
+    sendSerial: (port: SerialPort, data: string): Promise<void> => this.deliver(() => (port === 0 ? this.typed(data) : this.guest.receive(encoder.encode(data), 0))),
+    instructionCount: (): Promise<number> => this.deliver(() => this.guest.clientInputConsumed()),
+    textScreen: (): Promise<string[]> => this.deliver(() => []),
+    memoryUse: (): Promise<MemoryUse> => this.deliver(() => ({ wasmBytes: SIM_RAM_BYTES, ramBytes: SIM_RAM_BYTES })),
+  };
+
+  subscribe(listener: (events: MachineEvent[]) => void): () => void {
+    this.consoleListeners.add(listener);
+    return () => this.consoleListeners.delete(listener);
+  }
+
+  transcript(port: SerialPort): string {
+    return port === 0 ? this.console.retained : '';
+  }
+
+  transcriptEnd(port: SerialPort): number {
+    return port === 0 ? this.console.end : 0;
+  }
+
+  /** Resolves once the console shows `text` at or after `from`; never on another port. */
+  waitForOutput(port: SerialPort, text: string, timeoutMs: number, from = 0): Promise<void> {
+    if (port === 0 && this.console.indexOf(text, from) !== -1) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const stop = this.subscribe(() => {
+        if (port !== 0 || this.console.indexOf(text, from) === -1) return;
+        stop();
+        cancel();
+        resolve();
+      });
+      const cancel = this.scheduler.after(timeoutMs, () => {
+        stop();
+        reject(new Error(`no "${text}" on serial${port} within ${timeoutMs} ms`));
+      });
+    });
+  }
+
+  /** What is typed on the console: echoed; the guest's reboot command reboots it, and its ledger says what it read back. */
+  private typed(text: string): void {
+    this.print(text);
+    if (text.trim() !== REBOOT_GUEST || !this.guest.reboot()) return;
+    const { records, total } = this.guest.ledger;
+    this.print(`ledger: ready (${records} replies from the journal, total ${total})\r\n`);
+  }
+
+  private print(text: string): void {
+    this.console.append(text);
+    for (const listener of [...this.consoleListeners]) listener([{ type: 'serial', port: 0, text }]);
+  }
   private readonly bootMs: number;
 
   constructor(
