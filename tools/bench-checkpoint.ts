@@ -20,6 +20,7 @@ import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
 import type { KillResult } from '../test/support/scenarios.ts';
 import type { RunRequest, RunSamples, Workload } from './checkpoint-bench-page.ts';
 import { option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -170,10 +171,14 @@ async function main(): Promise<void> {
     failover_ms: { p50: percentile(failover.map((r) => r.failoverMs), 0.5), detection_p50: percentile(failover.map((r) => r.detectionMs), 0.5), n: failover.length },
     duration_s: Math.round((performance.now() - started) / 1000),
   };
-  console.log('\n' + table(runs));
-  console.log('\n' + partsTable(runs));
-  console.log(`failover: p50 ${report.failover_ms.p50.toFixed(0)} ms, detection p50 ${report.failover_ms.detection_p50.toFixed(0)} ms (n=${failover.length}, strict mode)`);
-  console.log(`total ${report.duration_s} s`);
+  const docs = new BenchReport('checkpoint', 'Checkpoints', `npm run bench${quick ? ' -- --quick' : ''}`);
+  docs.line('the primary\'s pause (p50/p95/p99 ms), against naive; round trip; bytes per checkpoint; apply; RAM capture; guest speed beside it alone; n');
+  docs.line(table(runs));
+  docs.line();
+  docs.line(partsTable(runs));
+  docs.line(`failover: p50 ${report.failover_ms.p50.toFixed(0)} ms, detection p50 ${report.failover_ms.detection_p50.toFixed(0)} ms (n=${failover.length}, strict mode)`);
+  docs.line(`total ${report.duration_s} s`);
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   console.log(`wrote ${out}`);

@@ -17,6 +17,7 @@ import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
 import { option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const THINK_MS = 50;
@@ -79,13 +80,15 @@ async function main(): Promise<void> {
   const seconds = Number(option('--seconds') ?? 30);
   const out = option('--out') ?? join(ROOT, 'bench-results', 'compare.json');
   const runs: Run[] = [];
+  const docs = new BenchReport('compare', 'Compare mode against periodic checkpoints', `npm run bench:compare -- --seconds ${seconds}`);
   for (const workload of ['deterministic', 'mixed'] as const) {
     for (const policy of ['periodic', 'compare'] as const) {
       const r = await run(policy, workload, seconds);
       runs.push(r);
-      console.log(`${workload.padEnd(13)} ${policy.padEnd(8)} ${r.replies} replies; latency ${formatSummary(r.latencyMs, 'ms')}; checkpoints/min ${JSON.stringify(r.checkpointsPerMinute)}`);
+      docs.line(`${workload.padEnd(13)} ${policy.padEnd(8)} ${r.replies} replies; latency ${formatSummary(r.latencyMs, 'ms')}; checkpoints/min ${JSON.stringify(r.checkpointsPerMinute)}`);
     }
   }
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ machine: `${cpus().length}× ${cpus()[0]?.model}`, node: process.version, date: new Date().toISOString(), periodMs: DEFAULT_REPLICATION.periodMs, seconds, runs }, null, 2) + '\n');
   console.log(`wrote ${out}`);

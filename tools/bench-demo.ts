@@ -26,6 +26,7 @@ import { formatSummary, quartiles, summarize } from '../engine/shared/statistics
 import { option } from './cli.ts';
 import { jsHeaps } from './js-heaps.ts';
 import { treeMemory } from './process-memory.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const OPENS = 5;
@@ -148,17 +149,19 @@ async function main(): Promise<void> {
     js_heap_bytes: quartiles(jsHeapBytes),
     array_buffer_bytes: quartiles(arrayBufferBytes),
   };
-  console.log(`page open → protected: ${formatSummary(summarize(protectedMs), 'ms')}`);
-  console.log(`failover → spare ready: ${formatSummary(summarize(spareReadyMs), 'ms')}`);
-  console.log(`re-protect click (spare ready) → protected: ${formatSummary(summarize(reprotectMs), 'ms')}`);
-  console.log(`re-protect click at once → protected: ${formatSummary(summarize(reprotectAtOnceMs), 'ms')}`);
-  console.log(`fetched before protected: ${formatSummary(summarize(fetchedBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  console.log(`resident memory added, ${SETTLE_MS / 1000} s after protected: ${formatSummary(summarize(addedRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  console.log(`the same, proportional (shared pages counted once): ${formatSummary(summarize(addedPssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  console.log(`resident memory added, after every worker and the page collected garbage: ${formatSummary(summarize(afterGcRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  console.log(`the two PCs' WebAssembly memories then: ${formatSummary(summarize(wasmBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  console.log(`JS heaps in use (the page and every worker), 15 s after protected: ${formatSummary(summarize(jsHeapBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  console.log(`ArrayBuffer contents they hold: ${formatSummary(summarize(arrayBufferBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  const docs = new BenchReport('demo', 'The demo page', 'npm run bench:demo');
+  docs.line(`page open → protected: ${formatSummary(summarize(protectedMs), 'ms')}`);
+  docs.line(`failover → spare ready: ${formatSummary(summarize(spareReadyMs), 'ms')}`);
+  docs.line(`re-protect click (spare ready) → protected: ${formatSummary(summarize(reprotectMs), 'ms')}`);
+  docs.line(`re-protect click at once → protected: ${formatSummary(summarize(reprotectAtOnceMs), 'ms')}`);
+  docs.line(`fetched before protected: ${formatSummary(summarize(fetchedBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(`resident memory added, ${SETTLE_MS / 1000} s after protected: ${formatSummary(summarize(addedRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(`the same, proportional (shared pages counted once): ${formatSummary(summarize(addedPssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(`resident memory added, after every worker and the page collected garbage: ${formatSummary(summarize(afterGcRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(`the two PCs' WebAssembly memories then: ${formatSummary(summarize(wasmBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(`JS heaps in use (the page and every worker), 15 s after protected: ${formatSummary(summarize(jsHeapBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(`ArrayBuffer contents they hold: ${formatSummary(summarize(arrayBufferBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 }

@@ -24,6 +24,7 @@ import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { ask, startCluster, TEST_REPLICATION } from '../test/support/cluster.ts';
 import { numberOption, option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ASSETS_DIR = join(ROOT, 'wasm-assets');
@@ -146,18 +147,19 @@ async function main(): Promise<void> {
     restartMs: summarize(results.map((r) => r.restartMs)),
     inDeviceBlock: inDeviceBlock(200),
   };
-  console.log('');
-  console.log(`primary's pause, idle:                          ${formatSummary(figures.idlePauseMs, 'ms', 2)}`);
-  console.log(`primary's pause, carrying journal pages:        ${formatSummary(figures.diskPauseMs, 'ms', 2)}`);
-  console.log(`  ratio journal/idle per round:                 ${formatSummary(figures.pauseRatioPerRound, '×', 2)}`);
-  console.log(`disk pages per checkpoint that carried some:    ${formatSummary(figures.diskPagesPerCheckpoint, 'pages')}`);
-  console.log(`disk bytes per such checkpoint:                 ${formatSummary(figures.diskBytesPerCheckpoint, 'B')}`);
-  console.log(`disk part: copying its pages (in the pause):    ${formatSummary(figures.diskCopyMs, 'ms', 3)}`);
-  console.log(`the disk in the device block instead, primary:  ${formatSummary(figures.inDeviceBlock.primaryMs, 'ms', 3)} (copy ${GUEST_CONFIG.diskBytes / 1024} KiB in, compare with shadow)`);
-  console.log(`  and on the secondary's load:                  ${formatSummary(figures.inDeviceBlock.secondaryMs, 'ms', 3)} (v86 copies it whole)`);
-  console.log(`  ratio in-block/disk part (primary, medians):  ${(figures.inDeviceBlock.primaryMs.median / figures.diskCopyMs.median).toFixed(0)}×`);
-  console.log(`reboot → ledger read its journal back:          ${formatSummary(figures.rebootMs, 'ms')}`);
-  console.log(`ledger restart → read back:                     ${formatSummary(figures.restartMs, 'ms')}`);
+  const docs = new BenchReport('disk', 'Block replication', `npm run bench:disk -- --rounds ${rounds} --requests ${requests}`);
+  docs.line(`primary's pause, idle:                          ${formatSummary(figures.idlePauseMs, 'ms', 2)}`);
+  docs.line(`primary's pause, carrying journal pages:        ${formatSummary(figures.diskPauseMs, 'ms', 2)}`);
+  docs.line(`  ratio journal/idle per round:                 ${formatSummary(figures.pauseRatioPerRound, '×', 2)}`);
+  docs.line(`disk pages per checkpoint that carried some:    ${formatSummary(figures.diskPagesPerCheckpoint, 'pages')}`);
+  docs.line(`disk bytes per such checkpoint:                 ${formatSummary(figures.diskBytesPerCheckpoint, 'B')}`);
+  docs.line(`disk part: copying its pages (in the pause):    ${formatSummary(figures.diskCopyMs, 'ms', 3)}`);
+  docs.line(`the disk in the device block instead, primary:  ${formatSummary(figures.inDeviceBlock.primaryMs, 'ms', 3)} (copy ${GUEST_CONFIG.diskBytes / 1024} KiB in, compare with shadow)`);
+  docs.line(`  and on the secondary's load:                  ${formatSummary(figures.inDeviceBlock.secondaryMs, 'ms', 3)} (v86 copies it whole)`);
+  docs.line(`  ratio in-block/disk part (primary, medians):  ${(figures.inDeviceBlock.primaryMs.median / figures.diskCopyMs.median).toFixed(0)}×`);
+  docs.line(`reboot → ledger read its journal back:          ${formatSummary(figures.rebootMs, 'ms')}`);
+  docs.line(`ledger restart → read back:                     ${formatSummary(figures.restartMs, 'ms')}`);
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, rounds, requests, periodMs: PERIOD_MS, diskBytes: GUEST_CONFIG.diskBytes, figures }, null, 2));
   console.log(`\nwritten to ${out}`);

@@ -17,6 +17,7 @@ import { killPrimaryAt, type KillResult } from '../test/support/scenarios.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const STAGE = 'between checkpoints';
@@ -70,13 +71,15 @@ async function main(): Promise<void> {
     ...figures(chromium),
     node: figures(node),
   };
-  console.log(`\n== failover (kill → first reply from the new primary), heartbeat ${HEARTBEAT.intervalMs} ms × ${HEARTBEAT.missLimit} ==`);
+  const docs = new BenchReport('failover', 'Failover', `npm run bench:failover -- --runs ${runs}`);
+  docs.line(`kill → first reply from the new primary, heartbeat ${HEARTBEAT.intervalMs} ms × ${HEARTBEAT.missLimit}`);
   for (const [where, results] of [['node', node], ['chromium', chromium]] as const) {
-    console.log(`${where}: failover ${formatSummary(summarize(results.map((r) => r.failoverMs)), 'ms')}`);
-    console.log(`${where}: detection ${formatSummary(summarize(results.map((r) => r.detectionMs)), 'ms')}`);
-    console.log(`${where}: takeover after detection ${formatSummary(summarize(results.map((r) => r.failoverMs - r.detectionMs)), 'ms')}`);
-    console.log(`${where}: false failovers ${results.reduce((n, r) => n + r.falseFailovers, 0)}`);
+    docs.line(`${where}: failover ${formatSummary(summarize(results.map((r) => r.failoverMs)), 'ms')}`);
+    docs.line(`${where}: detection ${formatSummary(summarize(results.map((r) => r.detectionMs)), 'ms')}`);
+    docs.line(`${where}: takeover after detection ${formatSummary(summarize(results.map((r) => r.failoverMs - r.detectionMs)), 'ms')}`);
+    docs.line(`${where}: false failovers ${results.reduce((n, r) => n + r.falseFailovers, 0)}`);
   }
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${out}`);

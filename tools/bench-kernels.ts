@@ -12,6 +12,7 @@ import { checksumJs, diffPagesJs } from '../engine/checkpoint/kernels-js.ts';
 import { bindKernels, markMapBytes, PAGE_BYTES } from '../engine/checkpoint/kernels.ts';
 import { GUEST_CONFIG } from '../engine/vm/guest-config.ts';
 import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const RAM = GUEST_CONFIG.memoryBytes;
 const PAGES = RAM / PAGE_BYTES;
@@ -98,12 +99,14 @@ function measure(): Record<string, Result> {
 }
 
 const results = measure();
+const docs = new BenchReport('kernels', 'WebAssembly kernels', 'npm run bench:kernels');
 for (const [name, r] of Object.entries(results)) {
   const indent = ' '.repeat(name.length + 2);
-  console.log(`${name}: ${formatSummary(r.kernel, 'ms', 2)}`);
-  console.log(`${indent}against ${r.against}: ${formatSummary(r.baseline, 'ms', 2)}`);
-  console.log(`${indent}${r.speedup.toFixed(1)}× faster (ratio of medians)`);
+  docs.line(`${name}: ${formatSummary(r.kernel, 'ms', 2)}`);
+  docs.line(`${indent}against ${r.against}: ${formatSummary(r.baseline, 'ms', 2)}`);
+  docs.line(`${indent}${r.speedup.toFixed(1)}× faster (ratio of medians)`);
 }
+docs.finish();
 const out = process.argv.includes('--out') ? (process.argv[process.argv.indexOf('--out') + 1] as string) : join(import.meta.dirname, '..', 'bench-results', 'kernels.json');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ machine: `${cpus().length}× ${cpus()[0]?.model}`, node: process.version, date: new Date().toISOString(), results }, null, 2) + '\n');

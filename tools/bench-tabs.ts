@@ -19,6 +19,7 @@ import { serveStatic } from '../test/support/static-server.ts';
 import type { TraceEvent } from '../engine/protocol/trace.ts';
 import { formatSummary, median, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { numberOption, option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** How long each run checkpoints before its trace is read. */
@@ -150,15 +151,17 @@ async function main(): Promise<void> {
     tab_gone_to_takeover_ms: quartiles(goneToTakeover),
     close_to_first_release_ms: quartiles(closeToRelease),
   };
+  const docs = new BenchReport('tabs', 'One tab against two', 'npm run bench:tabs');
   for (const [name, set] of [['one tab', one], ['two tabs', two]] as const) {
-    console.log(`${name}: checkpoint pause ${formatSummary(summarize(set.pausesMs), 'ms', 1)}`);
-    console.log(`${name}: round trip (checkpoint-request → vmstate-loaded) ${formatSummary(summarize(set.roundTripsMs), 'ms', 1)}`);
-    console.log(`${name}: the state's transit (vmstate-send sent → read) ${formatSummary(summarize(set.transitMs), 'ms', 1)}`);
+    docs.line(`${name}: checkpoint pause ${formatSummary(summarize(set.pausesMs), 'ms', 1)}`);
+    docs.line(`${name}: round trip (checkpoint-request → vmstate-loaded) ${formatSummary(summarize(set.roundTripsMs), 'ms', 1)}`);
+    docs.line(`${name}: the state's transit (vmstate-send sent → read) ${formatSummary(summarize(set.transitMs), 'ms', 1)}`);
   }
-  console.log(`round trip, two tabs / one tab, per round: ${formatSummary(summarize(ratios), '×', 2)}`);
-  console.log(`closing the primary's tab → takeover: ${formatSummary(summarize(closeToTakeover), 'ms')}`);
-  console.log(`the host heard the tab go → takeover: ${formatSummary(summarize(goneToTakeover), 'ms')}`);
-  console.log(`closing the primary's tab → first released reply: ${formatSummary(summarize(closeToRelease), 'ms')}`);
+  docs.line(`round trip, two tabs / one tab, per round: ${formatSummary(summarize(ratios), '×', 2)}`);
+  docs.line(`closing the primary's tab → takeover: ${formatSummary(summarize(closeToTakeover), 'ms')}`);
+  docs.line(`the host heard the tab go → takeover: ${formatSummary(summarize(goneToTakeover), 'ms')}`);
+  docs.line(`closing the primary's tab → first released reply: ${formatSummary(summarize(closeToRelease), 'ms')}`);
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 }

@@ -17,6 +17,7 @@ import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { startBrowserRig } from '../test/browser/chromium.ts';
 import { formatSummary, summarize, type Summary } from '../engine/shared/statistics.ts';
 import { option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const ASSETS_DIR = join(ROOT, 'wasm-assets');
@@ -144,16 +145,17 @@ async function main(): Promise<void> {
     node,
     browser,
   };
-  console.log('\n== VM adapter baseline ==');
+  const docs = new BenchReport('vm', 'The VM alone', 'npm run bench:vm');
   if (boots) {
-    console.log(`boots (Node): ${boots.ok} ok, ${boots.hung} hung; boot to shell+ledger ${formatSummary(boots.bootMs, 'ms')}`);
+    docs.line(`boots (Node): ${boots.ok} ok, ${boots.hung} hung; boot to shell+ledger ${formatSummary(boots.bootMs, 'ms')}`);
   }
-  console.log(`page open → interactive shell (Chromium, built site): ${formatSummary(browser.interactiveMs, 'ms')}`);
-  console.log(`idle state size: ${(node.stateBytes / 1e6).toFixed(1)} MB (Node), ${(browser.stateBytes / 1e6).toFixed(1)} MB (Chromium)`);
-  console.log(`saveState    Node ${formatSummary(node.saveMs, 'ms', 1)}`);
-  console.log(`saveState    Chromium ${formatSummary(browser.saveMs, 'ms', 1)}`);
-  console.log(`restoreState Node ${formatSummary(node.restoreMs, 'ms', 1)}`);
-  console.log(`restoreState Chromium ${formatSummary(browser.restoreMs, 'ms', 1)}`);
+  docs.line(`page open → interactive shell (Chromium, built site): ${formatSummary(browser.interactiveMs, 'ms')}`);
+  docs.line(`idle state size: ${(node.stateBytes / 1e6).toFixed(1)} MB (Node), ${(browser.stateBytes / 1e6).toFixed(1)} MB (Chromium)`);
+  docs.line(`saveState    Node ${formatSummary(node.saveMs, 'ms', 1)}`);
+  docs.line(`saveState    Chromium ${formatSummary(browser.saveMs, 'ms', 1)}`);
+  docs.line(`restoreState Node ${formatSummary(node.restoreMs, 'ms', 1)}`);
+  docs.line(`restoreState Chromium ${formatSummary(browser.restoreMs, 'ms', 1)}`);
+  docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${out}`);

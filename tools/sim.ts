@@ -1,16 +1,19 @@
 // Long simulation runs: `npm run sim -- --schedules N [--seed S] [--threads T]`.
 // Runs seeds S .. S+N-1 (S defaults to a fresh random base, printed) in T
 // worker threads, in batches so progress shows, and prints what they reached;
-// a failing schedule is shrunk and printed with how to replay it.
+// a failing schedule is shrunk and printed with how to replay it (--write-docs:
+// the figures go to docs/benchmarks.md).
 import { parseArgs } from 'node:util';
 import { describeSummary, merge, runSeedsInWorkers, type RunSummary } from '../test/sim/run-schedules.ts';
 import { shrink } from '../test/sim/shrink.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const { values } = parseArgs({
   options: {
     schedules: { type: 'string', default: '10000' },
     seed: { type: 'string' },
     threads: { type: 'string', default: '2' },
+    'write-docs': { type: 'boolean' },
   },
 });
 const count = Number(values.schedules);
@@ -30,7 +33,10 @@ for (let from = 0; from < count; from += BATCH) {
 }
 const total = merge(done);
 const seconds = (performance.now() - started) / 1000;
-console.log(`simulation: ${describeSummary(total)}; ${seconds.toFixed(0)} s (${((1000 * seconds) / count).toFixed(2)} ms per schedule, wall)`);
+const docs = new BenchReport('sim', 'Simulation', `npm run sim -- --schedules ${count} --seed ${base} --threads ${threads}`);
+docs.line(`${seconds.toFixed(0)} s (${((1000 * seconds) / count).toFixed(2)} ms per schedule, wall)`);
+for (const line of describeSummary(total)) docs.line(line);
+docs.finish();
 for (const failure of total.failures.slice(0, 20)) console.log(`  seed ${failure.schedule.seed}: ${failure.violations.join('; ')}`);
 const first = total.failures[0];
 if (first) {

@@ -14,6 +14,7 @@ import { CHROMIUM_ARGS, chromiumPath, watchProblems } from '../test/browser/chro
 import { serveStatic } from '../test/support/static-server.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { option } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SAMPLE_MS = 15_000;
@@ -97,7 +98,9 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  console.log(JSON.stringify({ ...result, samples: undefined }, null, 2));
+  const docs = new BenchReport('soak-page', 'The built page left open', `npm run soak:page -- --minutes ${minutes}`);
+  docs.line(JSON.stringify({ ...result, samples: undefined }, null, 2));
+  docs.finish();
   process.exit(result.false_failovers === 0 && result.bad_replies === 0 ? 0 : 1);
 }
 

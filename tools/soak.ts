@@ -18,6 +18,7 @@ import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
 import type { VmHandle } from '../engine/worker/vm-handle.ts';
 import { numberOption } from './cli.ts';
+import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -114,7 +115,9 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  console.log(JSON.stringify({ ...result, samples: undefined }, null, 2));
+  const docs = new BenchReport('soak', 'Soak: checkpoints and kill/re-protect cycles with real VMs', `npm run soak -- --checkpoints ${checkpoints} --cycles ${cycles}`);
+  docs.line(JSON.stringify({ ...result, samples: undefined, machine: undefined, date: undefined }, null, 2));
+  docs.finish();
   const leaked = JSON.stringify(after) !== JSON.stringify(before);
   if (violationCount(report) > 0 || leaked) {
     console.error(leaked ? `handles left behind: before ${JSON.stringify(before)}, after ${JSON.stringify(after)}` : 'consistency violated');

@@ -87,12 +87,16 @@ export async function runSeedsInWorkers(seeds: number[], threads: number): Promi
   return merge(await Promise.all(runs));
 }
 
-export function describeSummary(s: RunSummary): string {
-  return (
-    `${s.schedules} schedules, ${s.steps} steps, ${s.checkpoints} checkpoints loaded (${s.deltas} deltas, ${s.fullStates} full states; initial syncs ${s.sharedBaseSyncs} on the shared base, ${s.fullSyncs} full), ` +
-    `${s.answered} replies released; compare mode in ${s.compare} schedules (${s.mismatches} replies differed or timed out); ` +
-    `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations, ${s.falseFailovers} false alarms (protection ended with no fault at all), ${s.unseenFaults} ends of protection for a fault the host could only see by silence (a hang, a closed tab), ` +
-    `${s.reprotections} re-protections; service lost in ${s.serviceLost}; liveness judged in ${s.livenessJudged}, protected again at most ${s.recoveryMs} ms after the world healed (bound ${RECOVERY_BOUND_MS} ms); ` +
-    `violations in ${s.failures.length}`
-  );
+/** What a run reached, a line per subject. */
+export function describeSummary(s: RunSummary): string[] {
+  return [
+    `${s.schedules} schedules, ${s.steps} steps`,
+    `${s.checkpoints} checkpoints loaded (${s.deltas} deltas, ${s.fullStates} full states; initial syncs ${s.sharedBaseSyncs} on the shared base, ${s.fullSyncs} full)`,
+    `${s.answered} replies released; compare mode in ${s.compare} schedules (${s.mismatches} replies differed or timed out)`,
+    `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations`,
+    `${s.falseFailovers} false alarms (protection ended with no fault at all), ${s.unseenFaults} ends of protection for a fault the host could only see by silence (a hang, a closed tab)`,
+    `${s.reprotections} re-protections; service lost in ${s.serviceLost}`,
+    `liveness judged in ${s.livenessJudged}, protected again at most ${s.recoveryMs} ms after the world healed (bound ${RECOVERY_BOUND_MS} ms)`,
+    `violations in ${s.failures.length}`,
+  ];
 }

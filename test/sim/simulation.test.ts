@@ -41,7 +41,7 @@ describe('seeded fault schedules', () => {
     if (base !== undefined) console.log(`simulation: seeds 1–${Math.min(PINNED, COUNT)} and fresh seeds from base ${base} (SIM_BASE_SEED=${base} replays them)`);
     const started = performance.now();
     const summary = seeds.length > 50 && THREADS > 1 ? await runSeedsInWorkers(seeds, THREADS) : await runSeeds(seeds);
-    console.log(`simulation: ${describeSummary(summary)}; ${((performance.now() - started) / 1000).toFixed(1)} s in ${THREADS} threads`);
+    console.log(`simulation: ${describeSummary(summary).join('; ')}; ${((performance.now() - started) / 1000).toFixed(1)} s in ${THREADS} threads`);
     expect(await report(summary)).toBe('');
     if (seeds.length >= 1000) {
       // A simulation that no longer reaches these paths proves nothing about them.
