@@ -26,9 +26,7 @@ function runInThisTab(note?: string): void {
   setStatus('Fetching and verifying the guest (BIOS, booted snapshot)…', 'loading', 1);
   // The page reports a failed start (its feed says why); until then nothing is unhandled.
   service.start().catch(() => {});
-  import('./page.ts')
-    .then(({ showPage }) => showPage(feed, service, { note }))
-    .catch(failed);
+  import('./page.ts').then(({ showPage }) => showPage(feed, service, { note })).catch(failed);
 }
 
 /** The host in a SharedWorker shared by this origin's tabs; this tab shows the pair and runs the PCs the host asks for. */

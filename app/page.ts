@@ -50,10 +50,18 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     life.own(() => roots.forEach((root) => root.remove()));
   };
   place('[data-pcs]', panels.primary.root, panels.secondary.root);
-  const save = h('button', { type: 'button', 'data-action': 'save-run', text: 'Save this run', title: 'Download the kept trace as a file, to open later without the PCs' });
+  const save = h('button', {
+    type: 'button',
+    'data-action': 'save-run',
+    text: 'Save this run',
+    title: 'Download the kept trace as a file, to open later without the PCs',
+  });
   save.addEventListener('click', () => {
     const run = runFile(feed.trace, feed.traceDropped, feed.state.names, (side) => feed.heartbeatsSent(side), new Date());
-    const link = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(run)], { type: 'application/json' })), download: `colo-v86-run-${run.savedAt.replace(/[:.]/g, '-')}.json` });
+    const link = h('a', {
+      href: URL.createObjectURL(new Blob([JSON.stringify(run)], { type: 'application/json' })),
+      download: `colo-v86-run-${run.savedAt.replace(/[:.]/g, '-')}.json`,
+    });
     link.click();
     // The download reads the blob after this handler returns.
     life.after(60_000, () => URL.revokeObjectURL(link.href));
@@ -61,7 +69,14 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
   const open = h('a', { href: '?replay', target: '_blank', 'data-action': 'open-run', text: 'Open a saved run' });
   await feed.waitFor(() => true, 60_000, 'heard from the service');
   // The names of the PCs in their roles change with each new pair: read as they are now.
-  const names = { get primary() { return feed.state.names.primary; }, get secondary() { return feed.state.names.secondary; } };
+  const names = {
+    get primary() {
+      return feed.state.names.primary;
+    },
+    get secondary() {
+      return feed.state.names.secondary;
+    },
+  };
   const timeline = new Timeline({ trace: feed.trace, names, heartbeats: (side) => feed.heartbeatsSent(side), actions: [save, open] });
   place('[data-timeline]', timeline.root);
   const client = new ClientPanel(feed, commands);
@@ -136,7 +151,9 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
   const { scenario, problems: scenarioProblems } = parseScenario(location.search);
   controls.apply(scenario);
   if (scenarioProblems.length > 0) {
-    controls.root.append(h('p', { class: 'scenario-problems', 'data-scenario-problems': '', text: `This link's setup was not all understood: ${scenarioProblems.join('; ')}.` }));
+    controls.root.append(
+      h('p', { class: 'scenario-problems', 'data-scenario-problems': '', text: `This link's setup was not all understood: ${scenarioProblems.join('; ')}.` }),
+    );
   }
   const tour = new Tour();
   place('body', tour.root);
@@ -230,5 +247,11 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
 function oneTabNote(note: string | undefined): HTMLElement {
   if (note) return h('p', { class: 'tab-runs', 'data-tab-runs': '', text: note });
   const link = h('a', { href: '?tabs', target: '_blank', 'data-action': 'two-tabs', text: 'Open a two-tab run' });
-  return h('p', { class: 'tab-runs', 'data-tab-runs': '' }, 'Both PCs run in this tab. ', link, ': the host moves to a worker the tabs share, and each PC can have a tab of its own — close the primary’s to pull its plug.');
+  return h(
+    'p',
+    { class: 'tab-runs', 'data-tab-runs': '' },
+    'Both PCs run in this tab. ',
+    link,
+    ': the host moves to a worker the tabs share, and each PC can have a tab of its own — close the primary’s to pull its plug.',
+  );
 }

@@ -44,7 +44,9 @@ export function showReplay(): void {
     const timeline = new Timeline({ trace: run.trace, names: run.names, heartbeats: (side) => run.heartbeats[side], now: () => end, live: false });
     const metrics = new Metrics();
     metrics.render(run.trace);
-    metrics.noDetection("Not kept in a saved run: the heartbeat setting and the host's counts stay with the PCs. The heartbeats themselves are drawn on the timeline.");
+    metrics.noDetection(
+      "Not kept in a saved run: the heartbeat setting and the host's counts stay with the PCs. The heartbeats themselves are drawn on the timeline.",
+    );
     element('[data-timeline]').replaceChildren(timeline.root);
     element('[data-lower]').replaceChildren(metrics.root);
     const draw = () => {

@@ -32,7 +32,16 @@ const FIELDS: { [K in TraceEvent['kind']]: Record<string, Field> } = {
   message: { from: 'side', to: 'side', at: 'string', type: 'string' },
   held: { side: 'side', type: 'string' },
   phase: { side: 'side', phase: 'string', checkpoint: 'number' },
-  capture: { checkpoint: 'number', cause: 'string', pauseStartedAt: 'number', bytes: 'number', captureMs: 'number', stopMs: 'number', path: 'string', resumes: 'string' },
+  capture: {
+    checkpoint: 'number',
+    cause: 'string',
+    pauseStartedAt: 'number',
+    bytes: 'number',
+    captureMs: 'number',
+    stopMs: 'number',
+    path: 'string',
+    resumes: 'string',
+  },
   load: { checkpoint: 'number', loadMs: 'number', ok: 'boolean' },
   'initial-sync': { method: 'string', detail: 'string' },
   resume: { side: 'side', checkpoint: 'number', pausedMs: 'number' },
@@ -45,7 +54,13 @@ const FIELDS: { [K in TraceEvent['kind']]: Record<string, Field> } = {
   host: { action: 'string', detail: 'string' },
 };
 
-export function runFile(trace: readonly TraceEvent[], dropped: number, names: Readonly<Record<Side, string>>, heartbeats: (side: Side) => readonly number[], savedAt: Date): RunFile {
+export function runFile(
+  trace: readonly TraceEvent[],
+  dropped: number,
+  names: Readonly<Record<Side, string>>,
+  heartbeats: (side: Side) => readonly number[],
+  savedAt: Date,
+): RunFile {
   return {
     format: RUN_FILE_FORMAT,
     version: RUN_FILE_VERSION,
@@ -66,12 +81,15 @@ export function parseRunFile(text: string): RunFile {
     throw new RunFileError(`not a saved run: it is not JSON, or it was cut short (${err instanceof Error ? err.message : String(err)})`);
   }
   if (!isRecord(data) || data.format !== RUN_FILE_FORMAT) throw new RunFileError(`not a saved run of colo-v86 (its "format" should be "${RUN_FILE_FORMAT}")`);
-  if (data.version !== RUN_FILE_VERSION) throw new RunFileError(`a saved run of version ${JSON.stringify(data.version)}; this page reads version ${RUN_FILE_VERSION}`);
+  if (data.version !== RUN_FILE_VERSION)
+    throw new RunFileError(`a saved run of version ${JSON.stringify(data.version)}; this page reads version ${RUN_FILE_VERSION}`);
   const { savedAt, names, dropped, trace, heartbeats } = data;
   if (typeof savedAt !== 'string') throw new RunFileError('"savedAt" is missing');
-  if (!isRecord(names) || typeof names.primary !== 'string' || typeof names.secondary !== 'string') throw new RunFileError('"names" should name the primary and the secondary');
+  if (!isRecord(names) || typeof names.primary !== 'string' || typeof names.secondary !== 'string')
+    throw new RunFileError('"names" should name the primary and the secondary');
   if (typeof dropped !== 'number' || !(dropped >= 0)) throw new RunFileError('"dropped" should be a count');
-  if (!isRecord(heartbeats) || !isTimes(heartbeats.primary) || !isTimes(heartbeats.secondary)) throw new RunFileError('"heartbeats" should list times for the primary and the secondary');
+  if (!isRecord(heartbeats) || !isTimes(heartbeats.primary) || !isTimes(heartbeats.secondary))
+    throw new RunFileError('"heartbeats" should list times for the primary and the secondary');
   if (!Array.isArray(trace) || trace.length === 0) throw new RunFileError('the run has no events');
   let previous = -Infinity;
   trace.forEach((event: unknown, index) => {
@@ -79,7 +97,15 @@ export function parseRunFile(text: string): RunFile {
     if (problem) throw new RunFileError(`event #${index}: ${problem}`);
     previous = (event as TraceEvent).time;
   });
-  return { format: RUN_FILE_FORMAT, version: RUN_FILE_VERSION, savedAt, names: { primary: names.primary, secondary: names.secondary }, dropped, trace: trace as TraceEvent[], heartbeats: { primary: heartbeats.primary, secondary: heartbeats.secondary } };
+  return {
+    format: RUN_FILE_FORMAT,
+    version: RUN_FILE_VERSION,
+    savedAt,
+    names: { primary: names.primary, secondary: names.secondary },
+    dropped,
+    trace: trace as TraceEvent[],
+    heartbeats: { primary: heartbeats.primary, secondary: heartbeats.secondary },
+  };
 }
 
 function eventProblem(event: unknown, previous: number): string | undefined {

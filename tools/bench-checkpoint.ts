@@ -58,7 +58,11 @@ interface RunResult {
   vs_naive?: { pause_p50_speedup: number; bytes_p50_fraction: number };
 }
 
-const percentiles = (values: readonly number[]): Percentiles => ({ p50: percentile(values, 0.5), p95: percentile(values, 0.95), p99: percentile(values, 0.99) });
+const percentiles = (values: readonly number[]): Percentiles => ({
+  p50: percentile(values, 0.5),
+  p95: percentile(values, 0.95),
+  p99: percentile(values, 0.99),
+});
 
 async function inPage<T>(rig: BrowserRig, script: string): Promise<T> {
   const { page, problems } = await rig.open('/test/browser/blank.html');
@@ -168,15 +172,27 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick,
     runs,
-    failover_ms: { p50: percentile(failover.map((r) => r.failoverMs), 0.5), detection_p50: percentile(failover.map((r) => r.detectionMs), 0.5), n: failover.length },
+    failover_ms: {
+      p50: percentile(
+        failover.map((r) => r.failoverMs),
+        0.5,
+      ),
+      detection_p50: percentile(
+        failover.map((r) => r.detectionMs),
+        0.5,
+      ),
+      n: failover.length,
+    },
     duration_s: Math.round((performance.now() - started) / 1000),
   };
   const docs = new BenchReport('checkpoint', 'Checkpoints', `npm run bench${quick ? ' -- --quick' : ''}`);
-  docs.line('the primary\'s pause (p50/p95/p99 ms), against naive; round trip; bytes per checkpoint; apply; RAM capture; guest speed beside it alone; n');
+  docs.line("the primary's pause (p50/p95/p99 ms), against naive; round trip; bytes per checkpoint; apply; RAM capture; guest speed beside it alone; n");
   docs.line(table(runs));
   docs.line();
   docs.line(partsTable(runs));
-  docs.line(`failover: p50 ${report.failover_ms.p50.toFixed(0)} ms, detection p50 ${report.failover_ms.detection_p50.toFixed(0)} ms (n=${failover.length}, strict mode)`);
+  docs.line(
+    `failover: p50 ${report.failover_ms.p50.toFixed(0)} ms, detection p50 ${report.failover_ms.detection_p50.toFixed(0)} ms (n=${failover.length}, strict mode)`,
+  );
   docs.line(`total ${report.duration_s} s`);
   docs.finish();
   mkdirSync(dirname(out), { recursive: true });
@@ -232,7 +248,13 @@ function partsTable(runs: RunResult[]): string {
   const names = ['stop', 'devices', 'ram', 'device_diff', 'pack', 'checksum'] as const;
   const head = ['mode'.padEnd(11), 'ram'.padEnd(5), 'load'.padEnd(6), 'ms'.padStart(5), ...names.map((n) => n.padStart(11))].join(' ');
   const rows = runs.map((r) =>
-    [r.mode.padEnd(11), r.tracking.padEnd(5), r.workload.padEnd(6), `${r.period_ms}`.padStart(5), ...names.map((n) => (r.capture_parts_ms[n] === undefined ? '–' : f1(r.capture_parts_ms[n])).padStart(11))].join(' '),
+    [
+      r.mode.padEnd(11),
+      r.tracking.padEnd(5),
+      r.workload.padEnd(6),
+      `${r.period_ms}`.padStart(5),
+      ...names.map((n) => (r.capture_parts_ms[n] === undefined ? '–' : f1(r.capture_parts_ms[n])).padStart(11)),
+    ].join(' '),
   );
   return ['capture parts, p50 ms', head, ...rows].join('\n');
 }

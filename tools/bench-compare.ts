@@ -42,7 +42,8 @@ async function run(policy: Run['policy'], workload: Run['workload'], seconds: nu
     await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
     const latencies: number[] = [];
     let n = 0;
-    const next = (): ClientOperation => (workload === 'mixed' && n % 5 === 4 ? { op: 'rand' } : n % 7 === 6 ? { op: 'get' } : { op: 'add', amount: 1 + (n % 9) });
+    const next = (): ClientOperation =>
+      workload === 'mixed' && n % 5 === 4 ? { op: 'rand' } : n % 7 === 6 ? { op: 'get' } : { op: 'add', amount: 1 + (n % 9) };
     const start = performance.timeOrigin + performance.now();
     const end = start + seconds * 1000;
     while (performance.timeOrigin + performance.now() < end) {
@@ -85,12 +86,28 @@ async function main(): Promise<void> {
     for (const policy of ['periodic', 'compare'] as const) {
       const r = await run(policy, workload, seconds);
       runs.push(r);
-      docs.line(`${workload.padEnd(13)} ${policy.padEnd(8)} ${r.replies} replies; latency ${formatSummary(r.latencyMs, 'ms')}; checkpoints/min ${JSON.stringify(r.checkpointsPerMinute)}`);
+      docs.line(
+        `${workload.padEnd(13)} ${policy.padEnd(8)} ${r.replies} replies; latency ${formatSummary(r.latencyMs, 'ms')}; checkpoints/min ${JSON.stringify(r.checkpointsPerMinute)}`,
+      );
     }
   }
   docs.finish();
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ machine: `${cpus().length}× ${cpus()[0]?.model}`, node: process.version, date: new Date().toISOString(), periodMs: DEFAULT_REPLICATION.periodMs, seconds, runs }, null, 2) + '\n');
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        machine: `${cpus().length}× ${cpus()[0]?.model}`,
+        node: process.version,
+        date: new Date().toISOString(),
+        periodMs: DEFAULT_REPLICATION.periodMs,
+        seconds,
+        runs,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`wrote ${out}`);
 }
 

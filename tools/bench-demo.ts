@@ -60,7 +60,9 @@ function clickNow(page: Page, action: string): Promise<number> {
 /** Clicks "Start a new secondary" and waits until the page says protected again: click → protected, in ms. */
 async function reprotect(page: Page): Promise<number> {
   const clickedAt = await clickNow(page, 'reprotect');
-  await page.waitForFunction((at) => document.body.dataset.protected === 'true' && Number(document.body.dataset.protectedAt) > at, clickedAt, { timeout: 60_000 });
+  await page.waitForFunction((at) => document.body.dataset.protected === 'true' && Number(document.body.dataset.protectedAt) > at, clickedAt, {
+    timeout: 60_000,
+  });
   return Number(await page.getAttribute('body', 'data-protected-at')) - clickedAt;
 }
 
@@ -107,7 +109,9 @@ async function main(): Promise<void> {
       jsHeapBytes.push(heaps.reduce((sum, heap) => sum + heap.used, 0));
       arrayBufferBytes.push(heaps.reduce((sum, heap) => sum + heap.buffers, 0));
       // The page, its two PCs' workers, and v86's small timer worker in each.
-      heapLine = heaps.map((heap) => `${heap.type === 'page' ? 'page' : heap.url.startsWith('blob:') ? 'v86 timer' : 'PC'} ${mb(heap.used)} (+${mb(heap.buffers)} buffers)`).join(', ');
+      heapLine = heaps
+        .map((heap) => `${heap.type === 'page' ? 'page' : heap.url.startsWith('blob:') ? 'v86 timer' : 'PC'} ${mb(heap.used)} (+${mb(heap.buffers)} buffers)`)
+        .join(', ');
       const collect = () => (globalThis as unknown as { gc?: () => void }).gc?.();
       await Promise.all([page.evaluate(collect), ...page.workers().map((worker) => worker.evaluate(collect))]);
       afterGcRssBytes.push(treeMemory(browserPid).rss - before.rss);
@@ -157,7 +161,9 @@ async function main(): Promise<void> {
   docs.line(`fetched before protected: ${formatSummary(summarize(fetchedBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   docs.line(`resident memory added, ${SETTLE_MS / 1000} s after protected: ${formatSummary(summarize(addedRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   docs.line(`the same, proportional (shared pages counted once): ${formatSummary(summarize(addedPssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
-  docs.line(`resident memory added, after every worker and the page collected garbage: ${formatSummary(summarize(afterGcRssBytes.map((b) => b / 1e6)), 'MB', 1)}`);
+  docs.line(
+    `resident memory added, after every worker and the page collected garbage: ${formatSummary(summarize(afterGcRssBytes.map((b) => b / 1e6)), 'MB', 1)}`,
+  );
   docs.line(`the two PCs' WebAssembly memories then: ${formatSummary(summarize(wasmBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   docs.line(`JS heaps in use (the page and every worker), 15 s after protected: ${formatSummary(summarize(jsHeapBytes.map((b) => b / 1e6)), 'MB', 1)}`);
   docs.line(`ArrayBuffer contents they hold: ${formatSummary(summarize(arrayBufferBytes.map((b) => b / 1e6)), 'MB', 1)}`);

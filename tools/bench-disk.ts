@@ -44,7 +44,11 @@ interface RoundFigures {
 }
 
 async function round(requests: number): Promise<RoundFigures> {
-  const c = await startCluster<VmHandle>({ spawn: spawnNodeVm, assetBase: ASSETS_DIR, replication: { ...TEST_REPLICATION, mode: 'strict', periodMs: PERIOD_MS } });
+  const c = await startCluster<VmHandle>({
+    spawn: spawnNodeVm,
+    assetBase: ASSETS_DIR,
+    replication: { ...TEST_REPLICATION, mode: 'strict', periodMs: PERIOD_MS },
+  });
   try {
     const captures = () => c.trace.filter((e): e is Capture => e.kind === 'capture' && e.path === 'delta');
     const pauses = () => new Map(c.trace.filter((e): e is Resume => e.kind === 'resume' && e.side === 'primary').map((e) => [e.checkpoint, e.pausedMs]));
@@ -55,8 +59,12 @@ async function round(requests: number): Promise<RoundFigures> {
     for (let i = 0; i < requests; i++) await ask(c, { op: 'add', amount: i + 1 });
     await c.waitFor(() => pauses().has(captures().at(-1)?.checkpoint ?? 0), 10_000, 'the last pause reported');
     const paused = pauses();
-    const idle = captures().slice(idleFrom, idleFrom + IDLE_CHECKPOINTS).filter((e) => e.pages?.disk === 0);
-    const withDisk = captures().slice(busyFrom).filter((e) => (e.pages?.disk ?? 0) > 0 && !e.pages?.diskWhole);
+    const idle = captures()
+      .slice(idleFrom, idleFrom + IDLE_CHECKPOINTS)
+      .filter((e) => e.pages?.disk === 0);
+    const withDisk = captures()
+      .slice(busyFrom)
+      .filter((e) => (e.pages?.disk ?? 0) > 0 && !e.pages?.diskWhole);
     const pauseOf = (events: Capture[]) => events.flatMap((e) => (paused.has(e.checkpoint) ? [paused.get(e.checkpoint) as number] : []));
 
     const primary = c.primary;
@@ -125,7 +133,9 @@ async function main(): Promise<void> {
   const rounds = numberOption('--rounds', 3);
   const requests = numberOption('--requests', 20);
   const out = option('--out') ?? join(ROOT, 'bench-results', 'disk.json');
-  console.log(`bench:disk — ${rounds} rounds, ${requests} ledger requests each, checkpoints every ${PERIOD_MS} ms, disk ${GUEST_CONFIG.diskBytes / 1024} KiB, ${cpus().length} cores`);
+  console.log(
+    `bench:disk — ${rounds} rounds, ${requests} ledger requests each, checkpoints every ${PERIOD_MS} ms, disk ${GUEST_CONFIG.diskBytes / 1024} KiB, ${cpus().length} cores`,
+  );
   const results: RoundFigures[] = [];
   for (let i = 0; i < rounds; i++) {
     const r = await round(requests);
@@ -154,14 +164,23 @@ async function main(): Promise<void> {
   docs.line(`disk pages per checkpoint that carried some:    ${formatSummary(figures.diskPagesPerCheckpoint, 'pages')}`);
   docs.line(`disk bytes per such checkpoint:                 ${formatSummary(figures.diskBytesPerCheckpoint, 'B')}`);
   docs.line(`disk part: copying its pages (in the pause):    ${formatSummary(figures.diskCopyMs, 'ms', 3)}`);
-  docs.line(`the disk in the device block instead, primary:  ${formatSummary(figures.inDeviceBlock.primaryMs, 'ms', 3)} (copy ${GUEST_CONFIG.diskBytes / 1024} KiB in, compare with shadow)`);
+  docs.line(
+    `the disk in the device block instead, primary:  ${formatSummary(figures.inDeviceBlock.primaryMs, 'ms', 3)} (copy ${GUEST_CONFIG.diskBytes / 1024} KiB in, compare with shadow)`,
+  );
   docs.line(`  and on the secondary's load:                  ${formatSummary(figures.inDeviceBlock.secondaryMs, 'ms', 3)} (v86 copies it whole)`);
   docs.line(`  ratio in-block/disk part (primary, medians):  ${(figures.inDeviceBlock.primaryMs.median / figures.diskCopyMs.median).toFixed(0)}×`);
   docs.line(`reboot → ledger read its journal back:          ${formatSummary(figures.rebootMs, 'ms')}`);
   docs.line(`ledger restart → read back:                     ${formatSummary(figures.restartMs, 'ms')}`);
   docs.finish();
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, rounds, requests, periodMs: PERIOD_MS, diskBytes: GUEST_CONFIG.diskBytes, figures }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { date: new Date().toISOString(), cores: cpus().length, rounds, requests, periodMs: PERIOD_MS, diskBytes: GUEST_CONFIG.diskBytes, figures },
+      null,
+      2,
+    ),
+  );
   console.log(`\nwritten to ${out}`);
 }
 

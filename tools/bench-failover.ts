@@ -73,7 +73,10 @@ async function main(): Promise<void> {
   };
   const docs = new BenchReport('failover', 'Failover', `npm run bench:failover -- --runs ${runs}`);
   docs.line(`kill → first reply from the new primary, heartbeat ${HEARTBEAT.intervalMs} ms × ${HEARTBEAT.missLimit}`);
-  for (const [where, results] of [['node', node], ['chromium', chromium]] as const) {
+  for (const [where, results] of [
+    ['node', node],
+    ['chromium', chromium],
+  ] as const) {
     docs.line(`${where}: failover ${formatSummary(summarize(results.map((r) => r.failoverMs)), 'ms')}`);
     docs.line(`${where}: detection ${formatSummary(summarize(results.map((r) => r.detectionMs)), 'ms')}`);
     docs.line(`${where}: takeover after detection ${formatSummary(summarize(results.map((r) => r.failoverMs - r.detectionMs)), 'ms')}`);

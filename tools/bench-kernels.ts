@@ -67,7 +67,10 @@ function measure(): Record<string, Result> {
   const diffWasm: number[] = [];
   const diffJs: number[] = [];
   for (let round = 0; round < WARMUPS + RUNS; round++) {
-    for (const [impl, sink] of [['wasm', diffWasm], ['js', diffJs]] as const) {
+    for (const [impl, sink] of [
+      ['wasm', diffWasm],
+      ['js', diffJs],
+    ] as const) {
       dirty(round * 2 + (impl === 'js' ? 1 : 0));
       const t0 = performance.now();
       const n = impl === 'wasm' ? kernels.diffPages(0, SHADOW, PAGES, LIST, OUT) : diffPagesJs(bytes, 0, SHADOW, PAGES, LIST, OUT);
@@ -107,7 +110,12 @@ for (const [name, r] of Object.entries(results)) {
   docs.line(`${indent}${r.speedup.toFixed(1)}× faster (ratio of medians)`);
 }
 docs.finish();
-const out = process.argv.includes('--out') ? (process.argv[process.argv.indexOf('--out') + 1] as string) : join(import.meta.dirname, '..', 'bench-results', 'kernels.json');
+const out = process.argv.includes('--out')
+  ? (process.argv[process.argv.indexOf('--out') + 1] as string)
+  : join(import.meta.dirname, '..', 'bench-results', 'kernels.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ machine: `${cpus().length}× ${cpus()[0]?.model}`, node: process.version, date: new Date().toISOString(), results }, null, 2) + '\n');
+writeFileSync(
+  out,
+  JSON.stringify({ machine: `${cpus().length}× ${cpus()[0]?.model}`, node: process.version, date: new Date().toISOString(), results }, null, 2) + '\n',
+);
 console.log(`wrote ${out}`);

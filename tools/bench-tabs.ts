@@ -43,10 +43,19 @@ function checkpointsOf(trace: readonly TraceEvent[]): Checkpoints {
   const since = trace.findLast((e) => e.kind === 'host' && e.action === 'protected')?.time ?? 0;
   const recent = trace.filter((e) => e.time > since);
   const sent = (type: string, from: 'primary' | 'secondary') =>
-    new Map(recent.flatMap((e) => (e.kind === 'message' && e.at === 'sent' && e.type === type && e.from === from && e.checkpoint !== undefined ? [[e.checkpoint, e.time] as const] : [])));
+    new Map(
+      recent.flatMap((e) =>
+        e.kind === 'message' && e.at === 'sent' && e.type === type && e.from === from && e.checkpoint !== undefined ? [[e.checkpoint, e.time] as const] : [],
+      ),
+    );
   const read = (type: string, to: 'primary' | 'secondary') =>
-    new Map(recent.flatMap((e) => (e.kind === 'message' && e.at === 'received' && e.type === type && e.to === to && e.checkpoint !== undefined ? [[e.checkpoint, e.time] as const] : [])));
-  const gap = (from: Map<number, number>, to: Map<number, number>) => [...from].flatMap(([checkpoint, at]) => (to.has(checkpoint) ? [(to.get(checkpoint) ?? at) - at] : []));
+    new Map(
+      recent.flatMap((e) =>
+        e.kind === 'message' && e.at === 'received' && e.type === type && e.to === to && e.checkpoint !== undefined ? [[e.checkpoint, e.time] as const] : [],
+      ),
+    );
+  const gap = (from: Map<number, number>, to: Map<number, number>) =>
+    [...from].flatMap(([checkpoint, at]) => (to.has(checkpoint) ? [(to.get(checkpoint) ?? at) - at] : []));
   return {
     pausesMs: recent.flatMap((e) => (e.kind === 'resume' && e.side === 'primary' ? [e.pausedMs] : [])),
     roundTripsMs: gap(sent('checkpoint-request', 'primary'), read('vmstate-loaded', 'primary')),
@@ -73,7 +82,10 @@ async function oneTabRun(browser: Browser, url: string): Promise<Checkpoints> {
   }
 }
 
-async function twoTabRun(browser: Browser, url: string): Promise<Checkpoints & { closeToReleaseMs: number; closeToTakeoverMs: number; goneToTakeoverMs: number }> {
+async function twoTabRun(
+  browser: Browser,
+  url: string,
+): Promise<Checkpoints & { closeToReleaseMs: number; closeToTakeoverMs: number; goneToTakeoverMs: number }> {
   const context = await browser.newContext();
   try {
     const first = await context.newPage();
@@ -83,7 +95,11 @@ async function twoTabRun(browser: Browser, url: string): Promise<Checkpoints & {
     await first.click('[data-action="move-secondary"]');
     const second = await opened;
     await second.waitForFunction(() => document.querySelector('[data-tab-runs]')?.getAttribute('data-tab-runs') === 'PC C', undefined, { timeout: 60_000 });
-    await first.waitForFunction(() => document.body.dataset.protected === 'true' && document.querySelector('[data-tab-runs]')?.getAttribute('data-tab-runs') === 'PC A', undefined, { timeout: 60_000 });
+    await first.waitForFunction(
+      () => document.body.dataset.protected === 'true' && document.querySelector('[data-tab-runs]')?.getAttribute('data-tab-runs') === 'PC A',
+      undefined,
+      { timeout: 60_000 },
+    );
     await checkpointEvery100(first);
     await first.waitForTimeout(SAMPLE_MS);
     const checkpoints = checkpointsOf(await savedTrace(first));
@@ -94,7 +110,9 @@ async function twoTabRun(browser: Browser, url: string): Promise<Checkpoints & {
     // The client's count of answers ("N sent, N answered, …"): the request list keeps only its last rows.
     const answered = () => second.evaluate(() => Number(/(\d+) answered/.exec(document.querySelector('.counts')?.textContent ?? '')?.[1]));
     const before = await answered();
-    await second.waitForFunction((n) => Number(/(\d+) answered/.exec(document.querySelector('.counts')?.textContent ?? '')?.[1]) > n, before, { timeout: 30_000 });
+    await second.waitForFunction((n) => Number(/(\d+) answered/.exec(document.querySelector('.counts')?.textContent ?? '')?.[1]) > n, before, {
+      timeout: 30_000,
+    });
     const trace = await savedTrace(second);
     // Released by the PC that took over (in the secondary's role); the closing primary may release a last reply as it goes.
     const firstRelease = trace.find((e) => e.kind === 'output' && e.state === 'released' && e.side === 'secondary' && e.time > closedAt)?.time ?? NaN;
@@ -152,7 +170,10 @@ async function main(): Promise<void> {
     close_to_first_release_ms: quartiles(closeToRelease),
   };
   const docs = new BenchReport('tabs', 'One tab against two', 'npm run bench:tabs');
-  for (const [name, set] of [['one tab', one], ['two tabs', two]] as const) {
+  for (const [name, set] of [
+    ['one tab', one],
+    ['two tabs', two],
+  ] as const) {
     docs.line(`${name}: checkpoint pause ${formatSummary(summarize(set.pausesMs), 'ms', 1)}`);
     docs.line(`${name}: round trip (checkpoint-request → vmstate-loaded) ${formatSummary(summarize(set.roundTripsMs), 'ms', 1)}`);
     docs.line(`${name}: the state's transit (vmstate-send sent → read) ${formatSummary(summarize(set.transitMs), 'ms', 1)}`);

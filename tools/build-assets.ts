@@ -82,24 +82,26 @@ function buildInitramfs(busyboxDir: string, kernelDir: string): Uint8Array {
   const release = readdirSync(join(kernelDir, 'lib/modules'))[0] ?? 'missing';
   const moduleName = (path: string) => path.split('/').pop() ?? path;
   const entries: CpioEntry[] = [
-    ...['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'dev', 'proc', 'sys', 'tmp', 'root', 'etc', 'lib', 'lib/modules'].map(
-      (path): CpioEntry => ({ kind: 'dir', path }),
-    ),
+    ...['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'dev', 'proc', 'sys', 'tmp', 'root', 'etc', 'lib', 'lib/modules'].map((path): CpioEntry => ({
+      kind: 'dir',
+      path,
+    })),
     // The kernel opens /dev/console for init before devtmpfs is mounted.
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { kind: 'file', path: 'bin/busybox', data: readFileSync(join(busyboxDir, 'bin/busybox')), mode: 0o755 },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
-    ...GUEST_SCRIPTS.map(
-      (name): CpioEntry => ({
-        kind: 'file',
-        path: name === 'init' ? 'init' : `bin/${name}`,
-        data: readFileSync(join(guestDir, name)),
-        mode: 0o755,
-      }),
-    ),
-    ...DISK_MODULES.map(
-      (path): CpioEntry => ({ kind: 'file', path: `lib/modules/${moduleName(path)}.ko`, data: readFileSync(join(kernelDir, 'lib/modules', release, 'kernel', `${path}.ko`)), mode: 0o644 }),
-    ),
+    ...GUEST_SCRIPTS.map((name): CpioEntry => ({
+      kind: 'file',
+      path: name === 'init' ? 'init' : `bin/${name}`,
+      data: readFileSync(join(guestDir, name)),
+      mode: 0o755,
+    })),
+    ...DISK_MODULES.map((path): CpioEntry => ({
+      kind: 'file',
+      path: `lib/modules/${moduleName(path)}.ko`,
+      data: readFileSync(join(kernelDir, 'lib/modules', release, 'kernel', `${path}.ko`)),
+      mode: 0o644,
+    })),
     { kind: 'file', path: 'lib/modules/order', data: new TextEncoder().encode(DISK_MODULES.map(moduleName).join('\n') + '\n'), mode: 0o644 },
   ];
   return gzipSync(writeCpio(entries), { level: 9 });
@@ -139,9 +141,7 @@ function main(): void {
         'busybox-static': 'GPL-2.0 (licences/busybox-static.copyright)',
         'guest scripts': 'same licence as this project',
       },
-      files: Object.fromEntries(
-        Object.entries(files).map(([name, data]) => [name, { bytes: data.length, sha256: sha256(data) }]),
-      ),
+      files: Object.fromEntries(Object.entries(files).map(([name, data]) => [name, { bytes: data.length, sha256: sha256(data) }])),
     };
     writeFileSync(join(ASSETS_DIR, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     console.log(`wrote ${Object.keys(files).join(', ')} and manifest.json to ${ASSETS_DIR}`);

@@ -21,11 +21,13 @@ function sources(dir: string): string[] {
 /** Every static, dynamic and side-effect import of `file`, as the compiler reads them. */
 function importsOf(file: string): ImportEdge[] {
   const from = relative(ROOT, file);
-  return ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles.map(({ fileName }) =>
-    fileName.startsWith('.')
-      ? { from, to: relative(ROOT, resolve(dirname(file), fileName.replace(/\?.*$/, ''))), package: false }
-      : { from, to: fileName, package: true },
-  );
+  return ts
+    .preProcessFile(readFileSync(file, 'utf8'), true, true)
+    .importedFiles.map(({ fileName }) =>
+      fileName.startsWith('.')
+        ? { from, to: relative(ROOT, resolve(dirname(file), fileName.replace(/\?.*$/, ''))), package: false }
+        : { from, to: fileName, package: true },
+    );
 }
 
 const files = DIRS.flatMap((dir) => sources(join(ROOT, dir)));

@@ -22,9 +22,7 @@ function pad4(length: number): Uint8Array {
 
 function record(ino: number, mode: number, name: string, data: Uint8Array, rdev: [number, number] = [0, 0]): Uint8Array[] {
   const nameBytes = new TextEncoder().encode(name + '\0');
-  const fields = [
-    ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0,
-  ];
+  const fields = [ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0];
   const header = new TextEncoder().encode('070701' + fields.map(hex8).join(''));
   return [header, nameBytes, pad4(header.length + nameBytes.length), data, pad4(data.length)];
 }

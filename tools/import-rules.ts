@@ -35,7 +35,16 @@ export const LAYERS: readonly LayerRule[] = [
   { folder: 'engine/host', may: ['engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE], packages: [] },
   {
     folder: 'app',
-    may: ['engine/host', 'engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE, 'engine/worker/spawn.browser.ts', 'engine/worker/ported-vm.ts', 'engine/worker/vm-handle.ts'],
+    may: [
+      'engine/host',
+      'engine/protocol',
+      'engine/shared',
+      ...REPLICATION_SURFACE,
+      ...VM_SURFACE,
+      'engine/worker/spawn.browser.ts',
+      'engine/worker/ported-vm.ts',
+      'engine/worker/vm-handle.ts',
+    ],
     // comlink: a tab of a two-tab run talks to the shared host with it.
     packages: ['@xterm/xterm', 'comlink'],
   },
@@ -75,7 +84,9 @@ export function layerViolations(edges: readonly ImportEdge[], rules: readonly La
     }
     if (within(edge.to, rule.folder)) continue;
     if (!rule.may.some((allowed) => within(edge.to, allowed))) {
-      problems.push(`${edge.from} imports ${edge.to}, which ${rule.folder}/ may not import (it may import: ${rule.may.join(', ') || 'nothing outside itself'})`);
+      problems.push(
+        `${edge.from} imports ${edge.to}, which ${rule.folder}/ may not import (it may import: ${rule.may.join(', ') || 'nothing outside itself'})`,
+      );
     }
   }
   return problems;

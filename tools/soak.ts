@@ -61,7 +61,13 @@ async function main(): Promise<void> {
     // Run with --expose-gc (npm run soak does) so the host's figure is live data, not garbage.
     (globalThis as { gc?: () => void }).gc?.();
     const [p, s] = await Promise.all([cluster.primary?.heapUsed() ?? NaN, cluster.secondary?.heapUsed() ?? NaN]);
-    samples.push({ checkpoint, hostHeapMB: mb(process.memoryUsage().heapUsed), primaryHeapMB: mb(p), secondaryHeapMB: mb(s), rssMB: mb(process.memoryUsage().rss) });
+    samples.push({
+      checkpoint,
+      hostHeapMB: mb(process.memoryUsage().heapUsed),
+      primaryHeapMB: mb(p),
+      secondaryHeapMB: mb(s),
+      rssMB: mb(process.memoryUsage().rss),
+    });
     console.log(`checkpoint ${checkpoint}: ${JSON.stringify(samples.at(-1))}`);
   };
   const step = Math.max(1, Math.floor(checkpoints / 8));
@@ -115,7 +121,11 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  const docs = new BenchReport('soak', 'Soak: checkpoints and kill/re-protect cycles with real VMs', `npm run soak -- --checkpoints ${checkpoints} --cycles ${cycles}`);
+  const docs = new BenchReport(
+    'soak',
+    'Soak: checkpoints and kill/re-protect cycles with real VMs',
+    `npm run soak -- --checkpoints ${checkpoints} --cycles ${cycles}`,
+  );
   docs.line(JSON.stringify({ ...result, samples: undefined, machine: undefined, date: undefined }, null, 2));
   docs.finish();
   const leaked = JSON.stringify(after) !== JSON.stringify(before);

@@ -29,7 +29,8 @@ export function commandNames(surface: SourceFile): string[] {
 
 /** A member that declares something callable (a method, or a property of a function type) under `names`' name. */
 function callableNamed(member: ts.Node, names: ReadonlySet<string>): string | undefined {
-  const named = (ts.isMethodSignature(member) || ts.isMethodDeclaration(member) || ts.isPropertySignature(member) || ts.isPropertyDeclaration(member)) && member.name;
+  const named =
+    (ts.isMethodSignature(member) || ts.isMethodDeclaration(member) || ts.isPropertySignature(member) || ts.isPropertyDeclaration(member)) && member.name;
   if (!named || !ts.isIdentifier(named) || !names.has(named.text)) return undefined;
   if (ts.isMethodSignature(member) || ts.isMethodDeclaration(member)) return named.text;
   const type = (member as ts.PropertySignature | ts.PropertyDeclaration).type;

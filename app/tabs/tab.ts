@@ -92,7 +92,9 @@ export class TabControls implements TabsUi {
     const state = this.joined.feed.state;
     const mine = state.pcs.filter((pc) => pc.tab === this.joined.tab && pc.alive).map((pc) => pc.name);
     this.runs.textContent =
-      mine.length > 0 ? `This tab runs ${mine.join(' and ')}: closing it ends ${mine.length > 1 ? 'them' : 'it'}, as pulling the plug would.` : 'This tab runs no PC: it only shows the pair.';
+      mine.length > 0
+        ? `This tab runs ${mine.join(' and ')}: closing it ends ${mine.length > 1 ? 'them' : 'it'}, as pulling the plug would.`
+        : 'This tab runs no PC: it only shows the pair.';
     this.runs.dataset.tabRuns = mine.join(',');
     this.move.disabled = !(state.protected && state.serving === 'primary');
     // A spare waiting for a tab is started by opening one, as is a new secondary.

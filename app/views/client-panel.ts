@@ -70,7 +70,10 @@ export class ClientPanel {
     this.auditResult = h('p', { class: 'audit', 'data-audit': '', 'aria-live': 'polite' });
     // Typed into the serving PC's console, where the learner sees it and the ledger's answer.
     const restart = h('button', { type: 'button', 'data-action': 'restart-ledger', text: 'Restart the ledger' });
-    restart.setAttribute('title', 'End the ledger on the serving PC: the guest starts it again, and it reads its total and every reply back from its journal on the disk');
+    restart.setAttribute(
+      'title',
+      'End the ledger on the serving PC: the guest starts it again, and it reads its total and every reply back from its journal on the disk',
+    );
     restart.addEventListener('click', () => {
       const serving = feed.pcIn(feed.state.serving);
       if (serving) void commands.typeOnConsole(serving.pc, `${RESTART_LEDGER}\n`);
@@ -113,7 +116,8 @@ export class ClientPanel {
       const entry = this.entries.get(event.primary.split(' ')[0] ?? '');
       if (!entry) return;
       entry.row.dataset.compare = event.verdict;
-      entry.compare.textContent = event.verdict === 'mismatch' ? `${VERDICT_TEXT.mismatch} (secondary: “${event.secondary ?? ''}”)` : VERDICT_TEXT[event.verdict];
+      entry.compare.textContent =
+        event.verdict === 'mismatch' ? `${VERDICT_TEXT.mismatch} (secondary: “${event.secondary ?? ''}”)` : VERDICT_TEXT[event.verdict];
       return;
     }
     if (event.kind !== 'output' || event.state !== 'held') return;

@@ -44,15 +44,24 @@ export class Controls {
     private readonly commands: ClusterCommands,
   ) {
     const config = feed.state.config;
-    const period = h('select', { id: 'period', 'data-control': 'period' },
-      ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === config.periodMs, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })));
+    const period = h(
+      'select',
+      { id: 'period', 'data-control': 'period' },
+      ...PERIODS.map((ms) => h('option', { value: ms, selected: ms === config.periodMs, text: ms >= 1000 ? `${ms / 1000} s` : `${ms} ms` })),
+    );
     period.addEventListener('change', () => void commands.configure({ periodMs: Number(period.value) }));
-    const mode = h('select', { id: 'mode', 'data-control': 'mode' },
-      ...MODES.map(([value, label]) => h('option', { value, selected: value === config.mode, text: label })));
+    const mode = h(
+      'select',
+      { id: 'mode', 'data-control': 'mode' },
+      ...MODES.map(([value, label]) => h('option', { value, selected: value === config.mode, text: label })),
+    );
     const modeHelp = h('p', { class: 'mode-help', 'data-mode-help': '', text: MODE_MEANING[config.mode] });
-    const policy = h('select', { id: 'policy', 'data-control': 'policy' },
+    const policy = h(
+      'select',
+      { id: 'policy', 'data-control': 'policy' },
       h('option', { value: 'periodic', selected: !config.compare.enabled, text: 'periodic: waits for checkpoints' }),
-      h('option', { value: 'compare', selected: config.compare.enabled, text: 'compare mode (colo-compare)' }));
+      h('option', { value: 'compare', selected: config.compare.enabled, text: 'compare mode (colo-compare)' }),
+    );
     policy.setAttribute('title', COMPARE_MEANING);
     policy.addEventListener('change', () => void commands.configure({ compare: { ...feed.state.config.compare, enabled: policy.value === 'compare' } }));
     mode.addEventListener('change', () => {
@@ -63,21 +72,34 @@ export class Controls {
     const speed = h('select', { id: 'speed', 'data-control': 'speed' }, ...SPEEDS.map(([label, ms]) => h('option', { value: ms, text: label })));
     speed.addEventListener('change', () => this.setGate({ delayMs: Number(speed.value) }));
     // A breakpoint: every checkpoint stops before this message, until Step ▶ lets it go.
-    const breakpoint = h('select', { id: 'break-before', 'data-control': 'break-before' },
+    const breakpoint = h(
+      'select',
+      { id: 'break-before', 'data-control': 'break-before' },
       h('option', { value: '', text: 'nothing' }),
-      ...COLO_MESSAGE_TYPES.map((type) => h('option', { value: type, text: type })));
+      ...COLO_MESSAGE_TYPES.map((type) => h('option', { value: type, text: type })),
+    );
     breakpoint.addEventListener('change', () => {
       const type = COLO_MESSAGE_TYPES.find((t) => t === breakpoint.value);
       this.setGate({ breakBefore: type ? [type] : [] });
     });
     this.breakStatus = h('p', { class: 'break-status', 'data-break-status': '', 'aria-live': 'polite' });
-    const fault = h('select', { id: 'fault', 'data-control': 'fault' },
+    const fault = h(
+      'select',
+      { id: 'fault', 'data-control': 'fault' },
       h('option', { value: '', text: 'then wait' }),
-      ...BREAK_FAULTS.map((f) => h('option', { value: f, text: `then ${FAULT_LABELS[f]}` })));
+      ...BREAK_FAULTS.map((f) => h('option', { value: f, text: `then ${FAULT_LABELS[f]}` })),
+    );
     fault.addEventListener('change', () => void commands.setBreakFault(BREAK_FAULTS.find((f) => f === fault.value)));
     this.selects = { period, mode, policy, breakpoint, fault, speed };
-    this.link = h('input', { type: 'text', readonly: true, class: 'scenario-link', 'data-scenario-link': '', 'aria-label': 'link to this setup', hidden: true });
-    const unsafe = (h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe', checked: config.outputCommit === 'unsafe' }));
+    this.link = h('input', {
+      type: 'text',
+      readonly: true,
+      class: 'scenario-link',
+      'data-scenario-link': '',
+      'aria-label': 'link to this setup',
+      hidden: true,
+    });
+    const unsafe = h('input', { type: 'checkbox', id: 'unsafe', 'data-control': 'unsafe', checked: config.outputCommit === 'unsafe' });
     unsafe.addEventListener('change', () => {
       void commands.configure({ outputCommit: unsafe.checked ? 'unsafe' : 'hold' });
       document.body.dataset.unsafe = String(unsafe.checked);
@@ -88,7 +110,13 @@ export class Controls {
     this.root = h(
       'nav',
       { class: 'controls', 'aria-label': 'Controls' },
-      h('div', { class: 'group' }, h('label', { for: 'period', text: 'Checkpoint every' }), period, this.button('checkpoint', 'Checkpoint now', () => commands.checkpointNow())),
+      h(
+        'div',
+        { class: 'group' },
+        h('label', { for: 'period', text: 'Checkpoint every' }),
+        period,
+        this.button('checkpoint', 'Checkpoint now', () => commands.checkpointNow()),
+      ),
       h('div', { class: 'group' }, h('label', { for: 'mode', text: 'Checkpoints move' }), mode, modeHelp),
       h('div', { class: 'group' }, h('label', { for: 'policy', text: 'Secondary' }), policy),
       h(
@@ -103,7 +131,12 @@ export class Controls {
         speed,
         this.breakStatus,
       ),
-      h('div', { class: 'group' }, this.button('copy-link', 'Copy link to this setup', () => this.copyLink()), this.link),
+      h(
+        'div',
+        { class: 'group' },
+        this.button('copy-link', 'Copy link to this setup', () => this.copyLink()),
+        this.link,
+      ),
       h(
         'div',
         { class: 'group danger' },
@@ -198,7 +231,9 @@ export class Controls {
     if (scenario.compare !== undefined) choose(this.selects.policy, scenario.compare ? 'compare' : 'periodic');
     if (scenario.step || scenario.breakBefore) {
       const type = scenario.breakBefore;
-      void this.commands.configure({ gate: { ...this.feed.state.config.gate, ...(scenario.step ? { step: true } : {}), ...(type ? { breakBefore: [type] } : {}) } });
+      void this.commands.configure({
+        gate: { ...this.feed.state.config.gate, ...(scenario.step ? { step: true } : {}), ...(type ? { breakBefore: [type] } : {}) },
+      });
       if (type) this.selects.breakpoint.value = type;
     }
     if (scenario.fault) choose(this.selects.fault, scenario.fault);

@@ -68,10 +68,24 @@ export class Ladder {
     const sent = new Set(after.flatMap((e) => (e.kind === 'message' && e.at === 'sent' && e.checkpoint === n ? [e.type] : [])));
     const waiting = after.find((e) => e.kind === 'held' && e.checkpoint === n && !sent.has(e.type));
     this.list.dataset.waiting = waiting?.kind === 'held' ? waiting.type : '';
-    const lost = unreported ? [h('li', { class: 'lost', text: `${this.names.primary}'s own reports of this checkpoint died with it: only what ${this.names.secondary} reported is shown.` })] : [];
+    const lost = unreported
+      ? [
+          h('li', {
+            class: 'lost',
+            text: `${this.names.primary}'s own reports of this checkpoint died with it: only what ${this.names.secondary} reported is shown.`,
+          }),
+        ]
+      : [];
     this.list.replaceChildren(
       ...lost,
-      ...steps.map((e) => h('li', { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' }, h('span', { class: 'at', text: offset(e.time - request.time) }), line(e, this.names))),
+      ...steps.map((e) =>
+        h(
+          'li',
+          { title: e.kind === 'message' ? MESSAGE_MEANING[e.type] : '' },
+          h('span', { class: 'at', text: offset(e.time - request.time) }),
+          line(e, this.names),
+        ),
+      ),
     );
   }
 }
@@ -92,7 +106,8 @@ function neverReportedSent(trace: readonly TraceEvent[], readAt: number): boolea
   if (read?.kind !== 'message' || (trace.at(-1)?.time ?? 0) - read.time <= REPORT_LAG_MS) return false;
   const isItsSend = (e: TraceEvent) => e.kind === 'message' && e.at === 'sent' && e.type === 'checkpoint-request' && e.checkpoint === read.checkpoint;
   for (let i = readAt - 1; i >= 0 && (trace[i] as TraceEvent).time >= read.time - REPORT_LAG_MS; i--) if (isItsSend(trace[i] as TraceEvent)) return false;
-  for (let i = readAt + 1; i < trace.length && (trace[i] as TraceEvent).time <= read.time + REPORT_LAG_MS; i++) if (isItsSend(trace[i] as TraceEvent)) return false;
+  for (let i = readAt + 1; i < trace.length && (trace[i] as TraceEvent).time <= read.time + REPORT_LAG_MS; i++)
+    if (isItsSend(trace[i] as TraceEvent)) return false;
   return true;
 }
 
@@ -156,7 +171,8 @@ function line(e: TraceEvent, names: Readonly<Record<Side, string>>): string {
     case 'held':
       return `${names[e.side]} holds ${e.type} back (step mode or “Stop before”) until Step ▶`;
     case 'output':
-      if (e.state === 'held') return `${names.primary} held ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'} until this checkpoint is safe: ${e.lines.join(', ')}`;
+      if (e.state === 'held')
+        return `${names.primary} held ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'} until this checkpoint is safe: ${e.lines.join(', ')}`;
       return `${names.primary} released ${e.lines.length} client repl${e.lines.length === 1 ? 'y' : 'ies'}: ${e.lines.join(', ')}`;
     default:
       return '';

@@ -121,10 +121,21 @@ export class Metrics {
     const allPauses = trace.filter((e): e is TraceEvent & { kind: 'resume' } => e.kind === 'resume' && e.side === 'primary').slice(-MEDIAN_OF);
     const pauses = allPauses.slice(-BARS);
     const captures = allCaptures.slice(-BARS);
-    this.bars(this.pauseChart, pauses.map((e) => ({ value: e.pausedMs, mode: modes.get(e.checkpoint), text: `#${e.checkpoint}: ${formatMs(e.pausedMs)}` })), 'pause');
-    this.bars(this.bytesChart, captures.map((e) => ({ value: e.bytes, mode: modeOf(e), text: `#${e.checkpoint}: ${formatBytes(e.bytes)}` })), 'bytes');
+    this.bars(
+      this.pauseChart,
+      pauses.map((e) => ({ value: e.pausedMs, mode: modes.get(e.checkpoint), text: `#${e.checkpoint}: ${formatMs(e.pausedMs)}` })),
+      'pause',
+    );
+    this.bars(
+      this.bytesChart,
+      captures.map((e) => ({ value: e.bytes, mode: modeOf(e), text: `#${e.checkpoint}: ${formatBytes(e.bytes)}` })),
+      'bytes',
+    );
     const last = pauses.at(-1);
-    const byMode = perMode(allPauses.map((e) => ({ mode: modes.get(e.checkpoint), value: e.pausedMs })), formatMs);
+    const byMode = perMode(
+      allPauses.map((e) => ({ mode: modes.get(e.checkpoint), value: e.pausedMs })),
+      formatMs,
+    );
     this.pauseSummary.textContent = last
       ? `last ${formatMs(last.pausedMs)} (checkpoint #${last.checkpoint}, ${modes.get(last.checkpoint) ?? 'mode unknown'}); median by mode over the last ${allPauses.length}: ${byMode}`
       : 'no checkpoint yet';
@@ -132,7 +143,10 @@ export class Metrics {
     this.pauseSummary.dataset.modes = MODE_NAMES.filter((m) => seen.has(m)).join(' ');
     const lastCapture = captures.at(-1);
     this.bytesSummary.textContent = lastCapture
-      ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}; median by mode: ${perMode(allCaptures.map((c) => ({ mode: modeOf(c), value: c.bytes })), formatBytes)}`
+      ? `last ${formatBytes(lastCapture.bytes)} ${describePath(lastCapture)}; median by mode: ${perMode(
+          allCaptures.map((c) => ({ mode: modeOf(c), value: c.bytes })),
+          formatBytes,
+        )}`
       : '';
     if (lastCapture) this.tracking.textContent = describeTracking(lastCapture, trace);
     const disk = describeDisk(allCaptures);
@@ -144,7 +158,9 @@ export class Metrics {
     if (split) {
       this.failover.textContent =
         `after ${split.cause}: detection ${formatMs(split.detectionMs)}, then ` +
-        (split.takeoverMs === undefined ? 'waiting for the first reply…' : `first reply from the new primary ${formatMs(split.takeoverMs)} later (total ${formatMs(split.detectionMs + split.takeoverMs)})`);
+        (split.takeoverMs === undefined
+          ? 'waiting for the first reply…'
+          : `first reply from the new primary ${formatMs(split.takeoverMs)} later (total ${formatMs(split.detectionMs + split.takeoverMs)})`);
     }
   }
 
@@ -174,7 +190,13 @@ export class Metrics {
       if (ofMode.length === 0) return [];
       const numbers = new Set(ofMode.map((c) => c.checkpoint));
       const pauses = trace.flatMap((e) => (e.kind === 'resume' && e.side === 'primary' && numbers.has(e.checkpoint) ? [e.pausedMs] : []));
-      const cells = [mode, String(ofMode.length), pauses.length ? formatFineMs(median(pauses)) : '—', pauses.length ? formatFineMs(percentile(pauses, 0.9)) : '—', formatBytes(median(ofMode.map((c) => c.bytes)))];
+      const cells = [
+        mode,
+        String(ofMode.length),
+        pauses.length ? formatFineMs(median(pauses)) : '—',
+        pauses.length ? formatFineMs(percentile(pauses, 0.9)) : '—',
+        formatBytes(median(ofMode.map((c) => c.bytes))),
+      ];
       return [h('tr', { 'data-mode': mode }, ...cells.map((text) => h('td', { text })))];
     });
     const key = rows.map((r) => r.textContent).join('|');
@@ -216,7 +238,9 @@ function describeTracking(capture: TraceEvent & { kind: 'capture' }, trace: read
     return `write tracking: v86 marks each page the guest writes, and the checkpoint compares only those${took} (checkpoint #${capture.checkpoint})`;
   }
   const why = trace.findLast((e) => e.kind === 'error' && e.detail.startsWith('no write tracking'));
-  return `a scan of all of RAM against the last checkpoint's copy${took}` + (why?.kind === 'error' ? ` (${why.detail})` : ' (after a restore or a new secondary)');
+  return (
+    `a scan of all of RAM against the last checkpoint's copy${took}` + (why?.kind === 'error' ? ` (${why.detail})` : ' (after a restore or a new secondary)')
+  );
 }
 
 /** The last pair's checkpoint 1: what it built on and what it moved. */
@@ -258,7 +282,7 @@ export function describeDisk(captures: readonly Capture[]): string | undefined {
     (written.length === 0
       ? ''
       : `Over the last ${written.length} checkpoints: ${wrote} carried disk pages, median ${median(written)}, most ${Math.max(...written)} per checkpoint. `) +
-    'Each is a page of the disk v86 saw the guest write (the ledger\'s journal), copied from the disk itself: nothing scans the disk.'
+    "Each is a page of the disk v86 saw the guest write (the ledger's journal), copied from the disk itself: nothing scans the disk."
   );
 }
 

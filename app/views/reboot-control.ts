@@ -12,7 +12,10 @@ export class RebootControl {
 
   constructor(reboot: () => void) {
     this.button = h('button', { type: 'button', 'data-action': 'reboot-guest', text: 'Reboot the guest' });
-    this.button.setAttribute('title', 'Reboot the serving PC’s guest: BIOS, kernel and init run again, RAM starts afresh, the disk stays; the ledger reads its journal back');
+    this.button.setAttribute(
+      'title',
+      'Reboot the serving PC’s guest: BIOS, kernel and init run again, RAM starts afresh, the disk stays; the ledger reads its journal back',
+    );
     this.button.addEventListener('click', reboot);
     this.status = h('p', { class: 'reboot-status', 'data-reboot': '', 'aria-live': 'polite' });
   }

@@ -322,7 +322,10 @@ export class Timeline {
     }
     const fields = Object.entries(mark.event)
       .filter(([key]) => key !== 'lines')
-      .map(([key, value]) => `${key}: ${key === 'time' || key === 'pauseStartedAt' ? new Date(value as number).toISOString().slice(11, 23) : typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+      .map(
+        ([key, value]) =>
+          `${key}: ${key === 'time' || key === 'pauseStartedAt' ? new Date(value as number).toISOString().slice(11, 23) : typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
+      );
     this.details.replaceChildren(h('p', { text: mark.text }), h('pre', { text: fields.join('\n') }));
   }
 }

@@ -55,7 +55,11 @@ export class VmPanel {
     this.run = h('span', { class: 'badge run', 'data-run': '' });
     this.checkpoint = h('span', { 'data-checkpoint': '' }, '—');
     this.ips = h('span', { 'data-ips': '' }, '—');
-    this.memory = h('span', { 'data-memory': '', title: "The PC's WebAssembly memory: guest RAM, VGA memory, v86's tables and the checkpoint buffers beside them" }, '—');
+    this.memory = h(
+      'span',
+      { 'data-memory': '', title: "The PC's WebAssembly memory: guest RAM, VGA memory, v86's tables and the checkpoint buffers beside them" },
+      '—',
+    );
     const termBox = h('div', { class: 'term', role: 'region', 'aria-label': `${name} serial console` });
     this.screen = h('pre', { class: 'screen', 'aria-label': `${name} VGA text screen`, tabindex: 0 });
     const consoleTab = h('button', { type: 'button', role: 'tab', 'aria-selected': 'true', text: 'Serial console' });

@@ -230,13 +230,19 @@ export class DeltaApplier {
     // the last load, when the VM has not run since.
     const held =
       patchInPlace && !diverged && Array.isArray(this.tree)
-        ? sameEntries(staged.tree as unknown[], this.tree, changedBuffers(mirror, list.subarray(header.ramPages, header.ramPages + header.devicePages), this.undoDevice))
+        ? sameEntries(
+            staged.tree as unknown[],
+            this.tree,
+            changedBuffers(mirror, list.subarray(header.ramPages, header.ramPages + header.devicePages), this.undoDevice),
+          )
         : undefined;
     try {
       this.access.writeDevices(rebuildOver(staged.tree, mirror, held), held);
     } catch (err) {
       this.rollBack(header, list, patchInPlace ? mirror : previousMirror, patchInPlace);
-      throw new Error(`v86 refused the device state of checkpoint ${header.checkpoint} (${(err as Error).message}); the VM still holds checkpoint ${this.holds}`);
+      throw new Error(
+        `v86 refused the device state of checkpoint ${header.checkpoint} (${(err as Error).message}); the VM still holds checkpoint ${this.holds}`,
+      );
     }
     this.mirror = mirror;
     this.tree = staged.tree;
@@ -272,7 +278,8 @@ export class DeltaApplier {
     else if (disk) {
       const contents = disk.contents();
       const first = header.ramPages + header.devicePages;
-      for (let k = 0; k < header.diskPages; k++) contents.set(this.undoDisk.subarray(k * PAGE_BYTES, (k + 1) * PAGE_BYTES), (list[first + k] as number) * PAGE_BYTES);
+      for (let k = 0; k < header.diskPages; k++)
+        contents.set(this.undoDisk.subarray(k * PAGE_BYTES, (k + 1) * PAGE_BYTES), (list[first + k] as number) * PAGE_BYTES);
     }
     const view = this.arena.bytes();
     const { ramOffset } = this.access;

@@ -303,7 +303,18 @@ export class DeltaCapture {
       diskMs: diskDone - deviceDiffDone,
       packMs: performance.now() - diskDone,
     };
-    return { payload, bytes: layout.bytes, checksum: header.checksum, base, ramPages, devicePages, diskPages: disk ? diskList.length : undefined, diskWhole, tracking, parts };
+    return {
+      payload,
+      bytes: layout.bytes,
+      checksum: header.checksum,
+      base,
+      ramPages,
+      devicePages,
+      diskPages: disk ? diskList.length : undefined,
+      diskWhole,
+      tracking,
+      parts,
+    };
   }
 
   // The device block keeps its layout from one checkpoint to the next; if the

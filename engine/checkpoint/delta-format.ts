@@ -42,7 +42,24 @@ export interface DeltaHeader {
   diskWhole: number;
 }
 
-const FIELDS = ['magic', 'version', 'bytes', 'checksum', 'checkpoint', 'base', 'ramBytes', 'ramPages', 'deviceBytes', 'devicePages', 'bufferCount', 'jsonBytes', 'baseRam', 'diskBytes', 'diskPages', 'diskWhole'] as const;
+const FIELDS = [
+  'magic',
+  'version',
+  'bytes',
+  'checksum',
+  'checkpoint',
+  'base',
+  'ramBytes',
+  'ramPages',
+  'deviceBytes',
+  'devicePages',
+  'bufferCount',
+  'jsonBytes',
+  'baseRam',
+  'diskBytes',
+  'diskPages',
+  'diskWhole',
+] as const;
 
 export const align16 = (n: number): number => (n + 15) & ~15;
 

@@ -44,7 +44,10 @@ export function diffMarkedJs(memory: Uint8Array, cur: number, shadow: number, pa
 export function checksumJs(memory: Uint8Array, ptr: number, len: number, state: number): void {
   const words = new Uint32Array(memory.buffer, memory.byteOffset, memory.byteLength >>> 2);
   const s = state >>> 2;
-  let s0 = words[s] as number, s1 = words[s + 1] as number, s2 = words[s + 2] as number, s3 = words[s + 3] as number;
+  let s0 = words[s] as number,
+    s1 = words[s + 1] as number,
+    s2 = words[s + 2] as number,
+    s3 = words[s + 3] as number;
   for (let w = ptr >>> 2, end = (ptr + len) >>> 2; w < end; w += 4) {
     s0 = Math.imul(s0 ^ (words[w] as number), 0x01000193);
     s1 = Math.imul(s1 ^ (words[w + 1] as number), 0x01000193);

@@ -41,7 +41,13 @@ export function bindKernels(memory: WebAssembly.Memory): Kernels {
  * of 16 bytes), taken in order, with `length` mixed in; the four lane states
  * live at `lanesAt` (16 bytes of `memory`).
  */
-export function checksumOf(kernels: Kernels, memory: ArrayBufferLike, lanesAt: number, length: number, regions: readonly (readonly [number, number])[]): number {
+export function checksumOf(
+  kernels: Kernels,
+  memory: ArrayBufferLike,
+  lanesAt: number,
+  length: number,
+  regions: readonly (readonly [number, number])[],
+): number {
   const lanes = new Uint32Array(memory, lanesAt, 4);
   lanes.fill(CHECKSUM_SEED);
   for (const [ptr, len] of regions) kernels.checksum(ptr, len, lanesAt);

@@ -78,4 +78,3 @@ export class WriteMarks {
     return { count, tracking: 'write' };
   }
 }
-

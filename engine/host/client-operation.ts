@@ -7,4 +7,3 @@ export type ClientOperation = { op: 'add'; amount: number } | { op: 'get' } | { 
 export function describe(operation: ClientOperation): string {
   return operation.op === 'add' ? `add ${operation.amount}` : operation.op;
 }
-

@@ -32,7 +32,10 @@ export class ClientSession {
     private readonly clock: Clock,
     retryMs = CLIENT_RETRY_MS,
   ) {
-    this.ledger = new LedgerClient((line) => route.sendClient(line), () => clock.now());
+    this.ledger = new LedgerClient(
+      (line) => route.sendClient(line),
+      () => clock.now(),
+    );
     const check = () => {
       for (const wait of [...this.waits]) wait();
     };
@@ -106,7 +109,9 @@ export class ClientSession {
       const cancel = this.clock.after(timeoutMs, () => {
         this.waits.delete(wait);
         const pending = this.ledger.pending;
-        const outstanding = pending ? `${pending.id} outstanding, sent ${pending.attempts} time(s), first ${Math.round(this.clock.now() - pending.sentAt)} ms ago` : 'nothing outstanding';
+        const outstanding = pending
+          ? `${pending.id} outstanding, sent ${pending.attempts} time(s), first ${Math.round(this.clock.now() - pending.sentAt)} ms ago`
+          : 'nothing outstanding';
         reject(new Error(`client: not ${what} within ${timeoutMs} ms (${outstanding}; ${this.route.servingName} serves)`));
       });
       this.waits.add(wait);

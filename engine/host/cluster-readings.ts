@@ -164,7 +164,9 @@ export abstract class ClusterReadings {
     const sides = (['primary', 'secondary'] as const).map((side) => {
       const status = this.core.status[side];
       const last = this.trace.findLast((e) => 'side' in e && e.side === side);
-      const where = status ? `${status.role} ${status.phase}, checkpoint ${status.checkpoint}${status.exitDetail ? `, exited: ${status.exitDetail}` : ''}` : 'no status';
+      const where = status
+        ? `${status.role} ${status.phase}, checkpoint ${status.checkpoint}${status.exitDetail ? `, exited: ${status.exitDetail}` : ''}`
+        : 'no status';
       return `${side}: ${where}; last event ${JSON.stringify(last ?? null)}`;
     });
     return `phase ${this.core.phase.kind}; last trace: ${JSON.stringify(this.trace.slice(-3))}; ${sides.join('; ')}`;

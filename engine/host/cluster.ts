@@ -160,7 +160,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     const at = this.clientBytes;
     this.clientBytes += typeof data === 'string' ? new TextEncoder().encode(data).length : data.length;
     const { serve, mirror } = this.core.clientTargets();
-    for (const side of [serve, mirror]) if (side) void this.node(side)?.sendClient(data, at).catch(() => {});
+    for (const side of [serve, mirror])
+      if (side)
+        void this.node(side)
+          ?.sendClient(data, at)
+          .catch(() => {});
   }
 
   get servingName(): string {
@@ -196,7 +200,10 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     const at = this.core.nextDeadline;
     if (at !== this.deadline.at) {
       this.deadline.cancel();
-      const cancel = at === undefined ? () => {} : this.clock.after(at - this.clock.now(), () => ((this.deadline = { at: undefined, cancel: () => {} }), this.input({ kind: 'tick' })));
+      const cancel =
+        at === undefined
+          ? () => {}
+          : this.clock.after(at - this.clock.now(), () => ((this.deadline = { at: undefined, cancel: () => {} }), this.input({ kind: 'tick' })));
       this.deadline = { at, cancel };
     }
     return done;
@@ -230,7 +237,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
         // The core's deadline decides a ping that is never answered.
         const answered = (yes: boolean) => void this.input({ kind: 'ping-answered', ping, answered: yes });
         if (!vm?.alive) void Promise.resolve().then(() => answered(false));
-        else vm.replication.ping().then(() => answered(true), () => answered(false));
+        else
+          vm.replication.ping().then(
+            () => answered(true),
+            () => answered(false),
+          );
         return Promise.resolve();
       }
       case 'deliver':

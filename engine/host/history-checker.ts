@@ -144,14 +144,22 @@ export class HistoryChecker {
     const match = OK_REPLY.exec(line);
     const wantsValue = request.operation.op === 'rand' || request.operation.op === 'time' ? request.operation.op : undefined;
     if (!match || match[3] !== wantsValue) {
-      this.violation('unexpected', `"${line}" is not a well-formed reply to ${id} ${describe(request.operation)}`, { id, expected: `a reply to ${describe(request.operation)}`, seen: line });
+      this.violation('unexpected', `"${line}" is not a well-formed reply to ${id} ${describe(request.operation)}`, {
+        id,
+        expected: `a reply to ${describe(request.operation)}`,
+        seen: line,
+      });
       return 'violation';
     }
     const total = Number(match[2]);
     const expected = this.acknowledged + (request.operation.op === 'add' ? request.operation.amount : 0);
     this.acknowledged = total;
     if (total !== expected) {
-      this.violation(total < expected ? 'lost' : 'contradicted', `${line}: total ${total}, acknowledged adds sum to ${expected}`, { id, expected: `total ${expected}`, seen: line });
+      this.violation(total < expected ? 'lost' : 'contradicted', `${line}: total ${total}, acknowledged adds sum to ${expected}`, {
+        id,
+        expected: `total ${expected}`,
+        seen: line,
+      });
       return 'violation';
     }
     return 'answer';
@@ -173,12 +181,20 @@ export class HistoryChecker {
     for (const id of ids) {
       const answer = this.answers.get(id) ?? '';
       const stored = ledger.storedReply(id);
-      if (stored !== answer) differs(`${name} holds ${stored === undefined ? 'nothing' : `"${stored}"`} for ${id}; the client was shown "${answer}"`, { id, expected: answer, seen: stored ?? 'nothing' });
+      if (stored !== answer)
+        differs(`${name} holds ${stored === undefined ? 'nothing' : `"${stored}"`} for ${id}; the client was shown "${answer}"`, {
+          id,
+          expected: answer,
+          seen: stored ?? 'nothing',
+        });
     }
     const pending = this.outstanding?.operation;
     const allowed = [this.acknowledged, ...(pending?.op === 'add' ? [this.acknowledged + pending.amount] : [])];
     if (!allowed.includes(ledger.total)) {
-      differs(`${name}'s total is ${ledger.total}; acknowledged adds sum to ${this.acknowledged}`, { expected: `total ${this.acknowledged}`, seen: `total ${ledger.total}` });
+      differs(`${name}'s total is ${ledger.total}; acknowledged adds sum to ${this.acknowledged}`, {
+        expected: `total ${this.acknowledged}`,
+        seen: `total ${ledger.total}`,
+      });
     }
     return found;
   }

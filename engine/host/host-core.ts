@@ -402,7 +402,10 @@ export class HostCore {
     if (suspect === 'secondary' && this.pcs.secondary.status?.phase === 'exited') return [heard, ...this.failed(suspect, 'it left COLO', detail)];
     if (!this.live(suspect)) {
       const { fate, running } = this.pcs[suspect];
-      const why = fate === 'ended' ? 'its worker ended (the host heard so)' : `the host ${running ? (fate === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
+      const why =
+        fate === 'ended'
+          ? 'its worker ended (the host heard so)'
+          : `the host ${running ? (fate === 'frozen' ? 'knows it hangs' : 'fenced it') : 'ended its worker'}`;
       return [heard, ...this.failed(suspect, why, detail)];
     }
     const ping = ++this.pings;
@@ -440,7 +443,9 @@ export class HostCore {
     if (suspicion.silentMs < this.options.linkFailureMs) {
       this.dismissedSuspicions++;
       this.dropSuspicion(suspicion);
-      return [trace('dismiss', `${name} answered the host: its heartbeats were late, not lost; ${reporter} goes on listening (${this.dismissedSuspicions} so far)`)];
+      return [
+        trace('dismiss', `${name} answered the host: its heartbeats were late, not lost; ${reporter} goes on listening (${this.dismissedSuspicions} so far)`),
+      ];
     }
     const falseAlarm = this.cutPair !== this.pair;
     if (falseAlarm) this.falseFailovers++;
@@ -458,7 +463,14 @@ export class HostCore {
     if (falseAlarm) this.falseFailovers++;
     return [
       // The host did not end or freeze it: as far as it knows, a live PC was too busy to answer.
-      ...(falseAlarm ? [trace('false-failover', `${this.pcs[suspect].name} did not answer in ${this.options.pingTimeoutMs} ms, though the host did not end or freeze it (${this.falseFailovers} so far)`)] : []),
+      ...(falseAlarm
+        ? [
+            trace(
+              'false-failover',
+              `${this.pcs[suspect].name} did not answer in ${this.options.pingTimeoutMs} ms, though the host did not end or freeze it (${this.falseFailovers} so far)`,
+            ),
+          ]
+        : []),
       ...this.failed(suspect, `it did not answer the host within ${this.options.pingTimeoutMs} ms`, suspicion.detail),
     ];
   }
@@ -468,7 +480,10 @@ export class HostCore {
     const confirmed = `${detail}; the host confirmed: ${why}`;
     const name = this.pcs[suspect].name;
     if (suspect === 'primary') {
-      return [trace('confirm', `${name} failed (${why}): ${this.pcs.secondary.name} takes over`), ...this.orderTakeover({ command: 'peerLost', args: [confirmed] })];
+      return [
+        trace('confirm', `${name} failed (${why}): ${this.pcs.secondary.name} takes over`),
+        ...this.orderTakeover({ command: 'peerLost', args: [confirmed] }),
+      ];
     }
     return [trace('confirm', `${name} failed (${why}): ${this.pcs.primary.name} goes on alone`), ...this.leave(confirmed)];
   }
@@ -480,7 +495,10 @@ export class HostCore {
   private takenOver(from: number): HostEffect[] {
     const phase = this.phaseNow;
     if (phase.kind !== 'takeover' && phase.kind !== 'lost' && this.live('primary')) {
-      return [trace('arbitrate', "the secondary took over without the host's word while the primary runs: the secondary is fenced"), ...this.fence('secondary')];
+      return [
+        trace('arbitrate', "the secondary took over without the host's word while the primary runs: the secondary is fenced"),
+        ...this.fence('secondary'),
+      ];
     }
     if (phase.kind === 'alone' || phase.kind === 'reprotecting' || !this.live('secondary')) return [];
     const effects: HostEffect[] = [];
@@ -497,7 +515,9 @@ export class HostCore {
   private secondaryLeft(detail: string): HostEffect[] {
     if (this.phaseNow.kind !== 'takeover') return [];
     if (this.live('primary')) return this.leave(`${this.pcs.secondary.name} left COLO: ${detail}`);
-    return this.lose(`${this.pcs.primary.name}, which served the client, is ${describeFate(this.pcs.primary.fate)} and ${this.pcs.secondary.name} left COLO: ${detail}`);
+    return this.lose(
+      `${this.pcs.primary.name}, which served the client, is ${describeFate(this.pcs.primary.fate)} and ${this.pcs.secondary.name} left COLO: ${detail}`,
+    );
   }
 
   // A primary that left COLO holds its output until the host is sure no
@@ -583,7 +603,8 @@ export class HostCore {
     } else if (phase.kind === 'takeover' && phase.deadline <= this.now) {
       const why = `${this.pcs.secondary.name} did not take over within ${this.options.takeoverMs} ms`;
       // The primary lets go of nothing before the secondary is fenced (leave, then fence: both before any confirmAlone).
-      if (this.live('primary')) effects.push(trace('fence', `${why}: it is fenced and ${this.pcs.primary.name} goes on alone`), ...this.leave(why), ...this.fence('secondary'));
+      if (this.live('primary'))
+        effects.push(trace('fence', `${why}: it is fenced and ${this.pcs.primary.name} goes on alone`), ...this.leave(why), ...this.fence('secondary'));
       else effects.push(...this.lose(`${this.pcs.primary.name}, which served the client, is ${describeFate(this.pcs.primary.fate)} and ${why}`));
     } else if (phase.kind === 'leaving' && phase.deadline <= this.now) {
       if (phase.ping !== undefined) return [...effects, ...this.primaryHung()];
@@ -605,7 +626,8 @@ export class HostCore {
       if (about) return this.unanswered(about);
     }
     if (phase.kind === 'takeover' && side === 'secondary') return this.secondaryLeft('its worker is gone');
-    if (phase.kind === 'leaving' && side === 'primary') return this.canTakeOver() ? this.orderTakeover({ command: 'peerLost', args: [`${this.pcs.primary.name} is gone`] }) : [];
+    if (phase.kind === 'leaving' && side === 'primary')
+      return this.canTakeOver() ? this.orderTakeover({ command: 'peerLost', args: [`${this.pcs.primary.name} is gone`] }) : [];
     return [];
   }
 
@@ -677,7 +699,14 @@ export class HostCore {
     const spare = this.spareNow as Spare;
     const receives = `it receives ${this.pcs[survivor].name}'s state`;
     const ready = spare.state === 'ready';
-    effects.push(trace('reprotect', ready ? `${spare.name}, waiting in standby, becomes the secondary: ${receives}` : `${spare.name} becomes the secondary once it has started: ${receives}`));
+    effects.push(
+      trace(
+        'reprotect',
+        ready
+          ? `${spare.name}, waiting in standby, becomes the secondary: ${receives}`
+          : `${spare.name} becomes the secondary once it has started: ${receives}`,
+      ),
+    );
     return ready ? [...effects, ...this.pairUp()] : effects;
   }
 

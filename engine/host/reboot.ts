@@ -27,7 +27,13 @@ export interface RebootingPc {
  * service; tells `report` each step, and ends with `done` (how long it took and
  * the ledger's line) or `failed` (why). `now`: the clock, in ms.
  */
-export async function rebootGuest(pc: RebootingPc, name: string, armAll: () => Promise<void>, report: (state: RebootState) => void, now: () => number): Promise<void> {
+export async function rebootGuest(
+  pc: RebootingPc,
+  name: string,
+  armAll: () => Promise<void>,
+  report: (state: RebootState) => void,
+  now: () => number,
+): Promise<void> {
   try {
     report({ kind: 'arming', name });
     await armAll();

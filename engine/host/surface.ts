@@ -130,6 +130,9 @@ export function perform(target: ClusterCommands, command: ClusterCommand): Promi
 /** The commands, each sent as data through `send` (to a host elsewhere): none is written out here. */
 export function commandsVia(send: (command: ClusterCommand) => Promise<unknown>): ClusterCommands {
   return new Proxy({} as ClusterCommands, {
-    get: (_, kind) => (...args: unknown[]) => send({ kind, args } as ClusterCommand),
+    get:
+      (_, kind) =>
+      (...args: unknown[]) =>
+        send({ kind, args } as ClusterCommand),
   });
 }

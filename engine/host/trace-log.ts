@@ -43,6 +43,10 @@ export class HeartbeatLog {
     const beats = this.beats[side];
     beats.push(...sent);
     const keepFrom = (sent.at(-1) ?? 0) - BEATS_KEPT_MS;
-    if ((beats[0] ?? Infinity) < keepFrom - BEATS_KEPT_MS / 4) beats.splice(0, beats.findIndex((t) => t >= keepFrom));
+    if ((beats[0] ?? Infinity) < keepFrom - BEATS_KEPT_MS / 4)
+      beats.splice(
+        0,
+        beats.findIndex((t) => t >= keepFrom),
+      );
   }
 }

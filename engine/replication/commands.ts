@@ -77,7 +77,13 @@ export interface ClusterNode {
   readonly alive: boolean;
   readonly replication: ReplicationControl;
   start(options: StartOptions): Promise<unknown>;
-  startReplication(role: 'primary' | 'secondary', pair: number, port: MessagePort, config: ReplicationConfig, listener: (events: ReplicationEvent[]) => void): Promise<void>;
+  startReplication(
+    role: 'primary' | 'secondary',
+    pair: number,
+    port: MessagePort,
+    config: ReplicationConfig,
+    listener: (events: ReplicationEvent[]) => void,
+  ): Promise<void>;
   /** Bytes for the guest's client port (ttyS1); `at`: their position in the primary's client stream (mirroring). */
   sendClient(data: string | Uint8Array, at?: number): Promise<void>;
   /** From now on a reboot of this PC's guest boots its kernel afresh (the kernel is fetched the first time). */

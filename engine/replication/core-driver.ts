@@ -11,10 +11,7 @@ import type { Clock, PeerPort } from './ports.ts';
 
 /** Inputs both cores take from the link and the operator. */
 export type LinkInput =
-  | { kind: 'peer-exited'; detail: string }
-  | { kind: 'protocol-error'; error: string }
-  | { kind: 'peer-lost'; detail: string }
-  | { kind: 'lost-heartbeat' };
+  { kind: 'peer-exited'; detail: string } | { kind: 'protocol-error'; error: string } | { kind: 'peer-lost'; detail: string } | { kind: 'lost-heartbeat' };
 
 export abstract class CoreDriver {
   protected readonly link: Link;

@@ -31,7 +31,10 @@ export class DeltaSource implements StateSource {
     const ram = this.delta.heldBase;
     const mine = this.image !== undefined && ram !== undefined ? { image: this.image, ram } : undefined;
     if (sameBase(mine, peer) && this.delta.reset(true)) {
-      return { method: 'shared-base', detail: `both hold booted snapshot ${this.image?.slice(0, 12)}… (RAM checksum ${hex(ram ?? 0)}): only what differs from it travels` };
+      return {
+        method: 'shared-base',
+        detail: `both hold booted snapshot ${this.image?.slice(0, 12)}… (RAM checksum ${hex(ram ?? 0)}): only what differs from it travels`,
+      };
     }
     this.delta.reset(false);
     const why = !peer
@@ -54,7 +57,11 @@ export class DeltaSource implements StateSource {
     return {
       payload: d.payload,
       header: { bytes: d.bytes, checksum: d.checksum },
-      pages: { ram: d.ramPages, device: d.devicePages, ...(d.diskPages !== undefined ? { disk: d.diskPages, ...(d.diskWhole ? { diskWhole: true } : {}) } : {}) },
+      pages: {
+        ram: d.ramPages,
+        device: d.devicePages,
+        ...(d.diskPages !== undefined ? { disk: d.diskPages, ...(d.diskWhole ? { diskWhole: true } : {}) } : {}),
+      },
       tracking: d.tracking,
       parts: d.parts,
     };

@@ -155,9 +155,7 @@ export class Link {
       return;
     }
     // Delayed messages keep their order.
-    this.delayQueue = this.delayQueue.then(
-      () => new Promise<void>((resolve) => this.clock.after(delay, () => (this.postNow(outgoing), resolve()))),
-    );
+    this.delayQueue = this.delayQueue.then(() => new Promise<void>((resolve) => this.clock.after(delay, () => (this.postNow(outgoing), resolve()))));
   }
 
   private postNow({ message, payload }: Outgoing): void {
@@ -205,7 +203,10 @@ export class Link {
     if (this.monitor.beat()) {
       this.monitor.rearm();
       const silentMs = this.monitor.silentMs(now);
-      this.handlers.onPeerSilent(`no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`, silentMs);
+      this.handlers.onPeerSilent(
+        `no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,
+        silentMs,
+      );
     }
   }
 
@@ -213,7 +214,10 @@ export class Link {
     if (this.closed || this.ended || this.frozen || this.cut || this.portClosed) return;
     this.portClosed = true;
     const silentMs = this.monitor.silentMs(this.clock.now());
-    this.handlers.onPeerSilent(`the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(silentMs)} ms after its last message)`, silentMs);
+    this.handlers.onPeerSilent(
+      `the ${this.peer}'s end of the channel closed: its worker is gone (${Math.round(silentMs)} ms after its last message)`,
+      silentMs,
+    );
   }
 
   private receive(data: unknown): void {

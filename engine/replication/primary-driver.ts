@@ -300,7 +300,14 @@ export class PrimaryDriver extends CoreDriver {
   // primary's reply leaves once that checkpoint is safe (vmstate-received).
   private judged(line: HeldLine, secondary?: string): void {
     const verdict = line.verdict ?? 'timeout';
-    this.trace({ kind: 'compare', time: this.clock.now(), verdict, primary: line.text, ...(secondary === undefined ? {} : { secondary }), checkpoint: line.epoch });
+    this.trace({
+      kind: 'compare',
+      time: this.clock.now(),
+      verdict,
+      primary: line.text,
+      ...(secondary === undefined ? {} : { secondary }),
+      checkpoint: line.epoch,
+    });
     if (verdict !== 'match') this.input({ kind: 'checkpoint-due', cause: verdict });
   }
 

@@ -53,12 +53,22 @@ export class ReplicationRole implements ReplicationCommands {
     this.stopRebuildTimer();
     await (this.baseRebuild ??= this.paths.rebuildBase?.());
     this.baseRebuild = undefined;
-    this.attach(pair, config, listener, (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config), port, this.clock, config, emit, lineStart));
+    this.attach(
+      pair,
+      config,
+      listener,
+      (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config), port, this.clock, config, emit, lineStart),
+    );
   }
 
   startSecondary(pair: number, port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void {
     this.refuseOlder(pair, 'start as secondary');
-    this.attach(pair, config, listener, (emit, lineStart) => new SecondaryDriver(this.vm, this.paths.sink(config.verify), port, this.clock, config, emit, lineStart));
+    this.attach(
+      pair,
+      config,
+      listener,
+      (emit, lineStart) => new SecondaryDriver(this.vm, this.paths.sink(config.verify), port, this.clock, config, emit, lineStart),
+    );
   }
 
   command(pair: number, call: CommandCall): Promise<void> {
@@ -67,7 +77,10 @@ export class ReplicationRole implements ReplicationCommands {
       invoke(this.commands(), call);
       return Promise.resolve();
     }
-    if (this.waiting.length >= MAX_WAITING) return Promise.reject(new Error(`replication: ${call.command} for pair ${pair} refused: ${MAX_WAITING} commands already wait for their pair to start here`));
+    if (this.waiting.length >= MAX_WAITING)
+      return Promise.reject(
+        new Error(`replication: ${call.command} for pair ${pair} refused: ${MAX_WAITING} commands already wait for their pair to start here`),
+      );
     return new Promise<void>((done, refused) => this.waiting.push({ pair, call, done, refused }));
   }
 

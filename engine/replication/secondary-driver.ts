@@ -200,5 +200,4 @@ export class SecondaryDriver extends CoreDriver {
       this.link.sendOutput(lines, this.core.loaded);
     }
   }
-
 }

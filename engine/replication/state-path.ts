@@ -110,7 +110,9 @@ export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | unde
   }
   const sum = stateChecksum(payload, checkpoint);
   if (sum !== header.checksum) {
-    return { error: `checksum mismatch: computed ${sum.toString(16)} for checkpoint ${checkpoint}, announced ${header.checksum.toString(16)} (corrupt, or a state of another checkpoint)` };
+    return {
+      error: `checksum mismatch: computed ${sum.toString(16)} for checkpoint ${checkpoint}, announced ${header.checksum.toString(16)} (corrupt, or a state of another checkpoint)`,
+    };
   }
   try {
     checkStateFits(readStateSummary(payload), memoryBytes);

@@ -44,7 +44,10 @@ export function formatSummary(s: Summary, unit: string, digits = 0): string {
 }
 
 export function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** Nearest rank: p99 of few samples is their maximum, never an interpolation below it. */

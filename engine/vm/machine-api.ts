@@ -3,10 +3,7 @@
 
 export type SerialPort = 0 | 1;
 
-export type MachineEvent =
-  | { type: 'serial'; port: SerialPort; text: string }
-  | { type: 'screen-changed' }
-  | { type: 'run-state'; running: boolean };
+export type MachineEvent = { type: 'serial'; port: SerialPort; text: string } | { type: 'screen-changed' } | { type: 'run-state'; running: boolean };
 
 export type MachineListener = (events: MachineEvent[]) => void;
 

@@ -66,9 +66,7 @@ function checkSnapshotRecord(manifest: AssetManifest): NonNullable<AssetManifest
   const record = manifest.snapshot;
   if (!record) throw new StateError('snapshot: manifest.json has no snapshot record; run `npm run assets`');
   if (record.v86Version !== v86Package.version) {
-    throw new StateError(
-      `snapshot: saved by v86 ${record.v86Version}, this build runs v86 ${v86Package.version}; run \`npm run assets\``,
-    );
+    throw new StateError(`snapshot: saved by v86 ${record.v86Version}, this build runs v86 ${v86Package.version}; run \`npm run assets\``);
   }
   if (record.memoryBytes !== GUEST_CONFIG.memoryBytes || record.vgaMemoryBytes !== GUEST_CONFIG.vgaMemoryBytes || record.diskBytes !== GUEST_CONFIG.diskBytes) {
     throw new StateError(
@@ -76,7 +74,8 @@ function checkSnapshotRecord(manifest: AssetManifest): NonNullable<AssetManifest
         `this VM has ${GUEST_CONFIG.memoryBytes}, ${GUEST_CONFIG.vgaMemoryBytes} and ${GUEST_CONFIG.diskBytes}; run \`npm run assets\``,
     );
   }
-  if (!Number.isSafeInteger(record.stateBytes) || record.stateBytes <= 0) throw new StateError(`snapshot: manifest.json gives it ${record.stateBytes} bytes unpacked; run \`npm run assets\``);
+  if (!Number.isSafeInteger(record.stateBytes) || record.stateBytes <= 0)
+    throw new StateError(`snapshot: manifest.json gives it ${record.stateBytes} bytes unpacked; run \`npm run assets\``);
   return record;
 }
 
@@ -266,7 +265,10 @@ export class GuestMachine implements MachineApi {
     this.rebootArmed = (async () => {
       const source = this.openSource(assetBase);
       const manifest = await readManifest(source);
-      const [bzimage, initrd] = await Promise.all([readVerified(source, manifest, GUEST_CONFIG.files.kernel), readVerified(source, manifest, GUEST_CONFIG.files.initrd)]);
+      const [bzimage, initrd] = await Promise.all([
+        readVerified(source, manifest, GUEST_CONFIG.files.kernel),
+        readVerified(source, manifest, GUEST_CONFIG.files.initrd),
+      ]);
       const cpu = (this.vm() as unknown as { v86?: { cpu?: object } }).v86?.cpu ?? {};
       // The kernel's copies go into RAM behind the write tracking's back.
       const why = armReboot(cpu, { bzimage, initrd, cmdline: GUEST_CONFIG.cmdline }, () => {

@@ -59,8 +59,6 @@ export function readStateSummary(state: ArrayBuffer): StateSummary {
 export function checkStateFits(summary: StateSummary, memoryBytes: number): void {
   if (summary.memoryBytes !== memoryBytes) {
     const mib = (n: number) => `${n / (1024 * 1024)} MiB`;
-    throw new StateError(
-      `state: saved from a VM with ${mib(summary.memoryBytes)} of memory, this VM has ${mib(memoryBytes)}`,
-    );
+    throw new StateError(`state: saved from a VM with ${mib(summary.memoryBytes)} of memory, this VM has ${mib(memoryBytes)}`);
   }
 }

@@ -36,7 +36,13 @@ const ROM_NAME = 'genroms/kernel.bin';
  */
 export function armReboot(cpu: RebootableCpu, files: KernelFiles, wroteRam: () => void): string | undefined {
   const { wasm_memory: memory, mem8, option_roms: roms, reboot_internal: reboot } = cpu;
-  if (!(memory instanceof WebAssembly.Memory) || typeof mem8?.byteOffset !== 'number' || typeof mem8.length !== 'number' || !Array.isArray(roms) || typeof reboot !== 'function') {
+  if (
+    !(memory instanceof WebAssembly.Memory) ||
+    typeof mem8?.byteOffset !== 'number' ||
+    typeof mem8.length !== 'number' ||
+    !Array.isArray(roms) ||
+    typeof reboot !== 'function'
+  ) {
     return 'v86 cpu lacks wasm_memory, mem8, option_roms or reboot_internal';
   }
   const { byteOffset, length } = mem8 as { byteOffset: number; length: number };
@@ -100,10 +106,27 @@ function entryRom(): Uint8Array {
   rom.set(
     [
       0xfa, // cli
-      0xb8, 0x00, 0x80, // mov ax, 0x8000
-      0x8e, 0xc0, 0x8e, 0xd8, 0x8e, 0xe0, 0x8e, 0xe8, 0x8e, 0xd0, // mov es/ds/fs/gs/ss, ax
-      0xbc, 0x00, 0xe0, // mov sp, 0xe000
-      0xea, 0x00, 0x00, 0x20, 0x80, // jmp 0x8020:0000
+      0xb8,
+      0x00,
+      0x80, // mov ax, 0x8000
+      0x8e,
+      0xc0,
+      0x8e,
+      0xd8,
+      0x8e,
+      0xe0,
+      0x8e,
+      0xe8,
+      0x8e,
+      0xd0, // mov es/ds/fs/gs/ss, ax
+      0xbc,
+      0x00,
+      0xe0, // mov sp, 0xe000
+      0xea,
+      0x00,
+      0x00,
+      0x20,
+      0x80, // jmp 0x8020:0000
     ],
     3,
   );

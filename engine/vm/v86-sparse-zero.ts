@@ -21,7 +21,8 @@ export function zeroSparselyOnce(emulator: unknown): string | undefined {
   cpu.zero_memory = function (this: unknown, address: number, bytes: number) {
     cpu.zero_memory = zero;
     const ram = cpu.mem8 as NonNullable<ZeroingInternals['mem8']>;
-    if (address % PAGE_BYTES !== 0 || bytes % PAGE_BYTES !== 0 || address + bytes > ram.length) return (zero as (a: number, b: number) => unknown).call(cpu, address, bytes);
+    if (address % PAGE_BYTES !== 0 || bytes % PAGE_BYTES !== 0 || address + bytes > ram.length)
+      return (zero as (a: number, b: number) => unknown).call(cpu, address, bytes);
     zeroSparse(new Uint8Array(ram.buffer), ram.byteOffset + address, bytes);
     return undefined;
   };

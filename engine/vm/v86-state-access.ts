@@ -16,7 +16,14 @@ import type { MachineStateAccess, WriteTracker } from '../checkpoint/machine-sta
 import { openV86Disk } from './v86-disk.ts';
 
 interface CpuInternals {
-  devices?: { uart0?: unknown; uart1?: unknown; uart2?: unknown; uart3?: unknown; vga?: { pixel_buffer?: unknown }; ide?: { primary?: { master?: { buffer?: { byteLength?: unknown; set?: unknown } } } } };
+  devices?: {
+    uart0?: unknown;
+    uart1?: unknown;
+    uart2?: unknown;
+    uart3?: unknown;
+    vga?: { pixel_buffer?: unknown };
+    ide?: { primary?: { master?: { buffer?: { byteLength?: unknown; set?: unknown } } } };
+  };
   wasm_memory?: unknown;
   mem8?: { byteOffset?: unknown; length?: unknown; buffer?: unknown };
   get_state?: unknown;
@@ -140,7 +147,13 @@ export function openStateAccess(
   const probe = noRam(() => getState.call(cpu));
   const packed = probe[STATE_PACKED_MEMORY];
   const bitmap = probe[STATE_MEMORY_BITMAP];
-  if (probe[STATE_MEMORY_SIZE] !== ramBytes || !(packed instanceof Uint8Array) || packed.length !== 0 || !(bitmap instanceof Uint8Array) || bitmap.length !== 0) {
+  if (
+    probe[STATE_MEMORY_SIZE] !== ramBytes ||
+    !(packed instanceof Uint8Array) ||
+    packed.length !== 0 ||
+    !(bitmap instanceof Uint8Array) ||
+    bitmap.length !== 0
+  ) {
     return { unavailable: 'v86 cpu.get_state no longer has memory size at [0] and packed RAM at [77], [78]' };
   }
   const load = deviceLoader(cpu, probe);

@@ -67,7 +67,8 @@ export function unpackRam(state: ArrayBuffer, into: Uint8Array, at: number, ramB
   const { info, bytesOf } = readInfo(state);
   const view = (field: number): Uint8Array => {
     const node = info.state?.[field];
-    if (!isEncoded(node) || node.__state_type__ !== 'Uint8Array' || typeof node.buffer_id !== 'number') throw new StateError(`state: corrupt, no guest RAM in field ${field}`);
+    if (!isEncoded(node) || node.__state_type__ !== 'Uint8Array' || typeof node.buffer_id !== 'number')
+      throw new StateError(`state: corrupt, no guest RAM in field ${field}`);
     const { start, length } = bytesOf(node.buffer_id);
     return new Uint8Array(state, start, length);
   };

@@ -49,7 +49,12 @@ export function openWriteTracker(exports: WebAssembly.Exports, ramOffset: number
   const pages = exports[TRACKING_EXPORTS.pages];
   const ramBase = exports[TRACKING_EXPORTS.ramBase];
   const rearm = exports[TRACKING_EXPORTS.rearm];
-  if (!(map instanceof WebAssembly.Global) || !(pages instanceof WebAssembly.Global) || !(ramBase instanceof WebAssembly.Global) || typeof rearm !== 'function') {
+  if (
+    !(map instanceof WebAssembly.Global) ||
+    !(pages instanceof WebAssembly.Global) ||
+    !(ramBase instanceof WebAssembly.Global) ||
+    typeof rearm !== 'function'
+  ) {
     return { unavailable: 'this v86.wasm has no write-tracking exports' };
   }
   const tracker: V86WriteTracker = {

@@ -54,7 +54,12 @@ export class VmHandle implements ClusterNode {
 
   async start(options: StartOptions): Promise<StartReport> {
     const files = (await this.filesFor?.(options)) ?? {};
-    return this.unlessEnded(() => this.machine.start(Comlink.transfer({ ...options, files }, Object.values(files)), Comlink.proxy((events: MachineEvent[]) => this.onEvents(events))));
+    return this.unlessEnded(() =>
+      this.machine.start(
+        Comlink.transfer({ ...options, files }, Object.values(files)),
+        Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)),
+      ),
+    );
   }
 
   /** Gives this VM its replication role; `port` moves into the worker. */

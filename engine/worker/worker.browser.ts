@@ -8,4 +8,6 @@ import { serveWorker } from './worker-main.ts';
 const heapUsed = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN;
 const scope = self as unknown as Worker & { name: string };
 
-void workerEndpoint(scope).then((endpoint) => serveWorker(endpoint, (assetBase) => fetchAssetSource(assetBase, new URL(wasmUrl, self.location.href).href), heapUsed));
+void workerEndpoint(scope).then((endpoint) =>
+  serveWorker(endpoint, (assetBase) => fetchAssetSource(assetBase, new URL(wasmUrl, self.location.href).href), heapUsed),
+);

@@ -79,7 +79,8 @@ export async function watchProblems(page: Page): Promise<string[]> {
     const report = (window as unknown as { __reportCspViolation(text: string): Promise<void> }).__reportCspViolation;
     document.addEventListener(
       'securitypolicyviolation',
-      (e) => void report(`${e.effectiveDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile || '?'}:${e.lineNumber}${e.sample ? ` (${e.sample})` : ''}`),
+      (e) =>
+        void report(`${e.effectiveDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile || '?'}:${e.lineNumber}${e.sample ? ` (${e.sample})` : ''}`),
       { capture: true },
     );
   });

@@ -59,10 +59,15 @@ describe('the demo page', () => {
     });
     await expect.poll(() => page.evaluate(() => (window as unknown as { seen: string[] }).seen.length), { timeout: 30_000 }).toBeGreaterThanOrEqual(20);
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
-    expect(seen.filter((pair) => pair.split('/')[0] !== pair.split('/')[1]), seen.join(', ')).toEqual([]);
+    expect(
+      seen.filter((pair) => pair.split('/')[0] !== pair.split('/')[1]),
+      seen.join(', '),
+    ).toEqual([]);
     await page.selectOption('[data-control="period"]', '1000');
     // Both PCs were built from the same booted snapshot: checkpoint 1 carried only what PC A changed since.
-    await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #1 moved \d+\.\d (kB|MB) \(\d+ RAM pages/);
+    await expect
+      .poll(() => page.textContent('[data-metric="initial-sync"]'))
+      .toMatch(/^against the booted snapshot both PCs were built from: checkpoint #1 moved \d+\.\d (kB|MB) \(\d+ RAM pages/);
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
     // A checkpoint's steps in the order the tour teaches: PC B says it received the state, then loads it, then says so.
     await expect.poll(() => page.textContent('.ladder')).toContain('PC A resumed after a pause of');
@@ -71,7 +76,11 @@ describe('the demo page', () => {
     expect(at('PC B → PC A  vmstate-received'), steps.join(' | ')).toBeGreaterThan(-1);
     expect(at('PC B → PC A  vmstate-received'), steps.join(' | ')).toBeLessThan(at('loaded the state'));
     expect(at('loaded the state'), steps.join(' | ')).toBeLessThan(at('PC B → PC A  vmstate-loaded'));
-    await expect.poll(() => page.textContent('[data-metric="detection"]')).toMatch(/^A heartbeat every 20 ms each way; .*Longest silence heard: PC A \d+ ms, PC B \d+ ms\. Suspicions dismissed \(.*\): \d+\. False alarms \(.*\): 0\.$/);
+    await expect
+      .poll(() => page.textContent('[data-metric="detection"]'))
+      .toMatch(
+        /^A heartbeat every 20 ms each way; .*Longest silence heard: PC A \d+ ms, PC B \d+ ms\. Suspicions dismissed \(.*\): \d+\. False alarms \(.*\): 0\.$/,
+      );
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-role]')).toBe('primary');
     expect(await page.textContent('.vm-panel[data-side="secondary"] [data-role]')).toBe('secondary');
     expect(await page.textContent('.vm-panel[data-side="primary"] [data-checkpoint-label]')).toBe('checkpoint taken');
@@ -96,7 +105,9 @@ describe('the demo page', () => {
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     expect(await page.textContent('[data-status]')).toMatch(/^Failed over: PC B serves the client from checkpoint #\d+/);
     // A kill while the primary captures is detected only after the peer's allowance for that step (PEER_BUSY_MS, 1 s).
-    await expect.poll(() => page.textContent('[data-metric="failover"]')).toMatch(/after kill-primary: detection (\d+ ms|1\.\d+ s), then first reply from the new primary/);
+    await expect
+      .poll(() => page.textContent('[data-metric="failover"]'))
+      .toMatch(/after kill-primary: detection (\d+ ms|1\.\d+ s), then first reply from the new primary/);
     // The shell the learner typed in goes on on PC B: what they saw on PC A, marked, then a live prompt.
     const survivorConsole = '.vm-panel[data-side="secondary"] .xterm-rows';
     await expect.poll(() => page.textContent(survivorConsole)).toContain('typed 42');
@@ -108,7 +119,9 @@ describe('the demo page', () => {
     await page.locator('.vm-panel[data-side="secondary"] [role="tab"]', { hasText: 'VGA screen' }).click();
     await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] .screen')).toMatch(/\S/);
     // A third PC starts in standby at once, so a re-protection need not wait for one to boot.
-    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(/alone \(unprotected\)\. PC C waits in standby to become the next secondary\.$/);
+    await expect
+      .poll(() => page.textContent('[data-status]'), { timeout: 30_000 })
+      .toMatch(/alone \(unprotected\)\. PC C waits in standby to become the next secondary\.$/);
     // The survivor's ledger, asked again for everything the client saw, holds all of it.
     await page.click('[data-action="audit"]');
     await page.waitForSelector('[data-audit="ok"], [data-audit="failed"]', { timeout: 60_000 });
@@ -124,7 +137,9 @@ describe('the demo page', () => {
     const { page, problems } = await openDemo();
     await expect.poll(() => releasedCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
     // Each reply's journal record is a disk page the next checkpoint carries, counted in the measurements and the ladder.
-    await expect.poll(() => page.textContent('[data-metric="disk"]'), { timeout: 30_000 }).toMatch(/Over the last \d+ checkpoints: [1-9]\d* carried disk pages/);
+    await expect
+      .poll(() => page.textContent('[data-metric="disk"]'), { timeout: 30_000 })
+      .toMatch(/Over the last \d+ checkpoints: [1-9]\d* carried disk pages/);
     await expect.poll(() => page.textContent('.ladder'), { timeout: 30_000 }).toMatch(/disk pages? the guest wrote among it/);
     await page.click('[data-action="kill-primary"]');
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
@@ -139,11 +154,17 @@ describe('the demo page', () => {
     expect(total, lastReply).toBeDefined();
     await page.click('[data-action="reboot-guest"]');
     await page.waitForSelector('[data-reboot="done"], [data-reboot="failed"]', { timeout: 240_000 });
-    expect(await page.textContent('[data-reboot]')).toMatch(new RegExp(`^PC B rebooted in [\\d.]+ (ms|s): “ledger: ready \\(\\d+ replies from the journal, total ${total}\\)”$`));
+    expect(await page.textContent('[data-reboot]')).toMatch(
+      new RegExp(`^PC B rebooted in [\\d.]+ (ms|s): “ledger: ready \\(\\d+ replies from the journal, total ${total}\\)”$`),
+    );
     // The kernel booted again on PC B's console (the terminal draws it a frame or more after the transcript has it).
-    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] .xterm-rows'), { timeout: 10_000 }).toMatch(/ledger: ready \(\d+ replies from the journal/);
+    await expect
+      .poll(() => page.textContent('.vm-panel[data-side="secondary"] .xterm-rows'), { timeout: 10_000 })
+      .toMatch(/ledger: ready \(\d+ replies from the journal/);
     await page.click('[data-action="client-get"]');
-    await expect.poll(() => page.locator('.requests li[data-state="released"] .reply').first().textContent(), { timeout: 60_000 }).toMatch(new RegExp(` ok ${total}$`));
+    await expect
+      .poll(() => page.locator('.requests li[data-state="released"] .reply').first().textContent(), { timeout: 60_000 })
+      .toMatch(new RegExp(` ok ${total}$`));
     await page.click('[data-action="audit"]');
     await page.waitForSelector('[data-audit="ok"], [data-audit="failed"]', { timeout: 60_000 });
     expect(await page.textContent('[data-audit]')).toMatch(/^Audit of PC B: its stored replies and its total match all \d+ replies the client saw\.$/);
@@ -178,9 +199,14 @@ describe('the demo page', () => {
     // A new PC's instruction count is its own: never compared with the old PC's into a negative speed.
     await expect.poll(() => page.evaluate(() => (window as unknown as { rates: string[] }).rates.length), { timeout: 30_000 }).toBeGreaterThanOrEqual(6);
     const rates = await page.evaluate(() => (window as unknown as { rates: string[] }).rates);
-    expect(rates.filter((r) => r.startsWith('-')), rates.join(', ')).toEqual([]);
+    expect(
+      rates.filter((r) => r.startsWith('-')),
+      rates.join(', '),
+    ).toEqual([]);
     // PC B, the survivor, made its copy of the snapshot PC C was built from again (it kept none as a secondary).
-    await expect.poll(() => page.textContent('[data-metric="initial-sync"]')).toMatch(/^against the booted snapshot both PCs were built from: checkpoint #\d+ moved/);
+    await expect
+      .poll(() => page.textContent('[data-metric="initial-sync"]'))
+      .toMatch(/^against the booted snapshot both PCs were built from: checkpoint #\d+ moved/);
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
@@ -206,10 +232,16 @@ describe('the demo page', () => {
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     // Each mode its own median, not one figure mixing them; the naive states stand off the bytes chart's scale.
     await expect.poll(() => page.getAttribute('[data-metric="pause"]', 'data-modes'), { timeout: 20_000 }).toBe('strict speculative naive');
-    expect(await page.textContent('[data-metric="pause"]')).toMatch(/median by mode over the last \d+: strict \d+ ms \(n=\d+\), speculative \d+ ms \(n=\d+\), naive \d+ ms \(n=\d+\)$/);
+    expect(await page.textContent('[data-metric="pause"]')).toMatch(
+      /median by mode over the last \d+: strict \d+ ms \(n=\d+\), speculative \d+ ms \(n=\d+\), naive \d+ ms \(n=\d+\)$/,
+    );
     await expect.poll(() => page.locator('.chart-bytes[data-outlier]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     // And the three side by side, measured in this page: naive moves megabytes, the other two kilobytes.
-    expect(await page.locator('[data-metric="modes"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-mode')))).toEqual(['strict', 'speculative', 'naive']);
+    expect(await page.locator('[data-metric="modes"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-mode')))).toEqual([
+      'strict',
+      'speculative',
+      'naive',
+    ]);
     expect(await page.textContent('[data-metric="modes"] tr[data-mode="naive"] td:last-child')).toMatch(/ MB$/);
     expect(await page.textContent('[data-metric="modes"] tr[data-mode="strict"] td:last-child')).toMatch(/ kB$/);
     await page.screenshot({ path: 'test-results/demo-modes.png', fullPage: true });
@@ -222,7 +254,9 @@ describe('the demo page', () => {
     await page.selectOption('[data-control="period"]', '20000');
     await page.selectOption('[data-control="policy"]', 'compare');
     await page.uncheck('#auto-traffic');
-    await expect.poll(() => page.textContent('.vm-panel[data-side="secondary"] [data-role-detail]'), { timeout: 20_000 }).toMatch(/answering every request too/);
+    await expect
+      .poll(() => page.textContent('.vm-panel[data-side="secondary"] [data-role-detail]'), { timeout: 20_000 })
+      .toMatch(/answering every request too/);
     // One request at a time: the automatic one sent before compare mode was on must be answered first.
     const settled = async () => /^(\d+) sent, \1 answered/.test((await page.textContent('.counts')) ?? '');
     await expect.poll(settled, { timeout: 20_000 }).toBe(true);
@@ -290,7 +324,10 @@ describe('the demo page', () => {
         expect(label.right, `${label.text} inside at ${windowMs} ms`).toBeLessThanOrEqual(drawing.right);
       }
       const overlapping = labels.flatMap((a, i) =>
-        labels.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom).map((b) => `${a.text} / ${b.text}`),
+        labels
+          .slice(i + 1)
+          .filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+          .map((b) => `${a.text} / ${b.text}`),
       );
       expect(overlapping, `at ${windowMs} ms`).toEqual([]);
       if (windowMs === '60000') await page.screenshot({ path: 'test-results/demo-timeline-60s.png', fullPage: true });
@@ -306,7 +343,12 @@ describe('the demo page', () => {
     const clickedOne = async () => {
       const request = await page.locator('.timeline text[data-label][data-style="checkpoint-request"]:visible').first().elementHandle();
       requestLabel = (await request?.textContent()) ?? '';
-      return (await request?.click({ timeout: 2000 }).then(() => true, () => false)) ?? false;
+      return (
+        (await request?.click({ timeout: 2000 }).then(
+          () => true,
+          () => false,
+        )) ?? false
+      );
     };
     await expect.poll(clickedOne, { timeout: 20_000, message: 'a checkpoint-request label in the paused view, clicked' }).toBe(true);
     const number = /#(\d+)/.exec(requestLabel)?.[1];
@@ -393,8 +435,12 @@ describe('the demo page', () => {
     await replay.screenshot({ path: 'test-results/demo-replay.png', fullPage: true });
     // A damaged file is refused with why, and the open run stays.
     const text = await readFile(saved, 'utf8');
-    await replay.locator('[data-control="run-file"]').setInputFiles({ name: 'cut.json', mimeType: 'application/json', buffer: Buffer.from(text.slice(0, text.length / 2)) });
-    await expect.poll(() => replay.textContent('[data-replay-problem]')).toMatch(/^cut\.json was not opened: not a saved run: it is not JSON, or it was cut short/);
+    await replay
+      .locator('[data-control="run-file"]')
+      .setInputFiles({ name: 'cut.json', mimeType: 'application/json', buffer: Buffer.from(text.slice(0, text.length / 2)) });
+    await expect
+      .poll(() => replay.textContent('[data-replay-problem]'))
+      .toMatch(/^cut\.json was not opened: not a saved run: it is not JSON, or it was cut short/);
     expect(await replay.textContent('[data-status]')).toMatch(/^Replay of saved-run\.json/);
     expect(replayProblems).toEqual([]);
     expect(problems).toEqual([]);
@@ -436,12 +482,16 @@ describe('the demo page', () => {
   it('a breakpoint before vmstate-received, then a kill: two clicks for the case output commit is about', async () => {
     const { page, problems } = await openDemo();
     await page.selectOption('[data-control="break-before"]', 'vmstate-received');
-    await expect.poll(() => page.textContent('[data-break-status]'), { timeout: 30_000 }).toMatch(/^Stopped before vmstate-received of checkpoint #\d+: kill, freeze or cut now/);
+    await expect
+      .poll(() => page.textContent('[data-break-status]'), { timeout: 30_000 })
+      .toMatch(/^Stopped before vmstate-received of checkpoint #\d+: kill, freeze or cut now/);
     const held = Number(/#(\d+)/.exec((await page.textContent('[data-break-status]')) ?? '')?.[1]);
     // PC B holds checkpoint N whole but has not said so: PC A releases nothing N covers.
     await page.click('[data-action="kill-primary"]');
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
-    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(new RegExp(`^Failed over: PC B serves the client from checkpoint #${held},`));
+    await expect
+      .poll(() => page.textContent('[data-status]'), { timeout: 30_000 })
+      .toMatch(new RegExp(`^Failed over: PC B serves the client from checkpoint #${held},`));
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
@@ -459,7 +509,9 @@ describe('the demo page', () => {
     // Stopped before vmstate-send, the primary is killed: PC B never got that state, so it serves from the one before.
     await page.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
     const held = await page.evaluate(() => document.querySelector('.ladder')?.getAttribute('data-checkpoint'));
-    await expect.poll(() => page.textContent('[data-status]')).toMatch(new RegExp(`^Failed over: PC B serves the client from checkpoint #${Number(held) - 1},`));
+    await expect
+      .poll(() => page.textContent('[data-status]'))
+      .toMatch(new RegExp(`^Failed over: PC B serves the client from checkpoint #${Number(held) - 1},`));
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 2);
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
@@ -479,7 +531,9 @@ describe('the demo page', () => {
     await page.selectOption('[data-control="period"]', '20000');
     await page.check('[data-control="unsafe"]');
     // The page says what the primary runs, in the primary's own words (its status), not what was asked.
-    await expect.poll(() => page.textContent('[data-running]'), { timeout: 10_000 }).toBe('PC A runs strict checkpoints every 20.00 s, replies released at once (unsafe).');
+    await expect
+      .poll(() => page.textContent('[data-running]'), { timeout: 10_000 })
+      .toBe('PC A runs strict checkpoints every 20.00 s, replies released at once (unsafe).');
     const before = await answeredCount(page);
     await expect.poll(() => answeredCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(before + 4);
     await page.click('[data-action="kill-primary"]');
@@ -503,7 +557,9 @@ describe('the demo page', () => {
     await page.click('[data-action="kill-secondary"]');
     await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toMatch(/^Unprotected: /);
     await page.click('[data-action="kill-primary"]');
-    await expect.poll(() => page.textContent('[data-status]'), { timeout: 30_000 }).toBe('Service lost: PC A, which served the client, is killed and no PC can take over.');
+    await expect
+      .poll(() => page.textContent('[data-status]'), { timeout: 30_000 })
+      .toBe('Service lost: PC A, which served the client, is killed and no PC can take over.');
     expect(await page.getAttribute('body', 'data-state')).toBe('lost');
     expect(await page.textContent('.consistency')).toBe('Replies lost, contradicted or wrong: 0');
     expect(problems).toEqual([]);

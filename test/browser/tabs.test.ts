@@ -88,7 +88,9 @@ describe('a two-tab run', () => {
     it(`closing the primary’s tab in the middle of a checkpoint (${held} held) loses nothing`, async () => {
       const { context, first, second, problems } = await openTwoTabRun();
       await second.selectOption('[data-control="break-before"]', held);
-      await expect.poll(() => second.textContent('[data-break-status]'), { timeout: 30_000 }).toMatch(new RegExp(`^Stopped before ${held} of checkpoint #\\d+`));
+      await expect
+        .poll(() => second.textContent('[data-break-status]'), { timeout: 30_000 })
+        .toMatch(new RegExp(`^Stopped before ${held} of checkpoint #\\d+`));
       await first.close({ runBeforeUnload: false });
       await second.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
       await expectServesWithNothingLost(second);
@@ -161,7 +163,9 @@ describe('a two-tab run', () => {
     const page = await context.newPage();
     await page.goto(new URL('/?tabs', rig.baseUrl).href);
     await page.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
-    expect(await page.textContent('[data-tab-runs]')).toBe('This browser has no SharedWorker, which a host shared by two tabs needs: both PCs run in this tab.');
+    expect(await page.textContent('[data-tab-runs]')).toBe(
+      'This browser has no SharedWorker, which a host shared by two tabs needs: both PCs run in this tab.',
+    );
     await context.close();
   });
 

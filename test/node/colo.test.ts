@@ -95,7 +95,14 @@ describe('killing the primary', () => {
     const c = await start();
     const captures = () => c.trace.filter((e): e is TraceEvent & { kind: 'capture' } => e.kind === 'capture');
     const after = async (from: number, path: 'full' | 'delta') => {
-      await c.waitFor(() => captures().slice(from).filter((e) => e.path === path).length >= 2, 30_000, `two ${path} captures`);
+      await c.waitFor(
+        () =>
+          captures()
+            .slice(from)
+            .filter((e) => e.path === path).length >= 2,
+        30_000,
+        `two ${path} captures`,
+      );
       return captures().length;
     };
     expect(captures().at(-1)?.path).toBe('delta');
@@ -104,7 +111,11 @@ describe('killing the primary', () => {
     // Whole states are checksummed in plain JS: the trace gives that time apart, deltas give their parts.
     const full = captures().filter((e) => e.path === 'full');
     expect(full.every((e) => e.checksumMs !== undefined && e.checksumMs > 0 && e.parts === undefined)).toBe(true);
-    expect(captures().filter((e) => e.path === 'delta').every((e) => e.parts !== undefined && e.checksumMs === undefined)).toBe(true);
+    expect(
+      captures()
+        .filter((e) => e.path === 'delta')
+        .every((e) => e.parts !== undefined && e.checksumMs === undefined),
+    ).toBe(true);
     expect(await ask(c, { op: 'add', amount: 5 })).toMatch(/^c\d+ ok \d+$/);
     c.configure({ mode: 'speculative' });
     await after(seen, 'delta');
@@ -250,7 +261,10 @@ describe('bad input on the wire', () => {
   });
 
   it.each(['naive', 'strict'] as const)('%s: a truncated vmstate is refused by its length', async (mode) => {
-    const c = await start(tamperVmstate((m) => ({ ...m, payload: (m.payload as ArrayBuffer).slice(0, announced(m) >> 1) })), mode);
+    const c = await start(
+      tamperVmstate((m) => ({ ...m, payload: (m.payload as ArrayBuffer).slice(0, announced(m) >> 1) })),
+      mode,
+    );
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: truncated: \d+ bytes arrived, vmstate-size announced \d+/);
   });
 
@@ -268,7 +282,10 @@ describe('bad input on the wire', () => {
   });
 
   it.each(['naive', 'strict'] as const)('%s: a vmstate-size announcing more than a state can be is refused before anything is read', async (mode) => {
-    const c = await start(tamperVmstate((m) => ({ ...m, header: { ...(m.header as object), bytes: 2 ** 32 } })), mode);
+    const c = await start(
+      tamperVmstate((m) => ({ ...m, header: { ...(m.header as object), bytes: 2 ** 32 } })),
+      mode,
+    );
     await expectCleanStop(c, /^vmstate of checkpoint \d+ refused: oversized: vmstate-size announced 4294967296 bytes/);
   });
 
@@ -321,7 +338,10 @@ describe('bad input on the wire', () => {
       }),
       'strict',
     );
-    await expectCleanStop(c, new RegExp(`^vmstate of checkpoint \\d+ refused: delta format version ${DELTA_VERSION - 1}, this build reads version ${DELTA_VERSION}`));
+    await expectCleanStop(
+      c,
+      new RegExp(`^vmstate of checkpoint \\d+ refused: delta format version ${DELTA_VERSION - 1}, this build reads version ${DELTA_VERSION}`),
+    );
   });
 
   it('a wrong checkpoint number ends replication with both numbers named', async () => {
@@ -368,7 +388,10 @@ describe('bad input on the wire', () => {
 
   // A whole v86 state does not say which checkpoint it is: its checksum is bound to the number.
   it.each([
-    ['naive', /^vmstate of checkpoint 5 refused: checksum mismatch: computed [0-9a-f]+ for checkpoint 5, announced [0-9a-f]+ \(corrupt, or a state of another checkpoint\)$/],
+    [
+      'naive',
+      /^vmstate of checkpoint 5 refused: checksum mismatch: computed [0-9a-f]+ for checkpoint 5, announced [0-9a-f]+ \(corrupt, or a state of another checkpoint\)$/,
+    ],
     ['strict', /^vmstate of checkpoint 5 refused: a delta of checkpoint 3 arrived as checkpoint 5$/],
   ] as const)('%s: an older checkpoint replayed as a later one is refused', async (mode, error) => {
     let kept: WireData | undefined;
@@ -393,13 +416,21 @@ describe('bad input on the wire', () => {
     );
 
   it.each([
-    ['a page count past guest memory', (p: ArrayBuffer) => new DataView(p).setUint32(28, 0xffffffff, true), /^vmstate of checkpoint \d+ refused: delta lists 4294967295 RAM pages, the VM has 20480$/],
+    [
+      'a page count past guest memory',
+      (p: ArrayBuffer) => new DataView(p).setUint32(28, 0xffffffff, true),
+      /^vmstate of checkpoint \d+ refused: delta lists 4294967295 RAM pages, the VM has 20480$/,
+    ],
     [
       'a page index past guest memory',
       (p: ArrayBuffer, d: ReturnType<typeof readDelta>) => new DataView(p).setUint32(d.layout.listsOffset, 0x7fffffff, true),
       /^vmstate of checkpoint \d+ refused: RAM page list names page 2147483647, past the end of the RAM \(20480 pages\)$/,
     ],
-    ['another memory size', (p: ArrayBuffer) => new DataView(p).setUint32(24, 40 * 1024 * 1024, true), /^vmstate of checkpoint \d+ refused: delta of a VM with 41943040 bytes of RAM, this VM has 83886080$/],
+    [
+      'another memory size',
+      (p: ArrayBuffer) => new DataView(p).setUint32(24, 40 * 1024 * 1024, true),
+      /^vmstate of checkpoint \d+ refused: delta of a VM with 41943040 bytes of RAM, this VM has 83886080$/,
+    ],
     [
       'a device state that is not the expected shape',
       (p: ArrayBuffer, d: ReturnType<typeof readDelta>) => replaceDeviceJson(p, d, '{"cpu":"mine"}'),
@@ -417,7 +448,10 @@ describe('bad input on the wire', () => {
 
   it.each([-1, 10.5, Number.NaN, 2 ** 32 + 1])('a vmstate-size of %s bytes is named as malformed and ends replication', async (bytes) => {
     const c = await start(tamperVmstate((m) => ({ ...m, header: { ...(m.header as object), bytes } })));
-    await expectCleanStop(c, new RegExp(`^malformed message from the primary: vmstate-size: size ${String(bytes)} is not a whole number of bytes from 0 to 2\\^32$`));
+    await expectCleanStop(
+      c,
+      new RegExp(`^malformed message from the primary: vmstate-size: size ${String(bytes)} is not a whole number of bytes from 0 to 2\\^32$`),
+    );
   });
 
   it('a malformed message is named and ends replication', async () => {
@@ -580,7 +614,8 @@ describe('compare mode (colo-compare)', () => {
 
   it('killing the primary in compare mode: the running secondary takes over and nothing released is lost', async () => {
     const c = await startComparing(1000);
-    for (const op of [{ op: 'add', amount: 4 }, { op: 'rand' }, { op: 'add', amount: 5 }, { op: 'time' }, { op: 'add', amount: 6 }] as const) await ask(c, op, 20_000);
+    for (const op of [{ op: 'add', amount: 4 }, { op: 'rand' }, { op: 'add', amount: 5 }, { op: 'time' }, { op: 'add', amount: 6 }] as const)
+      await ask(c, op, 20_000);
     c.kill('primary');
     await c.waitFor(() => c.serving === 'secondary', 30_000, 'failed over');
     expect(await ask(c, { op: 'add', amount: 7 }, 20_000)).toMatch(/ ok 22$/);
@@ -601,6 +636,14 @@ describe('the guest disk', () => {
     // With no request, the ledger writes nothing: checkpoints count no disk page.
     const quiet = captures().length;
     await c.waitFor(() => captures().length >= quiet + 3, 30_000, 'three more checkpoints');
-    expect(captures().slice(quiet + 1).map((e) => e.pages?.disk)).toEqual(captures().slice(quiet + 1).map(() => 0));
+    expect(
+      captures()
+        .slice(quiet + 1)
+        .map((e) => e.pages?.disk),
+    ).toEqual(
+      captures()
+        .slice(quiet + 1)
+        .map(() => 0),
+    );
   });
 });

@@ -91,10 +91,7 @@ describe('starting from the booted snapshot', () => {
   it('moves a saved state into a second VM, which continues the ledger with the same total', async () => {
     const first = spawn();
     const second = spawn();
-    await Promise.all([
-      first.start({ mode: 'snapshot', assetBase: ASSETS_DIR }),
-      second.start({ mode: 'snapshot', assetBase: ASSETS_DIR }),
-    ]);
+    await Promise.all([first.start({ mode: 'snapshot', assetBase: ASSETS_DIR }), second.start({ mode: 'snapshot', assetBase: ASSETS_DIR })]);
     expect(await first.ledger('c1', 'add 40')).toBe('c1 ok 40');
     expect(await first.ledger('c2', 'add 2')).toBe('c2 ok 42');
     await first.machine.stop();
@@ -121,9 +118,7 @@ describe('bad input', () => {
   it('names an asset whose hash does not match the manifest', async () => {
     const assets = alteredAssets((dir) => flipByte(join(dir, GUEST_CONFIG.files.initrd), 1000));
     try {
-      await expect(spawn().start({ mode: 'boot', assetBase: assets.dir })).rejects.toThrow(
-        /asset initramfs\.img: sha256 mismatch/,
-      );
+      await expect(spawn().start({ mode: 'boot', assetBase: assets.dir })).rejects.toThrow(/asset initramfs\.img: sha256 mismatch/);
     } finally {
       assets.dispose();
     }
@@ -138,9 +133,7 @@ describe('bad input', () => {
       writeFileSync(path, JSON.stringify(manifest, null, 2));
     });
     try {
-      await expect(spawn().start({ mode: 'snapshot', assetBase: assets.dir })).rejects.toThrow(
-        /snapshot: saved by v86 0\.5\.1, this build runs v86 0\.5\.462/,
-      );
+      await expect(spawn().start({ mode: 'snapshot', assetBase: assets.dir })).rejects.toThrow(/snapshot: saved by v86 0\.5\.1, this build runs v86 0\.5\.462/);
     } finally {
       assets.dispose();
     }

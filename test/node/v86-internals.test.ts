@@ -61,7 +61,10 @@ async function biosPrinted(): Promise<{ emulator: V86; state: ArrayBuffer; ram: 
 function publicState(state: ArrayBuffer): { info: unknown; buffers: string[] } {
   const view = new DataView(state);
   const infoLength = view.getInt32(12, true);
-  const parsed = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, infoLength))) as { state: unknown[]; buffer_infos: { offset: number; length: number }[] };
+  const parsed = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, infoLength))) as {
+    state: unknown[];
+    buffer_infos: { offset: number; length: number }[];
+  };
   const start = (16 + infoLength + 3) & ~3;
   const nic = parsed.state[59] as unknown[];
   const skipped = [parsed.state[43], nic[15], nic[16]].map((node) => (node as { buffer_id: number }).buffer_id);
@@ -94,14 +97,18 @@ it('a loaded state resumes the TSC where it was saved, however many states the V
   await emulator.run();
   await new Promise<void>((resolve) => emulator.add_listener('screen-put-char', () => resolve()));
   await emulator.stop();
-  const cpu = (emulator as unknown as { v86: { cpu: { store_current_tsc(): void; set_tsc(low: number, high: number): void; current_tsc: ArrayLike<number> } } }).v86.cpu;
+  const cpu = (emulator as unknown as { v86: { cpu: { store_current_tsc(): void; set_tsc(low: number, high: number): void; current_tsc: ArrayLike<number> } } })
+    .v86.cpu;
   const tsc = () => {
     cpu.store_current_tsc();
     return (cpu.current_tsc[0] as number) + (cpu.current_tsc[1] as number) * 2 ** 32;
   };
   const state = await emulator.save_state();
   const saved = new DataView(state);
-  const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, saved.getInt32(12, true)))) as { state: unknown[]; buffer_infos: { offset: number }[] };
+  const info = JSON.parse(new TextDecoder().decode(new Uint8Array(state, 16, saved.getInt32(12, true)))) as {
+    state: unknown[];
+    buffer_infos: { offset: number }[];
+  };
   const start = (16 + saved.getInt32(12, true) + 3) & ~3;
   const at = start + (info.buffer_infos[(info.state[43] as { buffer_id: number }).buffer_id] as { offset: number }).offset;
   const savedTsc = saved.getUint32(at, true) + saved.getUint32(at + 4, true) * 2 ** 32;
@@ -204,7 +211,10 @@ function ramPagesOf(delta: CapturedDelta, ramBytes: number, holds: number): { pa
 }
 
 /** The delta path from `primary`, once its BIOS has printed, to `secondary` (these VMs have no disk, and track no writes). */
-async function deltaPath(primary: V86, secondary: V86): Promise<{ source: MachineStateAccess; sink: MachineStateAccess; capture: DeltaCapture; applier: DeltaApplier }> {
+async function deltaPath(
+  primary: V86,
+  secondary: V86,
+): Promise<{ source: MachineStateAccess; sink: MachineStateAccess; capture: DeltaCapture; applier: DeltaApplier }> {
   await primary.run();
   await new Promise<void>((resolve) => primary.add_listener('screen-put-char', () => resolve()));
   const untracked = () => ({ unavailable: 'write tracking is tested on its own' });

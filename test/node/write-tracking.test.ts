@@ -64,14 +64,19 @@ describe('write tracking', () => {
     seen.compare = await compare;
     // The running secondary's own writes were undone from its marks, and verified against a full compare.
     const reverts = loads.flatMap((e) => (e.reverted ? [e.reverted] : []));
-    console.log(`compare mode: ${reverts.length} loads undid the secondary's writes, ${reverts.filter((r) => r.tracking === 'write').length} from its marks, ${reverts.reduce((n, r) => n + r.pages, 0)} pages`);
+    console.log(
+      `compare mode: ${reverts.length} loads undid the secondary's writes, ${reverts.filter((r) => r.tracking === 'write').length} from its marks, ${reverts.reduce((n, r) => n + r.pages, 0)} pages`,
+    );
     expect(reverts.length).toBeGreaterThan(100);
     expect(reverts.every((r) => r.tracking === 'write')).toBe(true);
     expect(c.status.secondary?.exitDetail ?? '').toBe('');
 
     const all = Object.values(seen).flat();
     const summary = Object.fromEntries(
-      Object.entries(seen).map(([load, list]) => [load, { checkpoints: list.length, tracked: list.filter((e) => e.tracking === 'write').length, pages: list.reduce((n, e) => n + (e.pages?.ram ?? 0), 0) }]),
+      Object.entries(seen).map(([load, list]) => [
+        load,
+        { checkpoints: list.length, tracked: list.filter((e) => e.tracking === 'write').length, pages: list.reduce((n, e) => n + (e.pages?.ram ?? 0), 0) },
+      ]),
     );
     console.log('write tracking, verified:', JSON.stringify(summary));
     expect(all.length).toBeGreaterThanOrEqual(1000);

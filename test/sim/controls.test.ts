@@ -169,7 +169,11 @@ async function refillFailsAfterLoad(): Promise<string[]> {
   const primary = new FakeGuest(scheduler, registry, 'PC A', { ...slow, bytesPerTick: 1, randomSeed: 1 }, seededRandom);
   const secondary = new FakeGuest(scheduler, registry, 'PC B', { ...slow, bytesPerTick: 1, randomSeed: 2 }, seededRandom);
   const sent: string[] = [];
-  const client = new LedgerClient((line) => sent.push(line), () => scheduler.now(), 'c');
+  const client = new LedgerClient(
+    (line) => sent.push(line),
+    () => scheduler.now(),
+    'c',
+  );
   client.request({ op: 'add', amount: 3 });
   const request = new TextEncoder().encode(sent[0]);
   const upTo = async (guest: FakeGuest, consumed: number) => {
@@ -198,7 +202,12 @@ const CONTROLS: Control[] = [
     hole: '1: a failed load during a relaunch takes over from an older checkpoint',
     unsafe: () => replace(SecondaryCore.prototype, 'onLoadFailed', { value: oldOnLoadFailed }),
     schedule: (seed) =>
-      shaped(seed, { mode: seed % 2 ? 'strict' : 'naive', compare: false, guest: { loadMs: 200, refuseLoads: 0.3 }, actions: [at(200 + ((seed * 37) % 700), { kind: 'kill-primary' })] }),
+      shaped(seed, {
+        mode: seed % 2 ? 'strict' : 'naive',
+        compare: false,
+        guest: { loadMs: 200, refuseLoads: 0.3 },
+        actions: [at(200 + ((seed * 37) % 700), { kind: 'kill-primary' })],
+      }),
     tries: 300,
   },
   {
@@ -256,20 +265,26 @@ const CONTROLS: Control[] = [
   {
     hole: '5b: a started line is lost when a survivor starts its next role',
     unsafe: () => {
-      const undo = [
-        replace(PrimaryDriver.prototype, 'lineStart', { get: () => '' }),
-        replace(SecondaryDriver.prototype, 'lineStart', { get: () => '' }),
-      ];
+      const undo = [replace(PrimaryDriver.prototype, 'lineStart', { get: () => '' }), replace(SecondaryDriver.prototype, 'lineStart', { get: () => '' })];
       return () => undo.forEach((u) => u());
     },
     schedule: (seed) =>
-      shaped(seed, { mode: 'strict', compare: false, autoReprotect: true, guest: { bytesPerTick: 1 }, actions: [at(150 + ((seed * 53) % 700), { kind: 'kill-primary' })] }),
+      shaped(seed, {
+        mode: 'strict',
+        compare: false,
+        autoReprotect: true,
+        guest: { bytesPerTick: 1 },
+        actions: [at(150 + ((seed * 53) % 700), { kind: 'kill-primary' })],
+      }),
     tries: 300,
   },
   {
     hole: '6: a takeover the host ordered from a secondary that then died wedges the primary',
     unsafe: () => {
-      const undo = [replace(HostCore.prototype, 'gone', { value: goneLeavesTakeover }), replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline })];
+      const undo = [
+        replace(HostCore.prototype, 'gone', { value: goneLeavesTakeover }),
+        replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline }),
+      ];
       return () => undo.forEach((u) => u());
     },
     // "Failover now", and the secondary killed before the command reaches it:
@@ -290,7 +305,10 @@ const CONTROLS: Control[] = [
   {
     hole: 'third round, 2: "Failover now" to a secondary with no role yet is dropped, and the takeover waited for good',
     unsafe: () => {
-      const undo = [replace(ReplicationRole.prototype, 'command', { value: commandDroppingEarlyTakeover }), replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline })];
+      const undo = [
+        replace(ReplicationRole.prototype, 'command', { value: commandDroppingEarlyTakeover }),
+        replace(HostCore.prototype, 'orderTakeover', { value: takeoverWithoutDeadline }),
+      ];
       return () => undo.forEach((u) => u());
     },
     schedule: scheduleFromSeed,

@@ -406,7 +406,7 @@ export class FakeGuest implements MachineWithState {
 
   private writeDevices(tree: unknown): void {
     const registers = Array.isArray(tree) ? (tree[0] as unknown) : undefined;
-    if (!(registers instanceof Uint32Array) || registers.length !== 2) throw new Error('device state is not this guest\'s');
+    if (!(registers instanceof Uint32Array) || registers.length !== 2) throw new Error("device state is not this guest's");
     this.refuseMaybe();
     const length = registers[1] as number;
     const text = decoder.decode(new Uint8Array(this.memory.buffer, 0, length));

@@ -55,7 +55,18 @@ export type WorldEvent =
   | `deliver:${Side}`;
 
 /** The events of a healed world, most urgent first: no fault, no operator, every PC that runs does its part; time moves only when nothing else can. */
-const HEALED: readonly string[] = ['deliver:primary', 'deliver:secondary', 'pong', 'spare-ready', 'checkpoint', 'secondary-hears-exit', 'primary-hears-exit', 'silent:primary', 'silent:secondary', 'tick'];
+const HEALED: readonly string[] = [
+  'deliver:primary',
+  'deliver:secondary',
+  'pong',
+  'spare-ready',
+  'checkpoint',
+  'secondary-hears-exit',
+  'primary-hears-exit',
+  'silent:primary',
+  'silent:secondary',
+  'tick',
+];
 
 const OPTIONS = { config: DEFAULT_REPLICATION, pingTimeoutMs: 100, linkFailureMs: 400, takeoverMs: 600, leaveMs: 300, spareStartMs: 1000 };
 const other = (side: Side): Side => (side === 'primary' ? 'secondary' : 'primary');
@@ -220,7 +231,8 @@ export class HostWorld {
             : phase.kind === 'alone' || phase.kind === 'reprotecting'
               ? `${phase.kind} ${phase.survivor}`
               : phase.kind;
-    const pcKey = (pc: PcModel) => `${pc.state} ${pc.committed} ${pc.hung} ${pc.dead} ${pc.pair - this.core.pairNumber} ${pc.inbox.map((c) => `${c.pair - this.core.pairNumber}${c.call.command}`).join('.')}`;
+    const pcKey = (pc: PcModel) =>
+      `${pc.state} ${pc.committed} ${pc.hung} ${pc.dead} ${pc.pair - this.core.pairNumber} ${pc.inbox.map((c) => `${c.pair - this.core.pairNumber}${c.call.command}`).join('.')}`;
     const spare = this.core.spare;
     return [
       phaseKey,
@@ -327,7 +339,15 @@ export class HostWorld {
     if (p.state === 'released' && !s.dead && (s.state === 'colo' || s.state === 'took-over')) {
       this.violations.push(`the primary released alone while the secondary ${s.state === 'colo' ? 'could still take over' : 'serves'}`);
     }
-    if (p.state !== 'exited' && p.state !== 'released' && !p.dead && s.state === 'took-over' && !s.dead && this.core.hears('primary') && this.core.hears('secondary')) {
+    if (
+      p.state !== 'exited' &&
+      p.state !== 'released' &&
+      !p.dead &&
+      s.state === 'took-over' &&
+      !s.dead &&
+      this.core.hears('primary') &&
+      this.core.hears('secondary')
+    ) {
       this.violations.push('two primaries, both heard');
     }
     const kind = this.core.phase.kind;

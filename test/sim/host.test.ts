@@ -121,7 +121,11 @@ describe('the host', () => {
   // the start then made ran unfrozen: a PC the host knew hung went on
   // replicating and was shown protected.
   it('keeps a PC frozen while it starts its part in a new pair: it starts nothing', async () => {
-    const world = createWorld(calm(17, { guests: scheduleFromSeed(17).guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8, bootMs: 0, rebuildMs: 300 })) }));
+    const world = createWorld(
+      calm(17, {
+        guests: scheduleFromSeed(17).guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8, bootMs: 0, rebuildMs: 300 })),
+      }),
+    );
     const { cluster } = world;
     void cluster.start();
     await until(world, () => cluster.protected, 2000, 'protected');

@@ -44,7 +44,11 @@ function walk(depth: number, stopAfter = 3): Walk {
         seen.add(key);
         const healed = replay(to);
         const end = healed.heal();
-        const found = [...world.violations, ...healed.violations, ...(end === 'wedged' ? [`a healed world is not protected again (phase ${healed.core.phase.kind})`] : [])];
+        const found = [
+          ...world.violations,
+          ...healed.violations,
+          ...(end === 'wedged' ? [`a healed world is not protected again (phase ${healed.core.phase.kind})`] : []),
+        ];
         if (found.length > 0) violations.push(`${found[0] ?? ''} after ${to.join(', ')}`);
         next.push(to);
       }
@@ -76,11 +80,13 @@ interface Inside {
 // The originals, for the unsafe versions that wrap them.
 const { orderTakeover, suspect } = HostCore.prototype as unknown as Inside;
 
-describe('the host\'s phases, every sequence of events', () => {
+describe("the host's phases, every sequence of events", () => {
   it(`to a depth of ${DEPTH}: safe in every state, and protected again once the world heals`, () => {
     const started = performance.now();
     const result = walk(DEPTH, 10);
-    console.log(`phases: ${result.states} states visited through ${result.sequences} sequences of up to ${DEPTH} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `phases: ${result.states} states visited through ${result.sequences} sequences of up to ${DEPTH} events in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
     expect(result.violations).toEqual([]);
     expect(result.states).toBeGreaterThan(10_000);
   }, 600_000);
@@ -109,7 +115,8 @@ describe('the host\'s phases, every sequence of events', () => {
     const suspectForever = function (this: Inside, reporter: 'primary' | 'secondary', detail: string, silentMs: number): HostEffect[] {
       const effects = suspect.call(this, reporter, detail, silentMs);
       const phase = this.phaseNow;
-      if (phase.kind === 'arbitrating') this.phaseNow = { kind: 'arbitrating', suspicions: phase.suspicions.map((s) => ({ ...s, deadline: Number.POSITIVE_INFINITY })) };
+      if (phase.kind === 'arbitrating')
+        this.phaseNow = { kind: 'arbitrating', suspicions: phase.suspicions.map((s) => ({ ...s, deadline: Number.POSITIVE_INFINITY })) };
       return effects;
     };
     const result = unsafe('suspect', suspectForever, () => walk(4, 1));

@@ -14,7 +14,24 @@ export interface Failure {
 }
 
 /** Counts summed over schedules, as they are. */
-const SUMMED = ['steps', 'checkpoints', 'answered', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'reprotections', 'arbitrations', 'falseFailovers', 'unseenFaults', 'dismissals', 'mismatches'] as const;
+const SUMMED = [
+  'steps',
+  'checkpoints',
+  'answered',
+  'deltas',
+  'fullStates',
+  'sharedBaseSyncs',
+  'fullSyncs',
+  'loadsRefused',
+  'relaunches',
+  'failovers',
+  'reprotections',
+  'arbitrations',
+  'falseFailovers',
+  'unseenFaults',
+  'dismissals',
+  'mismatches',
+] as const;
 /** Yes-or-no facts of a schedule, counted as the schedules where they held. */
 const FLAGS = ['compare', 'serviceLost', 'livenessJudged'] as const;
 /** Figures of a schedule of which a run keeps the largest. */

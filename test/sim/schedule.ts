@@ -102,7 +102,18 @@ const INCIDENTS: ActionKind[] = [
   'reprotect',
 ];
 /** Settings and the like: 0 to 4 a schedule. */
-const SWITCHES: ActionKind[] = ['auto-reprotect', 'mode', 'compare', 'hold-output', 'period', 'checkpoint-now', 'step-mode', 'delay', 'break-before', 'ping-delay'];
+const SWITCHES: ActionKind[] = [
+  'auto-reprotect',
+  'mode',
+  'compare',
+  'hold-output',
+  'period',
+  'checkpoint-now',
+  'step-mode',
+  'delay',
+  'break-before',
+  'ping-delay',
+];
 const PARTS: readonly PcPart[] = ['primary', 'secondary', 'spare'];
 export const MAX_INCIDENTS = 6;
 
@@ -188,7 +199,8 @@ export function scheduleFromSeed(seed: number): Schedule {
     const when = at();
     actions.push({ at: when, ...action });
     // Step mode comes with a few clicks of Step, some time apart.
-    if (action.kind === 'step-mode') for (let k = 1 + Math.floor(random() * 6); k > 0; k--) actions.push({ at: when + Math.floor(random() * 300), kind: 'step' });
+    if (action.kind === 'step-mode')
+      for (let k = 1 + Math.floor(random() * 6); k > 0; k--) actions.push({ at: when + Math.floor(random() * 300), kind: 'step' });
   }
   actions.sort((a, b) => a.at - b.at);
   const compare = random() < 0.4;

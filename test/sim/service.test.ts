@@ -59,7 +59,15 @@ const DEPLOYMENTS: { name: string; open(seed: number): Deployment }[] = [
     name: 'in one tab',
     open(seed) {
       const { scheduler, pc, channel } = simWorld(seed);
-      const service = new ClusterService<SimNode>({ spawn: pc, assetBase: '', replication: REPLICATION, clock: scheduler, channel, timing: TIMING, clientRetryMs: 300 });
+      const service = new ClusterService<SimNode>({
+        spawn: pc,
+        assetBase: '',
+        replication: REPLICATION,
+        clock: scheduler,
+        channel,
+        timing: TIMING,
+        clientRetryMs: 300,
+      });
       const feed = new ClusterFeed(scheduler);
       service.watch((update) => feed.apply(update));
       void service.start().catch(() => {});
@@ -97,7 +105,13 @@ function twoTabs(seed: number) {
       '',
     );
     runs.set(connection.tab, mine);
-    const page = { feed, commands: commandsVia((command) => connection.dispatch(command)), tab: connection.tab, connection, runs: () => mine.filter((n) => n.alive) };
+    const page = {
+      feed,
+      commands: commandsVia((command) => connection.dispatch(command)),
+      tab: connection.tab,
+      connection,
+      runs: () => mine.filter((n) => n.alive),
+    };
     pages.push(page);
     return page;
   };
@@ -166,7 +180,7 @@ describe.each(DEPLOYMENTS)('the service, $name', (deployment) => {
 });
 
 describe('the service shared by two tabs', () => {
-  it('runs the first pair in the first tab, moves the secondary to the other, and fails over when the primary\'s tab closes', async () => {
+  it("runs the first pair in the first tab, moves the secondary to the other, and fails over when the primary's tab closes", async () => {
     const { scheduler, pages, end } = twoTabs(5);
     const [first, second] = pages as [(typeof pages)[number], (typeof pages)[number]];
     await until(scheduler, () => ready(first) && state(first).protected, 3000, 'protected');
@@ -174,7 +188,11 @@ describe('the service shared by two tabs', () => {
     await settled(scheduler, first.commands.moveSecondary(), 5000);
     await until(scheduler, () => state(first).protected, 3000, 'protected again');
     expect(second.runs().length).toBe(1);
-    expect(state(second).pcs.filter((pc) => pc.tab === second.tab && pc.alive).map((pc) => pc.name)).toEqual([state(first).names.secondary]);
+    expect(
+      state(second)
+        .pcs.filter((pc) => pc.tab === second.tab && pc.alive)
+        .map((pc) => pc.name),
+    ).toEqual([state(first).names.secondary]);
     // The primary's tab closes: its PCs end with it, and the other tab's PC takes over.
     for (const node of first.runs()) node.vanish();
     first.connection.leave();

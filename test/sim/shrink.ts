@@ -52,7 +52,7 @@ export async function shrink(failing: Schedule, budget = 150): Promise<{ schedul
   let best = failing;
   let violations = (await runSchedule(best)).violations;
   let runs = 1;
-  for (let improved = true; improved && runs < budget; ) {
+  for (let improved = true; improved && runs < budget;) {
     improved = false;
     for (const candidate of candidates(best)) {
       if (runs >= budget) break;

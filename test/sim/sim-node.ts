@@ -88,7 +88,8 @@ export class SimNode implements ServicePc {
   private readonly console = new Transcript();
   private readonly consoleListeners = new Set<(events: MachineEvent[]) => void>();
   readonly machine = {
-    sendSerial: (port: SerialPort, data: string): Promise<void> => this.deliver(() => (port === 0 ? this.typed(data) : this.guest.receive(encoder.encode(data), 0))),
+    sendSerial: (port: SerialPort, data: string): Promise<void> =>
+      this.deliver(() => (port === 0 ? this.typed(data) : this.guest.receive(encoder.encode(data), 0))),
     instructionCount: (): Promise<number> => this.deliver(() => this.guest.clientInputConsumed()),
     textScreen: (): Promise<string[]> => this.deliver(() => []),
     memoryUse: (): Promise<MemoryUse> => this.deliver(() => ({ wasmBytes: SIM_RAM_BYTES, ramBytes: SIM_RAM_BYTES })),
@@ -184,7 +185,9 @@ export class SimNode implements ServicePc {
       if (this.alive && !this.hung) listener(events);
     };
     const peer = port as unknown as PeerPort;
-    await this.deliver(() => (role === 'primary' ? this.role.startPrimary(pair, peer, config, guarded) : this.role.startSecondary(pair, peer, config, guarded)));
+    await this.deliver(() =>
+      role === 'primary' ? this.role.startPrimary(pair, peer, config, guarded) : this.role.startSecondary(pair, peer, config, guarded),
+    );
     this.roles++;
   }
 

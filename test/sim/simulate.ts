@@ -154,7 +154,12 @@ export function createWorld(schedule: Schedule): SimWorld {
       const index = nodes.length;
       const plan = schedule.guests[index % schedule.guests.length] ?? { bytesPerTick: 4, clockSkewMs: 0, refuseLoads: 0, stopMs: 0, loadMs: 0 };
       // Only spares take time to start: the first pair starts at once (the page lets no fault in before it replicates).
-      const traits = { ...plan, randomSeed: (schedule.seed * 31 + index) >>> 0, bootMs: index >= 2 ? (plan.bootMs ?? 0) : 0, ...(healed ? { refuseLoads: 0 } : {}) };
+      const traits = {
+        ...plan,
+        randomSeed: (schedule.seed * 31 + index) >>> 0,
+        bootMs: index >= 2 ? (plan.bootMs ?? 0) : 0,
+        ...(healed ? { refuseLoads: 0 } : {}),
+      };
       const latency = plan.latencyMs ?? 2;
       const node = new SimNode(scheduler, registry, name, traits, () => random() * latency);
       nodes.push(node);
@@ -355,7 +360,8 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   const otherStatus = cluster.status[other === cluster.primary ? 'primary' : 'secondary'];
   const otherCouldServe = runs(other) && otherStatus !== undefined && otherStatus.phase !== 'exited' && otherStatus.committed > 0;
   const lost = !runs(servedBy) && !otherCouldServe;
-  if (hostSaysLost !== undefined && runs(servedBy)) violate(`the host gave the service up ("${hostSaysLost}") while ${servedBy.guest.name}, which serves, runs`);
+  if (hostSaysLost !== undefined && runs(servedBy))
+    violate(`the host gave the service up ("${hostSaysLost}") while ${servedBy.guest.name}, which serves, runs`);
   // A message lost on the link stalls the handshake with heartbeats still
   // flowing: a MessageChannel never loses one, so the engine has no
   // retransmission, and liveness is judged only where none was lost.
@@ -371,7 +377,9 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     }
     // A spare can always be started here, so a pair left unprotected is a wedge too.
     if (protectedSince === undefined || protectedSince - healAt > RECOVERY_BOUND_MS) {
-      violate(`wedged: not protected again within ${RECOVERY_BOUND_MS} ms of the world's healing (${protectedSince === undefined ? 'not at all' : `${Math.round(protectedSince - healAt)} ms`}), with ${where}`);
+      violate(
+        `wedged: not protected again within ${RECOVERY_BOUND_MS} ms of the world's healing (${protectedSince === undefined ? 'not at all' : `${Math.round(protectedSince - healAt)} ms`}), with ${where}`,
+      );
     }
   }
   if (runs(servedBy)) for (const v of client.ledger.audit(servedBy.guest.ledger, servedBy.guest.name)) violate(`audit: ${v}`);

@@ -27,7 +27,10 @@ async function report(summary: RunSummary): Promise<string> {
   if (!first) return '';
   const small = await shrink(first.schedule);
   return (
-    `${summary.failures.length} schedules failed; seeds ${summary.failures.map((f) => f.schedule.seed).slice(0, 20).join(', ')}\n` +
+    `${summary.failures.length} schedules failed; seeds ${summary.failures
+      .map((f) => f.schedule.seed)
+      .slice(0, 20)
+      .join(', ')}\n` +
     `first: seed ${first.schedule.seed}: ${first.violations.join('; ')}\n` +
     `shrunk in ${small.runs} runs to: ${small.violations.join('; ')}\n` +
     `replay: SIM_SCHEDULE='${JSON.stringify(small.schedule)}' npx vitest run test/sim -t replay\n` +
@@ -38,14 +41,28 @@ async function report(summary: RunSummary): Promise<string> {
 describe('seeded fault schedules', () => {
   it(`${process.env.SIM_SEED === undefined ? COUNT : 1} schedules keep every invariant, and reach what they must`, async () => {
     const { seeds, base } = seedsToRun();
-    if (base !== undefined) console.log(`simulation: seeds 1–${Math.min(PINNED, COUNT)} and fresh seeds from base ${base} (SIM_BASE_SEED=${base} replays them)`);
+    if (base !== undefined)
+      console.log(`simulation: seeds 1–${Math.min(PINNED, COUNT)} and fresh seeds from base ${base} (SIM_BASE_SEED=${base} replays them)`);
     const started = performance.now();
     const summary = seeds.length > 50 && THREADS > 1 ? await runSeedsInWorkers(seeds, THREADS) : await runSeeds(seeds);
     console.log(`simulation: ${describeSummary(summary).join('; ')}; ${((performance.now() - started) / 1000).toFixed(1)} s in ${THREADS} threads`);
     expect(await report(summary)).toBe('');
     if (seeds.length >= 1000) {
       // A simulation that no longer reaches these paths proves nothing about them.
-      for (const key of ['compare', 'deltas', 'fullStates', 'sharedBaseSyncs', 'fullSyncs', 'loadsRefused', 'relaunches', 'failovers', 'arbitrations', 'dismissals', 'reprotections', 'mismatches'] as const) {
+      for (const key of [
+        'compare',
+        'deltas',
+        'fullStates',
+        'sharedBaseSyncs',
+        'fullSyncs',
+        'loadsRefused',
+        'relaunches',
+        'failovers',
+        'arbitrations',
+        'dismissals',
+        'reprotections',
+        'mismatches',
+      ] as const) {
         expect(summary[key], key).toBeGreaterThan(0);
       }
     }

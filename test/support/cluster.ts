@@ -48,7 +48,13 @@ export async function audited(cluster: TestCluster): Promise<string[]> {
 
 type MessageTrace = TraceEvent & { kind: 'message' };
 
-export function messageSeen(cluster: ColoCluster<ClusterNode>, at: 'sent' | 'received', to: Side, type: ColoMessageType, minCheckpoint = 0): MessageTrace | undefined {
+export function messageSeen(
+  cluster: ColoCluster<ClusterNode>,
+  at: 'sent' | 'received',
+  to: Side,
+  type: ColoMessageType,
+  minCheckpoint = 0,
+): MessageTrace | undefined {
   return cluster.trace.find(
     (e): e is MessageTrace => e.kind === 'message' && e.at === at && e.to === to && e.type === type && (e.checkpoint ?? 0) >= minCheckpoint,
   );

@@ -6,7 +6,12 @@ import { CHECKSUM_SEED, foldChecksum } from '../../engine/checkpoint/kernels.ts'
 import { checkDelta, deltaLayout, type DeltaHeader, type DeltaLayout } from '../../engine/checkpoint/delta-format.ts';
 
 /** The header and layout of a delta that arrived as `checkpoint` on a secondary holding `checkpoint - 1`. */
-export function readDelta(payload: ArrayBuffer, bytes: number, machine: { ramBytes: number; diskBytes: number }, checkpoint: number): DeltaHeader & { layout: DeltaLayout } {
+export function readDelta(
+  payload: ArrayBuffer,
+  bytes: number,
+  machine: { ramBytes: number; diskBytes: number },
+  checkpoint: number,
+): DeltaHeader & { layout: DeltaLayout } {
   const header = checkDelta(payload, { announced: bytes, ...machine, holds: checkpoint - 1, checkpoint });
   if ('error' in header) throw new Error(`not a valid delta to alter: ${header.error}`);
   return { ...header, layout: deltaLayout(header) };

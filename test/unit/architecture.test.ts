@@ -11,12 +11,16 @@ const fixture = (name: string) => join(ROOT, 'test/fixtures/layers', name);
 
 /** The compiler's errors for `file` under the options of the project `config`. */
 function compile(config: string, file: string): string[] {
-  const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, config), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    join(ROOT, config),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  });
+  );
   if (!parsed) throw new Error(`cannot read ${config}`);
   const program = ts.createProgram([file], parsed.options);
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));

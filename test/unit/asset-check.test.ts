@@ -46,8 +46,12 @@ describe('gunzip', () => {
   });
 
   it('refuses what unpacks to another size, or is not gzip, naming the file', async () => {
-    await expect(gunzip(packed(), 'booted-state.v86gz', state.length - 1)).rejects.toThrow(new AssetError('asset booted-state.v86gz: unpacks to more than the 299999 bytes manifest.json gives it'));
-    await expect(gunzip(packed(), 'booted-state.v86gz', state.length + 1)).rejects.toThrow(new AssetError('asset booted-state.v86gz: unpacks to 300000 bytes, manifest.json gives it 300001'));
+    await expect(gunzip(packed(), 'booted-state.v86gz', state.length - 1)).rejects.toThrow(
+      new AssetError('asset booted-state.v86gz: unpacks to more than the 299999 bytes manifest.json gives it'),
+    );
+    await expect(gunzip(packed(), 'booted-state.v86gz', state.length + 1)).rejects.toThrow(
+      new AssetError('asset booted-state.v86gz: unpacks to 300000 bytes, manifest.json gives it 300001'),
+    );
     await expect(gunzip(new TextEncoder().encode('plain').buffer, 'booted-state.v86gz', 5)).rejects.toThrow(/^asset booted-state.v86gz: not valid gzip/);
   });
 });

@@ -185,7 +185,7 @@ describe('delta checkpoints', () => {
     expectSame(primary, secondary);
   });
 
-  it('does not send a small delta in the full copy\'s big buffer', () => {
+  it("does not send a small delta in the full copy's big buffer", () => {
     const { primary, capture, applier } = pair();
     primary.ram().fill(1);
     const full = send(capture, applier, 1);
@@ -209,7 +209,9 @@ describe('delta checkpoints', () => {
     expect(corrupt.verdict).toEqual({ error: expect.stringMatching(/^checksum mismatch/) });
     const version = capture.capture(3);
     new DataView(version.payload).setUint32(4, DELTA_VERSION + 1, true);
-    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({ error: `delta format version ${DELTA_VERSION + 1}, this build reads version ${DELTA_VERSION}` });
+    expect(applier.stage(version.payload, version.bytes, 3)).toEqual({
+      error: `delta format version ${DELTA_VERSION + 1}, this build reads version ${DELTA_VERSION}`,
+    });
     const truncated = capture.capture(4);
     expect(applier.stage(truncated.payload.slice(0, truncated.bytes - 10), truncated.bytes, 4)).toEqual({
       error: `truncated: ${truncated.bytes - 10} bytes arrived, vmstate-size announced ${truncated.bytes}`,
@@ -283,7 +285,9 @@ describe('delta checkpoints', () => {
     send(capture, applier, 1);
     tracker.write(9 * PAGE_BYTES + 1, 0x77, false);
     tracker.write(20 * PAGE_BYTES, 0x78);
-    expect(() => capture.capture(2, { writeTracking: true, verify: true })).toThrow(new MissedWritesError('write tracking missed 1 changed RAM page(s): 9 (0x9000)'));
+    expect(() => capture.capture(2, { writeTracking: true, verify: true })).toThrow(
+      new MissedWritesError('write tracking missed 1 changed RAM page(s): 9 (0x9000)'),
+    );
 
     const again = trackedPair();
     send(again.capture, again.applier, 1);
@@ -400,7 +404,9 @@ describe('delta checkpoints', () => {
     const delta = capture.capture(1);
     const hex = (checksum: number) => checksum.toString(16).padStart(8, '0');
     const before = Buffer.from(secondary.ram());
-    expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({ error: `delta applies on the shared base ${hex(ram)}, this secondary holds no shared base` });
+    expect(applier.stage(delta.payload, delta.bytes, 1)).toEqual({
+      error: `delta applies on the shared base ${hex(ram)}, this secondary holds no shared base`,
+    });
     // Built from another snapshot: its RAM (the fixture's junk) names another base.
     const held = applier.adoptBase();
     expect(held).not.toBe(ram);
@@ -419,11 +425,20 @@ describe('delta checkpoints', () => {
     const peer = new DeltaSink(applier, false, image).base;
     expect(peer).toEqual({ image, ram });
     const options = { writeTracking: true, verify: false };
-    expect(new DeltaSource(capture, options, image).initialSync(undefined)).toEqual({ method: 'full', detail: 'a full copy: the secondary holds no untouched booted snapshot' });
+    expect(new DeltaSource(capture, options, image).initialSync(undefined)).toEqual({
+      method: 'full',
+      detail: 'a full copy: the secondary holds no untouched booted snapshot',
+    });
     capture.adoptBase();
-    expect(new DeltaSource(capture, options, 'b'.repeat(64)).initialSync(peer)).toMatchObject({ method: 'full', detail: expect.stringMatching(/built from different snapshots/) });
+    expect(new DeltaSource(capture, options, 'b'.repeat(64)).initialSync(peer)).toMatchObject({
+      method: 'full',
+      detail: expect.stringMatching(/built from different snapshots/),
+    });
     capture.adoptBase();
-    expect(new DeltaSource(capture, options, image).initialSync({ image, ram: ram ^ 1 })).toMatchObject({ method: 'full', detail: expect.stringMatching(/restored to different RAM/) });
+    expect(new DeltaSource(capture, options, image).initialSync({ image, ram: ram ^ 1 })).toMatchObject({
+      method: 'full',
+      detail: expect.stringMatching(/restored to different RAM/),
+    });
     capture.adoptBase();
     expect(new DeltaSource(capture, options, image).initialSync(peer)).toMatchObject({ method: 'shared-base' });
     // A source made mid-pair (a mode switch) never builds on the base: its first capture is whole.
@@ -472,13 +487,16 @@ describe('delta checkpoints', () => {
   it("reads v86's proxied views of WebAssembly memory again once the memory grew", () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     // As v86's view(): every property read builds a fresh array on the current buffer.
-    const proxied = new Proxy({}, {
-      get(_, property) {
-        const array = new Int32Array(memory.buffer, 64, 4);
-        const value = Reflect.get(array, property) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(array) : value;
+    const proxied = new Proxy(
+      {},
+      {
+        get(_, property) {
+          const array = new Int32Array(memory.buffer, 64, 4);
+          const value = Reflect.get(array, property) as unknown;
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(array) : value;
+        },
       },
-    });
+    );
     const reader = new DeviceStateReader();
     const root = { get_state: () => [proxied] };
     new Int32Array(memory.buffer, 64, 4).set([1, 2, 3, 4]);
@@ -499,7 +517,7 @@ describe('delta checkpoints', () => {
 });
 
 describe('the disk part of a delta', () => {
-  it('the first carries every non-zero disk page, the next only the pages the guest wrote; the secondary\'s disk ends equal', () => {
+  it("the first carries every non-zero disk page, the next only the pages the guest wrote; the secondary's disk ends equal", () => {
     const { primary, secondary, capture, applier } = pair();
     primary.writeDisk(0, [7]);
     primary.writeDisk(9 * PAGE_BYTES + 100, [8, 9]);

@@ -7,7 +7,9 @@ describe('finding a Chromium', () => {
   it('takes CHROMIUM_PATH, else the first browser installed, else says how to get one', () => {
     const installed = (paths: string[]) => (path: string) => paths.includes(path);
     expect(findChromium({ CHROMIUM_PATH: '/opt/chrome' }, installed(['/opt/chrome', '/usr/bin/chromium']))).toBe('/opt/chrome');
-    expect(findChromium({ CHROMIUM_PATH: '/opt/none' }, installed(['/usr/bin/chromium']))).toEqual(new Error(`CHROMIUM_PATH=/opt/none does not exist; ${HOW_TO_GET_ONE}`));
+    expect(findChromium({ CHROMIUM_PATH: '/opt/none' }, installed(['/usr/bin/chromium']))).toEqual(
+      new Error(`CHROMIUM_PATH=/opt/none does not exist; ${HOW_TO_GET_ONE}`),
+    );
     expect(findChromium({}, installed(['/usr/bin/google-chrome', '/usr/bin/chromium']))).toBe('/usr/bin/chromium');
     expect(findChromium({}, installed(['/usr/bin/google-chrome']))).toBe('/usr/bin/google-chrome');
     expect(findChromium({}, installed([]))).toEqual(new Error(HOW_TO_GET_ONE));
@@ -22,9 +24,12 @@ describe('finding a Chromium', () => {
     expect(unit.stdout).toContain('passed');
     const browser = without('--project', 'browser', 'test/browser/vm.test.ts');
     expect(browser.status).toBe(1);
-    expect(browser.stderr.trim().split('\n').filter((line) => line.includes('no Chromium found'))).toEqual([
-      `npm test: CHROMIUM_PATH=/nonexistent/chrome does not exist; ${HOW_TO_GET_ONE}`,
-    ]);
+    expect(
+      browser.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.includes('no Chromium found')),
+    ).toEqual([`npm test: CHROMIUM_PATH=/nonexistent/chrome does not exist; ${HOW_TO_GET_ONE}`]);
     expect(browser.stdout).not.toContain('passed');
   });
 });

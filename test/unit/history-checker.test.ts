@@ -38,7 +38,7 @@ describe('HistoryChecker', () => {
     ['a reply for an id that is not outstanding', ['c7 ok 5'], 'unexpected: "c7 ok 5": no request c7 was sent'],
     ['a garbled line with the right total', ['c2 ok 5 54'], 'unexpected: "c2 ok 5 54" is not a well-formed reply to c2 get'],
     ['a fragment glued to a reply', ['4'], 'unexpected: "4": no request 4 was sent'],
-    ['an error for the client\'s own request', ['c2 err bad-op'], 'unexpected: "c2 err bad-op" is not a well-formed reply to c2 get'],
+    ["an error for the client's own request", ['c2 err bad-op'], 'unexpected: "c2 err bad-op" is not a well-formed reply to c2 get'],
     ['a total that went back', ['c2 ok 1'], 'lost: c2 ok 1: total 1, acknowledged adds sum to 5'],
     ['a total too high', ['c2 ok 9'], 'contradicted: c2 ok 9: total 9, acknowledged adds sum to 5'],
   ])('catches %s', (_what, lines, violation) => {

@@ -5,7 +5,14 @@ import type { Side } from '../../engine/protocol/messages.ts';
 import { DEFAULT_REPLICATION } from '../../engine/replication/config.ts';
 import type { ReplicationStatus } from '../../engine/replication/events.ts';
 
-const OPTIONS: HostCoreOptions = { config: DEFAULT_REPLICATION, pingTimeoutMs: 500, linkFailureMs: 1000, takeoverMs: 5000, leaveMs: 2000, spareStartMs: 60_000 };
+const OPTIONS: HostCoreOptions = {
+  config: DEFAULT_REPLICATION,
+  pingTimeoutMs: 500,
+  linkFailureMs: 1000,
+  takeoverMs: 5000,
+  leaveMs: 2000,
+  spareStartMs: 60_000,
+};
 
 /** A HostCore with a clock of its own: `at(ms)` moves it on and tells the core the time, as the cluster's timer does. */
 class Host {
@@ -49,7 +56,10 @@ function protectedPair(): Host {
   return host;
 }
 
-const kinds = (effects: HostEffect[]) => effects.map((e) => (e.kind === 'trace' ? `trace ${e.action}` : e.kind === 'send' ? `send ${e.side} ${e.call.command}` : e.kind === 'terminate' ? `terminate ${e.side}` : e.kind));
+const kinds = (effects: HostEffect[]) =>
+  effects.map((e) =>
+    e.kind === 'trace' ? `trace ${e.action}` : e.kind === 'send' ? `send ${e.side} ${e.call.command}` : e.kind === 'terminate' ? `terminate ${e.side}` : e.kind,
+  );
 
 /** `side` reports its peer silent for `ms`. */
 const silent = (host: Host, side: Side, ms: number) => host.handle({ kind: 'peer-silent', side, detail: `no message for ${ms} ms`, silentMs: ms });
@@ -61,7 +71,8 @@ const pingOf = (effects: HostEffect[]): number => {
 };
 const answer = (host: Host, ping: number, answered = true) => host.handle({ kind: 'ping-answered', ping, answered });
 /** The secondary reports it took over. */
-const takeover = (host: Host) => host.handle({ kind: 'status', side: 'secondary', status: status('secondary', { role: 'primary', phase: 'primary', failover: 'completed' }) });
+const takeover = (host: Host) =>
+  host.handle({ kind: 'status', side: 'secondary', status: status('secondary', { role: 'primary', phase: 'primary', failover: 'completed' }) });
 const primaryExited = (host: Host) =>
   host.handle({ kind: 'status', side: 'primary', status: status('primary', { phase: 'exited', exitReason: 'error', exitDetail: 'no heartbeat' }) });
 
@@ -128,7 +139,7 @@ describe('HostCore', () => {
     expect(cut.core.falseFailovers).toBe(0);
   });
 
-  it('has the secondary take over from a primary that does not answer by the ping\'s deadline, and fences that primary once it has', () => {
+  it("has the secondary take over from a primary that does not answer by the ping's deadline, and fences that primary once it has", () => {
     const host = protectedPair();
     silent(host, 'secondary', 110);
     expect(host.at(499)).toEqual([]);
@@ -318,7 +329,12 @@ describe('HostCore', () => {
     const host = protectedPair();
     host.handle({ kind: 'kill', side: 'secondary' });
     primaryExited(host);
-    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).toEqual(['trace kill-primary', 'terminate primary', 'trace service-lost', 'terminate standby']);
+    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).toEqual([
+      'trace kill-primary',
+      'terminate primary',
+      'trace service-lost',
+      'terminate standby',
+    ]);
     expect(host.core.spare).toBeUndefined();
     expect(host.handle({ kind: 'standby-ready' })).toEqual([]);
   });
@@ -327,7 +343,12 @@ describe('HostCore', () => {
     const host = protectedPair();
     primaryExited(host);
     host.handle({ kind: 'reprotect' });
-    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).toEqual(['trace kill-primary', 'terminate primary', 'trace service-lost', 'terminate standby']);
+    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).toEqual([
+      'trace kill-primary',
+      'terminate primary',
+      'trace service-lost',
+      'terminate standby',
+    ]);
     expect(host.handle({ kind: 'standby-ready' })).toEqual([]);
     expect(host.core.reprotecting).toBe(false);
   });
@@ -354,7 +375,9 @@ describe('HostCore', () => {
   it('sends a setting to the PCs that run, and a gate to its side only', () => {
     const host = protectedPair();
     host.handle({ kind: 'kill', side: 'secondary' });
-    expect(host.handle({ kind: 'configure', change: { mode: 'naive' } })).toEqual([{ kind: 'send', side: 'primary', pair: 1, call: { command: 'configure', args: [{ mode: 'naive' }] } }]);
+    expect(host.handle({ kind: 'configure', change: { mode: 'naive' } })).toEqual([
+      { kind: 'send', side: 'primary', pair: 1, call: { command: 'configure', args: [{ mode: 'naive' }] } },
+    ]);
     expect(host.handle({ kind: 'configure', change: { gate: { step: true, breakBefore: [] } }, side: 'secondary' })).toEqual([]);
     expect(host.core.configFor('primary').mode).toBe('naive');
   });
@@ -372,7 +395,10 @@ describe('HostCore', () => {
 
   it('a primary whose worker ended by itself (its tab closed) is no false alarm, whether the host hears so before the suspicion or during it', () => {
     const before = protectedPair();
-    expect(kinds(before.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' }))).toEqual(['trace worker-ended', 'terminate primary']);
+    expect(kinds(before.handle({ kind: 'worker-ended', side: 'primary', detail: 'the tab that ran PC A closed' }))).toEqual([
+      'trace worker-ended',
+      'terminate primary',
+    ]);
     expect(before.core.fate.primary).toBe('ended');
     // Its peer still finds out by itself; the host needs no ping to confirm it.
     expect(kinds(silent(before, 'secondary', 110))).toEqual(['trace suspect', 'trace confirm', 'send secondary peerLost']);
@@ -395,7 +421,12 @@ describe('HostCore', () => {
     primaryExited(host);
     expect(host.core.spare?.ready).toBe(false);
     const first = host.core.spare?.name;
-    expect(kinds(host.handle({ kind: 'worker-ended', side: 'standby', detail: 'the tab that ran PC C closed' }))).toEqual(['terminate standby', 'trace reprotect', 'trace spare', 'start-standby']);
+    expect(kinds(host.handle({ kind: 'worker-ended', side: 'standby', detail: 'the tab that ran PC C closed' }))).toEqual([
+      'terminate standby',
+      'trace reprotect',
+      'trace spare',
+      'start-standby',
+    ]);
     expect(host.core.spare?.name).not.toBe(first);
   });
 

@@ -33,7 +33,13 @@ function setup(seed: number): { memory: WebAssembly.Memory; bytes: Uint8Array } 
   for (let i = 0; i < SHADOW; i++) bytes[i] = random() & 0xff;
   bytes.copyWithin(SHADOW, CUR, SHADOW);
   // Changes at the first byte, the last byte and the middle of a few pages.
-  for (const [page, at] of [[0, 0], [5, 4095], [6, 2048], [63, 17]] as const) flip(bytes, CUR + page * PAGE_BYTES + at);
+  for (const [page, at] of [
+    [0, 0],
+    [5, 4095],
+    [6, 2048],
+    [63, 17],
+  ] as const)
+    flip(bytes, CUR + page * PAGE_BYTES + at);
   return { memory, bytes };
 }
 

@@ -4,7 +4,10 @@ import { LedgerClient } from '../../engine/host/ledger-client.ts';
 function client() {
   const sent: string[] = [];
   let now = 0;
-  const c = new LedgerClient((line) => sent.push(line), () => now++);
+  const c = new LedgerClient(
+    (line) => sent.push(line),
+    () => now++,
+  );
   return { c, sent };
 }
 

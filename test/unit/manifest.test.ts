@@ -20,9 +20,7 @@ describe('wasm-assets/manifest.json', () => {
   });
 
   it('names the Debian packages and keeps their licences', () => {
-    expect(manifest.packages.map((p) => p.name)).toEqual(
-      expect.arrayContaining(['seabios', 'busybox-static', expect.stringMatching(/^linux-image-/)]),
-    );
+    expect(manifest.packages.map((p) => p.name)).toEqual(expect.arrayContaining(['seabios', 'busybox-static', expect.stringMatching(/^linux-image-/)]));
     for (const p of manifest.packages) {
       expect(p.version).toMatch(/\d/);
       expect(existsSync(join(ASSETS, 'licences', `${p.name}.copyright`))).toBe(true);

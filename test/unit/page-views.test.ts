@@ -39,7 +39,8 @@ function liveThings() {
   track('requestAnimationFrame', 'cancelAnimationFrame', live.frames, true);
   const ids = new WeakMap<object, number>();
   let next = 0;
-  const key = (target: EventTarget, type: string, listener: unknown) => `${target === window ? 'window' : 'document'} ${type} ${listener && typeof listener === 'object' ? (ids.get(listener) ?? ids.set(listener, ++next).get(listener)) : String((listener as { name?: string })?.name) + (ids.get(listener as object) ?? ids.set(listener as object, ++next).get(listener as object))}`;
+  const key = (target: EventTarget, type: string, listener: unknown) =>
+    `${target === window ? 'window' : 'document'} ${type} ${listener && typeof listener === 'object' ? (ids.get(listener) ?? ids.set(listener, ++next).get(listener)) : String((listener as { name?: string })?.name) + (ids.get(listener as object) ?? ids.set(listener as object, ++next).get(listener as object))}`;
   for (const target of [window, document] as EventTarget[]) {
     const add = target.addEventListener.bind(target);
     const remove = target.removeEventListener.bind(target);
@@ -91,7 +92,26 @@ function protectedState(): ClusterState {
       { pc: 1, name: 'PC A', alive: true },
       { pc: 2, name: 'PC B', alive: true },
     ],
-    client: { summary: { shown: 0, answered: 0, repeated: 0, refused: 0, restarts: 0, lost: 0, contradicted: 0, unexpected: 0, audits: 0, audit: 0, violations: [], findings: [], sent: 0, retries: 0 }, pending: undefined, automatic: true },
+    client: {
+      summary: {
+        shown: 0,
+        answered: 0,
+        repeated: 0,
+        refused: 0,
+        restarts: 0,
+        lost: 0,
+        contradicted: 0,
+        unexpected: 0,
+        audits: 0,
+        audit: 0,
+        violations: [],
+        findings: [],
+        sent: 0,
+        retries: 0,
+      },
+      pending: undefined,
+      automatic: true,
+    },
     reboot: { kind: 'idle' },
     breakFault: undefined,
   };
@@ -108,11 +128,22 @@ describe("the page's views", () => {
     const sent: ClusterCommand[] = [];
     const commands = commandsVia(async (command) => {
       sent.push(command);
-      return command.kind === 'read' ? (command.args[1] === 'textScreen' ? [] : command.args[1] === 'memoryUse' ? { wasmBytes: 1, ramBytes: 1 } : 0) : undefined;
+      return command.kind === 'read'
+        ? command.args[1] === 'textScreen'
+          ? []
+          : command.args[1] === 'memoryUse'
+            ? { wasmBytes: 1, ramBytes: 1 }
+            : 0
+        : undefined;
     });
     const feed = new ClusterFeed();
     feed.apply({ state: protectedState(), catchUp: true, trace: [], heartbeats: [], serial: [], sent: [], answers: [] });
-    const now = () => ({ timers: [...live.timers.values()], frames: [...live.frames.values()], listeners: [...live.listeners.keys()], subscriptions: subscriptions(feed) });
+    const now = () => ({
+      timers: [...live.timers.values()],
+      frames: [...live.frames.values()],
+      listeners: [...live.listeners.keys()],
+      subscriptions: subscriptions(feed),
+    });
     const before = now();
     for (let round = 0; round < 50; round++) {
       const end = await showPage(feed, commands);

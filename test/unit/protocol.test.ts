@@ -66,10 +66,7 @@ describe('PrimaryCore', () => {
     p.handle({ kind: 'message', message: msg.reply(2) });
     p.handle({ kind: 'captured', checkpoint: 2, header });
     p.handle({ kind: 'message', message: msg.received(2) });
-    expect(p.handle({ kind: 'message', message: msg.loaded(2) })).toEqual([
-      { kind: 'resume' },
-      { kind: 'send', message: msg.request(3) },
-    ]);
+    expect(p.handle({ kind: 'message', message: msg.loaded(2) })).toEqual([{ kind: 'resume' }, { kind: 'send', message: msg.request(3) }]);
   });
 
   it('names the unexpected message and the expected one, then leaves COLO cleanly', () => {
@@ -105,10 +102,7 @@ describe('PrimaryCore', () => {
     p.handle({ kind: 'message', message: msg.reply(2) });
     p.handle({ kind: 'captured', checkpoint: 2, header });
     const effects = p.handle({ kind: 'peer-lost', detail: 'no heartbeat for 600 ms' });
-    expect(effects).toEqual([
-      { kind: 'resume' },
-      { kind: 'exited', reason: 'request', detail: 'no heartbeat for 600 ms' },
-    ]);
+    expect(effects).toEqual([{ kind: 'resume' }, { kind: 'exited', reason: 'request', detail: 'no heartbeat for 600 ms' }]);
     expect(p.failover.status).toBe('completed');
     expect(p.handle({ kind: 'lost-heartbeat' })).toEqual([]);
     // Only the host, once it has fenced the secondary, lets held output go.

@@ -5,7 +5,18 @@ import type { TraceEvent } from '../../engine/protocol/trace.ts';
 
 const trace: TraceEvent[] = [
   { kind: 'message', time: 1000, from: 'primary', to: 'secondary', at: 'sent', type: 'checkpoint-request', checkpoint: 1 },
-  { kind: 'capture', time: 1002, checkpoint: 1, cause: 'periodic', pauseStartedAt: 1000.5, bytes: 4096, captureMs: 1.5, stopMs: 0.2, path: 'delta', resumes: 'after-loaded' },
+  {
+    kind: 'capture',
+    time: 1002,
+    checkpoint: 1,
+    cause: 'periodic',
+    pauseStartedAt: 1000.5,
+    bytes: 4096,
+    captureMs: 1.5,
+    stopMs: 0.2,
+    path: 'delta',
+    resumes: 'after-loaded',
+  },
   { kind: 'output', time: 1010, side: 'primary', state: 'released', lines: ['7 total=3'], checkpoint: 1 },
   { kind: 'takeover', time: 1500, from: 1 },
 ];

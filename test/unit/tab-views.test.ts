@@ -6,10 +6,18 @@ import { runningSettingsLine } from '../../app/views/running-settings.ts';
 import { DEFAULT_REPLICATION } from '../../engine/replication/config.ts';
 
 describe('the settings the serving PC runs', () => {
-  const running = { periodMs: 1000, mode: 'strict' as const, outputCommit: 'hold' as const, compare: DEFAULT_REPLICATION.compare, gate: DEFAULT_REPLICATION.gate };
+  const running = {
+    periodMs: 1000,
+    mode: 'strict' as const,
+    outputCommit: 'hold' as const,
+    compare: DEFAULT_REPLICATION.compare,
+    gate: DEFAULT_REPLICATION.gate,
+  };
 
   it("are the PC's own word, and say what it is still to take of what was asked", () => {
-    expect(runningSettingsLine('PC A', running, DEFAULT_REPLICATION)).toBe('PC A runs strict checkpoints every 1.00 s, replies held until a checkpoint covers them.');
+    expect(runningSettingsLine('PC A', running, DEFAULT_REPLICATION)).toBe(
+      'PC A runs strict checkpoints every 1.00 s, replies held until a checkpoint covers them.',
+    );
     expect(runningSettingsLine('PC B', { ...running, outputCommit: 'unsafe' }, DEFAULT_REPLICATION)).toBe(
       'PC B runs strict checkpoints every 1.00 s, replies released at once (unsafe); it is still to take: strict checkpoints every 1.00 s, replies held until a checkpoint covers them.',
     );

@@ -14,7 +14,18 @@ function received(event: TraceEvent): TraceEvent {
   return { ...event, at: 'received', time: event.time + 2 };
 }
 function capture(time: number, checkpoint: number): TraceEvent {
-  return { kind: 'capture', time, checkpoint, cause: 'periodic', pauseStartedAt: time - 5, bytes: 100, captureMs: 5, stopMs: 1, path: 'delta', resumes: 'after-loaded' };
+  return {
+    kind: 'capture',
+    time,
+    checkpoint,
+    cause: 'periodic',
+    pauseStartedAt: time - 5,
+    bytes: 100,
+    captureMs: 5,
+    stopMs: 1,
+    path: 'delta',
+    resumes: 'after-loaded',
+  };
 }
 
 describe('the timeline model', () => {
@@ -31,7 +42,7 @@ describe('the timeline model', () => {
     expect(marks[0]?.text).toMatch(/^checkpoint-request for checkpoint #1 from the primary \(PC A, in flight 2 ms\)/);
   });
 
-  it('ends a pause when the primary resumes, or dies, not at the window\'s end', () => {
+  it("ends a pause when the primary resumes, or dies, not at the window's end", () => {
     const trace: TraceEvent[] = [
       capture(1000, 1),
       { kind: 'resume', time: 1020, side: 'primary', checkpoint: 1, pausedMs: 25 },
@@ -54,7 +65,11 @@ describe('the timeline model', () => {
     const first = marksIn(trace, 0, 2000, names).map((m) => m.id);
     expect(first).toHaveLength(2);
     trace.push(sent(2500, 'checkpoint-request', 2));
-    expect(marksIn(trace, 500, 3000, names).map((m) => m.id).slice(0, 2)).toEqual(first);
+    expect(
+      marksIn(trace, 500, 3000, names)
+        .map((m) => m.id)
+        .slice(0, 2),
+    ).toEqual(first);
     expect(marksIn(trace, 1600, 3000, names).map((m) => m.kind)).toEqual(['message']);
   });
 
@@ -100,7 +115,15 @@ describe('a sender that died with its last reports', () => {
     const trace = [received(request)];
     expect(marksIn(trace, 0, 1500, names).filter((m) => m.kind === 'message')).toEqual([]);
     const [mark] = marksIn(trace, 0, 2100, names).filter((m) => m.kind === 'message');
-    expect(mark).toMatchObject({ t0: 1002, t1: 1002, from: 'primary', to: 'secondary', inFlight: false, style: 'checkpoint-request unreported', label: { text: 'checkpoint-request #7' } });
+    expect(mark).toMatchObject({
+      t0: 1002,
+      t1: 1002,
+      from: 'primary',
+      to: 'secondary',
+      inFlight: false,
+      style: 'checkpoint-request unreported',
+      label: { text: 'checkpoint-request #7' },
+    });
     expect(mark?.text).toMatch(/^checkpoint-request for checkpoint #7 from the primary \(PC A\), read by the secondary; when it left is unknown/);
   });
 });
