@@ -3,6 +3,7 @@
 // serves, a request unanswered for long sent again with the same id (as TCP
 // retransmits), and at once after a takeover; and the audit of the ledger
 // that serves, through the ledger's own protocol.
+import { waitUntil } from '../shared/wait-until.ts';
 import type { ClientOperation } from './client-operation.ts';
 import { LedgerClient } from './ledger-client.ts';
 import type { Side } from '../protocol/messages.ts';
@@ -98,23 +99,16 @@ export class ClientSession {
 
   /** Resolves when `predicate` holds, checked whenever lines are released; rejects after `timeoutMs` of the clock. */
   private until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const wait = () => {
-        if (!predicate()) return;
-        this.waits.delete(wait);
-        cancel();
-        resolve();
-      };
-      const cancel = this.clock.after(timeoutMs, () => {
-        this.waits.delete(wait);
-        const pending = this.ledger.pending;
-        const outstanding = pending
-          ? `${pending.id} outstanding, sent ${pending.attempts} time(s), first ${Math.round(this.clock.now() - pending.sentAt)} ms ago`
-          : 'nothing outstanding';
-        reject(new Error(`client: not ${what} within ${timeoutMs} ms (${outstanding}; ${this.route.servingName} serves)`));
-      });
-      this.waits.add(wait);
+    const watch = (check: () => void) => {
+      this.waits.add(check);
+      return () => this.waits.delete(check);
+    };
+    return waitUntil(predicate, watch, this.clock, timeoutMs, () => {
+      const pending = this.ledger.pending;
+      const outstanding = pending
+        ? `${pending.id} outstanding, sent ${pending.attempts} time(s), first ${Math.round(this.clock.now() - pending.sentAt)} ms ago`
+        : 'nothing outstanding';
+      return new Error(`client: not ${what} within ${timeoutMs} ms (${outstanding}; ${this.route.servingName} serves)`);
     });
   }
 }

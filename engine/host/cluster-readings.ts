@@ -2,6 +2,8 @@
 // (engine/host/host-core.ts), the trace of both sides and the host in time
 // order, the heartbeats for drawing, and a wait for any of it to come true.
 // ColoCluster (cluster.ts) is this plus the wiring that changes it.
+import { Listeners } from '../shared/listeners.ts';
+import { waitUntil } from '../shared/wait-until.ts';
 import type { Fate, HostCore, Phase } from './host-core.ts';
 import { HeartbeatLog, TraceLog } from './trace-log.ts';
 import type { ReplicationConfig } from '../replication/config.ts';
@@ -16,8 +18,8 @@ export type ClusterRecord = { kind: 'trace'; event: TraceEvent } | { kind: 'hear
 export abstract class ClusterReadings {
   private readonly log = new TraceLog();
   private readonly beats = new HeartbeatLog();
-  private readonly listeners = new Set<() => void>();
-  private readonly recordListeners = new Set<(record: ClusterRecord) => void>();
+  private readonly listeners = new Listeners();
+  private readonly recordListeners = new Listeners<[record: ClusterRecord]>();
 
   protected constructor(
     protected readonly core: HostCore,
@@ -116,42 +118,33 @@ export abstract class ClusterReadings {
 
   /** Every trace event and heartbeat batch as it is kept: for a copy of the trace elsewhere. */
   onRecord(listener: (record: ClusterRecord) => void): () => void {
-    this.recordListeners.add(listener);
-    return () => this.recordListeners.delete(listener);
+    return this.recordListeners.add(listener);
   }
 
   /** Called after every batch of what the host heard or did. */
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Resolves when `predicate` holds, checked after every event; rejects after `timeoutMs` (of the host's clock), saying where each side was. */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const listener = () => {
-        if (!predicate()) return;
-        this.listeners.delete(listener);
-        cancel();
-        resolve();
-      };
-      const cancel = this.clock.after(timeoutMs, () => {
-        this.listeners.delete(listener);
-        reject(new Error(`cluster: not ${what} within ${timeoutMs} ms (${this.describe()})`));
-      });
-      this.listeners.add(listener);
-    });
+    return waitUntil(
+      predicate,
+      (check) => this.subscribe(check),
+      this.clock,
+      timeoutMs,
+      () => new Error(`cluster: not ${what} within ${timeoutMs} ms (${this.describe()})`),
+    );
   }
 
   protected record(record: ClusterRecord): void {
     if (record.kind === 'trace') this.log.record(record.event);
     else this.beats.record(record.side, record.sent);
-    for (const listener of this.recordListeners) listener(record);
+    this.recordListeners.emit(record);
   }
 
   protected notify(): void {
-    for (const listener of [...this.listeners]) listener();
+    this.listeners.emit();
   }
 
   protected forgetListeners(): void {

@@ -2,6 +2,7 @@
 // over which they run COLO themselves. The policy is HostCore's; this wires it
 // to the workers, their ports, the clock and the client's bytes: its effects
 // carried out, reports and commands handed to it, a timer for its deadline.
+import { Listeners } from '../shared/listeners.ts';
 import { ClusterReadings } from './cluster-readings.ts';
 import { HOST_TIMING, HostCore, type HostEffect, type HostInput, type HostTiming } from './host-core.ts';
 import type { ClientRoute } from './client-session.ts';
@@ -12,9 +13,6 @@ import type { ReplicationConfig } from '../replication/config.ts';
 import type { ReplicationEvent } from '../replication/events.ts';
 import { realClock, type Clock } from '../replication/ports.ts';
 import type { Side } from '../protocol/messages.ts';
-
-export type { ClusterRecord } from './cluster-readings.ts';
-export type { WireData, WireTap } from './wiring.ts';
 
 export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
   /** A new PC's worker, for the PC of that name; it may take a while (another tab starts it). */
@@ -34,6 +32,9 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
 /** How long `reprotect()` waits, once the spare has started, for the new pair to replicate. */
 const PAIR_START_MS = 120_000;
 
+const ignore = () => {};
+const NO_DEADLINE = { at: undefined, cancel: ignore };
+
 export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterReadings implements ClientRoute {
   primary: N | undefined;
   secondary: N | undefined;
@@ -41,12 +42,12 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
   private readonly spareSlot: SpareSlot<N>;
   /** The last pair whose replication was started, and how that went. */
   private pairStarted: { pair: number; error?: unknown } = { pair: 0 };
-  private readonly releasedListeners = new Set<(side: Side, lines: string[]) => void>();
-  private readonly takeoverListeners = new Set<() => void>();
+  private readonly releasedListeners = new Listeners<[side: Side, lines: string[]]>();
+  private readonly takeoverListeners = new Listeners();
   private relayPorts: MessagePort[] = [];
   /** Bytes sent to the serving primary's client port so far: positions in its client stream. */
   private clientBytes = 0;
-  private deadline: { at: number | undefined; cancel: () => void } = { at: undefined, cancel: () => {} };
+  private deadline: { at: number | undefined; cancel: () => void } = NO_DEADLINE;
   private readonly spareStartMs: number;
 
   constructor(private readonly options: ClusterOptions<N>) {
@@ -153,18 +154,14 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
   }
 
   // --- the client's way through the pair (ClientRoute)
-
   // The serving PC gets every client byte; in compare mode the secondary gets
   // a copy, marked with where it sits in the primary's stream (see replayClientInput).
   sendClient(data: string | Uint8Array): void {
     const at = this.clientBytes;
     this.clientBytes += typeof data === 'string' ? new TextEncoder().encode(data).length : data.length;
     const { serve, mirror } = this.core.clientTargets();
-    for (const side of [serve, mirror])
-      if (side)
-        void this.node(side)
-          ?.sendClient(data, at)
-          .catch(() => {});
+    // A PC that ended meanwhile misses nothing: the client sends again to the next one.
+    for (const side of [serve, mirror]) if (side) void this.node(side)?.sendClient(data, at).catch(ignore);
   }
 
   get servingName(): string {
@@ -172,13 +169,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
   }
 
   onReleased(listener: (side: Side, lines: string[]) => void): () => void {
-    this.releasedListeners.add(listener);
-    return () => this.releasedListeners.delete(listener);
+    return this.releasedListeners.add(listener);
   }
 
   onTakeover(listener: () => void): () => void {
-    this.takeoverListeners.add(listener);
-    return () => this.takeoverListeners.delete(listener);
+    return this.takeoverListeners.add(listener);
   }
 
   // --- the core, carried out
@@ -198,14 +193,13 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
   private apply(input: HostInput): Promise<unknown>[] {
     const done = this.core.handle(input, this.clock.now()).map((effect) => this.perform(effect));
     const at = this.core.nextDeadline;
-    if (at !== this.deadline.at) {
-      this.deadline.cancel();
-      const cancel =
-        at === undefined
-          ? () => {}
-          : this.clock.after(at - this.clock.now(), () => ((this.deadline = { at: undefined, cancel: () => {} }), this.input({ kind: 'tick' })));
-      this.deadline = { at, cancel };
-    }
+    if (at === this.deadline.at) return done;
+    this.deadline.cancel();
+    const passed = () => {
+      this.deadline = NO_DEADLINE;
+      void this.input({ kind: 'tick' });
+    };
+    this.deadline = { at, cancel: at === undefined ? ignore : this.clock.after(at - this.clock.now(), passed) };
     return done;
   }
 
@@ -235,20 +229,16 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
         const { ping } = effect;
         const vm = this.node(effect.side);
         // The core's deadline decides a ping that is never answered.
-        const answered = (yes: boolean) => void this.input({ kind: 'ping-answered', ping, answered: yes });
-        if (!vm?.alive) void Promise.resolve().then(() => answered(false));
-        else
-          vm.replication.ping().then(
-            () => answered(true),
-            () => answered(false),
-          );
+        const answered = (yes: boolean) => () => void this.input({ kind: 'ping-answered', ping, answered: yes });
+        if (!vm?.alive) void Promise.resolve().then(answered(false));
+        else void vm.replication.ping().then(answered(true), answered(false));
         return Promise.resolve();
       }
       case 'deliver':
-        for (const listener of this.releasedListeners) listener(effect.side, effect.lines);
+        this.releasedListeners.emit(effect.side, effect.lines);
         return Promise.resolve();
       case 'retry-client':
-        for (const listener of this.takeoverListeners) listener();
+        this.takeoverListeners.emit();
         return Promise.resolve();
       case 'start-standby':
         void this.spareSlot.start(effect.name);

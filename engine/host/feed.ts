@@ -2,6 +2,8 @@
 // the state as last sent, the trace and heartbeats, each PC's console, and
 // the client's requests and answers as they come. The views read only this,
 // whether the service runs in the same tab or in a worker the tabs share.
+import { Listeners } from '../shared/listeners.ts';
+import { waitUntil } from '../shared/wait-until.ts';
 import type { ClientAnswer, ClientRequest } from './ledger-client.ts';
 import type { ClusterState, ClusterUpdate, PcInfo } from './surface.ts';
 import { HeartbeatLog, TraceLog } from './trace-log.ts';
@@ -13,7 +15,7 @@ import type { TraceEvent } from '../protocol/trace.ts';
 /** One PC's console as the page has it: its text, and word of more. */
 export class ConsoleFeed {
   private readonly text = new Transcript();
-  private readonly listeners = new Set<(text: string) => void>();
+  private readonly listeners = new Listeners<[text: string]>();
 
   constructor(
     readonly pc: number,
@@ -22,7 +24,7 @@ export class ConsoleFeed {
 
   append(text: string): void {
     this.text.append(text);
-    for (const listener of [...this.listeners]) listener(text);
+    this.listeners.emit(text);
   }
 
   get retained(): string {
@@ -39,25 +41,18 @@ export class ConsoleFeed {
   }
 
   onText(listener: (text: string) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Resolves once the console shows `text` at or after `from`; rejects after `timeoutMs`. */
   waitFor(text: string, timeoutMs: number, from = 0): Promise<void> {
-    if (this.text.indexOf(text, from) !== -1) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const stop = this.onText(() => {
-        if (this.text.indexOf(text, from) === -1) return;
-        stop();
-        cancel();
-        resolve();
-      });
-      const cancel = this.clock.after(timeoutMs, () => {
-        stop();
-        reject(new Error(`no "${text}" on the console within ${timeoutMs} ms`));
-      });
-    });
+    return waitUntil(
+      () => this.text.indexOf(text, from) !== -1,
+      (check) => this.onText(check),
+      this.clock,
+      timeoutMs,
+      () => new Error(`no "${text}" on the console within ${timeoutMs} ms`),
+    );
   }
 }
 
@@ -66,9 +61,9 @@ export class ClusterFeed {
   private readonly log = new TraceLog();
   private readonly beats = new HeartbeatLog();
   private readonly consoles = new Map<number, ConsoleFeed>();
-  private readonly listeners = new Set<() => void>();
-  private readonly answerListeners = new Set<(answer: ClientAnswer) => void>();
-  private readonly sentListeners = new Set<(request: ClientRequest) => void>();
+  private readonly listeners = new Listeners();
+  private readonly answerListeners = new Listeners<[answer: ClientAnswer]>();
+  private readonly sentListeners = new Listeners<[request: ClientRequest]>();
   /** Resolves once the pair replicates; rejects with the host's reason if it could not start. */
   readonly started: Promise<void>;
   private settleStart: (err?: string) => void = () => {};
@@ -91,11 +86,11 @@ export class ClusterFeed {
     for (const event of update.trace) this.log.record(event);
     for (const { side, sent } of update.heartbeats) this.beats.record(side, sent);
     for (const { pc, text } of update.serial) this.console(pc).append(text);
-    for (const request of update.sent) for (const listener of [...this.sentListeners]) listener(request);
-    for (const answer of update.answers) for (const listener of [...this.answerListeners]) listener(answer);
+    for (const request of update.sent) this.sentListeners.emit(request);
+    for (const answer of update.answers) this.answerListeners.emit(answer);
     if (update.state.startError !== undefined) this.settleStart(update.state.startError);
     else if (update.state.started) this.settleStart();
-    for (const listener of [...this.listeners]) listener();
+    this.listeners.emit();
   }
 
   /** The state as the service last sent it. */
@@ -134,35 +129,26 @@ export class ClusterFeed {
   }
 
   onAnswer(listener: (answer: ClientAnswer) => void): () => void {
-    this.answerListeners.add(listener);
-    return () => this.answerListeners.delete(listener);
+    return this.answerListeners.add(listener);
   }
 
   onSent(listener: (request: ClientRequest) => void): () => void {
-    this.sentListeners.add(listener);
-    return () => this.sentListeners.delete(listener);
+    return this.sentListeners.add(listener);
   }
 
   /** Called after every update. */
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Resolves when `predicate` holds, checked after every update; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (this.current && predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const stop = this.subscribe(() => {
-        if (!predicate()) return;
-        stop();
-        cancel();
-        resolve();
-      });
-      const cancel = this.clock.after(timeoutMs, () => {
-        stop();
-        reject(new Error(`not ${what} within ${timeoutMs} ms`));
-      });
-    });
+    return waitUntil(
+      () => this.current !== undefined && predicate(),
+      (check) => this.subscribe(check),
+      this.clock,
+      timeoutMs,
+      () => new Error(`not ${what} within ${timeoutMs} ms`),
+    );
   }
 }

@@ -73,13 +73,9 @@ const OK_REPLY = /^(\S+) ok (-?\d+)(?: (rand|time)=\d+)?$/;
 /** Violations kept word for word; the counts go on. */
 const VIOLATIONS_KEPT = 200;
 
-export class HistoryChecker {
-  /** Every answer the client was shown, by id: the history the audit holds the ledger to. */
-  private readonly answers = new Map<string, string>();
-  private readonly sentIds = new Set<string>();
-  private acknowledged = 0;
-  private outstanding: { id: string; operation: ClientOperation } | undefined;
-  private readonly report: HistoryReport = {
+/** A history in which nothing has happened yet. */
+export function emptyHistoryReport(): HistoryReport {
+  return {
     shown: 0,
     answered: 0,
     repeated: 0,
@@ -93,6 +89,15 @@ export class HistoryChecker {
     violations: [],
     findings: [],
   };
+}
+
+export class HistoryChecker {
+  /** Every answer the client was shown, by id: the history the audit holds the ledger to. */
+  private readonly answers = new Map<string, string>();
+  private readonly sentIds = new Set<string>();
+  private acknowledged = 0;
+  private outstanding: { id: string; operation: ClientOperation } | undefined;
+  private readonly report = emptyHistoryReport();
 
   /** The client sent a request (or sent it again). */
   sent(id: string, operation: ClientOperation): void {

@@ -6,7 +6,8 @@
 // consoles and the client's history since its last update. One tab's page
 // watches it directly; the tabs of a two-tab run through a shared worker.
 import { ClientSession } from './client-session.ts';
-import { ColoCluster, type ClusterOptions, type ClusterRecord } from './cluster.ts';
+import { ColoCluster, type ClusterOptions } from './cluster.ts';
+import type { ClusterRecord } from './cluster-readings.ts';
 import type { ClientAnswer, ClientOperation, ClientRequest } from './ledger-client.ts';
 import { rebootGuest, type RebootingPc } from './reboot.ts';
 import type { BreakFault, ClusterCommands, ClusterState, ClusterUpdate, PcInfo, PcReading, PcReadings, RebootState } from './surface.ts';

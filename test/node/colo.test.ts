@@ -1,7 +1,7 @@
 // COLO with real v86 guests in real workers (Node worker_threads): kill the
 // primary at each stage of the handshake; corrupt what crosses the wire.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WireData } from '../../engine/host/cluster.ts';
+import type { WireData } from '../../engine/host/wiring.ts';
 import type { TraceEvent } from '../../engine/protocol/trace.ts';
 import { stateChecksum } from '../../engine/protocol/checksum.ts';
 import { spawnNodeVm } from '../../engine/worker/spawn.node.ts';

@@ -3,6 +3,7 @@
 // on virtual time. Like a worker, it takes the host's calls a little later and
 // in order; terminating it silences it at once. Its answer to the host's ping
 // can be slow while it is alive.
+import { waitUntil } from '../../engine/shared/wait-until.ts';
 import type { ServicePc } from '../../engine/host/service.ts';
 import type { ReplicationControl } from '../../engine/replication/commands.ts';
 import type { ReplicationConfig } from '../../engine/replication/config.ts';
@@ -110,19 +111,13 @@ export class SimNode implements ServicePc {
 
   /** Resolves once the console shows `text` at or after `from`; never on another port. */
   waitForOutput(port: SerialPort, text: string, timeoutMs: number, from = 0): Promise<void> {
-    if (port === 0 && this.console.indexOf(text, from) !== -1) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const stop = this.subscribe(() => {
-        if (port !== 0 || this.console.indexOf(text, from) === -1) return;
-        stop();
-        cancel();
-        resolve();
-      });
-      const cancel = this.scheduler.after(timeoutMs, () => {
-        stop();
-        reject(new Error(`no "${text}" on serial${port} within ${timeoutMs} ms`));
-      });
-    });
+    return waitUntil(
+      () => port === 0 && this.console.indexOf(text, from) !== -1,
+      (check) => this.subscribe(check),
+      this.scheduler,
+      timeoutMs,
+      () => new Error(`no "${text}" on serial${port} within ${timeoutMs} ms`),
+    );
   }
 
   /** What is typed on the console: echoed; the guest's reboot command reboots it, and its ledger says what it read back. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { emptyHistoryReport } from '../../engine/host/history-checker.ts';
 import { ClusterFeed } from '../../engine/host/feed.ts';
 import { commandsVia, type ClusterCommand, type ClusterState } from '../../engine/host/surface.ts';
 import { DEFAULT_REPLICATION } from '../../engine/replication/config.ts';
@@ -93,22 +94,7 @@ function protectedState(): ClusterState {
       { pc: 2, name: 'PC B', alive: true },
     ],
     client: {
-      summary: {
-        shown: 0,
-        answered: 0,
-        repeated: 0,
-        refused: 0,
-        restarts: 0,
-        lost: 0,
-        contradicted: 0,
-        unexpected: 0,
-        audits: 0,
-        audit: 0,
-        violations: [],
-        findings: [],
-        sent: 0,
-        retries: 0,
-      },
+      summary: { ...emptyHistoryReport(), sent: 0, retries: 0 },
       pending: undefined,
       automatic: true,
     },
