@@ -20,7 +20,8 @@ const assetBase = new URL(import.meta.env.BASE_URL, location.href).href;
 
 /** Both PCs and the host in this page. */
 function runInThisTab(note?: string): void {
-  const service = new ClusterService({ spawn: spawnBrowserVm, assetBase, replication: DEFAULT_REPLICATION });
+  // A spare waits once the pair is protected: re-protection after any fault then starts no PC.
+  const service = new ClusterService({ spawn: spawnBrowserVm, assetBase, replication: DEFAULT_REPLICATION, warmSpare: true });
   const feed = new ClusterFeed();
   service.watch((update) => feed.apply(update));
   setStatus('Fetching and verifying the guest (BIOS, booted snapshot)…', 'loading', 1);

@@ -199,7 +199,7 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
       : state.serving === 'secondary'
         ? `Failed over: ${state.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).${spareLine}`
         : state.protected
-          ? `Protected: ${state.names.secondary} holds checkpoint #${secondaryHolds(state)}.`
+          ? `Protected: ${state.names.secondary} holds checkpoint #${secondaryHolds(state)}.${spare?.ready ? ` ${spare.name} waits in standby to replace whichever PC fails.` : ''}`
           : `Unprotected: ${pvm.roleDetail}${spare ? `.${spareLine}` : ''}`;
     setStatus(headline, lost ? 'lost' : state.serving === 'secondary' ? 'failed-over' : state.protected ? 'protected' : 'unprotected');
   };

@@ -27,6 +27,8 @@ export interface ClusterOptions<N extends ClusterNode = ClusterNode> {
   channel?: () => [MessagePort, MessagePort];
   /** How long the host waits for what (HOST_TIMING where not given; a spare that waits for a tab a person opens needs longer). */
   timing?: Partial<HostTiming>;
+  /** A spare waits in standby while the pair is protected (HostCoreOptions). */
+  warmSpare?: boolean;
 }
 
 /** How long `reprotect()` waits, once the spare has started, for the new pair to replicate. */
@@ -48,12 +50,9 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
   /** Bytes sent to the serving primary's client port so far: positions in its client stream. */
   private clientBytes = 0;
   private deadline: { at: number | undefined; cancel: () => void } = NO_DEADLINE;
-  private readonly spareStartMs: number;
 
   constructor(private readonly options: ClusterOptions<N>) {
-    const timing = { ...HOST_TIMING, ...options.timing };
-    super(new HostCore({ config: options.replication, ...timing }), options.clock ?? realClock);
-    this.spareStartMs = timing.spareStartMs;
+    super(new HostCore({ config: options.replication, ...HOST_TIMING, ...options.timing, warmSpare: options.warmSpare === true }), options.clock ?? realClock);
     this.spareSlot = new SpareSlot(options.spawn, options.assetBase, {
       wanted: (name) => this.spare?.name === name,
       ready: () => void this.input({ kind: 'standby-ready' }),
@@ -96,7 +95,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     const before = this.pair;
     this.input({ kind: 'reprotect' });
     const settled = () => this.pairStarted.pair > before || this.phase.kind === 'lost' || this.phase.kind === 'alone';
-    await this.waitFor(settled, this.spareStartMs + PAIR_START_MS, 're-protected');
+    await this.waitFor(settled, (this.options.timing?.spareStartMs ?? HOST_TIMING.spareStartMs) + PAIR_START_MS, 're-protected');
     const { pair, error } = this.pairStarted;
     if (pair <= before) throw new Error(`cluster: re-protection did not complete (${this.serviceLost ?? 'the new secondary did not start'})`);
     if (error !== undefined) throw error;

@@ -153,6 +153,12 @@ export const HOST_TIMING: HostTiming = {
 
 export interface HostCoreOptions extends HostTiming {
   config: ReplicationConfig;
+  /**
+   * Keep a spare waiting in standby while the pair is protected, so that
+   * re-protection after a fault waits for no PC to start (one costs a worker,
+   * v86 and the snapshot: seconds). Off where a spare needs a tab a person opens.
+   */
+  warmSpare?: boolean;
 }
 
 /** One PC of the pair, by role: its name, what the host knows of its fate, and what it last reported. */
@@ -671,21 +677,31 @@ export class HostCore {
     return this.autoReprotect && this.canReprotect ? this.reprotect() : [];
   }
 
-  /** A spare starts as soon as the pair is unprotected, so re-protection need not wait for a worker to boot and restore the snapshot. */
+  /**
+   * A spare starts as soon as the pair is unprotected, so re-protection need
+   * not wait for a worker to boot and restore the snapshot; with a warm spare,
+   * already once the pair is protected (not before: its start would compete
+   * with the pair's own). Only a lost service gives it up.
+   */
   private keepSpare(): HostEffect[] {
     const phase = this.phaseNow;
-    const wanted = phase.kind === 'alone' || phase.kind === 'reprotecting';
-    if (wanted && !this.spareNow) {
-      const name = this.nextName();
-      this.spareNow = { name, state: 'starting', deadline: this.now + this.options.spareStartMs };
-      const purpose = phase.kind === 'alone' ? `ready to protect ${this.pcs[phase.survivor].name} again` : `to protect ${this.pcs[phase.survivor].name} again`;
-      return [trace('spare', `${name} starts in standby (a worker, the booted snapshot restored), ${purpose}`), { kind: 'start-standby', name }];
-    }
-    if (!wanted && this.spareNow) {
+    if (phase.kind === 'lost') {
+      if (!this.spareNow) return [];
       this.spareNow = undefined;
       return [{ kind: 'terminate', side: 'standby' }];
     }
-    return [];
+    const unprotected = phase.kind === 'alone' || phase.kind === 'reprotecting';
+    if (this.spareNow || !(unprotected || (this.options.warmSpare === true && this.protected))) return [];
+    const name = this.nextName();
+    this.spareNow = { name, state: 'starting', deadline: this.now + this.options.spareStartMs };
+    const survivor = this.pcs[this.serving].name;
+    const purpose =
+      phase.kind === 'alone'
+        ? `ready to protect ${survivor} again`
+        : unprotected
+          ? `to protect ${survivor} again`
+          : 'to replace whichever PC of the pair fails';
+    return [trace('spare', `${name} starts in standby (a worker, the booted snapshot restored), ${purpose}`), { kind: 'start-standby', name }];
   }
 
   // The new secondary is the spare: already waiting (the pair forms now), or

@@ -72,7 +72,7 @@ const OPTIONS = { config: DEFAULT_REPLICATION, pingTimeoutMs: 100, linkFailureMs
 const other = (side: Side): Side => (side === 'primary' ? 'secondary' : 'primary');
 
 export class HostWorld {
-  readonly core = new HostCore(OPTIONS);
+  readonly core: HostCore;
   now = 0;
   pcs: Record<Side, PcModel> = { primary: newPc(1), secondary: newPc(1) };
   spare: SpareModel | undefined;
@@ -81,7 +81,9 @@ export class HostWorld {
   /** What went wrong, named: a broken invariant, seen as it happened. */
   readonly violations: string[] = [];
 
-  constructor() {
+  /** `warmSpare`: a spare waits while the pair is protected, as in the page. */
+  constructor(warmSpare = false) {
+    this.core = new HostCore({ ...OPTIONS, warmSpare });
     this.input({ kind: 'start' });
   }
 

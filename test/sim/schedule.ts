@@ -73,6 +73,8 @@ export interface Schedule {
   compare: boolean;
   outputCommit: 'hold' | 'unsafe';
   autoReprotect: boolean;
+  /** A spare waits in standby while the pair is protected, as in the page (default: none until the pair is unprotected). */
+  warmSpare?: boolean;
   /** Guests in the order they are made: PC A, PC B, then each new secondary. */
   guests: GuestPlan[];
   /** What the client asks, by weight. */
@@ -169,6 +171,8 @@ export function scheduleFromSeed(seed: number): Schedule {
   const shortLogs = random() < 0.2;
   // Its own stream, so the schedules of the seeds before write tracking stay as they were.
   const tracksWrites = seededRandom(seed ^ 0x2545f491)() < 0.75;
+  // And its own for the page's warm spare.
+  const warmSpare = seededRandom(seed ^ 0x68e31da4)() < 0.5;
   // Likewise: a spare PC takes a while to start, so a re-protection may find it still starting;
   // and a survivor a while to read the booted snapshot again before it leads a new pair.
   const bootRandom = seededRandom(seed ^ 0x1b873593);
@@ -214,6 +218,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     compare,
     outputCommit: 'hold',
     autoReprotect: random() < 0.3,
+    warmSpare,
     guests,
     operations: compare || random() < 0.5 ? { add: 6, get: 2, rand: 1, time: 1 } : { add: 8, get: 2, rand: 0, time: 0 },
     actions,

@@ -42,6 +42,7 @@ function* candidates(s: Schedule): Generator<Schedule> {
   if (s.guests.some((g) => (g.rebuildMs ?? 0) > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, rebuildMs: 0 })) };
   if (s.compare) yield { ...s, compare: false };
   if (s.autoReprotect) yield { ...s, autoReprotect: false };
+  if (s.warmSpare) yield { ...s, warmSpare: false };
   if (s.mode !== 'strict') yield { ...s, mode: 'strict' };
   const last = Math.max(0, ...s.actions.map((a) => a.at));
   if (s.durationMs > last + 100) yield { ...s, durationMs: Math.max(last + 100, Math.floor(s.durationMs / 2)) };

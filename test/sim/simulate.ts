@@ -170,6 +170,7 @@ export function createWorld(schedule: Schedule): SimWorld {
     clock: scheduler,
     channel: () => network.channel() as unknown as [MessagePort, MessagePort],
     timing: { pingTimeoutMs: ARBITER_PING_MS, linkFailureMs: LINK_FAILURE_MS, takeoverMs: TAKEOVER_MS, leaveMs: LEAVE_MS, spareStartMs: SPARE_START_MS },
+    warmSpare: schedule.warmSpare === true,
   });
   // From now on no network fault, every PC answers at once, stops when asked and takes every load, those started later too.
   const heal = () => {

@@ -16,8 +16,11 @@ const OPTIONS: HostCoreOptions = {
 
 /** A HostCore with a clock of its own: `at(ms)` moves it on and tells the core the time, as the cluster's timer does. */
 class Host {
-  readonly core = new HostCore(OPTIONS);
+  readonly core: HostCore;
   now = 0;
+  constructor(options: Partial<HostCoreOptions> = {}) {
+    this.core = new HostCore({ ...OPTIONS, ...options });
+  }
   handle(input: HostInput): HostEffect[] {
     return this.core.handle(input, this.now);
   }
@@ -48,8 +51,8 @@ function status(side: Side, change: Partial<ReplicationStatus> = {}): Replicatio
 }
 
 /** A pair whose secondary holds checkpoint 1: protected. */
-function protectedPair(): Host {
-  const host = new Host();
+function protectedPair(options: Partial<HostCoreOptions> = {}): Host {
+  const host = new Host(options);
   host.handle({ kind: 'start' });
   host.handle({ kind: 'status', side: 'secondary', status: status('secondary') });
   host.handle({ kind: 'status', side: 'primary', status: status('primary') });
@@ -370,6 +373,46 @@ describe('HostCore', () => {
     host.handle({ kind: 'kill', side: 'primary' });
     silent(host, 'secondary', 100);
     expect(kinds(takeover(host))).toEqual(['trace primary-changed', 'retry-client', 'trace spare', 'start-standby', 'trace reprotect']);
+  });
+
+  it('keeps a warm spare waiting once the pair is protected, not before, and re-protects with it at once after any fault', () => {
+    const host = new Host({ warmSpare: true });
+    host.handle({ kind: 'start' });
+    // Its start would compete with the pair's own: none before the secondary holds a checkpoint.
+    expect(kinds(host.handle({ kind: 'status', side: 'secondary', status: status('secondary') }))).toEqual([]);
+    expect(kinds(host.handle({ kind: 'status', side: 'primary', status: status('primary') }))).toEqual(['trace protected', 'trace spare', 'start-standby']);
+    host.handle({ kind: 'standby-ready' });
+    host.handle({ kind: 'auto-reprotect', on: true });
+    host.handle({ kind: 'kill', side: 'primary' });
+    silent(host, 'secondary', 100);
+    // The survivor pairs with the waiting spare in the same step; the next spare waits for the new pair to be protected.
+    expect(kinds(takeover(host))).toEqual(['trace primary-changed', 'retry-client', 'trace reprotect', 'pair']);
+    expect(host.core.names).toEqual({ primary: 'PC B', secondary: 'PC C' });
+    expect(host.core.spare).toBeUndefined();
+    host.handle({ kind: 'status', side: 'secondary', status: status('secondary', { pair: 2 }) });
+    expect(kinds(host.handle({ kind: 'status', side: 'primary', status: status('primary', { pair: 2 }) }))).toEqual([
+      'trace protected',
+      'trace spare',
+      'start-standby',
+    ]);
+    expect(host.core.spare).toEqual({ name: 'PC D', ready: false });
+  });
+
+  it('keeps a warm spare through a suspicion and a takeover, and ends it only with the service', () => {
+    const host = protectedPair({ warmSpare: true });
+    expect(host.core.spare).toEqual({ name: 'PC C', ready: false });
+    const ping = pingOf(silent(host, 'secondary', 600));
+    expect(kinds(answer(host, ping, false))).not.toContain('terminate standby');
+    expect(host.core.phase.kind).toBe('takeover');
+    expect(host.core.spare).toEqual({ name: 'PC C', ready: false });
+    expect(kinds(host.handle({ kind: 'kill', side: 'primary' }))).not.toContain('terminate standby');
+    expect(kinds(host.handle({ kind: 'kill', side: 'secondary' }))).toContain('terminate standby');
+    expect(host.core.serviceLost).toBeDefined();
+    expect(host.core.spare).toBeUndefined();
+  });
+
+  it('keeps no spare while protected unless asked to', () => {
+    expect(protectedPair().core.spare).toBeUndefined();
   });
 
   it('sends a setting to the PCs that run, and a gate to its side only', () => {
