@@ -133,12 +133,13 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     // A fresh prompt, as at the page's start: the restored shell may be mid-line.
     void commands.typeOnConsole(survivor.pc, '\n');
   };
-  // When the pair last became protected (re-protection included), for benchmarks: the views refresh only every 200 ms.
+  // When the pair last became protected (re-protection included) and last stopped being, for benchmarks: the views refresh only every 200 ms.
   let wasProtected = true;
   life.own(
     feed.subscribe(() => {
       const now = feed.state.protected;
       if (now && !wasProtected) document.body.dataset.protectedAt = String(performance.now());
+      if (!now && wasProtected) document.body.dataset.unprotectedAt = String(performance.now());
       wasProtected = now;
       continueConsole();
     }),

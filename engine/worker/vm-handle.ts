@@ -27,6 +27,8 @@ export class VmHandle implements ClusterNode {
   /** Rejects once the worker is ended: a call it would never answer fails instead of waiting forever. */
   private readonly ended: Promise<never>;
   private endCalls: (err: Error) => void = () => {};
+  /** When the worker was made: a PC's start, as the host waits for it, runs from here. */
+  private readonly spawnedAt = performance.now();
 
   readonly machine: Comlink.Remote<MachineApi>;
   readonly replication: ReplicationControl;
@@ -52,14 +54,18 @@ export class VmHandle implements ClusterNode {
     return this.terminated ? this.ended : Promise.race([call(), this.ended]);
   }
 
+  /** Starts the PC; `colo:pc-start` in the performance timeline says how long it took from the worker's making, and where the time went. */
   async start(options: StartOptions): Promise<StartReport> {
     const files = (await this.filesFor?.(options)) ?? {};
-    return this.unlessEnded(() =>
+    const filesAt = performance.now();
+    const report = await this.unlessEnded(() =>
       this.machine.start(
         Comlink.transfer({ ...options, files }, Object.values(files)),
         Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)),
       ),
     );
+    performance.measure('colo:pc-start', { start: this.spawnedAt, detail: { ...report, sharedFilesMs: filesAt - this.spawnedAt } });
+    return report;
   }
 
   /** Gives this VM its replication role; `port` moves into the worker. */
