@@ -5,9 +5,11 @@
 // memwrite at 1, 8, 32 MB/s) and period (10, 25, 100, 1000 ms) it measures
 // the primary's pause, the RAM part of the capture, the checkpoint round trip,
 // bytes per checkpoint, the secondary's apply time and guest throughput
-// against the same guest unreplicated, in the same process (three samples
-// each; the unreplicated rate from the same guest once its secondary is
-// killed); then failover time. Prints a table and writes JSON.
+// against the same guest alone, in the same page just before (three samples
+// each; the guest alone is a PC from the same snapshot with the same
+// workload, never replicated); then failover time. Every run has a deadline:
+// one that misses it is reported with the last step it reached, and the rest
+// go on. Prints a table and writes JSON.
 // Options: --quick (idle and 8MBps at 10 and 100 ms), --out FILE (default
 // bench-results/checkpoint.json).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -64,11 +66,23 @@ const percentiles = (values: readonly number[]): Percentiles => ({
   p99: percentile(values, 0.99),
 });
 
-async function inPage<T>(rig: BrowserRig, script: string): Promise<T> {
+class Stalled extends Error {}
+
+/** `script`'s result in a fresh page, or Stalled after `deadlineMs`, naming the last step the page reported. */
+async function inPage<T>(rig: BrowserRig, script: string, deadlineMs: number): Promise<T> {
   const { page, problems } = await rig.open('/test/browser/blank.html');
+  let lastStep = 'none reported';
+  page.on('console', (msg) => {
+    if (msg.text().startsWith('bench: ')) lastStep = msg.text().slice('bench: '.length);
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Stalled(`no result within ${deadlineMs / 1000} s; its last step: ${lastStep}`)), deadlineMs);
+  });
   try {
-    return (await page.evaluate(script)) as T;
+    return (await Promise.race([page.evaluate(script), deadline])) as T;
   } finally {
+    clearTimeout(timer);
     await closeQuietly(page);
     const serious = problems.filter((p) => !p.includes('404'));
     if (serious.length > 0) console.log(`  page problems: ${serious.join(' | ')}`);
@@ -81,6 +95,9 @@ async function closeQuietly(page: Page): Promise<void> {
 
 const pageModule = `await import('/tools/checkpoint-bench-page.ts')`;
 const assetBase = `new URL('/', location.href).href`;
+
+/** What a run may take besides its measuring: two PCs and a third started, warm-ups, a whole state saved. */
+const RUN_DEADLINE_MS = 90_000;
 
 function measureMs(periodMs: number): number {
   return Math.min(15_000, Math.max(5_000, 50 * periodMs));
@@ -104,12 +121,24 @@ async function main(): Promise<void> {
   const rig = await startBrowserRig();
   const runs: RunResult[] = [];
   let failover: KillResult[] = [];
+  /** Runs that missed their deadline, and where they were. */
+  const stalled: string[] = [];
   try {
     for (const workload of workloads) {
       for (const periodMs of periods) {
         for (const { mode, tracking } of variants) {
           const request: RunRequest = { mode, tracking, workload, periodMs, measureMs: measureMs(periodMs), throughputMs };
-          const s = await inPage<RunSamples>(rig, `(async () => (${pageModule}).measureReplicated(${assetBase}, ${JSON.stringify(request)}))()`);
+          const name = `${mode} ${tracking} ${workload} ${periodMs} ms`;
+          let s: RunSamples;
+          try {
+            const script = `(async () => (${pageModule}).measureReplicated(${assetBase}, ${JSON.stringify(request)}))()`;
+            s = await inPage<RunSamples>(rig, script, RUN_DEADLINE_MS + request.measureMs + 2 * request.throughputMs);
+          } catch (err) {
+            if (!(err instanceof Stalled)) throw err;
+            stalled.push(`${name}: ${err.message}`);
+            console.log(`STALLED ${stalled.at(-1)}`);
+            continue;
+          }
           const ratios = s.instructionsPerSecond.map((rate) => rate / median(s.unreplicatedPerSecond));
           const run: RunResult = {
             mode,
@@ -158,6 +187,7 @@ async function main(): Promise<void> {
           const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
           return killPrimaryAt(spawnBrowserVm, ${assetBase}, 'between checkpoints');
         })()`,
+        RUN_DEADLINE_MS,
       );
       if (result.report.lost + result.report.contradicted > 0) throw new Error(`inconsistent failover: ${JSON.stringify(result.report)}`);
       failover.push(result);
@@ -171,6 +201,7 @@ async function main(): Promise<void> {
     machine: `${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}, headless Debian Chromium`,
     date: new Date().toISOString(),
     quick,
+    stalled,
     runs,
     failover_ms: {
       p50: percentile(
@@ -187,6 +218,7 @@ async function main(): Promise<void> {
   };
   const docs = new BenchReport('checkpoint', 'Checkpoints', `npm run bench${quick ? ' -- --quick' : ''}`);
   docs.line("the primary's pause (p50/p95/p99 ms), against naive; round trip; bytes per checkpoint; apply; RAM capture; guest speed beside it alone; n");
+  for (const run of stalled) docs.line(`STALLED: ${run}`);
   docs.line(table(runs));
   docs.line();
   docs.line(partsTable(runs));
@@ -198,6 +230,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   console.log(`wrote ${out}`);
+  if (stalled.length > 0) process.exitCode = 1;
 }
 
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');

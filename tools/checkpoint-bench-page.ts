@@ -11,8 +11,10 @@ export const WORKLOADS = { idle: 0, '1MBps': 1, '8MBps': 8, '32MBps': 32 } as co
 export type Workload = keyof typeof WORKLOADS;
 
 // Guest throughput is the instruction rate of a guest that burns CPU (next to
-// its workload), replicated, divided by the same guest's rate once its
-// secondary is gone: adjacent in time, so machine noise mostly cancels.
+// its workload), replicated, divided by the rate of the same guest alone (a PC
+// from the same snapshot, with the same workload, never replicated), measured
+// in the same page just before: adjacent in time, so machine noise mostly
+// cancels. Each step says so on the console, so that a run that stalls says where.
 
 export interface RunRequest {
   mode: CheckpointMode;
@@ -42,7 +44,7 @@ export interface RunSamples {
   checksumMs: number[];
   /** Guest instructions per second while it burns CPU next to the workload, replicated (consecutive samples)… */
   instructionsPerSecond: number[];
-  /** …and the same guest right after, its secondary killed: unreplicated. */
+  /** …and the same guest alone, never replicated, just before. */
   unreplicatedPerSecond: number[];
   /** v86's save_state of the primary right after the measured window, still replicated: what the naive path would move then. */
   fullStateBytes: number;
@@ -100,29 +102,46 @@ async function rateOver(vm: VmHandle, ms: number): Promise<number> {
   return ((i1 - i0) * 1000) / (performance.now() - t0);
 }
 
+const step = (what: string) => console.log(`bench: ${what}`);
+
+/** The guest alone: a PC from the booted snapshot with the workload and a CPU burner, never replicated. */
+async function measureAlone(assetBase: string, request: RunRequest): Promise<number[]> {
+  const vm = spawnBrowserVm();
+  try {
+    step('the guest alone: starting');
+    await vm.start({ mode: 'snapshot', assetBase });
+    await startWorkload(vm, request.workload);
+    step('the guest alone: burning');
+    return await burnRate(vm, request.throughputMs);
+  } finally {
+    vm.terminate();
+  }
+}
+
 export async function measureReplicated(assetBase: string, request: RunRequest): Promise<RunSamples> {
+  const unreplicatedPerSecond = await measureAlone(assetBase, request);
   const cluster = new ColoCluster<VmHandle>({
     spawn: spawnBrowserVm,
     assetBase,
     replication: { ...DEFAULT_REPLICATION, mode: request.mode, periodMs: request.periodMs, writeTracking: request.tracking === 'write' },
   });
   try {
+    step('the pair: starting');
     await cluster.start();
     await cluster.waitFor(() => cluster.protected, 60_000, 'protected');
     const primary = cluster.primary as VmHandle;
+    step('the pair: protected; the workload starts');
     await startWorkload(primary, request.workload);
     await sleep(WARMUP_MS);
     const windowStart = performance.timeOrigin + performance.now();
     await sleep(request.measureMs);
     const windowEnd = performance.timeOrigin + performance.now();
     const samples = fromTrace(cluster.trace.filter((e) => e.time >= windowStart && e.time <= windowEnd));
+    step(`the pair: ${samples.checkpoints} checkpoints measured; saving the whole state`);
     const fullStateBytes = (await primary.saveState()).byteLength;
+    step('the pair: burning');
     const instructionsPerSecond = await burnRate(primary, request.throughputMs);
     if (cluster.status.primary?.phase === 'exited') throw new Error(`replication ended: ${cluster.status.primary.exitDetail}`);
-    // The baseline: the same guest, same workload, moments later, alone.
-    cluster.kill('secondary');
-    await cluster.waitFor(() => cluster.status.primary?.phase === 'exited', 30_000, 'primary alone');
-    const unreplicatedPerSecond = await rates(primary, request.throughputMs);
     return { ...samples, instructionsPerSecond, unreplicatedPerSecond, fullStateBytes };
   } finally {
     cluster.dispose();
