@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   }
   const afterCheckpoints = client.ledger.summary();
 
-  cluster.setAutoReprotect(true);
+  cluster.setSparePolicy({ autoReprotect: true });
   const cycleMs: number[] = [];
   for (let cycle = 1; cycle <= cycles; cycle++) {
     await cluster.waitFor(() => cluster.protected, 120_000, `protected (cycle ${cycle})`);

@@ -64,7 +64,8 @@ export class TabControls implements TabsUi {
     const { commands } = joined;
     this.runs = h('p', { class: 'tab-runs', 'data-tab-runs': '' });
     this.move = h('button', { type: 'button', 'data-action': 'move-secondary', text: 'Move the secondary to a new tab' });
-    this.move.title = 'The secondary here retires; a fresh PC in a new tab receives the primary’s whole state and becomes the secondary';
+    this.move.title =
+      'A fresh PC starts in a new tab while this secondary goes on protecting; then this one retires and the new one receives the primary’s state';
     this.move.addEventListener('click', () => void this.inNewTab(() => commands.moveSecondary()));
     this.reprotect = h('button', { type: 'button', 'data-action': 'reprotect-in-tab', text: 'Start a new secondary in a new tab' });
     // A spare may already wait for a tab (the host starts one as soon as a pair is unprotected): the new tab is all it needs.

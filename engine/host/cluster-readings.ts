@@ -111,6 +111,11 @@ export abstract class ClusterReadings {
     return this.core.spare;
   }
 
+  /** Whether a spare waits while the pair is protected. */
+  get warmSpare(): boolean {
+    return this.core.warmSpare;
+  }
+
   /** When the PC in `side`'s role sent its heartbeats, over the last minute or so: for drawing them. */
   heartbeatsSent(side: Side): readonly number[] {
     return this.beats.sent(side);

@@ -84,9 +84,10 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     await Promise.all([...[this.primary, this.secondary].map((pc) => (pc?.alive ? pc.armReboot() : undefined)), this.spareSlot.armReboot(!!this.spare?.ready)]);
   }
 
-  /** Start a new secondary by itself whenever the pair ends up unprotected. */
-  setAutoReprotect(on: boolean): void {
-    this.input({ kind: 'auto-reprotect', on });
+  /** Start a new secondary by itself whenever the pair ends up unprotected; keep a spare waiting while it is protected. */
+  setSparePolicy({ autoReprotect, warmSpare }: { autoReprotect?: boolean; warmSpare?: boolean }): void {
+    if (autoReprotect !== undefined) this.input({ kind: 'auto-reprotect', on: autoReprotect });
+    if (warmSpare !== undefined) this.input({ kind: 'warm-spare', on: warmSpare });
   }
 
   /** A fresh secondary in standby receives the survivor's full state; resolves once the new pair replicates. */

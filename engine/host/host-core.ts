@@ -94,6 +94,8 @@ export type HostInput =
   /** `side`: whose gate a gate change is (both when absent); the other settings are the pair's. */
   | { kind: 'configure'; change: SettingsChange; side?: Side }
   | { kind: 'auto-reprotect'; on: boolean }
+  /** Keep a spare waiting while the pair is protected (see HostCoreOptions.warmSpare). */
+  | { kind: 'warm-spare'; on: boolean }
   /** The operator asks for a new secondary (refused unless `canReprotect`). */
   | { kind: 'reprotect' }
   | { kind: 'standby-ready' }
@@ -190,6 +192,7 @@ export class HostCore {
   private cutPair: number | undefined;
   private pings = 0;
   private autoReprotect = false;
+  private warmSpareNow: boolean;
   private machinesMade = 0;
   private now = 0;
   /**
@@ -209,6 +212,12 @@ export class HostCore {
     const { config } = options;
     this.desired = { ...config, compare: { ...config.compare }, heartbeat: { ...config.heartbeat } };
     this.gates = { primary: config.gate, secondary: config.gate };
+    this.warmSpareNow = options.warmSpare === true;
+  }
+
+  /** Whether a spare waits while the pair is protected. */
+  get warmSpare(): boolean {
+    return this.warmSpareNow;
   }
 
   /** The pair's phase: what the host waits for, and until when. */
@@ -362,6 +371,9 @@ export class HostCore {
         return this.configure(input.change, input.side);
       case 'auto-reprotect':
         this.autoReprotect = input.on;
+        return [];
+      case 'warm-spare':
+        this.warmSpareNow = input.on;
         return [];
       case 'reprotect':
         return this.canReprotect ? this.reprotect() : [];
@@ -691,7 +703,7 @@ export class HostCore {
       return [{ kind: 'terminate', side: 'standby' }];
     }
     const unprotected = phase.kind === 'alone' || phase.kind === 'reprotecting';
-    if (this.spareNow || !(unprotected || (this.options.warmSpare === true && this.protected))) return [];
+    if (this.spareNow || !(unprotected || (this.warmSpareNow && this.protected))) return [];
     const name = this.nextName();
     this.spareNow = { name, state: 'starting', deadline: this.now + this.options.spareStartMs };
     const survivor = this.pcs[this.serving].name;

@@ -7,6 +7,7 @@
 // watches it directly; the tabs of a two-tab run through a shared worker.
 import { ClientSession } from './client-session.ts';
 import { ColoCluster, type ClusterOptions } from './cluster.ts';
+import { HOST_TIMING } from './host-core.ts';
 import type { ClusterRecord } from './cluster-readings.ts';
 import type { ClientAnswer, ClientOperation, ClientRequest } from './ledger-client.ts';
 import { rebootGuest, type RebootingPc } from './reboot.ts';
@@ -162,7 +163,7 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
   }
 
   async setAutoReprotect(on: boolean): Promise<void> {
-    this.cluster.setAutoReprotect(on);
+    this.cluster.setSparePolicy({ autoReprotect: on });
   }
 
   async reprotect(): Promise<void> {
@@ -170,7 +171,7 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
   }
 
   moveSecondary(): Promise<void> {
-    return moveSecondary(this.cluster);
+    return moveSecondary(this.cluster, this.options.timing?.spareStartMs ?? HOST_TIMING.spareStartMs);
   }
 
   async checkpointNow(): Promise<void> {
@@ -325,9 +326,23 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
   }
 }
 
-/** The secondary retires and a fresh one (in a tab that runs no PC, in a two-tab run) receives the primary's state. */
-export async function moveSecondary(cluster: ColoCluster<ClusterNode>): Promise<void> {
+/**
+ * Make before break: a spare starts (in a two-tab run, in a tab that runs no
+ * PC) while the secondary goes on protecting; once the spare is ready the
+ * secondary retires and the spare takes checkpoint 1 at once. The pair is
+ * unprotected only from that retirement to that checkpoint. `spareWaitMs`:
+ * how long the spare may take to be ready.
+ */
+export async function moveSecondary(cluster: ColoCluster<ClusterNode>, spareWaitMs: number): Promise<void> {
   if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair is not protected: nothing to move');
+  const warm = cluster.warmSpare;
+  cluster.setSparePolicy({ warmSpare: true });
+  try {
+    await cluster.waitFor(() => cluster.spare?.ready === true || !cluster.protected, spareWaitMs, 'a spare ready to take the secondary’s place');
+  } finally {
+    cluster.setSparePolicy({ warmSpare: warm });
+  }
+  if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair stopped being protected while the spare started: nothing to move');
   cluster.kill('secondary');
   // With automatic re-protection on, the host starts the next pair by itself.
   await cluster.waitFor(() => cluster.canReprotect || cluster.protected, 10_000, 'ready to re-protect');

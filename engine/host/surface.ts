@@ -93,7 +93,7 @@ export interface ClusterCommands {
   setAutoReprotect(on: boolean): Promise<void>;
   /** A new secondary for the survivor; resolves once the new pair replicates. */
   reprotect(): Promise<void>;
-  /** The secondary retires and a fresh one (in a tab that runs no PC, in a two-tab run) takes its place. */
+  /** A fresh secondary starts (in a tab that runs no PC, in a two-tab run) while the secondary protects; then it takes the old one’s place. */
   moveSecondary(): Promise<void>;
   checkpointNow(): Promise<void>;
   /** Releases one held protocol message; false if none was held. */

@@ -494,7 +494,7 @@ describe('hostile client input', () => {
 describe('re-protection', () => {
   it('ten failovers in a row: each time a new secondary takes the survivor’s full state, and nothing released is lost', async () => {
     const c = await start();
-    c.setAutoReprotect(true);
+    c.setSparePolicy({ autoReprotect: true });
     const served: string[] = [];
     for (let round = 1; round <= 10; round++) {
       await c.waitFor(() => c.protected, 60_000, `protected again (round ${round})`);

@@ -143,13 +143,18 @@ describe.each(DEPLOYMENTS)('the service, $name', (deployment) => {
     end();
   });
 
-  it('moves the secondary: a new one takes its place, and the pair is protected again', async () => {
+  it('moves the secondary make-before-break: it protects until a spare is ready to take its place, and the pair is protected again', async () => {
     const { scheduler, page, end } = deployment.open(2);
     await until(scheduler, () => ready(page) && state(page).protected, 3000, 'protected');
     const old = state(page).names.secondary;
+    const from = page.feed.trace.length;
     await settled(scheduler, page.commands.moveSecondary(), 5000);
-    await until(scheduler, () => state(page).protected, 3000, 'protected again');
-    expect(state(page).names.secondary).not.toBe(old);
+    // Protected all along but for a moment: protected again means by the new secondary.
+    await until(scheduler, () => state(page).protected && state(page).names.secondary !== old, 3000, 'protected again by a new secondary');
+    // The spare started while the old secondary still protected, not after it was retired.
+    const actions = page.feed.trace.slice(from).flatMap((e) => (e.kind === 'host' ? [e.action] : []));
+    expect(actions.indexOf('spare')).toBeGreaterThanOrEqual(0);
+    expect(actions.indexOf('spare')).toBeLessThan(actions.indexOf('kill-secondary'));
     end();
   });
 
@@ -185,8 +190,9 @@ describe('the service shared by two tabs', () => {
     const [first, second] = pages as [(typeof pages)[number], (typeof pages)[number]];
     await until(scheduler, () => ready(first) && state(first).protected, 3000, 'protected');
     expect(first.runs().length).toBe(2);
+    const old = state(first).names.secondary;
     await settled(scheduler, first.commands.moveSecondary(), 5000);
-    await until(scheduler, () => state(first).protected, 3000, 'protected again');
+    await until(scheduler, () => state(first).protected && state(first).names.secondary !== old, 3000, 'protected again by a new secondary');
     expect(second.runs().length).toBe(1);
     expect(
       state(second)

@@ -197,7 +197,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   const start = scheduler.now();
   const elapsed = () => Math.round(scheduler.now() - start);
   cluster.start().catch((err: unknown) => violate(`start failed: ${String(err)}`));
-  cluster.setAutoReprotect(schedule.autoReprotect);
+  cluster.setSparePolicy({ autoReprotect: schedule.autoReprotect });
 
   // The client: one request at a time, the next a moment after each answer.
   const weights = Object.entries(schedule.operations) as [ClientOperation['op'], number][];
@@ -270,7 +270,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
         return;
       }
       case 'move-secondary':
-        return void moveSecondary(cluster).catch(() => {});
+        return void moveSecondary(cluster, SPARE_START_MS).catch(() => {});
       case 'reboot':
         return void serving()?.guest.reboot();
       case 'break-before':
@@ -280,7 +280,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
         if (cluster.canReprotect) void cluster.reprotect().catch(() => {});
         return;
       case 'auto-reprotect':
-        return cluster.setAutoReprotect(action.on);
+        return cluster.setSparePolicy({ autoReprotect: action.on });
       case 'mode':
         return cluster.configure({ mode: action.mode });
       case 'compare':
@@ -316,7 +316,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   scheduler.after(schedule.durationMs, () => {
     heal();
     setGate({ step: false, breakBefore: [], delayMs: 0 });
-    cluster.setAutoReprotect(true);
+    cluster.setSparePolicy({ autoReprotect: true });
   });
 
   let servingNode: SimNode | undefined;

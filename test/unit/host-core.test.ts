@@ -411,8 +411,14 @@ describe('HostCore', () => {
     expect(host.core.spare).toBeUndefined();
   });
 
-  it('keeps no spare while protected unless asked to', () => {
-    expect(protectedPair().core.spare).toBeUndefined();
+  it('keeps no spare while protected unless asked to, from the start or later', () => {
+    const host = protectedPair();
+    expect(host.core.spare).toBeUndefined();
+    expect(kinds(host.handle({ kind: 'warm-spare', on: true }))).toEqual(['trace spare', 'start-standby']);
+    host.handle({ kind: 'standby-ready' });
+    // Asked no more: the spare that waits stays, for the next re-protection.
+    expect(host.handle({ kind: 'warm-spare', on: false })).toEqual([]);
+    expect(host.core.spare).toEqual({ name: 'PC C', ready: true });
   });
 
   it('sends a setting to the PCs that run, and a gate to its side only', () => {
