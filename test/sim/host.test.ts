@@ -131,8 +131,10 @@ describe('the host', () => {
     await until(world, () => cluster.protected, 2000, 'protected');
     cluster.kill('secondary');
     await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
+    // The survivor begins to read the snapshot again 300 ms after it came to serve alone (it takes 300 ms): a new pair waits for it.
+    await world.scheduler.run(world.scheduler.now() + 350, () => {});
     void cluster.reprotect().catch(() => {});
-    // The survivor is reading the snapshot again (300 ms): freeze it now.
+    // The survivor is reading the snapshot again: freeze it now.
     await world.scheduler.run(world.scheduler.now() + 50, () => {});
     expect(cluster.pair).toBe(2);
     expect(cluster.status.primary).toBeUndefined();
