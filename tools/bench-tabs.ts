@@ -1,6 +1,7 @@
 // `npm run bench:tabs`: what a second tab costs and what closing one does.
 // Each round opens the built site twice in one browser: a one-tab run, and a
-// two-tab run whose secondary was moved to a tab of its own; both checkpoint
+// two-tab run whose secondary was moved to a tab of its own (click → protected
+// by the new secondary, and of that how long nothing protected); both checkpoint
 // every 100 ms for a while, and each saves its trace (the page's own "Save
 // this run"), from which the primary's checkpoint pauses, the round trip of a
 // checkpoint (checkpoint-request sent → vmstate-loaded read, on the primary's
@@ -85,13 +86,14 @@ async function oneTabRun(browser: Browser, url: string): Promise<Checkpoints> {
 async function twoTabRun(
   browser: Browser,
   url: string,
-): Promise<Checkpoints & { closeToReleaseMs: number; closeToTakeoverMs: number; goneToTakeoverMs: number }> {
+): Promise<Checkpoints & { moveMs: number; moveUnprotectedMs: number; closeToReleaseMs: number; closeToTakeoverMs: number; goneToTakeoverMs: number }> {
   const context = await browser.newContext();
   try {
     const first = await context.newPage();
     await first.goto(new URL('?tabs', url).href);
     await first.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
     const opened = context.waitForEvent('page');
+    const movedAt = await first.evaluate(() => performance.now());
     await first.click('[data-action="move-secondary"]');
     const second = await opened;
     await second.waitForFunction(() => document.querySelector('[data-tab-runs]')?.getAttribute('data-tab-runs') === 'PC C', undefined, { timeout: 60_000 });
@@ -100,6 +102,9 @@ async function twoTabRun(
       undefined,
       { timeout: 60_000 },
     );
+    // Make before break: the pair is unprotected only from the old secondary's retirement to the new one's checkpoint 1.
+    const [protectedAt, unprotectedAt] = await first.evaluate(() => [Number(document.body.dataset.protectedAt), Number(document.body.dataset.unprotectedAt)]);
+    const move = { moveMs: protectedAt - movedAt, moveUnprotectedMs: unprotectedAt > movedAt ? protectedAt - unprotectedAt : 0 };
     await checkpointEvery100(first);
     await first.waitForTimeout(SAMPLE_MS);
     const checkpoints = checkpointsOf(await savedTrace(first));
@@ -119,7 +124,7 @@ async function twoTabRun(
     const takeover = trace.find((e) => e.kind === 'takeover' && e.time > closedAt)?.time ?? NaN;
     // When the host heard the tab go (its pagehide): what is left after it is the pair's own detection.
     const gone = trace.find((e) => e.kind === 'host' && e.action === 'worker-ended' && e.time > closedAt)?.time ?? NaN;
-    return { ...checkpoints, closeToReleaseMs: firstRelease - closedAt, closeToTakeoverMs: takeover - closedAt, goneToTakeoverMs: takeover - gone };
+    return { ...checkpoints, ...move, closeToReleaseMs: firstRelease - closedAt, closeToTakeoverMs: takeover - closedAt, goneToTakeoverMs: takeover - gone };
   } finally {
     await context.close();
   }
@@ -136,6 +141,8 @@ async function main(): Promise<void> {
   const closeToRelease: number[] = [];
   const closeToTakeover: number[] = [];
   const goneToTakeover: number[] = [];
+  const moves: number[] = [];
+  const moveUnprotected: number[] = [];
   const ratios: number[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
@@ -148,10 +155,13 @@ async function main(): Promise<void> {
       closeToRelease.push(b.closeToReleaseMs);
       closeToTakeover.push(b.closeToTakeoverMs);
       goneToTakeover.push(b.goneToTakeoverMs);
+      moves.push(b.moveMs);
+      moveUnprotected.push(b.moveUnprotectedMs);
       ratios.push(median(b.roundTripsMs) / median(a.roundTripsMs));
       console.log(
         `round ${round + 1}/${rounds}: one tab: pause ${median(a.pausesMs).toFixed(1)} ms, round trip ${median(a.roundTripsMs).toFixed(1)} ms (${a.roundTripsMs.length} checkpoints); ` +
           `two tabs: pause ${median(b.pausesMs).toFixed(1)} ms, round trip ${median(b.roundTripsMs).toFixed(1)} ms (${b.roundTripsMs.length}); ` +
+          `moving the secondary → protected by the new one ${b.moveMs.toFixed(0)} ms, of it unprotected ${b.moveUnprotectedMs.toFixed(0)} ms; ` +
           `closing the primary's tab → takeover ${b.closeToTakeoverMs.toFixed(0)} ms (${b.goneToTakeoverMs.toFixed(0)} ms after the host heard the tab go), → first released reply ${b.closeToReleaseMs.toFixed(0)} ms`,
       );
     }
@@ -165,6 +175,8 @@ async function main(): Promise<void> {
     one_tab: { pause_ms: quartiles(one.pausesMs), round_trip_ms: quartiles(one.roundTripsMs), state_transit_ms: quartiles(one.transitMs) },
     two_tabs: { pause_ms: quartiles(two.pausesMs), round_trip_ms: quartiles(two.roundTripsMs), state_transit_ms: quartiles(two.transitMs) },
     round_trip_ratio: quartiles(ratios),
+    move_ms: quartiles(moves),
+    move_unprotected_ms: quartiles(moveUnprotected),
     close_to_takeover_ms: quartiles(closeToTakeover),
     tab_gone_to_takeover_ms: quartiles(goneToTakeover),
     close_to_first_release_ms: quartiles(closeToRelease),
@@ -179,6 +191,8 @@ async function main(): Promise<void> {
     docs.line(`${name}: the state's transit (vmstate-send sent → read) ${formatSummary(summarize(set.transitMs), 'ms', 1)}`);
   }
   docs.line(`round trip, two tabs / one tab, per round: ${formatSummary(summarize(ratios), '×', 2)}`);
+  docs.line(`"Move the secondary to a new tab" → protected by the new secondary: ${formatSummary(summarize(moves), 'ms')}`);
+  docs.line(`  of it unprotected (the old secondary retired → the new one holds checkpoint 1): ${formatSummary(summarize(moveUnprotected), 'ms')}`);
   docs.line(`closing the primary's tab → takeover: ${formatSummary(summarize(closeToTakeover), 'ms')}`);
   docs.line(`the host heard the tab go → takeover: ${formatSummary(summarize(goneToTakeover), 'ms')}`);
   docs.line(`closing the primary's tab → first released reply: ${formatSummary(summarize(closeToRelease), 'ms')}`);

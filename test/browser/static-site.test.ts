@@ -163,7 +163,12 @@ it('a two-tab run from the built site, under the header policy: the secondary mo
     const second = await opened;
     problems.push(...(await watchProblems(second)));
     await expect.poll(() => second.getAttribute('[data-tab-runs]', 'data-tab-runs'), { timeout: 60_000 }).toBe('PC C');
-    await expect.poll(() => first.getAttribute('body', 'data-protected'), { timeout: 60_000 }).toBe('true');
+    // Make before break: the old pair protects until PC C is ready; then PC B retires and PC C holds checkpoint 1.
+    await expect
+      .poll(async () => `${await first.getAttribute('[data-tab-runs]', 'data-tab-runs')} ${await first.getAttribute('body', 'data-protected')}`, {
+        timeout: 60_000,
+      })
+      .toBe('PC A true');
     await first.close({ runBeforeUnload: false });
     await second.waitForSelector('body[data-serving="secondary"]', { timeout: 30_000 });
     await expect.poll(() => second.locator('.requests li[data-state="released"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
