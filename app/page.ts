@@ -41,7 +41,8 @@ export interface PageOptions {
 /** Builds the views around the service's `feed`, asking `commands` what the user asks; resolves with how to take them down. */
 export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { tabs, note }: PageOptions = {}): Promise<() => void> {
   const life = new Lifetime();
-  const type = (pc: number, data: string) => void commands.typeOnConsole(pc, data);
+  // Keys for a PC that ended meanwhile (the feed is a moment behind the host) go nowhere, and say nothing.
+  const type = (pc: number, data: string) => void commands.typeOnConsole(pc, data).catch(() => {});
   const panels = { primary: new VmPanel('PC A', 'primary', type), secondary: new VmPanel('PC B', 'secondary', type) };
   life.own(() => SIDES.forEach((side) => panels[side].dispose()));
   /** What this page put in the document: taken out again when it goes. */
@@ -104,7 +105,7 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     // The snapshot's prompt was printed before this page existed: ask for a fresh one.
     const primaryConsole = feed.console(first.pc);
     const from = primaryConsole.end;
-    void commands.typeOnConsole(first.pc, '\n');
+    type(first.pc, '\n');
     const stop = life.own(
       primaryConsole.onText(() => {
         if (!primaryConsole.has(SHELL_PROMPT, from)) return;
@@ -131,7 +132,7 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
     panels.secondary.showConsole(consoles.text(to));
     panels.secondary.selectTab(true);
     // A fresh prompt, as at the page's start: the restored shell may be mid-line.
-    void commands.typeOnConsole(survivor.pc, '\n');
+    type(survivor.pc, '\n');
   };
   // When the pair last became protected (re-protection included) and last stopped being, for benchmarks: the views refresh only every 200 ms.
   let wasProtected = true;

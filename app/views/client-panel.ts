@@ -76,7 +76,8 @@ export class ClientPanel {
     );
     restart.addEventListener('click', () => {
       const serving = feed.pcIn(feed.state.serving);
-      if (serving) void commands.typeOnConsole(serving.pc, `${RESTART_LEDGER}\n`);
+      // A PC that ended as the button was clicked restarts nothing; the next one serves.
+      if (serving) void commands.typeOnConsole(serving.pc, `${RESTART_LEDGER}\n`).catch(() => {});
     });
     const reboot = (this.reboot = new RebootControl(() => void commands.rebootGuest()));
     this.root = h(

@@ -221,8 +221,9 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
     await this.node(pc).machine.sendSerial(0, text);
   }
 
-  read<R extends PcReading>(pc: number, what: R): Promise<PcReadings[R]> {
-    return this.node(pc).machine[what]() as Promise<PcReadings[R]>;
+  // Async, as over a port: a PC that ended meanwhile is a rejection the caller handles, never a throw in its timer.
+  async read<R extends PcReading>(pc: number, what: R): Promise<PcReadings[R]> {
+    return (await this.node(pc).machine[what]()) as PcReadings[R];
   }
 
   async rebootGuest(): Promise<void> {

@@ -158,6 +158,19 @@ describe.each(DEPLOYMENTS)('the service, $name', (deployment) => {
     end();
   });
 
+  // The page reads a PC its feed still shows; the host may have ended it a moment before: a rejection, not a throw in the page's timer.
+  it('answers a reading or a key for a PC that ended with a rejection that names it', async () => {
+    const { scheduler, page, end } = deployment.open(6);
+    await until(scheduler, () => ready(page) && state(page).protected, 3000, 'protected');
+    const killed = page.feed.pcIn('primary')?.pc ?? 0;
+    await settled(scheduler, page.commands.kill('primary'));
+    let reading: Promise<unknown> | undefined;
+    expect(() => (reading = page.commands.read(killed, 'instructionCount'))).not.toThrow();
+    await expect(reading).rejects.toThrow(`PC ${killed} is not running`);
+    await expect(page.commands.typeOnConsole(killed, '\n')).rejects.toThrow(`PC ${killed} is not running`);
+    end();
+  });
+
   it('reboots the serving guest: its ledger reads its journal back, and the page is told how far it went', async () => {
     const { scheduler, page, end } = deployment.open(3);
     await until(scheduler, () => ready(page) && state(page).protected && state(page).client.summary.answered >= 2, 3000, 'protected, with answers');
