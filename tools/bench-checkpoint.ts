@@ -21,7 +21,7 @@ import type { CheckpointMode } from '../engine/replication/config.ts';
 import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
 import type { KillResult } from '../test/support/scenarios.ts';
 import type { RunRequest, RunSamples, Workload } from './checkpoint-bench-page.ts';
-import { option } from './cli.ts';
+import { option, Stalled } from './cli.ts';
 import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -65,8 +65,6 @@ const percentiles = (values: readonly number[]): Percentiles => ({
   p95: percentile(values, 0.95),
   p99: percentile(values, 0.99),
 });
-
-class Stalled extends Error {}
 
 /** `script`'s result in a fresh page, or Stalled after `deadlineMs`, naming the last step the page reported. */
 async function inPage<T>(rig: BrowserRig, script: string, deadlineMs: number): Promise<T> {

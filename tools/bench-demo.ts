@@ -25,7 +25,7 @@ import { createServer } from 'vite';
 import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
-import { numberOption, option } from './cli.ts';
+import { numberOption, option, Stalled } from './cli.ts';
 import { jsHeaps } from './js-heaps.ts';
 import { treeMemory } from './process-memory.ts';
 import { BenchReport, machine } from './bench-docs.ts';
@@ -67,8 +67,6 @@ interface FaultFigures {
   noticedMs: number;
   spareWasReady: boolean;
 }
-
-class Stalled extends Error {}
 
 /** Waits for `condition` in the page, or fails naming the step and what the page's status said. */
 async function step(page: Page, what: string, condition: (at: number) => boolean, arg = 0): Promise<void> {

@@ -1,4 +1,4 @@
-// The benchmarks' and soaks' command-line options: `--name value`.
+// The benchmarks' and soaks' command-line options (`--name value`), and how a run that missed its deadline is told apart.
 
 /** The value after `name` on the command line, if it is there. */
 export function option(name: string): string | undefined {
@@ -11,3 +11,6 @@ export function numberOption(name: string, fallback: number): number {
   const value = option(name);
   return value === undefined ? fallback : Number(value);
 }
+
+/** A benchmark's run (or step) missed its deadline: reported with what it reached, and the bench goes on or ends saying so. */
+export class Stalled extends Error {}

@@ -116,6 +116,11 @@ export abstract class ClusterReadings {
     return this.core.warmSpare;
   }
 
+  /** How long a spare may take to start before another replaces it. */
+  get spareStartMs(): number {
+    return this.core.spareStartMs;
+  }
+
   /** When the PC in `side`'s role sent its heartbeats, over the last minute or so: for drawing them. */
   heartbeatsSent(side: Side): readonly number[] {
     return this.beats.sent(side);

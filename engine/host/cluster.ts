@@ -96,7 +96,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     const before = this.pair;
     this.input({ kind: 'reprotect' });
     const settled = () => this.pairStarted.pair > before || this.phase.kind === 'lost' || this.phase.kind === 'alone';
-    await this.waitFor(settled, (this.options.timing?.spareStartMs ?? HOST_TIMING.spareStartMs) + PAIR_START_MS, 're-protected');
+    await this.waitFor(settled, this.spareStartMs + PAIR_START_MS, 're-protected');
     const { pair, error } = this.pairStarted;
     if (pair <= before) throw new Error(`cluster: re-protection did not complete (${this.serviceLost ?? 'the new secondary did not start'})`);
     if (error !== undefined) throw error;

@@ -220,6 +220,11 @@ export class HostCore {
     return this.warmSpareNow;
   }
 
+  /** How long a spare may take to start before another replaces it. */
+  get spareStartMs(): number {
+    return this.options.spareStartMs;
+  }
+
   /** The pair's phase: what the host waits for, and until when. */
   get phase(): Phase {
     return this.phaseNow;

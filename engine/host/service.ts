@@ -7,7 +7,6 @@
 // watches it directly; the tabs of a two-tab run through a shared worker.
 import { ClientSession } from './client-session.ts';
 import { ColoCluster, type ClusterOptions } from './cluster.ts';
-import { HOST_TIMING } from './host-core.ts';
 import type { ClusterRecord } from './cluster-readings.ts';
 import type { ClientAnswer, ClientOperation, ClientRequest } from './ledger-client.ts';
 import { rebootGuest, type RebootingPc } from './reboot.ts';
@@ -171,7 +170,7 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
   }
 
   moveSecondary(): Promise<void> {
-    return moveSecondary(this.cluster, this.options.timing?.spareStartMs ?? HOST_TIMING.spareStartMs);
+    return moveSecondary(this.cluster);
   }
 
   async checkpointNow(): Promise<void> {
@@ -331,15 +330,14 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
  * Make before break: a spare starts (in a two-tab run, in a tab that runs no
  * PC) while the secondary goes on protecting; once the spare is ready the
  * secondary retires and the spare takes checkpoint 1 at once. The pair is
- * unprotected only from that retirement to that checkpoint. `spareWaitMs`:
- * how long the spare may take to be ready.
+ * unprotected only from that retirement to that checkpoint.
  */
-export async function moveSecondary(cluster: ColoCluster<ClusterNode>, spareWaitMs: number): Promise<void> {
+export async function moveSecondary(cluster: ColoCluster<ClusterNode>): Promise<void> {
   if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair is not protected: nothing to move');
   const warm = cluster.warmSpare;
   cluster.setSparePolicy({ warmSpare: true });
   try {
-    await cluster.waitFor(() => cluster.spare?.ready === true || !cluster.protected, spareWaitMs, 'a spare ready to take the secondary’s place');
+    await cluster.waitFor(() => cluster.spare?.ready === true || !cluster.protected, cluster.spareStartMs, 'a spare ready to take the secondary’s place');
   } finally {
     cluster.setSparePolicy({ warmSpare: warm });
   }

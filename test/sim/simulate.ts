@@ -270,7 +270,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
         return;
       }
       case 'move-secondary':
-        return void moveSecondary(cluster, SPARE_START_MS).catch(() => {});
+        return void moveSecondary(cluster).catch(() => {});
       case 'reboot':
         return void serving()?.guest.reboot();
       case 'break-before':
