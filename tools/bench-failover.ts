@@ -3,7 +3,8 @@
 // is detection (kill → takeover decision). Median of 10 in Node workers and
 // 10 in Chromium workers, with the page's heartbeat (DEFAULT_REPLICATION).
 // Node tells the secondary at once that the dead worker's port closed;
-// Chromium does not, so there the heartbeat detects.
+// Chromium does not, so there the heartbeat detects. Each run has a deadline:
+// one that misses it is reported by name and ends its series.
 // Options: --runs N, --out FILE (default bench-results/failover.json), which
 // gets { failover_ms, detection_ms, takeover_ms, false_failovers } for Chromium
 // (quartiles), the same under "node", and the settings.
@@ -16,7 +17,7 @@ import { TEST_REPLICATION } from '../test/support/cluster.ts';
 import { killPrimaryAt, type KillResult } from '../test/support/scenarios.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
 import { DEFAULT_REPLICATION } from '../engine/replication/config.ts';
-import { option } from './cli.ts';
+import { option, Stalled, withDeadline } from './cli.ts';
 import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -29,31 +30,47 @@ function check(result: KillResult): void {
   }
 }
 
+/** Each run, a pair started, checkpointed, killed and answering again: one that takes longer than this has stalled. */
+const RUN_DEADLINE_MS = 90_000;
+
+/** `runs` results of `run`, each within its deadline; a run that stalls is reported and ends that series (its page or pair may be wedged). */
+async function series(where: string, runs: number, run: () => Promise<KillResult>, stalled: string[]): Promise<KillResult[]> {
+  const results: KillResult[] = [];
+  for (let i = 0; i < runs; i++) {
+    let result: KillResult;
+    try {
+      result = await withDeadline(run(), RUN_DEADLINE_MS, `${where} run ${i + 1}`);
+    } catch (err) {
+      if (!(err instanceof Stalled)) throw err;
+      stalled.push(err.message);
+      console.log(`STALLED ${err.message}`);
+      break;
+    }
+    check(result);
+    results.push(result);
+    console.log(`${where} ${i + 1}/${runs}: failover ${result.failoverMs.toFixed(0)} ms, detection ${result.detectionMs.toFixed(0)} ms`);
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const runs = Number(option('--runs') ?? 10);
   const out = option('--out') ?? join(ROOT, 'bench-results', 'failover.json');
-  const node: KillResult[] = [];
-  for (let i = 0; i < runs; i++) {
-    const result = await killPrimaryAt(spawnNodeVm, join(ROOT, 'wasm-assets'), STAGE, TEST_REPLICATION.mode, HEARTBEAT);
-    check(result);
-    node.push(result);
-    console.log(`node ${i + 1}/${runs}: failover ${result.failoverMs.toFixed(0)} ms, detection ${result.detectionMs.toFixed(0)} ms`);
-  }
-  const chromium: KillResult[] = [];
+  const started = performance.now();
+  const stalled: string[] = [];
+  // The benches time the failover only: the new primary's reboot and disk read-back are the tests' (test/*/colo.test.ts).
+  const node = await series('node', runs, () => killPrimaryAt(spawnNodeVm, join(ROOT, 'wasm-assets'), STAGE, TEST_REPLICATION.mode, HEARTBEAT, false), stalled);
+  let chromium: KillResult[];
   const rig = await startBrowserRig();
   try {
     const page = await rig.browser.newPage();
     await page.goto(new URL('/test/browser/blank.html', rig.baseUrl).href);
-    for (let i = 0; i < runs; i++) {
-      const result = (await page.evaluate(`(async () => {
+    const script = `(async () => {
         const { killPrimaryAt } = await import('/test/support/scenarios.ts');
         const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
-        return killPrimaryAt(spawnBrowserVm, new URL('/', location.href).href, ${JSON.stringify(STAGE)}, ${JSON.stringify(TEST_REPLICATION.mode)}, ${JSON.stringify(HEARTBEAT)});
-      })()`)) as KillResult;
-      check(result);
-      chromium.push(result);
-      console.log(`chromium ${i + 1}/${runs}: failover ${result.failoverMs.toFixed(0)} ms, detection ${result.detectionMs.toFixed(0)} ms`);
-    }
+        return killPrimaryAt(spawnBrowserVm, new URL('/', location.href).href, ${JSON.stringify(STAGE)}, ${JSON.stringify(TEST_REPLICATION.mode)}, ${JSON.stringify(HEARTBEAT)}, false);
+      })()`;
+    chromium = await series('chromium', runs, () => page.evaluate(script) as Promise<KillResult>, stalled);
   } finally {
     await rig.close();
   }
@@ -82,6 +99,8 @@ async function main(): Promise<void> {
     docs.line(`${where}: takeover after detection ${formatSummary(summarize(results.map((r) => r.failoverMs - r.detectionMs)), 'ms')}`);
     docs.line(`${where}: false failovers ${results.reduce((n, r) => n + r.falseFailovers, 0)}`);
   }
+  for (const run of stalled) docs.line(`STALLED ${run}`);
+  docs.line(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   docs.finish();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -14,3 +14,16 @@ export function numberOption(name: string, fallback: number): number {
 
 /** A benchmark's run (or step) missed its deadline: reported with what it reached, and the bench goes on or ends saying so. */
 export class Stalled extends Error {}
+
+/** `work`, or Stalled naming `what` once `ms` pass without its result. */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Stalled(`${what}: no result within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -67,7 +67,7 @@ describe('killing the primary', () => {
     expect(result.finalReply).toBe(result.expectedFinalReply);
     // Its journal holds each answered id once, in order: what the checkpoint covered, then what it did since.
     expect(result.journalIds).toEqual(result.idsSent);
-    expect(result.replyAfterReboot.split(' ').slice(1)).toEqual(result.expectedFinalReply.split(' ').slice(1));
+    expect(result.replyAfterReboot?.split(' ').slice(1)).toEqual(result.expectedFinalReply.split(' ').slice(1));
     expect(result.report.violations).toEqual([]);
     expect(result.report.audits).toBe(1);
     expect(result.secondary).toMatchObject({ role: 'primary', failover: 'completed' });
