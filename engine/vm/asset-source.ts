@@ -8,19 +8,74 @@ export interface AssetSource {
   read(name: string): Promise<Uint8Array>;
   /** The v86 WebAssembly module's bytes. */
   readWasm(): Promise<ArrayBuffer>;
+  /** A file still arriving, from its first byte, as someone else downloads it (once: the stream moves on). */
+  arriving?(name: string): ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
 }
 
-/** `source`, except that the files in `given` are read from there (each once: the bytes move on). */
-export function withGivenFiles(source: AssetSource, given: Readonly<Record<string, ArrayBuffer>>): AssetSource {
+/**
+ * `source`, except that the files in `given` are read from there, and those in
+ * `arriving` as they arrive (each once: the bytes move on).
+ */
+export function withGivenFiles(
+  source: AssetSource,
+  given: Readonly<Record<string, ArrayBuffer>>,
+  arriving: Readonly<Record<string, ReadableStream<Uint8Array<ArrayBuffer>>>> = {},
+): AssetSource {
   const left = new Map(Object.entries(given));
+  const streams = new Map(Object.entries(arriving));
+  const take = <T>(from: Map<string, T>, name: string): T | undefined => {
+    const value = from.get(name);
+    from.delete(name);
+    return value;
+  };
   return {
     read(name) {
-      const bytes = left.get(name);
-      left.delete(name);
+      const bytes = take(left, name);
       return bytes ? Promise.resolve(new Uint8Array(bytes)) : source.read(name);
     },
     readWasm: () => source.readWasm(),
+    arriving: (name) => take(streams, name),
   };
+}
+
+/**
+ * The gzip file `name`, verified and unpacked into the `bytes` the manifest
+ * gives it. A file still arriving is unpacked as it arrives and checked once
+ * it is all in; should that fail on the way, the file is read again, and what
+ * is wrong with it is said then.
+ */
+export async function readUnpacked(source: AssetSource, manifest: AssetManifest, name: string, bytes: number): Promise<ArrayBuffer> {
+  const stream = source.arriving?.(name);
+  if (stream) {
+    const unpacked = await unpackArriving(stream, manifest, name, bytes).catch(() => undefined);
+    if (unpacked) return unpacked;
+  }
+  return gunzip(await readVerified(source, manifest, name), name, bytes);
+}
+
+async function unpackArriving(stream: ReadableStream<Uint8Array<ArrayBuffer>>, manifest: AssetManifest, name: string, bytes: number): Promise<ArrayBuffer> {
+  const record = manifest.files[name];
+  if (!record) throw new AssetError(`asset ${name}: not listed in manifest.json`);
+  const [forCheck, forUnpack] = stream.tee();
+  const [packed, unpacked] = await Promise.all([collect(forCheck, record.bytes, name), gunzipStream(forUnpack, name, bytes)]);
+  await verifyAsset(manifest, name, packed);
+  return unpacked;
+}
+
+/** Every byte of `stream`, into one buffer of the `bytes` expected (more is an error; fewer, the check's). */
+async function collect(stream: ReadableStream<Uint8Array<ArrayBuffer>>, bytes: number, name: string): Promise<Uint8Array> {
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  const reader = stream.getReader();
+  for (let piece = await reader.read(); !piece.done; piece = await reader.read()) {
+    if (at + piece.value.byteLength > bytes) {
+      void reader.cancel().catch(() => {});
+      throw new AssetError(`asset ${name}: more than the ${bytes} bytes manifest.json gives it`);
+    }
+    out.set(piece.value, at);
+    at += piece.value.byteLength;
+  }
+  return out.subarray(0, at);
 }
 
 export async function readManifest(source: AssetSource): Promise<AssetManifest> {
@@ -46,13 +101,18 @@ export async function readVerified(source: AssetSource, manifest: AssetManifest,
  * list of pieces joined at the end (a page's worker would otherwise hold
  * three snapshot-sized buffers of garbage).
  */
-export async function gunzip(data: ArrayBuffer, name: string, bytes: number): Promise<ArrayBuffer> {
+export function gunzip(data: ArrayBuffer, name: string, bytes: number): Promise<ArrayBuffer> {
   const packed = new ReadableStream<Uint8Array<ArrayBuffer>>({
     start(controller) {
       controller.enqueue(new Uint8Array(data));
       controller.close();
     },
   });
+  return gunzipStream(packed, name, bytes);
+}
+
+/** gunzip, from a stream of the packed bytes. */
+async function gunzipStream(packed: ReadableStream<Uint8Array<ArrayBuffer>>, name: string, bytes: number): Promise<ArrayBuffer> {
   const reader = packed.pipeThrough(new DecompressionStream('gzip')).getReader();
   const out = new Uint8Array(bytes);
   let at = 0;

@@ -23,14 +23,22 @@ export interface StartOptions {
    * name: read from here instead of fetched again, and verified like any other.
    */
   files?: Record<string, ArrayBuffer>;
+  /**
+   * Files the page is still downloading for all its PCs (the snapshot), this
+   * PC's own stream of each from its first byte, by name: unpacked as they
+   * arrive while the VM is built, and verified like any other.
+   */
+  arriving?: Record<string, ReadableStream<Uint8Array<ArrayBuffer>>>;
 }
 
 export interface StartReport {
   mode: StartMode;
-  /** Fetch, verify and decompress the assets. */
+  /** Fetch, verify and decompress the assets other than the snapshot. */
   assetsMs: number;
-  /** Build the v86 instance (wasm instantiation, device setup). */
+  /** Build the v86 instance (wasm instantiation, device setup), while the snapshot arrives. */
   createMs: number;
+  /** Then wait for the rest of the snapshot, verified and unpacked; 0 when booting. */
+  snapshotMs: number;
   /** Restore the booted snapshot; 0 when booting. */
   restoreMs: number;
 }

@@ -3,7 +3,7 @@
 import { V86 } from 'v86';
 import { EventBatcher } from '../shared/event-batcher.ts';
 import v86Package from 'v86/package.json';
-import { readManifest, readVerified, gunzip, withGivenFiles, type AssetSource } from './asset-source.ts';
+import { readManifest, readUnpacked, readVerified, withGivenFiles, type AssetSource } from './asset-source.ts';
 import { GUEST_CONFIG, type AssetManifest } from './guest-config.ts';
 import type { MachineApi, MachineEvent, MachineListener, MemoryUse, SerialPort, StartOptions, StartReport } from './machine-api.ts';
 import { checkStateFits, readStateSummary, StateError } from './state-header.ts';
@@ -54,8 +54,7 @@ function releaseNow(buffer: ArrayBuffer): void {
 
 /** The booted snapshot's state: its file read, verified and unpacked. */
 function readSnapshot(source: AssetSource, manifest: AssetManifest, record: NonNullable<AssetManifest['snapshot']>): Promise<ArrayBuffer> {
-  const name = GUEST_CONFIG.files.snapshot;
-  return readVerified(source, manifest, name).then((packed) => gunzip(packed, name, record.stateBytes));
+  return readUnpacked(source, manifest, GUEST_CONFIG.files.snapshot, record.stateBytes);
 }
 
 /**
@@ -108,7 +107,7 @@ export class GuestMachine implements MachineApi {
     this.listener = listener;
     const t0 = performance.now();
     this.assetBase = options.assetBase;
-    const source = withGivenFiles(this.openSource(options.assetBase), options.files ?? {});
+    const source = withGivenFiles(this.openSource(options.assetBase), options.files ?? {}, options.arriving);
     const manifest = await readManifest(source);
     const fromSnapshot = options.mode !== 'boot';
     const record = fromSnapshot ? checkSnapshotRecord(manifest) : undefined;
@@ -116,13 +115,15 @@ export class GuestMachine implements MachineApi {
     // A VM built from the snapshot never boots the kernel: the snapshot's RAM
     // holds it already (6.8 MB less to fetch and hash per PC; a guest `reboot`
     // then finds no kernel to load).
-    const [bios, vgaBios, kernel, initrd, wasm, snapshot] = await Promise.all([
+    // The snapshot, most of the bytes, may still be arriving: the VM is built meanwhile.
+    const arriving = record ? readSnapshot(source, manifest, record) : undefined;
+    arriving?.catch(() => {}); // awaited once the VM is built
+    const [bios, vgaBios, kernel, initrd, wasm] = await Promise.all([
       readVerified(source, manifest, files.bios),
       readVerified(source, manifest, files.vgaBios),
       fromSnapshot ? undefined : readVerified(source, manifest, files.kernel),
       fromSnapshot ? undefined : readVerified(source, manifest, files.initrd),
       readV86Wasm(source, manifest, v86Package.version),
-      record ? readSnapshot(source, manifest, record) : undefined,
     ]);
     const t1 = performance.now();
 
@@ -153,6 +154,16 @@ export class GuestMachine implements MachineApi {
     this.emulator = emulator;
     this.wireEvents(emulator);
     const t2 = performance.now();
+    let snapshot: ArrayBuffer | undefined;
+    try {
+      snapshot = await arriving;
+    } catch (err) {
+      // No VM is left half made: a start that failed leaves none.
+      this.emulator = undefined;
+      void Promise.resolve(emulator.destroy()).catch(() => {});
+      throw err;
+    }
+    const t2s = performance.now();
 
     if (snapshot) {
       // Its RAM is fresh: the load need not write zeros over it (a v86 without the internals keeps its own way).
@@ -164,7 +175,7 @@ export class GuestMachine implements MachineApi {
     const t3 = performance.now();
     if (options.mode !== 'standby') await this.run();
     this.counterTimer = setInterval(() => this.instructionCount(), INSTRUCTION_POLL_MS);
-    return { mode: options.mode, assetsMs: t1 - t0, createMs: t2 - t1, restoreMs: t3 - t2 };
+    return { mode: options.mode, assetsMs: t1 - t0, createMs: t2 - t1, snapshotMs: t2s - t2, restoreMs: t3 - t2s };
   }
 
   private wireEvents(emulator: V86): void {

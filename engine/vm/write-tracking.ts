@@ -4,7 +4,7 @@
 // reads and clears the map at each checkpoint, with the VM stopped.
 import type { WriteTracker } from '../checkpoint/machine-state.ts';
 import { AssetError } from './asset-check.ts';
-import { gunzip, readVerified, type AssetSource } from './asset-source.ts';
+import { readUnpacked, type AssetSource } from './asset-source.ts';
 import type { AssetManifest } from './guest-config.ts';
 
 /** What the tracking build adds to v86.wasm's exports. */
@@ -31,7 +31,7 @@ export async function readV86Wasm(source: AssetSource, manifest: AssetManifest, 
   if (!record) return plain('manifest.json has no write-tracking build');
   if (record.v86Version !== v86Version) return plain(`the write-tracking build is made from v86 ${record.v86Version}, this is v86 ${v86Version}`);
   try {
-    return { bytes: await gunzip(await readVerified(source, manifest, record.file), record.file, record.bytes), tracking: true };
+    return { bytes: await readUnpacked(source, manifest, record.file, record.bytes), tracking: true };
   } catch (err) {
     if (err instanceof AssetError) return plain(err.message);
     throw err;

@@ -38,7 +38,7 @@ export class VmHandle implements ClusterNode {
     private readonly remote: Comlink.Remote<WorkerApi>,
     private readonly worker: WorkerLike,
     /** Files fetched once for all PCs, a copy for this one (the browser); without it the worker reads every file itself. */
-    private readonly filesFor?: (options: StartOptions) => Promise<Record<string, ArrayBuffer>>,
+    private readonly filesFor?: (options: StartOptions) => Promise<Required<Pick<StartOptions, 'files' | 'arriving'>>>,
   ) {
     // comlink types a nested property as a promise of its value, but the
     // property proxy forwards calls, which is all these are used for.
@@ -56,11 +56,11 @@ export class VmHandle implements ClusterNode {
 
   /** Starts the PC; `colo:pc-start` in the performance timeline says how long it took from the worker's making, and where the time went. */
   async start(options: StartOptions): Promise<StartReport> {
-    const files = (await this.filesFor?.(options)) ?? {};
+    const { files, arriving } = (await this.filesFor?.(options)) ?? { files: {}, arriving: {} };
     const filesAt = performance.now();
     const report = await this.unlessEnded(() =>
       this.machine.start(
-        Comlink.transfer({ ...options, files }, Object.values(files)),
+        Comlink.transfer({ ...options, files, arriving }, [...Object.values(files), ...Object.values(arriving)]),
         Comlink.proxy((events: MachineEvent[]) => this.onEvents(events)),
       ),
     );
