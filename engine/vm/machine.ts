@@ -167,7 +167,7 @@ export class GuestMachine implements MachineApi {
 
     if (snapshot) {
       // Its RAM is fresh: the load need not write zeros over it (a v86 without the internals keeps its own way).
-      zeroSparselyOnce(emulator);
+      zeroSparselyOnce(emulator, true);
       await this.restoreState(snapshot);
       releaseNow(snapshot);
       restored?.(manifest.files[files.snapshot]?.sha256 ?? '');

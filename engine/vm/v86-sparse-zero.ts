@@ -4,6 +4,10 @@
 // 80 MiB resident; a booted snapshot holds 27 MB. For that first load only,
 // the clearing writes just the pages that are not zero already (the BIOS's,
 // a few dozen): the same RAM afterwards, and the untouched pages stay free.
+// A VM that has never run has written RAM only where v86 put the BIOSes, below
+// 1 MiB (cpu.load_bios): only that much is looked at then, not all 80 MiB
+// (reading an untouched page costs a fault; 40-120 ms for all of them in a
+// page's worker). test/node/v86-internals.test.ts holds v86 to that.
 import { zeroSparse } from '../checkpoint/sparse-pages.ts';
 import { PAGE_BYTES } from '../checkpoint/kernels.ts';
 
@@ -13,8 +17,15 @@ interface ZeroingInternals {
   mem8?: { buffer: ArrayBufferLike; byteOffset: number; length: number };
 }
 
-/** The next zero_memory call of `emulator`'s CPU writes only non-zero pages; why not, if this v86 lacks what it needs. */
-export function zeroSparselyOnce(emulator: unknown): string | undefined {
+/** Where a VM that has never run may hold non-zero RAM: below this address. */
+export const WRITTEN_BEFORE_RUNNING = 1024 * 1024;
+
+/**
+ * The next zero_memory call of `emulator`'s CPU writes only non-zero pages;
+ * why not, if this v86 lacks what it needs. `notRun`: the VM has never run, so
+ * only its RAM below WRITTEN_BEFORE_RUNNING can be non-zero.
+ */
+export function zeroSparselyOnce(emulator: unknown, notRun = false): string | undefined {
   const cpu = (emulator as { v86?: { cpu?: ZeroingInternals } }).v86?.cpu;
   const zero = cpu?.zero_memory;
   if (!cpu || typeof zero !== 'function' || typeof cpu.mem8?.byteOffset !== 'number') return 'v86 cpu lacks zero_memory or mem8';
@@ -23,7 +34,8 @@ export function zeroSparselyOnce(emulator: unknown): string | undefined {
     const ram = cpu.mem8 as NonNullable<ZeroingInternals['mem8']>;
     if (address % PAGE_BYTES !== 0 || bytes % PAGE_BYTES !== 0 || address + bytes > ram.length)
       return (zero as (a: number, b: number) => unknown).call(cpu, address, bytes);
-    zeroSparse(new Uint8Array(ram.buffer), ram.byteOffset + address, bytes);
+    const end = notRun ? Math.min(address + bytes, WRITTEN_BEFORE_RUNNING) : address + bytes;
+    if (end > address) zeroSparse(new Uint8Array(ram.buffer), ram.byteOffset + address, end - address);
     return undefined;
   };
   return undefined;

@@ -13,7 +13,7 @@ import type { MachineStateAccess } from '../../engine/checkpoint/machine-state.t
 import type { V86Internals } from '../../engine/vm/machine.ts';
 import { stopPromptly } from '../../engine/vm/v86-loop.ts';
 import { openStateAccess } from '../../engine/vm/v86-state-access.ts';
-import { zeroSparselyOnce } from '../../engine/vm/v86-sparse-zero.ts';
+import { WRITTEN_BEFORE_RUNNING, zeroSparselyOnce } from '../../engine/vm/v86-sparse-zero.ts';
 import { keepTscExact } from '../../engine/vm/v86-tsc.ts';
 import { loadStateInPlace } from '../../engine/vm/v86-state-load.ts';
 import { StateError } from '../../engine/vm/state-header.ts';
@@ -138,6 +138,21 @@ it("a first load that skips zero pages leaves the same machine as v86's own", as
   await emulator.restore_state(state);
   expect(ram.subarray(stray, stray + 3 * 4096).every((b) => b === 0)).toBe(true);
   // The same as v86's own load of it into another fresh VM.
+  const plain = await bootBios();
+  await plain.restore_state(state);
+  expect(publicState(await emulator.save_state())).toEqual(publicState(await plain.save_state()));
+});
+
+// A PC built from the snapshot looks for non-zero RAM to clear only below 1 MiB:
+// a VM that has not run must have written nothing above it.
+it('a VM that has never run holds non-zero RAM only below 1 MiB, and a first load told so leaves the same machine', async () => {
+  const emulator = await bootBios();
+  const ram = (emulator as unknown as { v86: { cpu: { mem8: Uint8Array } } }).v86.cpu.mem8;
+  expect(ram.subarray(0, WRITTEN_BEFORE_RUNNING).some((b) => b !== 0)).toBe(true);
+  expect(ram.subarray(WRITTEN_BEFORE_RUNNING).every((b) => b === 0)).toBe(true);
+  const { state } = await biosPrinted();
+  expect(zeroSparselyOnce(emulator, true)).toBeUndefined();
+  await emulator.restore_state(state);
   const plain = await bootBios();
   await plain.restore_state(state);
   expect(publicState(await emulator.save_state())).toEqual(publicState(await plain.save_state()));
