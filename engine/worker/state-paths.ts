@@ -96,9 +96,10 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
     },
     async rebuildBase() {
       const access = machine.stateAccess();
-      if (image === undefined || 'unavailable' in access || !machine.readSnapshotState) return;
+      if ('unavailable' in access) return `no delta path (${access.unavailable})`;
+      if (image === undefined || !machine.readSnapshotState) return 'this VM was not built from the booted snapshot';
       capture ??= new DeltaCapture(access);
-      if (capture.heldBase !== undefined) return;
+      if (capture.heldBase !== undefined) return undefined;
       // Without it the new secondary gets a full copy (the base is a shortcut, not a need), and is told why.
       try {
         const state = await machine.readSnapshotState();
@@ -107,6 +108,7 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
       } catch (err) {
         noBase = `this primary could not read the booted snapshot again (${(err as Error).message})`;
       }
+      return noBase;
     },
     source(mode, options) {
       if (mode === 'naive') return new FullStateSource(machine);
