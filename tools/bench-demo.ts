@@ -25,7 +25,7 @@ import { createServer } from 'vite';
 import { CHROMIUM_ARGS, chromiumPath } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/support/static-server.ts';
 import { formatSummary, quartiles, summarize } from '../engine/shared/statistics.ts';
-import { numberOption, option, Stalled } from './cli.ts';
+import { numberOption, option, Stalled, withDeadline } from './cli.ts';
 import { jsHeaps } from './js-heaps.ts';
 import { treeMemory } from './process-memory.ts';
 import { BenchReport, machine } from './bench-docs.ts';
@@ -33,6 +33,8 @@ import { BenchReport, machine } from './bench-docs.ts';
 const ROOT = join(import.meta.dirname, '..');
 /** How long after protected the page's memory is read: the pair checkpoints and serves meanwhile, and the warm spare starts. */
 const SETTLE_MS = 15_000;
+/** Reading the memory of the page and its workers: one that takes longer has hung, and is named. */
+const MEMORY_READ_DEADLINE_MS = 30_000;
 const FAULT_KINDS = ['freeze-primary', 'kill-primary', 'kill-secondary', 'cut-link'] as const;
 type FaultKind = (typeof FAULT_KINDS)[number];
 /** Faults are clicked this far apart (or, if the pair is not protected again by then, once it is). */
@@ -252,11 +254,15 @@ async function main(): Promise<void> {
         const settled = treeMemory(browserPid);
         memory.rss.push(settled.rss - before.rss);
         memory.pss.push(settled.pss - before.pss);
-        const heaps = await jsHeaps(browser);
+        const heaps = await withDeadline(jsHeaps(browser), MEMORY_READ_DEADLINE_MS, `open ${i + 1}: reading the JS heaps`);
         memory.heaps.push(heaps.reduce((sum, heap) => sum + heap.used, 0));
         memory.buffers.push(heaps.reduce((sum, heap) => sum + heap.buffers, 0));
         const collect = () => (globalThis as unknown as { gc?: () => void }).gc?.();
-        await Promise.all([page.evaluate(collect), ...page.workers().map((worker) => worker.evaluate(collect))]);
+        await withDeadline(
+          Promise.all([page.evaluate(collect), ...page.workers().map((worker) => worker.evaluate(collect))]),
+          MEMORY_READ_DEADLINE_MS,
+          `open ${i + 1}: collecting garbage in the page and its workers`,
+        );
         memory.afterGc.push(treeMemory(browserPid).rss - before.rss);
         const pcs = await page.$$eval('[data-memory-bytes]', (spans) => spans.map((span) => Number(span.getAttribute('data-memory-bytes'))));
         memory.wasm.push(pcs.reduce((a, b) => a + b, 0));

@@ -37,24 +37,31 @@ export async function jsHeaps(browser: Browser): Promise<JsHeap[]> {
   }
 }
 
-/** Runtime.getHeapUsage in one target, or undefined if it ended meanwhile. */
+/** A target that does not answer within this is left out (one ending, or one that answers with an error). */
+const ANSWER_DEADLINE_MS = 5000;
+
+/** Runtime.getHeapUsage in one target, or undefined if it ended meanwhile, answered with an error, or did not answer in time. */
 async function heapUsage(cdp: CDPSession, targetId: string): Promise<HeapUsage | undefined> {
+  let listen: ((event: { sessionId?: string; message: string }) => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: false });
-    const answer = new Promise<HeapUsage>((resolve) => {
-      const listen = (event: { sessionId?: string; message: string }) => {
+    const answer = new Promise<HeapUsage | undefined>((resolve) => {
+      listen = (event) => {
         const message = JSON.parse(event.message) as { id?: number; result?: HeapUsage };
-        if (event.sessionId !== sessionId || message.id !== 1 || !message.result) return;
-        cdp.off('Target.receivedMessageFromTarget', listen);
-        resolve(message.result);
+        if (event.sessionId === sessionId && message.id === 1) resolve(message.result);
       };
       cdp.on('Target.receivedMessageFromTarget', listen);
+      timer = setTimeout(() => resolve(undefined), ANSWER_DEADLINE_MS);
     });
     await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' }) });
     const usage = await answer;
-    await cdp.send('Target.detachFromTarget', { sessionId });
+    await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
     return usage;
   } catch {
     return undefined;
+  } finally {
+    clearTimeout(timer);
+    if (listen) cdp.off('Target.receivedMessageFromTarget', listen);
   }
 }
