@@ -5,9 +5,8 @@
 // memwrite at 1, 8, 32 MB/s) and period (10, 25, 100, 1000 ms) it measures
 // the primary's pause, the RAM part of the capture, the checkpoint round trip,
 // bytes per checkpoint, the secondary's apply time and guest throughput
-// against the same guest alone, in the same page just before (three samples
-// each; the guest alone is a PC from the same snapshot with the same
-// workload, never replicated); then failover time. Every run has a deadline:
+// against the same guest in the same VM with checkpoints paused (windows
+// interleaved; see checkpoint-bench-page.ts); then failover time. Every run has a deadline:
 // one that misses it is reported with the last step it reached, and the rest
 // go on. Prints a table and writes JSON.
 // Options: --quick (idle and 8MBps at 10 and 100 ms), --out FILE (default
@@ -53,7 +52,7 @@ interface RunResult {
    * over the whole state, in plain JS (the rest is v86's save_state).
    */
   capture_parts_ms: { stop: number; devices?: number; ram?: number; device_diff?: number; pack?: number; checksum?: number };
-  /** Median of the replicated rate over the median unreplicated one, with each sample's ratio. */
+  /** Median of the units' ratios (replicated rate ÷ the paused rate of the same unit), with each unit's ratio. */
   throughput_ratio: number;
   throughput_samples: number[];
   /** This run's figure divided by the naive run's of the same workload and period (pause: naive ÷ this). */
@@ -137,7 +136,7 @@ async function main(): Promise<void> {
             console.log(`STALLED ${stalled.at(-1)}`);
             continue;
           }
-          const ratios = s.instructionsPerSecond.map((rate) => rate / median(s.unreplicatedPerSecond));
+          const ratios = s.instructionsPerSecond.map((rate, i) => rate / (s.unreplicatedPerSecond[i] ?? NaN));
           const run: RunResult = {
             mode,
             tracking: mode === 'naive' ? 'none' : s.writeTracked === s.bytes.length && s.bytes.length > 0 ? 'write' : 'scan',
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
             full_state_bytes: s.fullStateBytes,
             apply_ms: { p50: percentile(s.applyMs, 0.5) },
             ...(s.ramCaptureMs.length > 0 ? { ram_capture_ms: { p50: percentile(s.ramCaptureMs, 0.5), p99: percentile(s.ramCaptureMs, 0.99) } } : {}),
-            throughput_ratio: median(s.instructionsPerSecond) / median(s.unreplicatedPerSecond),
+            throughput_ratio: median(ratios),
             throughput_samples: ratios,
             capture_parts_ms: {
               stop: percentile(s.stopMs, 0.5),
@@ -215,7 +214,9 @@ async function main(): Promise<void> {
     duration_s: Math.round((performance.now() - started) / 1000),
   };
   const docs = new BenchReport('checkpoint', 'Checkpoints', `npm run bench${quick ? ' -- --quick' : ''}`);
-  docs.line("the primary's pause (p50/p95/p99 ms), against naive; round trip; bytes per checkpoint; apply; RAM capture; guest speed beside it alone; n");
+  docs.line(
+    "the primary's pause (p50/p95/p99 ms), against naive; round trip; bytes per checkpoint; apply; RAM capture; guest speed against checkpoints paused; n",
+  );
   for (const run of stalled) docs.line(`STALLED: ${run}`);
   docs.line(table(runs));
   docs.line();

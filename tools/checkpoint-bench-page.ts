@@ -10,11 +10,15 @@ import type { VmHandle } from '../engine/worker/vm-handle.ts';
 export const WORKLOADS = { idle: 0, '1MBps': 1, '8MBps': 8, '32MBps': 32 } as const;
 export type Workload = keyof typeof WORKLOADS;
 
-// Guest throughput is the instruction rate of a guest that burns CPU (next to
-// its workload), replicated, divided by the rate of the same guest alone (a PC
-// from the same snapshot, with the same workload, never replicated), measured
-// in the same page just before: adjacent in time, so machine noise mostly
-// cancels. Each step says so on the console, so that a run that stalls says where.
+// Guest throughput is the instruction rate of the primary's guest while it
+// burns CPU (next to its workload), replicated at the run's period, divided by
+// the rate of the same guest, in the same VM, with checkpoints paused (the
+// period set to a minute): windows in the order replicated, paused, paused,
+// replicated, so a rate that drifts (v86 compiles hot code for tens of seconds,
+// and the machine is shared) cancels out of each unit's ratio. A guest alone in
+// another VM, measured before, was no baseline: its code was compiled less far,
+// and the ratios read 36–720 %. Each step says so on the console, so that a run
+// that stalls says where.
 
 export interface RunRequest {
   mode: CheckpointMode;
@@ -42,9 +46,9 @@ export interface RunSamples {
   parts: { devicesMs: number[]; deviceDiffMs: number[]; packMs: number[] };
   /** Full-path captures: the checksum over the whole state (plain JS). */
   checksumMs: number[];
-  /** Guest instructions per second while it burns CPU next to the workload, replicated (consecutive samples)… */
+  /** Guest instructions per second while it burns CPU next to the workload, replicated, per unit of windows… */
   instructionsPerSecond: number[];
-  /** …and the same guest alone, never replicated, just before. */
+  /** …and the same guest in the same VM with checkpoints paused, in the same unit. */
   unreplicatedPerSecond: number[];
   /** v86's save_state of the primary right after the measured window, still replicated: what the naive path would move then. */
   fullStateBytes: number;
@@ -66,11 +70,39 @@ async function startWorkload(vm: VmHandle, workload: Workload): Promise<void> {
   if (rate > 0) await vm.shell(`(memwrite ${rate} >/dev/null 2>&1 &)`);
 }
 
-/** Instructions per second over `ms`, with `burn` keeping the guest CPU busy. */
-async function burnRate(vm: VmHandle, ms: number): Promise<number[]> {
+/** A rate over less is mostly the jitter of reading the counter. */
+const MIN_WINDOW_MS = 400;
+/** A period no window lasts: checkpoints paused. */
+const PAUSED_PERIOD_MS = 60_000;
+
+/**
+ * With `burn` keeping the guest CPU busy: RATE_SAMPLES units of four windows,
+ * replicated, paused, paused, replicated; each unit's rates replicated and
+ * paused (the mean of its two windows of each).
+ */
+async function interleavedRates(cluster: ColoCluster<VmHandle>, vm: VmHandle, request: RunRequest): Promise<{ replicated: number[]; paused: number[] }> {
   await vm.shell('(burn >/dev/null 2>&1 &)');
   await warmUp(vm);
-  return rates(vm, ms);
+  // A window holds several checkpoints; the first moments after a change of period are left out (one may be under way).
+  const windowMs = Math.max(MIN_WINDOW_MS, request.throughputMs / (4 * RATE_SAMPLES), 3 * request.periodMs);
+  const settleMs = request.periodMs + 200;
+  const windowAt = async (periodMs: number) => {
+    await cluster.configure({ periodMs });
+    await sleep(settleMs);
+    return rateOver(vm, windowMs);
+  };
+  const replicated: number[] = [];
+  const paused: number[] = [];
+  for (let unit = 0; unit < RATE_SAMPLES; unit++) {
+    const r1 = await windowAt(request.periodMs);
+    const p1 = await windowAt(PAUSED_PERIOD_MS);
+    const p2 = await windowAt(PAUSED_PERIOD_MS);
+    const r2 = await windowAt(request.periodMs);
+    replicated.push((r1 + r2) / 2);
+    paused.push((p1 + p2) / 2);
+  }
+  await cluster.configure({ periodMs: request.periodMs });
+  return { replicated, paused };
 }
 
 // v86 compiles a hot loop after a while: the rate of a guest that just
@@ -87,13 +119,6 @@ async function warmUp(vm: VmHandle): Promise<void> {
   }
 }
 
-/** RATE_SAMPLES consecutive rates over `ms` in all. */
-async function rates(vm: VmHandle, ms: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < RATE_SAMPLES; i++) out.push(await rateOver(vm, ms / RATE_SAMPLES));
-  return out;
-}
-
 async function rateOver(vm: VmHandle, ms: number): Promise<number> {
   const i0 = await vm.machine.instructionCount();
   const t0 = performance.now();
@@ -104,22 +129,7 @@ async function rateOver(vm: VmHandle, ms: number): Promise<number> {
 
 const step = (what: string) => console.log(`bench: ${what}`);
 
-/** The guest alone: a PC from the booted snapshot with the workload and a CPU burner, never replicated. */
-async function measureAlone(assetBase: string, request: RunRequest): Promise<number[]> {
-  const vm = spawnBrowserVm();
-  try {
-    step('the guest alone: starting');
-    await vm.start({ mode: 'snapshot', assetBase });
-    await startWorkload(vm, request.workload);
-    step('the guest alone: burning');
-    return await burnRate(vm, request.throughputMs);
-  } finally {
-    vm.terminate();
-  }
-}
-
 export async function measureReplicated(assetBase: string, request: RunRequest): Promise<RunSamples> {
-  const unreplicatedPerSecond = await measureAlone(assetBase, request);
   const cluster = new ColoCluster<VmHandle>({
     spawn: spawnBrowserVm,
     assetBase,
@@ -140,9 +150,9 @@ export async function measureReplicated(assetBase: string, request: RunRequest):
     step(`the pair: ${samples.checkpoints} checkpoints measured; saving the whole state`);
     const fullStateBytes = (await primary.saveState()).byteLength;
     step('the pair: burning');
-    const instructionsPerSecond = await burnRate(primary, request.throughputMs);
+    const { replicated, paused } = await interleavedRates(cluster, primary, request);
     if (cluster.status.primary?.phase === 'exited') throw new Error(`replication ended: ${cluster.status.primary.exitDetail}`);
-    return { ...samples, instructionsPerSecond, unreplicatedPerSecond, fullStateBytes };
+    return { ...samples, instructionsPerSecond: replicated, unreplicatedPerSecond: paused, fullStateBytes };
   } finally {
     cluster.dispose();
   }
