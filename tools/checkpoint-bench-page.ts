@@ -56,7 +56,7 @@ export interface RunSamples {
 }
 
 const WARMUP_MS = 1000;
-const WARMUP_MIN_MS = 4000;
+const WARMUP_MIN_MS = 2500;
 const WARMUP_STEP_MS = 500;
 const WARMUP_STEPS = 10;
 /** Throughput is measured as this many consecutive samples, for a spread. */
@@ -108,7 +108,8 @@ async function interleavedRates(cluster: ColoCluster<VmHandle>, vm: VmHandle, re
 // v86 compiles a hot loop after a while: the rate of a guest that just
 // started burning climbs for seconds (8, 15, 43, 66, 84 M/s in successive
 // seconds, seen here, then level), and two early rates can agree while still
-// low. Rates are taken after WARMUP_MIN_MS, once two successive ones agree.
+// low. Rates are taken after WARMUP_MIN_MS, once two successive ones agree
+// (what drifts after that cancels out of the interleaved windows).
 async function warmUp(vm: VmHandle): Promise<void> {
   await sleep(WARMUP_MIN_MS);
   let last = 0;
