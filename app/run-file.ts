@@ -44,7 +44,6 @@ const FIELDS: { [K in TraceEvent['kind']]: Record<string, Field> } = {
   },
   load: { checkpoint: 'number', loadMs: 'number', ok: 'boolean' },
   'initial-sync': { method: 'string', detail: 'string' },
-  base: { side: 'side', held: 'boolean', detail: 'string' },
   resume: { side: 'side', checkpoint: 'number', pausedMs: 'number' },
   failover: { side: 'side', status: 'string' },
   compare: { verdict: 'string', checkpoint: 'number' },

@@ -62,12 +62,6 @@ export type TraceEvent =
    * hold (only what differs travels), or nothing (a full copy); `detail` says why.
    */
   | { kind: 'initial-sync'; time: number; method: 'shared-base' | 'full'; detail: string }
-  /**
-   * A VM that may lead the next pair (a secondary standing by, or one that
-   * serves alone) made its copy of the booted snapshot again, or could not:
-   * what that pair's checkpoint 1 will build on.
-   */
-  | { kind: 'base'; time: number; side: Side; held: boolean; detail: string }
   | { kind: 'resume'; time: number; side: Side; checkpoint: number; pausedMs: number }
   | { kind: 'failover'; time: number; side: Side; status: FailoverStatus }
   /**

@@ -15,10 +15,7 @@ import { PrimaryDriver } from './primary-driver.ts';
 import { SecondaryDriver } from './secondary-driver.ts';
 import type { StatePaths } from './state-path.ts';
 
-/** After a takeover, the base is made a moment later, not to slow the first replies. */
 const REBUILD_DELAY_MS = 300;
-/** A protected secondary makes its base once the pair's start (and the spare's, beside it) is over. */
-const STANDBY_REBUILD_DELAY_MS = 1000;
 /** Commands waiting for their pair's role: far more than a host sends while one starts. */
 const MAX_WAITING = 256;
 
@@ -43,8 +40,6 @@ export class ReplicationRole implements ReplicationCommands {
   /** The state paths making their copy of the booted snapshot again, for the next pair this VM leads. */
   private baseRebuild: Promise<void> | undefined;
   private cancelRebuildTimer: (() => void) | undefined;
-  /** The delay the planned rebuild was given. */
-  private rebuildDelayMs = 0;
 
   constructor(
     private readonly vm: ReplicatedVm,
@@ -183,8 +178,7 @@ export class ReplicationRole implements ReplicationCommands {
     this.emit = (event) => batcher.push(event);
     this.driver = make((event) => {
       if (event.type !== 'status') return batcher.push(event);
-      if (event.status.phase === 'exited' || event.status.phase === 'primary') this.prepareToLead(REBUILD_DELAY_MS);
-      else if (event.status.side === 'secondary' && event.status.committed >= 1) this.prepareToLead(STANDBY_REBUILD_DELAY_MS);
+      if (event.status.phase === 'exited' || event.status.phase === 'primary') this.prepareToLead();
       batcher.push({ type: 'status', status: this.complete(event.status) });
     }, lineStart);
     const ready = this.waiting.filter((w) => w.pair <= pair);
@@ -203,51 +197,17 @@ export class ReplicationRole implements ReplicationCommands {
     }
   }
 
-  // This VM may lead a pair next: a secondary that holds a checkpoint (it
-  // takes over if its primary fails), or a VM that serves alone (its secondary
-  // died, or it took over). That pair wants the booted snapshot as the base of
-  // its checkpoint 1, so that the new secondary, which holds the snapshot,
-  // receives only what differs from it. The secondary makes it while it waits:
-  // made at the takeover, it came too late for a spare that already waited
-  // (~0.5–0.8 s), which then got a full copy, 28 MB, captured in ~0.2 s and
-  // loaded in ~0.3 s while the new primary stood paused.
-  private prepareToLead(delayMs: number): void {
-    if (this.baseRebuild || !this.paths.rebuildBase) return;
-    // A takeover does not wait for the later start a secondary had planned.
-    if (this.cancelRebuildTimer && this.rebuildDelayMs <= delayMs) return;
-    this.stopRebuildTimer();
-    this.rebuildDelayMs = delayMs;
-    this.cancelRebuildTimer = this.clock.after(delayMs, () => {
+  // This VM serves alone now (its secondary died, or it took over): the next
+  // pair it leads wants the booted snapshot as the base of its checkpoint 1.
+  // Made a moment later, not to slow the first replies after a takeover. A
+  // spare that already waits pairs before that: its checkpoint 1 is then a
+  // full copy, which here arrives sooner (~0.1–0.3 s) than the copy is made
+  // (~0.5–0.8 s).
+  private prepareToLead(): void {
+    if (this.baseRebuild || this.cancelRebuildTimer || !this.paths.rebuildBase) return;
+    this.cancelRebuildTimer = this.clock.after(REBUILD_DELAY_MS, () => {
       this.cancelRebuildTimer = undefined;
-      this.baseRebuild ??= this.rebuildBase();
-    });
-  }
-
-  /** The state paths' copy of the booted snapshot made again, said in the trace (the pair's checkpoint 1 builds on it, or not). */
-  private async rebuildBase(): Promise<void> {
-    const started = this.clock.now();
-    const why = await this.paths.rebuildBase?.();
-    const side = this.driver?.status().side;
-    if (!side || this.silenced) return;
-    const ms = Math.round(this.clock.now() - started);
-    this.emit({
-      type: 'trace',
-      event:
-        why === undefined
-          ? {
-              kind: 'base',
-              time: this.clock.now(),
-              side,
-              held: true,
-              detail: `holds a copy of the booted snapshot (${ms} ms to make): should this VM lead a new pair, its checkpoint 1 moves only what differs from it`,
-            }
-          : {
-              kind: 'base',
-              time: this.clock.now(),
-              side,
-              held: false,
-              detail: `no copy of the booted snapshot (${why}): should this VM lead a new pair, its checkpoint 1 is a full copy`,
-            },
+      this.baseRebuild ??= this.paths.rebuildBase?.();
     });
   }
 

@@ -91,9 +91,9 @@ export interface StatePaths {
    * The VM is about to become a primary: if it was built from the booted
    * snapshot but holds no copy of it (it stood by as a secondary), make one
    * again, so a new secondary built from the snapshot can take checkpoint 1 as
-   * what differs from it. Resolves with why it holds none, or undefined once it does.
+   * what differs from it.
    */
-  rebuildBase?(): Promise<string | undefined>;
+  rebuildBase?(): Promise<void>;
 }
 
 /** Full check of a received v86 state against what vmstate-size announced for `checkpoint`. */

@@ -96,10 +96,9 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
     },
     async rebuildBase() {
       const access = machine.stateAccess();
-      if ('unavailable' in access) return `no delta path (${access.unavailable})`;
-      if (image === undefined || !machine.readSnapshotState) return 'this VM was not built from the booted snapshot';
+      if (image === undefined || 'unavailable' in access || !machine.readSnapshotState) return;
       capture ??= new DeltaCapture(access);
-      if (capture.heldBase !== undefined) return undefined;
+      if (capture.heldBase !== undefined) return;
       // Without it the new secondary gets a full copy (the base is a shortcut, not a need), and is told why.
       try {
         const state = await machine.readSnapshotState();
@@ -108,7 +107,6 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
       } catch (err) {
         noBase = `this primary could not read the booted snapshot again (${(err as Error).message})`;
       }
-      return noBase;
     },
     source(mode, options) {
       if (mode === 'naive') return new FullStateSource(machine);
