@@ -108,3 +108,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Done: the Node pairs' ended workers leave comlink's callback ports open, which would keep this process alive.
+process.exit(0);
