@@ -57,23 +57,32 @@ async function unpackArriving(stream: ReadableStream<Uint8Array<ArrayBuffer>>, m
   const record = manifest.files[name];
   if (!record) throw new AssetError(`asset ${name}: not listed in manifest.json`);
   const [forCheck, forUnpack] = stream.tee();
-  const [packed, unpacked] = await Promise.all([collect(forCheck, record.bytes, name), gunzipStream(forUnpack, name, bytes)]);
+  const [packed, unpacked] = await Promise.all([
+    readInto(forCheck, record.bytes, `asset ${name}: more than the ${record.bytes} bytes manifest.json gives it`),
+    gunzipStream(forUnpack, name, bytes),
+  ]);
   await verifyAsset(manifest, name, packed);
   return unpacked;
 }
 
-/** Every byte of `stream`, into one buffer of the `bytes` expected (more is an error; fewer, the check's). */
-async function collect(stream: ReadableStream<Uint8Array<ArrayBuffer>>, bytes: number, name: string): Promise<Uint8Array> {
+/**
+ * Every piece of `stream`, into one buffer of `bytes`: more is an AssetError
+ * saying `tooMany`; returns the part filled. The pieces go straight into it,
+ * with no list of pieces joined at the end.
+ */
+async function readInto(stream: ReadableStream<Uint8Array<ArrayBuffer>>, bytes: number, tooMany: string): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = stream.getReader();
   const out = new Uint8Array(bytes);
   let at = 0;
-  const reader = stream.getReader();
-  for (let piece = await reader.read(); !piece.done; piece = await reader.read()) {
-    if (at + piece.value.byteLength > bytes) {
-      void reader.cancel().catch(() => {});
-      throw new AssetError(`asset ${name}: more than the ${bytes} bytes manifest.json gives it`);
+  try {
+    for (let piece = await reader.read(); !piece.done; piece = await reader.read()) {
+      if (at + piece.value.byteLength > bytes) throw new AssetError(tooMany);
+      out.set(piece.value, at);
+      at += piece.value.byteLength;
     }
-    out.set(piece.value, at);
-    at += piece.value.byteLength;
+  } catch (err) {
+    void reader.cancel().catch(() => {});
+    throw err;
   }
   return out.subarray(0, at);
 }
@@ -113,21 +122,18 @@ export function gunzip(data: ArrayBuffer, name: string, bytes: number): Promise<
 
 /** gunzip, from a stream of the packed bytes. */
 async function gunzipStream(packed: ReadableStream<Uint8Array<ArrayBuffer>>, name: string, bytes: number): Promise<ArrayBuffer> {
-  const reader = packed.pipeThrough(new DecompressionStream('gzip')).getReader();
-  const out = new Uint8Array(bytes);
-  let at = 0;
+  let out: Uint8Array<ArrayBuffer>;
   try {
-    for (let piece = await reader.read(); !piece.done; piece = await reader.read()) {
-      if (at + piece.value.byteLength > bytes) throw new AssetError(`asset ${name}: unpacks to more than the ${bytes} bytes manifest.json gives it`);
-      out.set(piece.value, at);
-      at += piece.value.byteLength;
-    }
+    out = await readInto(
+      packed.pipeThrough(new DecompressionStream('gzip')),
+      bytes,
+      `asset ${name}: unpacks to more than the ${bytes} bytes manifest.json gives it`,
+    );
   } catch (err) {
-    void reader.cancel().catch(() => {});
     if (err instanceof AssetError) throw err;
     throw new AssetError(`asset ${name}: not valid gzip (${(err as Error).message})`);
   }
-  if (at !== bytes) throw new AssetError(`asset ${name}: unpacks to ${at} bytes, manifest.json gives it ${bytes}`);
+  if (out.byteLength !== bytes) throw new AssetError(`asset ${name}: unpacks to ${out.byteLength} bytes, manifest.json gives it ${bytes}`);
   return out.buffer;
 }
 
