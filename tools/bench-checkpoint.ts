@@ -20,7 +20,7 @@ import type { CheckpointMode } from '../engine/replication/config.ts';
 import { startBrowserRig, type BrowserRig } from '../test/browser/chromium.ts';
 import type { KillResult } from '../test/support/scenarios.ts';
 import type { RunRequest, RunSamples, Workload } from './checkpoint-bench-page.ts';
-import { option, Stalled } from './cli.ts';
+import { option, Stalled, withDeadline } from './cli.ts';
 import { BenchReport } from './bench-docs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -72,14 +72,9 @@ async function inPage<T>(rig: BrowserRig, script: string, deadlineMs: number): P
   page.on('console', (msg) => {
     if (msg.text().startsWith('bench: ')) lastStep = msg.text().slice('bench: '.length);
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Stalled(`no result within ${deadlineMs / 1000} s; its last step: ${lastStep}`)), deadlineMs);
-  });
   try {
-    return (await Promise.race([page.evaluate(script), deadline])) as T;
+    return (await withDeadline(page.evaluate(script), deadlineMs, 'the run', () => `its last step: ${lastStep}`)) as T;
   } finally {
-    clearTimeout(timer);
     await closeQuietly(page);
     const serious = problems.filter((p) => !p.includes('404'));
     if (serious.length > 0) console.log(`  page problems: ${serious.join(' | ')}`);
@@ -93,7 +88,7 @@ async function closeQuietly(page: Page): Promise<void> {
 const pageModule = `await import('/tools/checkpoint-bench-page.ts')`;
 const assetBase = `new URL('/', location.href).href`;
 
-/** What a run may take besides its measuring: two PCs and a third started, warm-ups, a whole state saved. */
+/** What a run may take besides its measuring: two PCs started, warm-ups, a whole state saved. */
 const RUN_DEADLINE_MS = 90_000;
 
 function measureMs(periodMs: number): number {

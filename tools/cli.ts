@@ -15,11 +15,11 @@ export function numberOption(name: string, fallback: number): number {
 /** A benchmark's run (or step) missed its deadline: reported with what it reached, and the bench goes on or ends saying so. */
 export class Stalled extends Error {}
 
-/** `work`, or Stalled naming `what` once `ms` pass without its result. */
-export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+/** `work`, or Stalled naming `what` once `ms` pass without its result (and, with `reached`, what it had reached then). */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string, reached?: () => string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Stalled(`${what}: no result within ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => reject(new Stalled(`${what}: no result within ${ms / 1000} s${reached ? `; ${reached()}` : ''}`)), ms);
   });
   try {
     return await Promise.race([work, deadline]);
