@@ -8,6 +8,7 @@ import { ledgerRequest } from '../vm/guest-protocol.ts';
 import type { ClusterNode, ReplicationCommands, ReplicationControl } from '../replication/commands.ts';
 import { Transcript } from '../shared/transcript.ts';
 import type { WorkerApi } from './worker-main.ts';
+import type { SharedFiles } from './shared-asset-fetch.ts';
 
 export interface WorkerLike {
   terminate(): unknown;
@@ -38,7 +39,7 @@ export class VmHandle implements ClusterNode {
     private readonly remote: Comlink.Remote<WorkerApi>,
     private readonly worker: WorkerLike,
     /** Files fetched once for all PCs, a copy for this one (the browser); without it the worker reads every file itself. */
-    private readonly filesFor?: (options: StartOptions) => Promise<Required<Pick<StartOptions, 'files' | 'arriving'>>>,
+    private readonly filesFor?: (options: StartOptions) => Promise<SharedFiles>,
   ) {
     // comlink types a nested property as a promise of its value, but the
     // property proxy forwards calls, which is all these are used for.
