@@ -6,10 +6,12 @@
 // applies, the pages it wrote go back to the checkpoint's copy: those the VM
 // marked, where it tracks its writes, else every page that differs.
 // A secondary built from the booted snapshot holds the shared base: a first
-// delta may then carry only the RAM pages that differ from that snapshot.
+// delta may then carry only the RAM pages that differ from that snapshot. One
+// whose pages the primary chose by their digests carries the checksum of all
+// of RAM too: a result that differs is put back, and the VM holds the base.
 // The disk part is applied the same way, with undo; in compare mode the disk
 // pages the secondary wrote go back first (the VM kept them as they were).
-import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
+import { checkDelta, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, hex, MAX_DEVICE_BLOCK_BYTES, sameLayout, type DeltaHeader } from './delta-format.ts';
 import { rebuildDevices, sameEntries } from './device-state.ts';
 import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
@@ -209,6 +211,8 @@ export class DeltaApplier {
       if (shadow !== undefined) view.copyWithin(shadow + page, from, from + PAGE_BYTES);
     }
 
+    if (header.ramCheck !== 0) this.checkRam(header, list, fromNothing);
+
     this.writeDisk(header, list, layout.pagesOffset);
 
     // Device block: same, in the mirror the device arrays are rebuilt over. A
@@ -249,6 +253,33 @@ export class DeltaApplier {
     this.holds = header.checkpoint;
   }
 
+  /** All of RAM must have the checksum the primary's had: else the pages just written go back, and the VM holds what it held. */
+  private checkRam(header: DeltaHeader, list: Uint32Array, fromNothing: boolean): void {
+    const { ramOffset, ramBytes } = this.access;
+    const view = this.arena.bytes();
+    const sum = checksumOf(this.kernels, view.buffer, this.lanes.offset, ramBytes, [[ramOffset, ramBytes]]);
+    if (sum === header.ramCheck) return;
+    if (!fromNothing) this.undoRam(header.ramPages, list);
+    if (header.baseRam !== 0) this.baseRam = header.baseRam;
+    const holds = this.baseRam !== undefined ? 'the booted snapshot' : this.holds > 0 ? `checkpoint ${this.holds}` : 'nothing whole';
+    throw new Error(
+      `checkpoint ${header.checkpoint} does not give the primary's RAM (checksum ${hex(sum)}, the primary's ${hex(header.ramCheck)}): not loaded, the VM holds ${holds}`,
+    );
+  }
+
+  /** Puts back the first `pages` RAM pages of `list` from the undo copy (and into the compare-mode copy, if kept). */
+  private undoRam(pages: number, list: Uint32Array): void {
+    const view = this.arena.bytes();
+    const { ramOffset } = this.access;
+    const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;
+    for (let i = 0; i < pages; i++) {
+      const page = (list[i] as number) * PAGE_BYTES;
+      const from = (this.undo as Region).offset + i * PAGE_BYTES;
+      view.copyWithin(ramOffset + page, from, from + PAGE_BYTES);
+      if (shadow !== undefined) view.copyWithin(shadow + page, from, from + PAGE_BYTES);
+    }
+  }
+
   /** The disk part: each page's old contents kept (where a rollback could use them), then overwritten. */
   private writeDisk(header: DeltaHeader, list: Uint32Array, pagesOffset: number): void {
     const { disk } = this.access;
@@ -281,15 +312,7 @@ export class DeltaApplier {
       for (let k = 0; k < header.diskPages; k++)
         contents.set(this.undoDisk.subarray(k * PAGE_BYTES, (k + 1) * PAGE_BYTES), (list[first + k] as number) * PAGE_BYTES);
     }
-    const view = this.arena.bytes();
-    const { ramOffset } = this.access;
-    const shadow = this.shadowValid ? (this.ramShadow as Region).offset : undefined;
-    for (let i = 0; i < header.ramPages; i++) {
-      const page = (list[i] as number) * PAGE_BYTES;
-      const from = (this.undo as Region).offset + i * PAGE_BYTES;
-      view.copyWithin(ramOffset + page, from, from + PAGE_BYTES);
-      if (shadow !== undefined) view.copyWithin(shadow + page, from, from + PAGE_BYTES);
-    }
+    this.undoRam(header.ramPages, list);
     if (patchedInPlace) {
       for (let j = 0; j < header.devicePages; j++) {
         mirror.block.set(this.undoDevice.subarray(j * PAGE_BYTES, (j + 1) * PAGE_BYTES), (list[header.ramPages + j] as number) * PAGE_BYTES);

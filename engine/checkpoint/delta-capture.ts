@@ -5,7 +5,10 @@
 // all-zero shadow, so it sends every non-zero page: a full copy. After
 // reset(true) it is against the shared base instead, the booted snapshot's RAM
 // that adoptBase() copied: then it sends only the RAM pages that differ from
-// the snapshot (the device block still whole).
+// the snapshot (the device block still whole). A VM whose shadow no longer
+// holds the snapshot does the same from the snapshot's page digests
+// (resetOnDigests): the pages whose digest changed, and all of RAM's checksum
+// for the secondary to check the result against.
 // Where the VM tracks its writes, only the pages it marked since the last
 // capture are compared (still against the shadow, so the delta stays exact);
 // after a reset, or a write the tracking cannot see, one capture scans all of
@@ -15,6 +18,7 @@
 // a rebuilt base, one capture sends every non-zero page of the disk instead.
 import { align16, deltaLayout, deviceBlockLayout, DELTA_HEADER_BYTES, sameLayout, writeDeltaHeader } from './delta-format.ts';
 import { copyArray } from './device-state.ts';
+import type { BaseDigests } from './base-digests.ts';
 import { bindKernels, checksumOf, PAGE_BYTES, type Kernels } from './kernels.ts';
 import type { MachineStateAccess } from './machine-state.ts';
 import { copyOverZeros, nonZeroPages, zeroSparse } from './sparse-pages.ts';
@@ -99,6 +103,8 @@ export class DeltaCapture {
   private baseRam: number | undefined;
   /** The next capture applies on the shared base with this RAM checksum (0: it does not). */
   private onBase = 0;
+  /** The next capture finds the pages that differ from the shared base by these digests (the shadow does not hold it). */
+  private digests: BaseDigests | undefined;
   /** Payload buffers created so far: stays flat once the pool is warm. */
   allocations = 0;
   /** The VM's write marks, where it tracks its writes. */
@@ -142,22 +148,6 @@ export class DeltaCapture {
     return this.holdBase();
   }
 
-  /**
-   * The VM ran from the booted snapshot (a secondary that took over): `write`
-   * puts the snapshot's RAM into the shadow, given cleared at `at`, so a new
-   * secondary standing by on the snapshot can take checkpoint 1 as what differs
-   * from it. The marks know nothing of that difference: the next capture
-   * compares all of RAM. Returns the RAM's checksum, as adoptBase() does.
-   */
-  adoptBaseFrom(write: (memory: Uint8Array, at: number) => void): number {
-    const memory = this.arena.bytes();
-    if (!this.shadowZero) zeroSparse(memory, this.shadow.offset, this.access.ramBytes);
-    write(memory, this.shadow.offset);
-    this.marks?.invalidate();
-    this.diskWhole = true;
-    return this.holdBase();
-  }
-
   /** The shadow now holds the shared base: its checksum names it. */
   private holdBase(): number {
     const { ramBytes } = this.access;
@@ -179,6 +169,7 @@ export class DeltaCapture {
    * (returns whether it does); otherwise it is a full copy.
    */
   reset(onBase = false): boolean {
+    this.digests = undefined;
     const memory = this.arena.bytes();
     // The device block goes whole either way: the secondary built its devices from nothing here.
     if (this.device) memory.fill(0, this.device.shadow.offset, this.device.shadow.offset + this.device.bytes);
@@ -197,6 +188,18 @@ export class DeltaCapture {
     return false;
   }
 
+  /**
+   * The next capture is for a new secondary that holds the booted snapshot
+   * `digests` were taken of, while the shadow no longer does: it carries the
+   * RAM pages whose digest changed (a full compare, with no copy of the
+   * snapshot) and the checksum of all of RAM, which the secondary checks.
+   */
+  resetOnDigests(digests: BaseDigests): void {
+    this.reset(false);
+    this.digests = digests;
+    this.onBase = digests.ram;
+  }
+
   /** A payload buffer the secondary handed back. */
   recycle(buffer: ArrayBuffer): void {
     if (buffer.byteLength > 0 && this.pool.length < POOL_LIMIT) this.pool.push(buffer);
@@ -208,8 +211,10 @@ export class DeltaCapture {
     const started = performance.now();
     // From here on the shadow turns into this checkpoint, even if the capture fails: no longer the booted snapshot.
     const onBase = this.onBase;
+    const digests = this.digests;
     this.baseRam = undefined;
     this.onBase = 0;
+    this.digests = undefined;
     this.shadowZero = false;
     const { disk } = access;
     const diskWhole = this.diskWhole || (disk !== undefined && disk.wholeLoads !== this.diskLoads);
@@ -243,9 +248,12 @@ export class DeltaCapture {
     const lists = this.lists.offset;
     const pages = this.pages.offset;
     const ramStart = performance.now();
-    const { count: ramPages, tracking } = this.marks
-      ? this.marks.diff(access.ramOffset, this.shadow.offset, lists, pages, options.writeTracking, options.verify)
-      : { count: kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages), tracking: 'scan' as const };
+    const { count: ramPages, tracking } = digests
+      ? { count: this.diffFromDigests(digests, lists, pages), tracking: 'scan' as const }
+      : this.marks
+        ? this.marks.diff(access.ramOffset, this.shadow.offset, lists, pages, options.writeTracking, options.verify)
+        : { count: kernels.diffPages(access.ramOffset, this.shadow.offset, ramPageCount, lists, pages), tracking: 'scan' as const };
+    const ramCheck = digests ? checksumOf(kernels, memory.buffer, this.lanes.offset, access.ramBytes, [[access.ramOffset, access.ramBytes]]) : 0;
     // The shadow equals RAM again: the next epoch's marks start empty (the VM is stopped).
     this.marks?.arm(true);
     const ramMs = performance.now() - ramStart;
@@ -276,6 +284,7 @@ export class DeltaCapture {
       deviceBytes: device.bytes,
       diskBytes: disk?.bytes ?? 0,
       diskWhole: diskWhole ? 1 : 0,
+      ramCheck,
       ...counts,
     };
     writeDeltaHeader(new DataView(memory.buffer, meta, DELTA_HEADER_BYTES), header);
@@ -315,6 +324,26 @@ export class DeltaCapture {
       tracking,
       parts,
     };
+  }
+
+  /**
+   * The RAM pages whose digest differs from the snapshot's, listed at `list`
+   * and packed at `out`; then the shadow (all zeros: reset) takes all of RAM,
+   * which the secondary holds once it applied them.
+   */
+  private diffFromDigests(digests: BaseDigests, list: number, out: number): number {
+    const { ramOffset, ramBytes } = this.access;
+    const memory = this.arena.bytes();
+    const listed = new Uint32Array(memory.buffer, list, ramBytes / PAGE_BYTES);
+    let count = 0;
+    for (let page = 0; page < ramBytes / PAGE_BYTES; page++) {
+      if (!digests.differs(ramOffset, page)) continue;
+      listed[count] = page;
+      memory.copyWithin(out + count * PAGE_BYTES, ramOffset + page * PAGE_BYTES, ramOffset + (page + 1) * PAGE_BYTES);
+      count++;
+    }
+    copyOverZeros(memory, ramOffset, this.shadow.offset, ramBytes);
+    return count;
   }
 
   // The device block keeps its layout from one checkpoint to the next; if the

@@ -2,7 +2,7 @@
 // holds, as RAM pages, pages of the device block (v86's device state buffers
 // laid end to end), the device state's JSON skeleton and the disk pages the
 // guest wrote.
-//   header (64 bytes, u32 little-endian):
+//   header (80 bytes, u32 little-endian):
 //     0 magic 'CV8D' | 4 version | 8 bytes used | 12 checksum of [16, bytes)
 //     16 checkpoint | 20 base (checkpoint it applies on; 0: from nothing)
 //     24 RAM bytes | 28 RAM pages sent | 32 device block bytes
@@ -11,14 +11,16 @@
 //        on, with base 0; 0: none)
 //     52 disk bytes | 56 disk pages sent | 60 disk whole (1: the disk pages
 //        sent are every non-zero page of the disk, the rest is zero)
+//     64 RAM check (checksum of all of RAM once the delta is applied, for the
+//        secondary to check; 0: none) | 68–80 zero
 //   meta: device buffer byte lengths (u32 each), JSON; padded to 16
 //   lists: page numbers, RAM then device then disk, ascending (u32 each); padded to 16
 //   pages: 4096 bytes each, in list order
 import { PAGE_BYTES } from './kernels.ts';
 
 export const DELTA_MAGIC = 0x44385643; // 'CV8D'
-export const DELTA_VERSION = 3;
-export const DELTA_HEADER_BYTES = 64;
+export const DELTA_VERSION = 4;
+export const DELTA_HEADER_BYTES = 80;
 /** No v86 device state comes near this; a bigger claim is corrupt or hostile. */
 export const MAX_DEVICE_BLOCK_BYTES = 64 * 1024 * 1024;
 const MAX_DEVICE_BUFFERS = 4096;
@@ -40,6 +42,8 @@ export interface DeltaHeader {
   diskPages: number;
   /** 1: the disk pages sent are all its non-zero pages (the secondary zeroes the rest); 0: those written since `base`. */
   diskWhole: number;
+  /** Non-zero: all of RAM has this checksum once the delta is applied (a delta whose pages were chosen by their digests). */
+  ramCheck: number;
 }
 
 const FIELDS = [
@@ -59,6 +63,7 @@ const FIELDS = [
   'diskBytes',
   'diskPages',
   'diskWhole',
+  'ramCheck',
 ] as const;
 
 export const align16 = (n: number): number => (n + 15) & ~15;
@@ -145,6 +150,7 @@ export function checkDelta(payload: ArrayBuffer, expect: DeltaExpectation): Delt
     diskBytes: read('diskBytes'),
     diskPages: read('diskPages'),
     diskWhole: read('diskWhole'),
+    ramCheck: read('ramCheck'),
   };
   if (h.bytes !== expect.announced) return { error: `delta header says ${h.bytes} bytes, vmstate-size announced ${expect.announced}` };
   if (h.checkpoint !== expect.checkpoint) return { error: `a delta of checkpoint ${h.checkpoint} arrived as checkpoint ${expect.checkpoint}` };

@@ -45,7 +45,7 @@ export function invoke<K extends PairCommandName>(target: PairCommands, call: Co
 }
 
 export interface ReplicationCommands {
-  /** This worker's VM becomes the primary of pair `pair`, replicating over `port` (once the copy of the booted snapshot it may be making again is made; it begins none). */
+  /** This worker's VM becomes the primary of pair `pair`, replicating over `port`. */
   startPrimary(pair: number, port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): Promise<void>;
   /** This worker's VM (started in standby) becomes the secondary of pair `pair` behind `port`. */
   startSecondary(pair: number, port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): void;

@@ -1,6 +1,7 @@
 // The delta path behind the drivers' StateSource / StateSink interfaces.
 import { sameBase, type SharedBase, type VmstateHeader } from '../protocol/messages.ts';
 import type { CapturedState, InitialSync, Revert, StateSink, StateSource } from './state-path.ts';
+import type { BaseDigests } from '../checkpoint/base-digests.ts';
 import type { DeltaApplier } from '../checkpoint/delta-apply.ts';
 import { hex } from '../checkpoint/delta-format.ts';
 import type { CaptureOptions, DeltaCapture } from '../checkpoint/delta-capture.ts';
@@ -14,13 +15,12 @@ export class DeltaSource implements StateSource {
   /** Whether initialSync() chose what the first capture builds on. */
   private decided = false;
 
-  /** `image`: the booted snapshot the worker was built from (its SHA-256), if it was. */
+  /** `image`: the booted snapshot the worker was built from (its SHA-256), if it was; `digests`: its RAM's pages, digested then. */
   constructor(
     private readonly delta: DeltaCapture,
     private readonly options: CaptureOptions = { writeTracking: true, verify: false },
     private readonly image?: string,
-    /** Why this primary holds no copy of the booted snapshot, where it tried to make one. */
-    private readonly noBase?: string,
+    private readonly digests?: BaseDigests,
   ) {
     const why = options.writeTracking ? delta.trackingUnavailable : 'turned off in the replication settings';
     this.note = why === undefined ? undefined : `no write tracking, each checkpoint compares all of RAM: ${why}`;
@@ -36,14 +36,24 @@ export class DeltaSource implements StateSource {
         detail: `both hold booted snapshot ${this.image?.slice(0, 12)}… (RAM checksum ${hex(ram ?? 0)}): only what differs from it travels`,
       };
     }
+    // This VM ran on from the snapshot: its pages' digests still say which differ from it.
+    const digested = this.image !== undefined && this.digests !== undefined ? { image: this.image, ram: this.digests.ram } : undefined;
+    if (this.digests && sameBase(digested, peer)) {
+      this.delta.resetOnDigests(this.digests);
+      return {
+        method: 'shared-base',
+        detail: `the secondary holds booted snapshot ${this.image?.slice(0, 12)}… (RAM checksum ${hex(this.digests.ram)}), this primary ran on from it: the pages whose digest changed travel, with all of RAM's checksum for the secondary to check`,
+      };
+    }
     this.delta.reset(false);
+    const known = mine ?? digested;
     const why = !peer
       ? 'the secondary holds no untouched booted snapshot'
-      : !mine
-        ? (this.noBase ?? 'this primary no longer holds the booted snapshot (its copy now holds a later checkpoint)')
-        : peer.image !== mine.image
-          ? `the two were built from different snapshots (${peer.image.slice(0, 12)}… and ${mine.image.slice(0, 12)}…)`
-          : `the two snapshots restored to different RAM (checksums ${hex(peer.ram)} and ${hex(mine.ram)})`;
+      : !known
+        ? 'this primary was not built from a booted snapshot'
+        : peer.image !== known.image
+          ? `the two were built from different snapshots (${peer.image.slice(0, 12)}… and ${known.image.slice(0, 12)}…)`
+          : `the two snapshots restored to different RAM (checksums ${hex(peer.ram)} and ${hex(known.ram)})`;
     return { method: 'full', detail: `a full copy: ${why}` };
   }
 

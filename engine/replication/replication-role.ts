@@ -1,8 +1,8 @@
 // One VM's replication role inside its worker: which driver runs, for which
 // pair, and the commands the host may send it (engine/replication/commands.ts).
 // A command names its pair: one for a pair whose role has not started here
-// yet waits for it (the host names a new pair before its PCs have started it:
-// a primary first reads the booted snapshot again), one for an older pair is
+// yet waits for it (the host names a new pair before its PCs have started it),
+// one for an older pair is
 // refused by name, so none is ever dropped or carried out by a driver that is
 // gone. Clock and VM are ports, so the same code runs in a real worker and in
 // the seeded simulation.
@@ -15,7 +15,6 @@ import { PrimaryDriver } from './primary-driver.ts';
 import { SecondaryDriver } from './secondary-driver.ts';
 import type { StatePaths } from './state-path.ts';
 
-const REBUILD_DELAY_MS = 300;
 /** Commands waiting for their pair's role: far more than a host sends while one starts. */
 const MAX_WAITING = 256;
 
@@ -37,9 +36,6 @@ export class ReplicationRole implements ReplicationCommands {
   private waiting: Waiting[] = [];
   /** A frozen worker stays frozen, and a disposed one is gone: neither starts a role again. */
   private silenced: 'frozen' | 'disposed' | undefined;
-  /** The state paths making their copy of the booted snapshot again, for the next pair this VM leads. */
-  private baseRebuild: Promise<void> | undefined;
-  private cancelRebuildTimer: (() => void) | undefined;
 
   constructor(
     private readonly vm: ReplicatedVm,
@@ -49,11 +45,6 @@ export class ReplicationRole implements ReplicationCommands {
 
   async startPrimary(pair: number, port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): Promise<void> {
     this.refuseOlder(pair, 'start as primary');
-    // Begun when this VM left COLO, and awaited if under way (it writes what the capture compares with);
-    // never begun here: a new secondary that comes before it gets everything instead, sooner.
-    this.stopRebuildTimer();
-    await this.baseRebuild;
-    this.baseRebuild = undefined;
     this.attach(
       pair,
       config,
@@ -105,7 +96,6 @@ export class ReplicationRole implements ReplicationCommands {
 
   dispose(): void {
     this.silenced = 'disposed';
-    this.stopRebuildTimer();
     this.driver?.dispose();
     for (const w of this.waiting) w.refused(new Error(`replication: ${w.call.command} for pair ${w.pair} not carried out: this worker was ended`));
     this.waiting = [];
@@ -178,7 +168,6 @@ export class ReplicationRole implements ReplicationCommands {
     this.emit = (event) => batcher.push(event);
     this.driver = make((event) => {
       if (event.type !== 'status') return batcher.push(event);
-      if (event.status.phase === 'exited' || event.status.phase === 'primary') this.prepareToLead();
       batcher.push({ type: 'status', status: this.complete(event.status) });
     }, lineStart);
     const ready = this.waiting.filter((w) => w.pair <= pair);
@@ -195,24 +184,5 @@ export class ReplicationRole implements ReplicationCommands {
         w.refused(err instanceof Error ? err : new Error(String(err)));
       }
     }
-  }
-
-  // This VM serves alone now (its secondary died, or it took over): the next
-  // pair it leads wants the booted snapshot as the base of its checkpoint 1.
-  // Made a moment later, not to slow the first replies after a takeover. A
-  // spare that already waits pairs before that: its checkpoint 1 is then a
-  // full copy, which here arrives sooner (~0.1–0.3 s) than the copy is made
-  // (~0.5–0.8 s).
-  private prepareToLead(): void {
-    if (this.baseRebuild || this.cancelRebuildTimer || !this.paths.rebuildBase) return;
-    this.cancelRebuildTimer = this.clock.after(REBUILD_DELAY_MS, () => {
-      this.cancelRebuildTimer = undefined;
-      this.baseRebuild ??= this.paths.rebuildBase?.();
-    });
-  }
-
-  private stopRebuildTimer(): void {
-    this.cancelRebuildTimer?.();
-    this.cancelRebuildTimer = undefined;
   }
 }

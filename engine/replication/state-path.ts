@@ -83,17 +83,11 @@ export interface StatePaths {
   /**
    * The VM was just built from the booted snapshot `image` (its file's
    * SHA-256) and has not run: the delta path keeps its RAM as the shared base,
-   * to build a later pair's checkpoint 1 on; `standby`, the VM will wait for
-   * its first checkpoint, so it can take one built on the base too.
+   * to build a later pair's checkpoint 1 on (a copy, or where the VM will run
+   * on, each page's digest); `standby`, the VM will wait for its first
+   * checkpoint, so it can take one built on the base too.
    */
   adoptBase?(image: string, standby: boolean): void;
-  /**
-   * The VM is about to become a primary: if it was built from the booted
-   * snapshot but holds no copy of it (it stood by as a secondary), make one
-   * again, so a new secondary built from the snapshot can take checkpoint 1 as
-   * what differs from it.
-   */
-  rebuildBase?(): Promise<void>;
 }
 
 /** Full check of a received v86 state against what vmstate-size announced for `checkpoint`. */

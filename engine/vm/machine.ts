@@ -209,18 +209,6 @@ export class GuestMachine implements MachineApi {
     await stopPromptly(this.vm());
   }
 
-  /**
-   * The booted snapshot's state, read, verified and unpacked again from where
-   * start() read it (the page's copy was let go once loaded): a new primary
-   * rebuilds its copy of the snapshot's RAM from it.
-   */
-  async readSnapshotState(): Promise<ArrayBuffer> {
-    if (this.assetBase === undefined) throw new Error('machine: not started');
-    const source = this.openSource(this.assetBase);
-    const manifest = await readManifest(source);
-    return readSnapshot(source, manifest, checkSnapshotRecord(manifest));
-  }
-
   isRunning(): boolean {
     return this.vm().is_running();
   }

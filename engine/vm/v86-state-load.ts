@@ -5,20 +5,17 @@
 // seconds after the load). This loads the same state the same way, through
 // the CPU's own set_state, with the packed RAM read where it lies: v86 only
 // copies from it (cpu.unpack_memory). Every other buffer is still copied, as
-// devices may keep theirs. unpackRam reads a state's RAM without a VM: a new
-// primary rebuilds its copy of the booted snapshot's RAM from the file.
+// devices may keep theirs.
 //
 // The state, as v86's save_state writes it (format version 6, see state-header.ts):
 // after the JSON info block, 4-aligned buffers; in the info, a typed array is
 // { __state_type__: its constructor's name, buffer_id } and a Map is
 // { __state_type__: 'Map', args: its entries }. The CPU's field 77 is the
-// packed RAM (its non-zero pages in address order), field 78 their bitmap.
-import { PAGE_BYTES } from '../checkpoint/kernels.ts';
+// packed RAM (its non-zero pages in address order).
 import { StateError } from './state-header.ts';
 
 const HEADER_BYTES = 16;
 const PACKED_MEMORY_FIELD = 77;
-const MEMORY_BITMAP_FIELD = 78;
 
 const TYPED_ARRAYS = { Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array, Float64Array } as const;
 type TypedArrayName = keyof typeof TYPED_ARRAYS;
@@ -56,34 +53,6 @@ function readInfo(state: ArrayBuffer): { info: StateInfo; bytesOf: (id: number) 
     return { start, length: buffer.length };
   };
   return { info, bytesOf };
-}
-
-/**
- * Writes the guest RAM `state` holds into `into` at `at` (its non-zero pages;
- * the rest is left as it is, so `into` should be zero there), without loading
- * the state into a VM. The caller has checked the header (readStateSummary).
- */
-export function unpackRam(state: ArrayBuffer, into: Uint8Array, at: number, ramBytes: number): void {
-  const { info, bytesOf } = readInfo(state);
-  const view = (field: number): Uint8Array => {
-    const node = info.state?.[field];
-    if (!isEncoded(node) || node.__state_type__ !== 'Uint8Array' || typeof node.buffer_id !== 'number')
-      throw new StateError(`state: corrupt, no guest RAM in field ${field}`);
-    const { start, length } = bytesOf(node.buffer_id);
-    return new Uint8Array(state, start, length);
-  };
-  const packed = view(PACKED_MEMORY_FIELD);
-  const bitmap = view(MEMORY_BITMAP_FIELD);
-  const pages = ramBytes / PAGE_BYTES;
-  if (bitmap.length * 8 < pages) throw new StateError(`state: corrupt, its RAM bitmap covers ${bitmap.length * 8} pages, not ${pages}`);
-  let from = 0;
-  for (let page = 0; page < pages; page++) {
-    // v86's Bitmap: page i is bit (i & 7) of byte i >> 3.
-    if (!(((bitmap[page >> 3] as number) >> (page & 7)) & 1)) continue;
-    if (from + PAGE_BYTES > packed.length) throw new StateError('state: corrupt, its RAM bitmap names more pages than it holds');
-    into.set(packed.subarray(from, from + PAGE_BYTES), at + page * PAGE_BYTES);
-    from += PAGE_BYTES;
-  }
 }
 
 /**

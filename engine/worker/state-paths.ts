@@ -4,11 +4,13 @@
 // long as the worker, whatever roles it plays, so re-protection after
 // re-protection allocates them once.
 import { DeltaApplier } from '../checkpoint/delta-apply.ts';
+import { BaseDigests } from '../checkpoint/base-digests.ts';
 import { DeltaCapture } from '../checkpoint/delta-capture.ts';
 import { DELTA_MAGIC } from '../checkpoint/delta-format.ts';
 import { DeltaSink, DeltaSource } from '../replication/delta-path.ts';
+import { bindKernels } from '../checkpoint/kernels.ts';
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
-import { unpackRam } from '../vm/v86-state-load.ts';
+import { WasmArena } from '../checkpoint/wasm-arena.ts';
 import type { SharedBase, VmstateHeader } from '../protocol/messages.ts';
 import type { ReplicatedVm } from '../replication/ports.ts';
 import { FullStateSink, FullStateSource, type Revert, type StatePaths, type StateSink } from '../replication/state-path.ts';
@@ -16,8 +18,6 @@ import { FullStateSink, FullStateSource, type Revert, type StatePaths, type Stat
 /** A VM with both state paths: v86's save/restore, and direct access for deltas (where it can give it). */
 export interface MachineWithState extends ReplicatedVm {
   stateAccess(): MachineStateAccess | { unavailable: string };
-  /** The booted snapshot's state, read from its file again. */
-  readSnapshotState?(): Promise<ArrayBuffer>;
 }
 
 /** Hands each received state to the path its format belongs to. */
@@ -76,44 +76,32 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
   let applier: DeltaApplier | undefined;
   /** The booted snapshot this worker was built from (its SHA-256), once adoptBase() kept it. */
   let image: string | undefined;
-  /** Why the last rebuildBase() left the capture without the snapshot. */
-  let noBase: string | undefined;
+  /** Each page of that snapshot's RAM, digested: whatever this VM does later, a pair it leads can build on the snapshot. */
+  let digests: BaseDigests | undefined;
   return {
     adoptBase(snapshot, standby) {
       const access = machine.stateAccess();
       if ('unavailable' in access) return;
       image = snapshot;
       // A VM that waits for its first checkpoint still holds the snapshot when
-      // that comes, and keeps no copy of it: should it become a primary,
-      // rebuildBase() makes one from the file again.
+      // that comes, and keeps no copy of it; a primary's copy turns into its
+      // first checkpoint. The digests outlive both.
+      let ram: number;
       if (standby) {
         applier ??= new DeltaApplier(access);
-        applier.adoptBase();
-        return;
+        ram = applier.adoptBase();
+      } else {
+        capture ??= new DeltaCapture(access);
+        ram = capture.adoptBase();
       }
-      capture ??= new DeltaCapture(access);
-      capture.adoptBase();
-    },
-    async rebuildBase() {
-      const access = machine.stateAccess();
-      if (image === undefined || 'unavailable' in access || !machine.readSnapshotState) return;
-      capture ??= new DeltaCapture(access);
-      if (capture.heldBase !== undefined) return;
-      // Without it the new secondary gets a full copy (the base is a shortcut, not a need), and is told why.
-      try {
-        const state = await machine.readSnapshotState();
-        capture.adoptBaseFrom((memory, at) => unpackRam(state, memory, at, access.ramBytes));
-        noBase = undefined;
-      } catch (err) {
-        noBase = `this primary could not read the booted snapshot again (${(err as Error).message})`;
-      }
+      digests = BaseDigests.take(bindKernels(access.memory), new WasmArena(access.memory), access.ramOffset, access.ramBytes, ram);
     },
     source(mode, options) {
       if (mode === 'naive') return new FullStateSource(machine);
       const access = machine.stateAccess();
       if ('unavailable' in access) return new FullStateSource(machine, `delta path unavailable, sending full states: ${access.unavailable}`);
       capture ??= new DeltaCapture(access);
-      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify }, image, noBase);
+      return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify }, image, digests);
     },
     sink(verify) {
       const access = machine.stateAccess();

@@ -514,13 +514,13 @@ describe('re-protection', () => {
     // Every round a different machine was primary: the one that took over last time.
     expect(new Set(served).size).toBe(10);
     expect(c.trace.filter((e) => e.kind === 'host' && e.action === 'reprotect').length).toBeGreaterThanOrEqual(10);
-    // Each survivor had been a secondary, holding no copy of the booted snapshot: it made one again for its new secondary.
+    // Each survivor had been a secondary, holding no copy of the booted snapshot: its digests of it told what differs.
     const syncs = c.trace.filter((e) => e.kind === 'initial-sync');
     expect(syncs.length).toBeGreaterThanOrEqual(11);
     expect(syncs.filter((e) => e.method !== 'shared-base')).toEqual([]);
   });
 
-  it('a survivor that was the primary rebuilds its copy of the booted snapshot: its new secondary gets only what differs from it', async () => {
+  it('a survivor that was the primary builds its new secondary on the booted snapshot: only what differs from it travels', async () => {
     const c = await start();
     const first = c.trace.find((e) => e.kind === 'initial-sync');
     expect(first).toMatchObject({ method: 'shared-base' });

@@ -61,8 +61,8 @@ export interface GuestTraits {
   stopMs: number;
   /** How long starting the PC takes (the simulated worker's boot; default 0). */
   bootMs?: number;
-  /** How long a survivor takes to read the booted snapshot again before it leads a new pair (default 0). */
-  rebuildMs?: number;
+  /** How long a survivor told to lead a new pair waits before it starts that part (default 0; see schedule.ts). */
+  leadDelayMs?: number;
   /** How long loading a checkpoint takes (v86 takes milliseconds; a busy worker, more). */
   loadMs: number;
   /** How much of the client's stream is kept for refills. */

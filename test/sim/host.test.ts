@@ -116,14 +116,15 @@ describe('the host', () => {
     expect(waiting.nodes.find((node) => node.guest.name === waiting.cluster.spare?.name)?.rebootArmed).toBe(true);
     waiting.cluster.dispose();
   });
-  // A survivor starting a new pair reads the booted snapshot again first. A
-  // freeze in that moment reached its old, exited driver, and the new driver
-  // the start then made ran unfrozen: a PC the host knew hung went on
-  // replicating and was shown protected.
+  // A survivor told to lead a new pair that waits before it starts that part
+  // (as one that read the booted snapshot again first once did): a freeze in
+  // that moment reached its old, exited driver, and the new driver the start
+  // then made ran unfrozen: a PC the host knew hung went on replicating and
+  // was shown protected.
   it('keeps a PC frozen while it starts its part in a new pair: it starts nothing', async () => {
     const world = createWorld(
       calm(17, {
-        guests: scheduleFromSeed(17).guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8, bootMs: 0, rebuildMs: 300 })),
+        guests: scheduleFromSeed(17).guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8, bootMs: 0, leadDelayMs: 300 })),
       }),
     );
     const { cluster } = world;
@@ -131,10 +132,8 @@ describe('the host', () => {
     await until(world, () => cluster.protected, 2000, 'protected');
     cluster.kill('secondary');
     await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
-    // The survivor begins to read the snapshot again 300 ms after it came to serve alone (it takes 300 ms): a new pair waits for it.
-    await world.scheduler.run(world.scheduler.now() + 350, () => {});
     void cluster.reprotect().catch(() => {});
-    // The survivor is reading the snapshot again: freeze it now.
+    // The survivor waits 300 ms before it starts its part: freeze it now.
     await world.scheduler.run(world.scheduler.now() + 50, () => {});
     expect(cluster.pair).toBe(2);
     expect(cluster.status.primary).toBeUndefined();

@@ -4,8 +4,8 @@ import type { Schedule } from './schedule.ts';
 
 const calm = { drop: 0, corrupt: 0, jitterMs: 0, reorder: false };
 const guest = (bytesPerTick: number, stopMs: number) => ({ bytesPerTick, clockSkewMs: 0, refuseLoads: 0, stopMs, loadMs: 0 });
-/** A guest that, as a spare, starts in `bootMs` and, as a survivor about to lead, reads the booted snapshot again in `rebuildMs`. */
-const slow = (bootMs: number, rebuildMs: number) => ({ ...guest(4, 1), bootMs, rebuildMs });
+/** A guest that, as a spare, starts in `bootMs` and, as a survivor told to lead, waits `leadDelayMs` before it starts that part. */
+const slow = (bootMs: number, leadDelayMs: number) => ({ ...guest(4, 1), bootMs, leadDelayMs });
 
 export const REGRESSIONS: { name: string; schedule: Schedule }[] = [
   {

@@ -59,8 +59,13 @@ export interface GuestPlan {
   tracksWrites?: boolean;
   /** How long starting this PC takes when it is a spare for re-protection (a worker boots and restores the snapshot; default 0). */
   bootMs?: number;
-  /** How long this PC, a survivor about to lead a new pair, takes to read the booted snapshot again (default 0). */
-  rebuildMs?: number;
+  /**
+   * How long this PC, a survivor told to lead a new pair, waits before it starts
+   * that part (default 0). Today's workers start at once; one that waited (as
+   * when a survivor read the booted snapshot again first) let commands for the
+   * new pair arrive before its role: they must wait for it, not be lost.
+   */
+  leadDelayMs?: number;
 }
 
 export interface Schedule {
@@ -188,7 +193,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     ...(shortLogs ? { inputLogBytes: 24 + Math.floor(random() * 40) } : {}),
     tracksWrites,
     bootMs: startupMs(),
-    rebuildMs: startupMs(),
+    leadDelayMs: startupMs(),
   }));
   const actions: TimedAction[] = [];
   const at = () => Math.floor(30 + random() * (DURATION_MS - 150));

@@ -39,7 +39,7 @@ function* candidates(s: Schedule): Generator<Schedule> {
   if (s.guests.some((g) => g.loadMs > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, loadMs: 0 })) };
   if (s.guests.some((g) => g.stopMs > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, stopMs: 0 })) };
   if (s.guests.some((g) => (g.bootMs ?? 0) > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, bootMs: 0 })) };
-  if (s.guests.some((g) => (g.rebuildMs ?? 0) > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, rebuildMs: 0 })) };
+  if (s.guests.some((g) => (g.leadDelayMs ?? 0) > 0)) yield { ...s, guests: s.guests.map((g) => ({ ...g, leadDelayMs: 0 })) };
   if (s.compare) yield { ...s, compare: false };
   if (s.autoReprotect) yield { ...s, autoReprotect: false };
   if (s.warmSpare) yield { ...s, warmSpare: false };

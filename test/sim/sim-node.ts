@@ -22,26 +22,12 @@ const never = <T>() => new Promise<T>(() => {});
 /** The simulated PCs' booted snapshot, as the manifest's SHA-256 would name it. */
 const SIM_SNAPSHOT = '5'.repeat(64);
 
-/**
- * The real state paths, with each load taking `loadMs` of virtual time first,
- * and a rebuild of the booted snapshot's copy `rebuildMs` once the PC has
- * played a part (a survivor about to lead a new pair reads the snapshot file
- * again; the first primary still holds the copy it was built with).
- */
-function slowPaths(paths: StatePaths, loadMs: number, rebuildMs: () => number, scheduler: SimScheduler): StatePaths {
+/** The real state paths, with each load taking `loadMs` of virtual time first. */
+function slowPaths(paths: StatePaths, loadMs: number, scheduler: SimScheduler): StatePaths {
   const waited = (ms: number) => new Promise<void>((resolve) => scheduler.after(ms, resolve));
-  const rebuildBase = paths.rebuildBase;
   return {
     source: (mode, options) => paths.source(mode, options),
     adoptBase: (image, standby) => paths.adoptBase?.(image, standby),
-    ...(rebuildBase
-      ? {
-          rebuildBase: () => {
-            const ms = rebuildMs();
-            return ms > 0 ? waited(ms).then(() => rebuildBase()) : rebuildBase();
-          },
-        }
-      : {}),
     sink: (verify) => {
       if (loadMs <= 0) return paths.sink(verify);
       const sink = paths.sink(verify);
@@ -76,8 +62,9 @@ export class SimNode implements ServicePc {
   private readonly paths: StatePaths;
   /** Calls into a worker arrive in order: the last delivery time. */
   private lastDelivery = 0;
-  /** Parts played so far (the host asked for): a PC that played one rebuilds its copy of the booted snapshot before it leads. */
+  /** Parts played so far (the host asked for): a PC that played one may wait before it leads a new pair (leadDelayMs). */
   private roles = 0;
+  private readonly leadDelayMs: number;
   /** armReboot() reached this PC. */
   rebootArmed = false;
   /** Hung: alive, silent for good (see hang). */
@@ -143,8 +130,8 @@ export class SimNode implements ServicePc {
   ) {
     this.bootMs = traits.bootMs ?? 0;
     this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
-    const rebuildMs = () => (this.roles > 0 ? (traits.rebuildMs ?? 0) : 0);
-    this.paths = slowPaths(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, rebuildMs, scheduler);
+    this.leadDelayMs = traits.leadDelayMs ?? 0;
+    this.paths = slowPaths(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler);
     this.role = new ReplicationRole(this.guest, scheduler, this.paths);
     const call = <T>(fn: () => T): Promise<T> => (this.alive && !this.hung ? this.deliver(fn) : never<T>());
     // Every command of the role, delivered like a message to a worker; the
@@ -180,9 +167,13 @@ export class SimNode implements ServicePc {
       if (this.alive && !this.hung) listener(events);
     };
     const peer = port as unknown as PeerPort;
-    await this.deliver(() =>
-      role === 'primary' ? this.role.startPrimary(pair, peer, config, guarded) : this.role.startSecondary(pair, peer, config, guarded),
-    );
+    const leadLater = role === 'primary' && this.roles > 0 ? this.leadDelayMs : 0;
+    await this.deliver(() => {
+      if (role === 'secondary') return this.role.startSecondary(pair, peer, config, guarded);
+      if (leadLater === 0) return this.role.startPrimary(pair, peer, config, guarded);
+      // Commands for the new pair that arrive meanwhile must wait for it (ReplicationRole keeps them).
+      return new Promise<void>((resolve) => this.scheduler.after(leadLater, resolve)).then(() => this.role.startPrimary(pair, peer, config, guarded));
+    });
     this.roles++;
   }
 

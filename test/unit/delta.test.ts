@@ -5,7 +5,9 @@ import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
 import { DeltaCapture, MissedWritesError } from '../../engine/checkpoint/delta-capture.ts';
 import { checkDelta, deltaLayout, DELTA_HEADER_BYTES, DELTA_VERSION } from '../../engine/checkpoint/delta-format.ts';
 import { DeviceStateReader, rebuildDevices } from '../../engine/checkpoint/device-state.ts';
-import { PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
+import { BaseDigests } from '../../engine/checkpoint/base-digests.ts';
+import { bindKernels, PAGE_BYTES } from '../../engine/checkpoint/kernels.ts';
+import { WasmArena } from '../../engine/checkpoint/wasm-arena.ts';
 import type { GuestDisk, MachineStateAccess, WriteTracker } from '../../engine/checkpoint/machine-state.ts';
 import { DeltaSink, DeltaSource } from '../../engine/replication/delta-path.ts';
 import { machineStatePaths } from '../../engine/worker/state-paths.ts';
@@ -91,6 +93,11 @@ function send(capture: DeltaCapture, applier: DeltaApplier, checkpoint: number, 
   if (verdict === 'ok') applier.apply();
   capture.recycle(delta.payload);
   return { delta, verdict };
+}
+
+/** The digests of `machine`'s RAM as it is now, named as a snapshot with RAM checksum `ram`. */
+function digestsOf(machine: FakeMachine, ram: number): BaseDigests {
+  return BaseDigests.take(bindKernels(machine.memory), new WasmArena(machine.memory), RAM_OFFSET, RAM_BYTES, ram);
 }
 
 function expectSame(primary: FakeMachine, secondary: FakeMachine): void {
@@ -352,30 +359,67 @@ describe('delta checkpoints', () => {
     expect(send(capture, again, 1).delta).toMatchObject({ ramPages: 40 });
   });
 
-  it('a primary that ran from the snapshot rebuilds it as its base: checkpoint 1 carries what differs from it, found by a full compare', () => {
+  it('a primary that ran on from the snapshot gives a secondary on it the pages whose digest changed, and the secondary checks all of RAM', () => {
     const { primary, secondary, tracker, capture, applier } = trackedPair();
     const snapshot = Buffer.from(primary.ram());
     secondary.ram().set(snapshot);
     const ram = applier.adoptBase();
-    // The survivor ran on since the snapshot, partly with its writes unseen (it loaded checkpoints as a secondary).
+    const digests = digestsOf(primary, capture.adoptBase());
+    expect(digests.ram).toBe(ram);
+    // It led a pair since (its copy of the snapshot turned into checkpoints), partly with writes the marks did not see.
+    capture.reset(false);
+    send(capture, new DeltaApplier(new FakeMachine()), 1);
     tracker.write(100 * PAGE_BYTES + 5, 9);
     primary.ram()[3 * PAGE_BYTES] = 0x77;
     tracker.wroteBehind();
     expect(capture.heldBase).toBeUndefined();
-    expect(capture.adoptBaseFrom((memory, at) => memory.set(snapshot, at))).toBe(ram);
-    expect(capture.reset(true)).toBe(true);
+    capture.resetOnDigests(digests);
     const first = send(capture, applier, 1);
     expect(first.verdict).toBe('ok');
     expect(first.delta).toMatchObject({ base: 0, ramPages: 2, tracking: 'scan' });
     expectSame(primary, secondary);
+    // From there on, the marks again: the primary's copy holds what the secondary does.
+    tracker.write(7 * PAGE_BYTES, 0);
+    const next = send(capture, applier, 2);
+    expect(next.delta).toMatchObject({ base: 1, ramPages: 1, tracking: 'write' });
+    expectSame(primary, secondary);
   });
 
-  it('a primary that cannot read the snapshot again gives its new secondary a full copy, and says why', async () => {
-    const fake = new FakeMachine();
-    const unreadable = new Error('asset booted-state.v86gz: missing (HTTP 404 from /booted-state.v86gz)');
-    const machine = {
+  it('a page the digests could not tell apart is caught by the RAM check: the secondary refuses and holds the snapshot still', () => {
+    const { primary, secondary, capture, applier } = pair();
+    const snapshot = Buffer.from(primary.ram());
+    secondary.ram().set(snapshot);
+    const ram = applier.adoptBase();
+    // Digests that miss a change, as two pages with the same digest would: taken after page 3 changed, named as the snapshot's.
+    primary.ram()[3 * PAGE_BYTES] = 0x77;
+    primary.ram()[90 * PAGE_BYTES] = 0x78;
+    const blind = digestsOf(primary, ram);
+    primary.ram()[90 * PAGE_BYTES] = 0x79;
+    capture.resetOnDigests(blind);
+    const delta = capture.capture(1);
+    expect(delta.ramPages).toBe(1);
+    expect(applier.stage(delta.payload, delta.bytes, 1)).toBe('ok');
+    expect(() => applier.apply()).toThrow(
+      /^checkpoint 1 does not give the primary's RAM \(checksum \w{8}, the primary's \w{8}\): not loaded, the VM holds the booted snapshot$/,
+    );
+    expect(Buffer.from(secondary.ram()).equals(snapshot)).toBe(true);
+    expect(applier.heldBase).toBe(ram);
+    expect(applier.holds).toBe(0);
+    // Without the check the same delta loads, and the secondary holds RAM the primary never had.
+    const header = new DataView(delta.payload);
+    header.setUint32(64, 0, true);
+    reseal(delta.payload, delta.bytes);
+    expect(applier.stage(delta.payload, delta.bytes, 1)).toBe('ok');
+    applier.apply();
+    expect(Buffer.from(secondary.ram()).equals(Buffer.from(primary.ram()))).toBe(false);
+  });
+
+  it('a worker that stood by on the snapshot and then leads builds checkpoint 1 on it, from the digests it took when it was built', async () => {
+    const image = 'a'.repeat(64);
+    const [led, spare] = [new FakeMachine(), new FakeMachine()];
+    for (const fake of [led, spare]) for (let page = 0; page < 40; page++) fake.ram()[page * PAGE_BYTES + 1] = page + 1;
+    const worker = (fake: FakeMachine) => ({
       stateAccess: () => fake,
-      readSnapshotState: () => Promise.reject(unreadable),
       run: async () => {},
       stop: async () => {},
       saveState: async () => new ArrayBuffer(0),
@@ -383,16 +427,29 @@ describe('delta checkpoints', () => {
       clientInputConsumed: () => 0,
       replayClientInput: () => true,
       onSerialOutput: () => () => {},
-    };
-    const paths = machineStatePaths(machine, RAM_BYTES);
-    const image = 'a'.repeat(64);
-    // It stood by as a secondary, keeping no copy, and now leads a pair.
-    paths.adoptBase?.(image, true);
-    await paths.rebuildBase?.();
-    const source = paths.source('strict', { writeTracking: true, verify: false });
-    expect(source.initialSync({ image, ram: 1 })).toEqual({
+    });
+    const survivor = machineStatePaths(worker(led), RAM_BYTES);
+    survivor.adoptBase?.(image, true);
+    const standing = machineStatePaths(worker(spare), RAM_BYTES);
+    standing.adoptBase?.(image, true);
+    // The survivor took over and ran on.
+    led.ram()[5 * PAGE_BYTES] = 0x55;
+    const sink = standing.sink(false);
+    const source = survivor.source('strict', { writeTracking: true, verify: false });
+    expect(source.initialSync(sink.base)).toMatchObject({ method: 'shared-base', detail: expect.stringMatching(/pages whose digest changed travel/) });
+    const first = await source.capture(1);
+    expect(first.pages).toMatchObject({ ram: 1 });
+    expect(sink.stage({ ...first.header, inputAt: 0 }, first.payload, 1)).toBe('ok');
+    await sink.load(false);
+    expect(Buffer.from(spare.ram()).equals(Buffer.from(led.ram()))).toBe(true);
+  });
+
+  it('a primary not built from a booted snapshot gives its new secondary a full copy, and says why', () => {
+    const { capture } = pair();
+    const source = new DeltaSource(capture, { writeTracking: true, verify: false });
+    expect(source.initialSync({ image: 'a'.repeat(64), ram: 1 })).toEqual({
       method: 'full',
-      detail: `a full copy: this primary could not read the booted snapshot again (${unreadable.message})`,
+      detail: 'a full copy: this primary was not built from a booted snapshot',
     });
   });
 
