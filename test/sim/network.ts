@@ -55,6 +55,11 @@ export class SimNetwork {
     this.plan = { drop: 0, duplicate: 0, corrupt: 0, jitterMs: 0, reorder: false, payloadMs: this.plan.payloadMs ?? 0 };
   }
 
+  /** `fn` as a task of its own, now. */
+  later(fn: () => void): void {
+    this.scheduler.after(0, fn);
+  }
+
   /** The platform tells `to` its peer's end closed (its worker ended): after what was sent before, never lost or altered, but not across a cut. */
   sendClose(to: SimPort, wire: { cut: boolean }): void {
     if (wire.cut) return;
@@ -122,6 +127,9 @@ export class SimPort implements PeerPort {
   private readonly listeners = new Set<(event: MessageEvent) => void>();
   private readonly closeListeners = new Set<() => void>();
   private closed = false;
+  /** As a MessagePort's: what arrives before start() waits for it, in order, and is not lost. */
+  private started = false;
+  private readonly early: unknown[] = [];
 
   constructor(
     private readonly network: SimNetwork,
@@ -143,7 +151,12 @@ export class SimPort implements PeerPort {
     else this.listeners.delete(listener);
   }
 
-  start(): void {}
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    // A real port dispatches what waited as tasks after start() returns.
+    for (const data of this.early.splice(0)) this.network.later(() => this.deliver(data));
+  }
 
   /** Closed here, or by the end of the worker that owns it: the peer hears of it, as Node's ports do. */
   close(): void {
@@ -161,6 +174,10 @@ export class SimPort implements PeerPort {
 
   deliver(data: unknown): void {
     if (this.closed) return;
+    if (!this.started) {
+      this.early.push(data);
+      return;
+    }
     for (const listener of this.listeners) listener({ data } as MessageEvent);
   }
 }
