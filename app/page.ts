@@ -98,7 +98,6 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
       panels[side].attach(console, feed.state.names[side], consoles.text(console));
     }
   };
-  attachPanels();
   // A page that joins a two-tab run later may find the primary gone already.
   const first = feed.pcIn('primary');
   if (first?.alive && feed.state.fate.primary === 'alive') {
@@ -116,10 +115,19 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
   }
   setStatus('PC A runs; PC B, built from the same booted snapshot, is receiving its first checkpoint…', 'syncing', 2);
   // A page that joins a running pair (another tab of a two-tab run) may find it unprotected, or past saving.
-  await feed.waitFor(() => feed.state.protected || feed.state.canReprotect || feed.state.serviceLost !== undefined, 60_000, 'protected');
+  // The consoles open once that is settled, either way: xterm's first open
+  // measures its font and lays out (0.1–0.2 s of this thread), and before it
+  // delayed the news of the first checkpoint by as much (bench:demo).
+  try {
+    await feed.waitFor(() => feed.state.protected || feed.state.canReprotect || feed.state.serviceLost !== undefined, 60_000, 'protected');
+  } catch (err) {
+    attachPanels();
+    throw err;
+  }
   setStatus('Protected: PC B holds a complete checkpoint of PC A.', 'protected', 4);
   hideProgress();
   document.body.dataset.protectedMs = String(Math.round(performance.now()));
+  attachPanels();
   // The learner's shell goes on on the PC that took over, after what they saw on the one that failed.
   const continueConsole = () => {
     const { serving, names } = feed.state;
