@@ -127,6 +127,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     this.input({ kind: 'kill', side });
   }
 
+  /** The secondary's worker ends, as planned: the primary goes on alone at once (see HostInput 'retire-secondary'). */
+  retireSecondary(): void {
+    this.input({ kind: 'retire-secondary' });
+  }
+
   /** The primary hangs but its worker lives: only the missing heartbeats give it away. */
   freezePrimary(): void {
     this.input({ kind: 'freeze-primary' });

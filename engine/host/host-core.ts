@@ -81,6 +81,13 @@ export type HostInput =
   | { kind: 'ping-answered'; ping: number; answered: boolean }
   | { kind: 'kill'; side: Side }
   /**
+   * The operator retires the secondary, its replacement ready (a move to
+   * another tab): a plan, not a fault, so the host ends it and tells the
+   * primary to go on alone at once, rather than wait for the primary to
+   * notice its silence.
+   */
+  | { kind: 'retire-secondary' }
+  /**
    * `side`'s worker ended without the host ending it (the tab that ran it
    * closed). The pair still learns it from heartbeats; the host only knows
    * the PC will not answer, so its silence is no false alarm.
@@ -359,6 +366,8 @@ export class HostCore {
         return this.answered(input.ping, input.answered);
       case 'kill':
         return this.kill(input.side);
+      case 'retire-secondary':
+        return this.retireSecondary();
       case 'worker-ended':
         return this.workerEnded(input.side, input.detail);
       case 'freeze-primary':
@@ -560,6 +569,18 @@ export class HostCore {
   private kill(side: Side): HostEffect[] {
     if (!this.pcs[side].running) return [];
     return [trace(side === 'primary' ? 'kill-primary' : 'kill-secondary', `${side} worker terminated`), ...this.fence(side, 'killed')];
+  }
+
+  private retireSecondary(): HostEffect[] {
+    const phase = this.phaseNow;
+    if ((phase.kind !== 'replicating' && phase.kind !== 'arbitrating') || !this.live('secondary')) return [];
+    const { primary, secondary } = this.pcs;
+    const effects = [
+      trace('retire-secondary', `${secondary.name} retired: ${primary.name} leaves COLO at once and serves alone until the next secondary joins`),
+      ...this.fence('secondary'),
+    ];
+    // Fencing it may have settled a suspicion of it already (the primary is leaving).
+    return this.phaseNow.kind === 'replicating' ? [...effects, ...this.leave(`${secondary.name} was retired by the host`)] : effects;
   }
 
   private workerEnded(side: Side | Standby, detail: string): HostEffect[] {

@@ -342,7 +342,7 @@ export async function moveSecondary(cluster: ColoCluster<ClusterNode>): Promise<
     cluster.setSparePolicy({ warmSpare: warm });
   }
   if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair stopped being protected while the spare started: nothing to move');
-  cluster.kill('secondary');
+  cluster.retireSecondary();
   // With automatic re-protection on, the host starts the next pair by itself.
   await cluster.waitFor(() => cluster.canReprotect || cluster.protected, 10_000, 'ready to re-protect');
   if (cluster.canReprotect) await cluster.reprotect();

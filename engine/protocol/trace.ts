@@ -81,6 +81,8 @@ export type HostAction =
   | 'protected'
   | 'kill-primary'
   | 'kill-secondary'
+  /** The operator retired the secondary, its replacement ready (a move). */
+  | 'retire-secondary'
   | 'freeze-primary'
   | 'cut-link'
   | 'fence'

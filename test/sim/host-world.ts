@@ -44,6 +44,7 @@ export type WorldEvent =
   | 'tick'
   | 'failover'
   | `kill:${Side}`
+  | 'retire'
   | 'freeze'
   | 'cut'
   | 'reprotect'
@@ -111,7 +112,7 @@ export class HostWorld {
     }
     for (const ping of this.pings) if (!this.pcs[ping.side].hung) all.push(`pong:${ping.id}`);
     if (Number.isFinite(this.core.nextDeadline)) all.push('tick');
-    all.push('failover', 'kill:primary', 'kill:secondary', 'freeze', 'cut', 'reprotect', 'auto');
+    all.push('failover', 'kill:primary', 'kill:secondary', 'retire', 'freeze', 'cut', 'reprotect', 'auto');
     all.push('hang:primary', 'hang:secondary', 'ended:primary', 'ended:secondary');
     if (this.spare) all.push('hang:spare', 'ended:standby', 'spare-fails');
     if (this.spare?.state === 'starting' && !this.spare.hung) all.push('spare-ready');
@@ -165,6 +166,8 @@ export class HostWorld {
         return this.input({ kind: 'failover' });
       case 'kill':
         return this.input({ kind: 'kill', side: arg as Side });
+      case 'retire':
+        return this.input({ kind: 'retire-secondary' });
       case 'freeze':
         return this.input({ kind: 'freeze-primary' });
       case 'cut':
