@@ -1,6 +1,7 @@
 // Second half of `npm run assets`: boots the guest once under Node, waits for
-// the shell and the ledger, drops the page cache and saves a booted snapshot
-// (gzip) that pages start from instead of booting. Records it in manifest.json.
+// the shell and the ledger, drops the page cache, restarts the ledger and saves
+// a booted snapshot (gzip) while it waits to read its journal: pages start from
+// it instead of booting, and a reboot restores it with the disk kept. Records it in manifest.json.
 // v86 puts the initrd at 64 MiB, in RAM the guest's firmware map reserves; the
 // kernel copies it below at boot and never reads that copy again, but its 1 MB
 // (gzipped already, so it does not shrink) would ride in every snapshot and sit
@@ -13,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { V86 } from 'v86';
 import { GUEST_CONFIG, type AssetManifest } from '../engine/vm/guest-config.ts';
 import { spawnNodeVm } from '../engine/worker/spawn.node.ts';
-import { LEDGER_READY, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
+import { LEDGER_READS_JOURNAL, LEDGER_READY, RESTART_LEDGER, SHELL_PROMPT } from '../engine/vm/guest-protocol.ts';
 
 const ASSETS_DIR = join(import.meta.dirname, '..', 'wasm-assets');
 const BOOT_TIMEOUT_MS = 120_000;
@@ -62,7 +63,17 @@ async function main(): Promise<void> {
     await vm.waitForOutput(1, LEDGER_READY, BOOT_TIMEOUT_MS);
     // Free the page cache so the snapshot holds fewer non-zero pages.
     await vm.shell('sync; echo 3 > /proc/sys/vm/drop_caches; clear');
+    // Saved while a restarted ledger waits to read its journal: every PC
+    // resumed from the snapshot, a rebooted one included, reads the journal of
+    // its own disk (wasm-assets/guest/ledger). The pause lasts 300 ms; the VM
+    // stops within milliseconds of the ledger saying so.
+    const from = vm.transcriptEnd(0);
+    await vm.machine.sendSerial(0, `${RESTART_LEDGER}; clear\n`);
+    await vm.waitForOutput(0, LEDGER_READS_JOURNAL, 10_000, from);
     await vm.machine.stop();
+    if (vm.transcript(0).includes('ledger: ready (', vm.transcript(0).lastIndexOf(LEDGER_READS_JOURNAL))) {
+      throw new Error('the ledger read its journal before the VM stopped: the snapshot would not read it again');
+    }
     const initrdBytes = manifest.files[GUEST_CONFIG.files.initrd]?.bytes;
     if (initrdBytes === undefined) throw new Error(`manifest.json has no ${GUEST_CONFIG.files.initrd}; run the first half of \`npm run assets\``);
     const state = await withoutInitrdCopy(await vm.saveState(), initrdBytes);

@@ -5,6 +5,8 @@ export const SHELL_PROMPT = 'colo:/# ';
 
 /** The ledger's banner on ttyS1. */
 export const LEDGER_READY = 'ledger: ready';
+/** What the ledger prints on the console before it reads its journal: the booted snapshot is saved in the pause after it. */
+export const LEDGER_READS_JOURNAL = 'ledger: reading the journal';
 /** A shell command that ends the ledger; the guest's init starts it again, and it reads its journal back from the disk. */
 export const RESTART_LEDGER = 'kill $(cat /tmp/ledger.pid)';
 /** A shell command that reboots the guest at once (no init to ask: PID 1 is colo's own script); the disk stays. */
