@@ -108,7 +108,7 @@ export async function killPrimaryAt(
   stageName: string,
   mode: CheckpointMode = TEST_REPLICATION.mode,
   heartbeat: HeartbeatConfig = TEST_REPLICATION.heartbeat,
-  /** Reboot the new primary's guest at the end and read its disk back (half a minute; the benches, which time only the failover, skip it). */
+  /** Reboot the new primary's guest at the end and read its disk back (the benches, which time only the failover, skip it). */
   reboot = true,
 ): Promise<KillResult> {
   const stage = STAGES.find((s) => s.name === stageName);
