@@ -208,9 +208,11 @@ export async function showPage(feed: ClusterFeed, commands: ClusterCommands, { t
       ? `Service lost: ${lost}.`
       : state.serving === 'secondary'
         ? `Failed over: ${state.names.secondary} serves the client from checkpoint #${svm.checkpoint}, alone (unprotected).${spareLine}`
-        : state.protected
-          ? `Protected: ${state.names.secondary} holds checkpoint #${secondaryHolds(state)}.${spare?.ready ? ` ${spare.name} waits in standby to replace whichever PC fails.` : ''}`
-          : `Unprotected: ${pvm.roleDetail}${spare ? `.${spareLine}` : ''}`;
+        : state.protected && state.former
+          ? `Protected by ${state.former.name}, which holds checkpoint #${state.former.checkpoint} and stays until ${state.names.secondary}, the new secondary, holds one: the secondary moves, make before break.`
+          : state.protected
+            ? `Protected: ${state.names.secondary} holds checkpoint #${secondaryHolds(state)}.${spare?.ready ? ` ${spare.name} waits in standby to replace whichever PC fails.` : ''}`
+            : `Unprotected: ${pvm.roleDetail}${spare ? `.${spareLine}` : ''}`;
     setStatus(headline, lost ? 'lost' : state.serving === 'secondary' ? 'failed-over' : state.protected ? 'protected' : 'unprotected');
   };
   life.every(VIEW_REFRESH_MS, refresh);

@@ -121,6 +121,21 @@ export abstract class ClusterReadings {
     return this.core.spareStartMs;
   }
 
+  /** The old secondary of a move under way, and the checkpoint it holds. */
+  get former(): { name: string; checkpoint: number } | undefined {
+    return this.core.former;
+  }
+
+  /** A move is under way: the old secondary keeps its checkpoint until the new one holds one. */
+  get handingOver(): boolean {
+    return this.core.handingOver;
+  }
+
+  /** How long the new secondary of a move may take to hold a checkpoint. */
+  get handOverMs(): number {
+    return this.core.handOverMs;
+  }
+
   /** When the PC in `side`'s role sent its heartbeats, over the last minute or so: for drawing them. */
   heartbeatsSent(side: Side): readonly number[] {
     return this.beats.sent(side);

@@ -42,6 +42,8 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
   secondary: N | undefined;
   /** The PC being started in standby for a new pair. */
   private readonly spareSlot: SpareSlot<N>;
+  /** The old secondary of a hand-over, holding its last checkpoint until the new one holds one (HostCore's former). */
+  private formerNode: N | undefined;
   /** The last pair whose replication was started, and how that went. */
   private pairStarted: { pair: number; error?: unknown } = { pair: 0 };
   private readonly releasedListeners = new Listeners<[side: Side, lines: string[]]>();
@@ -122,9 +124,9 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     this.input({ kind: 'kill', side });
   }
 
-  /** The secondary's worker ends, as planned: the primary goes on alone at once (see HostInput 'retire-secondary'). */
-  retireSecondary(): void {
-    this.input({ kind: 'retire-secondary' });
+  /** The spare, ready, becomes the secondary; the old one keeps its checkpoint until the new one holds one (see HostInput 'hand-over'). */
+  handOver(): void {
+    this.input({ kind: 'hand-over' });
   }
 
   /** The primary hangs but its worker lives: only the missing heartbeats give it away. */
@@ -139,13 +141,22 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
 
   /** `node`'s worker ended without the host ending it (the tab that ran it closed). The pair still finds out by itself. */
   workerEnded(node: N, detail: string): void {
-    const side = node === this.primary ? 'primary' : node === this.secondary ? 'secondary' : node === this.spareSlot.node ? 'standby' : undefined;
+    const side =
+      node === this.primary
+        ? 'primary'
+        : node === this.secondary
+          ? 'secondary'
+          : node === this.spareSlot.node
+            ? 'standby'
+            : node === this.formerNode
+              ? 'former'
+              : undefined;
     if (side) this.input({ kind: 'worker-ended', side, detail });
   }
 
   dispose(): void {
     this.deadline.cancel();
-    for (const vm of [this.primary, this.secondary]) vm?.terminate();
+    for (const vm of [this.primary, this.secondary, this.formerNode]) vm?.terminate();
     this.spareSlot.end();
     for (const port of this.relayPorts) port.close();
     this.forgetListeners();
@@ -178,8 +189,8 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
 
   // --- the core, carried out
 
-  private node(side: Side | 'standby'): N | undefined {
-    return side === 'primary' ? this.primary : side === 'secondary' ? this.secondary : this.spareSlot.node;
+  private node(side: Side | 'standby' | 'former'): N | undefined {
+    return side === 'primary' ? this.primary : side === 'secondary' ? this.secondary : side === 'former' ? this.formerNode : this.spareSlot.node;
   }
 
   /** Hands `input` to the core and carries out its effects; resolves once the commands it sent are answered. */
@@ -211,6 +222,7 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
       case 'terminate':
         if (effect.side === 'standby') this.spareSlot.end();
         else this.node(effect.side)?.terminate();
+        if (effect.side === 'former') this.formerNode = undefined;
         return Promise.resolve();
       case 'send': {
         const { side, pair, call } = effect;
@@ -244,7 +256,12 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
         void this.spareSlot.start(effect.name);
         return Promise.resolve();
       case 'pair':
+        if (effect.handOver) this.formerNode = this.secondary;
         void this.startPair(effect.survivor, effect.pair);
+        return Promise.resolve();
+      case 'fall-back':
+        this.secondary = this.formerNode;
+        this.formerNode = undefined;
         return Promise.resolve();
     }
   }
@@ -272,9 +289,9 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     for (const port of this.relayPorts) port.close();
     const { primaryPort, secondaryPort, relayPorts } = pairChannel(this.options);
     this.relayPorts = relayPorts;
-    // Events of an older pair are not heard as this pair's.
+    // Events of an older pair are not heard as this pair's (but a former taken back plays in its own).
     const listen = (side: Side, node: N) => (events: ReplicationEvent[]) => {
-      if (pair === this.pair) return this.onEvents(side, events);
+      if (node === this.node(side) && pair === this.core.pairOf(side)) return this.onEvents(side, events);
       // The survivor's previous role may still release output while its new pair starts.
       if (node !== this.node(this.serving)) return;
       const lines = events.flatMap((event) => (event.type === 'released' ? event.lines : []));

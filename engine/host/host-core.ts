@@ -23,7 +23,16 @@
 //   alone        ─ "Start a new secondary", or automatically ─▶ reprotecting
 //   reprotecting ─ the spare is ready ─▶ replicating (a new pair)
 //                ─ the spare failed, or its deadline (spareStartMs) passed ─▶ another spare starts
+//   replicating  ─ "Move the secondary", the spare ready ─▶ replicating (a new pair, the old secondary kept: a hand-over)
 //   any          ─ the PC that serves is gone and none can take over ─▶ lost
+//
+// A hand-over makes before it breaks: the old secondary (the former) keeps
+// its last checkpoint, and the primary holds every reply, until the new
+// secondary holds checkpoint 1; then the former retires. Should the primary
+// fail first, the former takes over in the new secondary's place. Anything
+// else that ends the new pair's protection (the new secondary fails, the
+// link, its deadline handOverMs) retires the former before the primary may
+// release alone.
 //
 // replicating waits for nothing of the host's: the pair runs COLO by itself,
 // and its heartbeats report a silent peer. alone and lost wait for nothing.
@@ -43,6 +52,9 @@ export type Fate = 'alive' | 'killed' | 'frozen' | 'fenced' | 'ended';
 
 /** The PC being started to become the secondary of a new pair. */
 export type Standby = 'standby';
+
+/** The old secondary of a hand-over, kept until the new one holds a checkpoint. */
+export type Former = 'former';
 
 /** A side suspected by its peer: the host's ping is out. */
 export interface Suspicion {
@@ -81,18 +93,17 @@ export type HostInput =
   | { kind: 'ping-answered'; ping: number; answered: boolean }
   | { kind: 'kill'; side: Side }
   /**
-   * The operator retires the secondary, its replacement ready (a move to
-   * another tab): a plan, not a fault, so the host ends it and tells the
-   * primary to go on alone at once, rather than wait for the primary to
-   * notice its silence.
+   * The operator moves the secondary (to another tab): the spare, ready,
+   * becomes the primary's secondary in a new pair, and the old one keeps its
+   * checkpoint until the new one holds one (make before break).
    */
-  | { kind: 'retire-secondary' }
+  | { kind: 'hand-over' }
   /**
    * `side`'s worker ended without the host ending it (the tab that ran it
    * closed). The pair still learns it from heartbeats; the host only knows
    * the PC will not answer, so its silence is no false alarm.
    */
-  | { kind: 'worker-ended'; side: Side | Standby; detail: string }
+  | { kind: 'worker-ended'; side: Side | Standby | Former; detail: string }
   | { kind: 'freeze-primary' }
   | { kind: 'cut-link' }
   /** QEMU's x-colo-lost-heartbeat, given to the secondary. */
@@ -115,7 +126,7 @@ export type HostInput =
 export type HostEffect =
   | { kind: 'trace'; action: HostAction; detail: string }
   /** End that PC's worker at once, as a crash would. */
-  | { kind: 'terminate'; side: Side | Standby }
+  | { kind: 'terminate'; side: Side | Standby | Former }
   /** `call` for the role of pair `pair` on `side`'s PC. */
   | { kind: 'send'; side: Side; pair: number; call: CommandCall }
   /** The operator's "Freeze primary": the PC's worker hangs, as a hung one would. */
@@ -128,8 +139,14 @@ export type HostEffect =
   | { kind: 'retry-client' }
   /** Start a new worker in standby; reply with `standby-ready` or `standby-failed`. */
   | { kind: 'start-standby'; name: string }
-  /** The PC on side `survivor` becomes the primary and the standby its secondary, as pair `pair`: start replicating. */
-  | { kind: 'pair'; survivor: Side; pair: number };
+  /**
+   * The PC on side `survivor` becomes the primary and the standby its
+   * secondary, as pair `pair`: start replicating. `handOver`: the survivor is
+   * a primary still replicating, whose secondary becomes the former.
+   */
+  | { kind: 'pair'; survivor: Side; pair: number; handOver?: true }
+  /** The former takes the secondary's role back (its pair's), the new secondary ended: it takes over in its place. */
+  | { kind: 'fall-back' };
 
 /** How long the host waits for each thing it waits for. */
 export interface HostTiming {
@@ -143,6 +160,8 @@ export interface HostTiming {
   leaveMs: number;
   /** How long a spare may take to start (a worker, v86, the booted snapshot) before another replaces it. */
   spareStartMs: number;
+  /** How long the new secondary of a hand-over may take to hold checkpoint 1 before the hand-over is given up. */
+  handOverMs: number;
 }
 
 export const HOST_TIMING: HostTiming = {
@@ -158,6 +177,8 @@ export const HOST_TIMING: HostTiming = {
   leaveMs: 2000,
   // A spare starts in about 2.5 s here (a worker, v86's WebAssembly, the booted snapshot).
   spareStartMs: 60_000,
+  // A new pair holds checkpoint 1 within a second here: one that has not in 10 s will not.
+  handOverMs: 10_000,
 };
 
 export interface HostCoreOptions extends HostTiming {
@@ -177,6 +198,8 @@ interface Pc {
   /** Its worker runs: the host has not ended it (and has not heard that it ended). */
   running: boolean;
   status?: ReplicationStatus;
+  /** The pair its role belongs to: commands to it name this one. */
+  pair: number;
 }
 
 /** The PC starting in standby for the next pair, until its deadline. */
@@ -191,9 +214,11 @@ const SIDES: readonly Side[] = ['primary', 'secondary'];
 
 export class HostCore {
   private phaseNow: Phase = { kind: 'replicating' };
-  private pcs: Record<Side, Pc> = { primary: newPc(''), secondary: newPc('') };
+  private pcs: Record<Side, Pc> = { primary: newPc('', 0), secondary: newPc('', 0) };
   private spareNow: Spare | undefined;
-  /** The pair the PCs in their roles belong to: every command names it. */
+  /** The old secondary of a hand-over under way, and when the new secondary must hold a checkpoint by. */
+  private formerNow: { pc: Pc; deadline: number } | undefined;
+  /** The newest pair: the primary's, and the secondary's but for a former taken back. */
   private pair = 0;
   /** The pair whose link the operator cut: a link failure in it is no false alarm. */
   private cutPair: number | undefined;
@@ -232,6 +257,11 @@ export class HostCore {
     return this.options.spareStartMs;
   }
 
+  /** How long the new secondary of a hand-over may take to hold a checkpoint. */
+  get handOverMs(): number {
+    return this.options.handOverMs;
+  }
+
   /** The pair's phase: what the host waits for, and until when. */
   get phase(): Phase {
     return this.phaseNow;
@@ -244,6 +274,7 @@ export class HostCore {
       ...(phase.kind === 'takeover' || phase.kind === 'leaving' ? [phase.deadline] : []),
       ...(phase.kind === 'arbitrating' ? phase.suspicions.map((s) => s.deadline) : []),
       ...(this.spareNow?.state === 'starting' ? [this.spareNow.deadline] : []),
+      ...(this.formerNow ? [this.formerNow.deadline] : []),
     ];
     return times.length > 0 ? Math.min(...times) : undefined;
   }
@@ -274,9 +305,25 @@ export class HostCore {
     return { primary: this.pcs.primary.name, secondary: this.pcs.secondary.name };
   }
 
-  /** The pair the PCs in their roles belong to (1 for the first). */
+  /** The newest pair (1 for the first). */
   get pairNumber(): number {
     return this.pair;
+  }
+
+  /** The pair `side`'s role belongs to: the newest, or for a former taken back, its own. */
+  pairOf(side: Side): number {
+    return this.pcs[side].pair;
+  }
+
+  /** A hand-over is under way: its old secondary, holding its checkpoint, is still kept. */
+  get handingOver(): boolean {
+    return this.formerNow !== undefined;
+  }
+
+  /** The old secondary of a hand-over under way, and the checkpoint it holds (as it last reported). */
+  get former(): { name: string; checkpoint: number } | undefined {
+    const pc = this.formerNow?.pc;
+    return pc && { name: pc.name, checkpoint: pc.status?.committed ?? 0 };
   }
 
   /** A suspicion is being checked: the host's ping is out, and which PC survives is not yet known. */
@@ -294,17 +341,11 @@ export class HostCore {
     return { ...this.desired, compare: { ...this.desired.compare }, gate: this.gates[side] };
   }
 
-  /** The secondary holds a whole checkpoint: failover now loses nothing a client saw. */
+  /** The secondary (or, in a hand-over, the former) holds a whole checkpoint: failover now loses nothing a client saw. */
   get protected(): boolean {
     const p = this.pcs.primary.status;
-    return (
-      (this.phaseNow.kind === 'replicating' || this.phaseNow.kind === 'arbitrating') &&
-      this.live('primary') &&
-      this.live('secondary') &&
-      p !== undefined &&
-      p.exitReason === 'none' &&
-      p.committed >= 1
-    );
+    const pairHolds = this.live('secondary') && p !== undefined && p.exitReason === 'none' && p.committed >= 1;
+    return (this.phaseNow.kind === 'replicating' || this.phaseNow.kind === 'arbitrating') && this.live('primary') && (pairHolds || this.formerHolds());
   }
 
   /** After a failover, or with the secondary gone: a fresh secondary may start from the survivor's state. */
@@ -348,15 +389,19 @@ export class HostCore {
     switch (input.kind) {
       case 'start':
         this.pair = 1;
-        this.pcs = { primary: { ...newPc(this.nextName()), running: true }, secondary: { ...newPc(this.nextName()), running: true } };
+        this.pcs = { primary: { ...newPc(this.nextName(), 1), running: true }, secondary: { ...newPc(this.nextName(), 1), running: true } };
         this.phaseNow = { kind: 'replicating' };
         return [trace('start', `${this.pcs.primary.name} from the booted snapshot, ${this.pcs.secondary.name} in standby`)];
       case 'status':
         this.pcs[input.side].status = input.status;
         return this.onStatus(input.side, input.status);
       case 'released':
-        // Only the serving PC speaks for the service.
-        return input.side === this.serving ? [{ kind: 'deliver', side: input.side, lines: input.lines }] : [];
+        // Only the serving PC speaks for the service; a primary that releases in a hand-over releases what only the new secondary's checkpoint covers.
+        if (input.side !== this.serving) return [];
+        return [
+          ...(input.side === 'primary' ? this.retireFormer(`${this.pcs.primary.name} released a reply only the new pair's checkpoint covers`) : []),
+          { kind: 'deliver', side: input.side, lines: input.lines },
+        ];
       case 'released-before':
         // A survivor's output released by its previous role is still real output of the PC that serves.
         return [{ kind: 'deliver', side: this.serving, lines: input.lines }];
@@ -366,8 +411,8 @@ export class HostCore {
         return this.answered(input.ping, input.answered);
       case 'kill':
         return this.kill(input.side);
-      case 'retire-secondary':
-        return this.retireSecondary();
+      case 'hand-over':
+        return this.handOver();
       case 'worker-ended':
         return this.workerEnded(input.side, input.detail);
       case 'freeze-primary':
@@ -406,6 +451,9 @@ export class HostCore {
 
   private onStatus(side: Side, status: ReplicationStatus): HostEffect[] {
     const phase = this.phaseNow;
+    if (side === 'primary' && this.formerNow && status.exitReason === 'none' && status.committed >= 1) {
+      return this.retireFormer(`${this.pcs.secondary.name} holds checkpoint ${status.committed}`);
+    }
     if (side === 'secondary' && status.role === 'primary') return this.takenOver(status.committed);
     // A secondary that left COLO tells its primary itself (or falls silent to it); only one ordered to take over is waited for here.
     if (side === 'secondary' && status.phase === 'exited' && phase.kind === 'takeover') return this.secondaryLeft(status.exitDetail);
@@ -555,7 +603,7 @@ export class HostCore {
   // A primary that left COLO holds its output until the host is sure no
   // secondary can take over: the host fences the secondary, then lets it go.
   private settleAlone(): HostEffect[] {
-    const effects: HostEffect[] = [];
+    const effects: HostEffect[] = [...this.retireFormer(`${this.pcs.primary.name} goes on alone`)];
     if (this.live('secondary')) {
       effects.push(trace('fence', "secondary terminated: the primary left COLO, so the secondary's checkpoint no longer covers what it will release"));
     }
@@ -571,20 +619,88 @@ export class HostCore {
     return [trace(side === 'primary' ? 'kill-primary' : 'kill-secondary', `${side} worker terminated`), ...this.fence(side, 'killed')];
   }
 
-  private retireSecondary(): HostEffect[] {
-    const phase = this.phaseNow;
-    if ((phase.kind !== 'replicating' && phase.kind !== 'arbitrating') || !this.live('secondary')) return [];
+  // Make before break: the new pair starts with the old secondary kept as
+  // the former. Only from a protected pair, with the spare ready, and one
+  // hand-over at a time.
+  private handOver(): HostEffect[] {
+    const spare = this.spareNow;
+    if (this.phaseNow.kind !== 'replicating' || !this.protected || this.formerNow || spare?.state !== 'ready') return [];
     const { primary, secondary } = this.pcs;
-    const effects = [
-      trace('retire-secondary', `${secondary.name} retired: ${primary.name} leaves COLO at once and serves alone until the next secondary joins`),
-      ...this.fence('secondary'),
+    this.formerNow = { pc: secondary, deadline: this.now + this.options.handOverMs };
+    this.spareNow = undefined;
+    this.pair++;
+    this.pcs = {
+      primary: { name: primary.name, fate: primary.fate, running: primary.running, pair: this.pair },
+      secondary: { ...newPc(spare.name, this.pair), running: true },
+    };
+    return [
+      trace(
+        'hand-over',
+        `${spare.name} becomes ${primary.name}'s secondary; ${secondary.name} keeps checkpoint ${secondary.status?.committed ?? 0} until ${spare.name} holds one, and ${primary.name} holds its replies`,
+      ),
+      { kind: 'pair', survivor: 'primary', pair: this.pair, handOver: true },
     ];
-    // Fencing it may have settled a suspicion of it already (the primary is leaving).
-    return this.phaseNow.kind === 'replicating' ? [...effects, ...this.leave(`${secondary.name} was retired by the host`)] : effects;
   }
 
-  private workerEnded(side: Side | Standby, detail: string): HostEffect[] {
+  /** The former ends: the new secondary holds a checkpoint, or nothing more may rely on the former's. */
+  private retireFormer(why: string): HostEffect[] {
+    const former = this.formerNow;
+    if (!former) return [];
+    this.formerNow = undefined;
+    if (!former.pc.running) return [];
+    former.pc.running = false;
+    if (former.pc.fate === 'alive') former.pc.fate = 'fenced';
+    return [trace('retire-secondary', `${former.pc.name} retired: ${why}`), { kind: 'terminate', side: 'former' }];
+  }
+
+  /** The former lives, is still in COLO, and holds a checkpoint it could take over from. */
+  private formerHolds(): boolean {
+    const former = this.formerNow?.pc;
+    const status = former?.status;
+    return (
+      former !== undefined &&
+      former.running &&
+      former.fate === 'alive' &&
+      status !== undefined &&
+      status.phase !== 'exited' &&
+      status.role !== 'primary' &&
+      status.committed > 0
+    );
+  }
+
+  // The primary failed before the new secondary held a checkpoint: the
+  // former, which holds the last one, takes the secondary's role back (in
+  // its own pair) and the new secondary ends.
+  private fallBack(): HostEffect[] {
+    const former = this.formerNow;
+    if (!former) return [];
+    this.formerNow = undefined;
+    const replaced = this.pcs.secondary;
+    const effects: HostEffect[] = [
+      trace('hand-over', `${replaced.name} holds no checkpoint yet: ${former.pc.name}, the secondary before it, takes over in its place`),
+    ];
+    if (replaced.running) {
+      replaced.running = false;
+      if (replaced.fate === 'alive') replaced.fate = 'fenced';
+      effects.push({ kind: 'terminate', side: 'secondary' });
+    }
+    this.pcs.secondary = former.pc;
+    // What the operator changed meanwhile reached the new pair, not the former.
+    const { periodMs, mode, outputCommit, compare } = this.desired;
+    const settings: SettingsChange = { periodMs, mode, outputCommit, compare: { ...compare }, gate: this.gates.secondary };
+    return [...effects, { kind: 'fall-back' }, this.send('secondary', { command: 'configure', args: [settings] })];
+  }
+
+  private workerEnded(side: Side | Standby | Former, detail: string): HostEffect[] {
     if (side === 'standby') return this.spareNow ? this.giveUpSpare(`failed: ${detail}`) : [];
+    if (side === 'former') {
+      const former = this.formerNow;
+      if (!former?.pc.running) return [];
+      this.formerNow = undefined;
+      former.pc.running = false;
+      former.pc.fate = 'ended';
+      return [trace('worker-ended', `${former.pc.name} (the secondary before the hand-over): ${detail}`), { kind: 'terminate', side: 'former' }];
+    }
     const pc = this.pcs[side];
     if (!pc.running || pc.fate !== 'alive') return [];
     pc.fate = 'ended';
@@ -615,8 +731,9 @@ export class HostCore {
   // --- moves between phases
 
   private orderTakeover(call: CommandCall): HostEffect[] {
+    const effects = this.formerNow && !this.secondaryHolds() && this.formerHolds() ? this.fallBack() : this.retireFormer('the new secondary takes over');
     this.phaseNow = { kind: 'takeover', deadline: this.now + this.options.takeoverMs };
-    return [this.send('secondary', call)];
+    return [...effects, this.send('secondary', call)];
   }
 
   /** The primary is told to leave COLO; it releases alone once it has, and the secondary is fenced. */
@@ -636,6 +753,16 @@ export class HostCore {
 
   private deadlines(): HostEffect[] {
     const effects: HostEffect[] = [];
+    const former = this.formerNow;
+    if (former && former.deadline <= this.now) {
+      const why = `${this.pcs.secondary.name} did not hold a checkpoint within ${this.options.handOverMs} ms of the hand-over`;
+      if (this.live('primary')) effects.push(...this.retireFormer(why), ...this.failed('secondary', why, 'the hand-over was given up'));
+      else
+        effects.push(
+          trace('confirm', `${why}, and ${this.pcs.primary.name} is ${describeFate(this.pcs.primary.fate)}`),
+          ...this.orderTakeover({ command: 'peerLost', args: [why] }),
+        );
+    }
     const spare = this.spareNow;
     if (spare?.state === 'starting' && spare.deadline <= this.now) {
       effects.push(...this.giveUpSpare(`${spare.name} did not start within ${this.options.spareStartMs} ms`));
@@ -686,7 +813,7 @@ export class HostCore {
 
   private lose(reason: string): HostEffect[] {
     this.phaseNow = { kind: 'lost', serving: this.serving, reason };
-    return [trace('service-lost', reason)];
+    return [trace('service-lost', reason), ...this.retireFormer('the service is lost')];
   }
 
   // Once the PC that serves is gone, and no secondary can take over from it,
@@ -702,8 +829,12 @@ export class HostCore {
     return this.lose(`${this.pcs[side].name}, which served the client, is ${describeFate(this.pcs[side].fate)} and no PC can take over${why}`);
   }
 
-  /** The secondary lives, is still in COLO, and holds a checkpoint or may yet (one is on its way or loading). */
+  /** The secondary (or a former) lives, is still in COLO, and holds a checkpoint or may yet (one is on its way or loading). */
   private canTakeOver(): boolean {
+    return this.secondaryHolds() || this.formerHolds();
+  }
+
+  private secondaryHolds(): boolean {
     const secondary = this.pcs.secondary.status;
     if (!this.live('secondary') || secondary === undefined || secondary.phase === 'exited' || secondary.role === 'primary') return false;
     return secondary.committed > 0 || secondary.phase === 'await-send' || secondary.phase === 'await-size' || secondary.phase === 'loading';
@@ -784,8 +915,8 @@ export class HostCore {
     if (phase.kind !== 'reprotecting' || spare?.state !== 'ready') return [];
     const { survivor } = phase;
     this.spareNow = undefined;
-    this.pcs = { primary: { ...newPc(this.pcs[survivor].name), running: true }, secondary: { ...newPc(spare.name), running: true } };
     this.pair++;
+    this.pcs = { primary: { ...newPc(this.pcs[survivor].name, this.pair), running: true }, secondary: { ...newPc(spare.name, this.pair), running: true } };
     this.phaseNow = { kind: 'replicating' };
     return [{ kind: 'pair', survivor, pair: this.pair }];
   }
@@ -806,7 +937,7 @@ export class HostCore {
   }
 
   private send(side: Side, call: CommandCall): HostEffect {
-    return { kind: 'send', side, pair: this.pair, call };
+    return { kind: 'send', side, pair: this.pcs[side].pair, call };
   }
 
   private toRunning(sides: readonly Side[], call: CommandCall): HostEffect[] {
@@ -818,8 +949,8 @@ export class HostCore {
   }
 }
 
-function newPc(name: string): Pc {
-  return { name, fate: 'alive', running: false };
+function newPc(name: string, pair: number): Pc {
+  return { name, fate: 'alive', running: false, pair };
 }
 
 function describeFate(fate: Fate): string {

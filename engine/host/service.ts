@@ -124,6 +124,7 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
       falseFailovers: cluster.falseFailovers,
       dismissedSuspicions: cluster.dismissedSuspicions,
       spare: cluster.spare,
+      former: cluster.former,
       spareWaitsFor: this.options.spareWaitsFor?.(),
       roles: { ...(primary !== undefined ? { primary } : {}), ...(secondary !== undefined ? { secondary } : {}) },
       pcs: [...this.pcs].map(([node, info]) => ({ ...info, alive: node.alive, ...this.tabOf(node) })),
@@ -322,9 +323,10 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
 
 /**
  * Make before break: a spare starts (in a two-tab run, in a tab that runs no
- * PC) while the secondary goes on protecting; once the spare is ready the
- * secondary retires and the spare takes checkpoint 1 at once. The pair is
- * unprotected only from that retirement to that checkpoint.
+ * PC) while the secondary goes on protecting; once the spare is ready it
+ * becomes the secondary of a new pair, and the old secondary keeps its
+ * checkpoint until the new one holds one (HostCore's hand-over). The pair is
+ * protected throughout.
  */
 export async function moveSecondary(cluster: ColoCluster<ClusterNode>): Promise<void> {
   if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair is not protected: nothing to move');
@@ -336,10 +338,11 @@ export async function moveSecondary(cluster: ColoCluster<ClusterNode>): Promise<
     cluster.setSparePolicy({ warmSpare: warm });
   }
   if (!cluster.protected || cluster.serving !== 'primary') throw new Error('the pair stopped being protected while the spare started: nothing to move');
-  cluster.retireSecondary();
-  // With automatic re-protection on, the host starts the next pair by itself.
-  await cluster.waitFor(() => cluster.canReprotect || cluster.protected, 10_000, 'ready to re-protect');
-  if (cluster.canReprotect) await cluster.reprotect();
+  const before = cluster.pair;
+  cluster.handOver();
+  if (cluster.pair === before) throw new Error('the host did not hand over: the pair or the spare changed meanwhile');
+  // Its end: the new secondary holds a checkpoint, or the hand-over was given up (the host then re-protects as after a fault).
+  await cluster.waitFor(() => !cluster.handingOver, cluster.handOverMs + 1000, 'the new secondary holding a checkpoint');
 }
 
 const traceOf = (records: ClusterRecord[]): TraceEvent[] => records.flatMap((r) => (r.kind === 'trace' ? [r.event] : []));

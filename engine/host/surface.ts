@@ -54,6 +54,8 @@ export interface ClusterState {
   falseFailovers: number;
   dismissedSuspicions: number;
   spare: { name: string; ready: boolean } | undefined;
+  /** A move under way: the old secondary, which keeps protecting until the new one holds a checkpoint, and the checkpoint it holds. */
+  former: { name: string; checkpoint: number } | undefined;
   /** What the spare waits for before it can start, if anything (a tab to run in). */
   spareWaitsFor: string | undefined;
   /** The PC in each role, by number. */

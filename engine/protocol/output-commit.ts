@@ -59,9 +59,14 @@ export class OutputCommit {
   /** Newest checkpoint the secondary holds: a run from before it was rolled back. */
   private safe = 0;
 
-  /** `lineStart`: output of a line the VM had begun before this commit took over. */
-  constructor(lineStart = '') {
+  /**
+   * `lineStart`: output of a line the VM had begun before this commit took
+   * over; `carried`: lines a previous commit of the same VM still held (a
+   * hand-over to a new secondary), held here until checkpoint 1 covers them.
+   */
+  constructor(lineStart = '', carried: readonly string[] = [], now = 0) {
     this.splitter = new LineSplitter(lineStart);
+    this.held = carried.map((text) => ({ text, epoch: 1, heldAt: now }));
   }
 
   get lineStart(): string {
@@ -148,6 +153,11 @@ export class OutputCommit {
 
   get heldCount(): number {
     return this.held.length;
+  }
+
+  /** The lines held now, oldest first. */
+  heldLines(): string[] {
+    return this.held.map((line) => line.text);
   }
 
   /** The held primary line a secondary line from a run since checkpoint `from` is compared with. */

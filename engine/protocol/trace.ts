@@ -81,7 +81,9 @@ export type HostAction =
   | 'protected'
   | 'kill-primary'
   | 'kill-secondary'
-  /** The operator retired the secondary, its replacement ready (a move). */
+  /** A move: the spare, ready, becomes the primary's secondary in a new pair, while the old secondary keeps its checkpoint. */
+  | 'hand-over'
+  /** The old secondary of a move retired: the new one holds a checkpoint (or the move was given up). */
   | 'retire-secondary'
   | 'freeze-primary'
   | 'cut-link'

@@ -37,6 +37,10 @@ export class PrimaryDriver extends CoreDriver {
   private stopCompareTimer: () => void = () => {};
   /** The VM is stopped for a checkpoint (from capture until resumed). */
   private paused = false;
+  /** A hand-over is under way or done: no checkpoint starts any more (see handOver). */
+  private handingOver = false;
+  /** Called once no checkpoint is under way, while a hand-over waits for that. */
+  private settledListener: (() => void) | undefined;
 
   constructor(
     private readonly vm: ReplicatedVm,
@@ -47,9 +51,12 @@ export class PrimaryDriver extends CoreDriver {
     emit: (event: DriverEvent) => void,
     /** Output of a line this VM had begun before this driver took over its output. */
     lineStart = '',
+    /** Replies the previous driver of this VM still held (a hand-over): held until checkpoint 1 covers them. */
+    carried: readonly string[] = [],
   ) {
     super('primary', port, clock, config, emit);
-    this.output = new OutputCommit(lineStart);
+    this.output = new OutputCommit(lineStart, carried, clock.now());
+    if (carried.length > 0) this.trace({ kind: 'output', time: clock.now(), side: 'primary', state: 'held', lines: [...carried], checkpoint: 1 });
     this.core = new PrimaryCore(resumePolicy(config.mode));
     this.periodMs = config.periodMs;
     this.captureOptions = { writeTracking: config.writeTracking, verify: config.verify };
@@ -100,6 +107,46 @@ export class PrimaryDriver extends CoreDriver {
     else if (this.core.phase !== 'exited') this.output.hold();
   }
 
+  /**
+   * The host hands this primary's part over to a new pair (HostCore's
+   * hand-over): the link closes without a word to the secondary, which keeps
+   * the checkpoint it holds as the host's fallback; no checkpoint starts any
+   * more, and one under way is given up (the core leaves COLO as if its
+   * secondary were lost: nothing it covers was released). Once the VM runs
+   * again (a capture under way ends first, bounded by its own watchdog), the
+   * replies not yet released are returned, for the next driver to hold.
+   */
+  async handOver(): Promise<string[]> {
+    this.handingOver = true;
+    this.cancelPeriod();
+    this.link.close();
+    const { phase } = this.core;
+    if (phase !== 'idle' && phase !== 'exited' && phase !== 'wait-ready') {
+      this.input({ kind: 'peer-lost', detail: `checkpoint ${this.core.checkpoint} given up: the host hands this primary over to a new secondary` });
+    }
+    if (!this.settled()) await new Promise<void>((resolve) => (this.settledListener = resolve));
+    this.dispose();
+    return this.output.heldLines();
+  }
+
+  /** This driver handed its part over: it does nothing more, and a new one may take the VM. */
+  get handedOver(): boolean {
+    return this.handingOver && this.settled();
+  }
+
+  /** No checkpoint under way: the VM runs, and the core waits for nothing of it. */
+  private settled(): boolean {
+    const { phase } = this.core;
+    return !this.paused && (phase === 'idle' || phase === 'exited' || phase === 'wait-ready');
+  }
+
+  private notifySettled(): void {
+    const listener = this.settledListener;
+    if (!listener || !this.settled()) return;
+    this.settledListener = undefined;
+    listener();
+  }
+
   /** The client output of a line the VM has begun: it goes with the VM to its next role. */
   get lineStart(): string {
     return this.output.lineStart;
@@ -148,6 +195,7 @@ export class PrimaryDriver extends CoreDriver {
   }
 
   protected input(input: PrimaryInput): void {
+    if (this.handingOver && input.kind === 'checkpoint-due') return;
     const before = this.core.phase;
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
@@ -159,6 +207,7 @@ export class PrimaryDriver extends CoreDriver {
     // Speculative mode resumed the VM at capture: the period starts at vmstate-loaded.
     if (this.core.phase === 'idle' && before !== 'idle' && !this.paused) this.armPeriod();
     this.publish();
+    this.notifySettled();
   }
 
   private apply(effect: PrimaryEffect): void {
@@ -255,10 +304,12 @@ export class PrimaryDriver extends CoreDriver {
     const now = this.clock.now();
     this.trace({ kind: 'resume', time: now, side: 'primary', checkpoint: this.core.checkpoint, pausedMs: now - this.pauseStartedAt });
     if (this.core.phase === 'idle') this.armPeriod();
+    this.notifySettled();
   }
 
   private armPeriod(): void {
     this.cancelPeriod();
+    if (this.handingOver) return;
     this.cancelPeriod = this.clock.after(this.periodMs, () => this.input({ kind: 'checkpoint-due', cause: 'periodic' }));
   }
 

@@ -45,11 +45,13 @@ export class ReplicationRole implements ReplicationCommands {
 
   async startPrimary(pair: number, port: PeerPort, config: ReplicationConfig, listener: ReplicationListener): Promise<void> {
     this.refuseOlder(pair, 'start as primary');
+    // A primary that leads a new pair (a hand-over, or after going on alone) brings what it still holds.
+    const carried = this.driver instanceof PrimaryDriver ? await this.driver.handOver() : [];
     this.attach(
       pair,
       config,
       listener,
-      (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config), port, this.clock, config, emit, lineStart),
+      (emit, lineStart) => new PrimaryDriver(this.vm, this.paths.source(config.mode, config), port, this.clock, config, emit, lineStart, carried),
     );
   }
 
@@ -158,7 +160,8 @@ export class ReplicationRole implements ReplicationCommands {
     let lineStart = '';
     if (this.driver) {
       const { phase } = this.driver.status();
-      if (phase !== 'exited' && phase !== 'primary') throw new Error(`replication: this worker is still replicating (${phase})`);
+      const handedOver = this.driver instanceof PrimaryDriver && this.driver.handedOver;
+      if (phase !== 'exited' && phase !== 'primary' && !handedOver) throw new Error(`replication: this worker is still replicating (${phase})`);
       lineStart = this.driver.lineStart;
       this.driver.dispose();
     }

@@ -163,7 +163,7 @@ it('a two-tab run from the built site, under the header policy: the secondary mo
     const second = await opened;
     problems.push(...(await watchProblems(second)));
     await expect.poll(() => second.getAttribute('[data-tab-runs]', 'data-tab-runs'), { timeout: 60_000 }).toBe('PC C');
-    // Make before break: the old pair protects until PC C is ready; then PC B retires and PC C holds checkpoint 1.
+    // Make before break: PC B protects until PC C holds checkpoint 1, then retires.
     await expect
       .poll(async () => `${await first.getAttribute('[data-tab-runs]', 'data-tab-runs')} ${await first.getAttribute('body', 'data-protected')}`, {
         timeout: 60_000,

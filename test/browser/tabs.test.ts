@@ -44,7 +44,7 @@ async function openedBy(context: BrowserContext, page: Page, action: string, pro
   return tab;
 }
 
-/** A protected two-tab run: PC A in the first tab, the secondary (PC C; PC B retired) in the second. */
+/** A protected two-tab run: PC A in the first tab, the secondary (PC C; PC B retired once PC C held a checkpoint) in the second. */
 async function openTwoTabRun(): Promise<TwoTabRun> {
   const context = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const first = await context.newPage();
@@ -80,6 +80,28 @@ describe('a two-tab run', () => {
     expect(await second.getAttribute('body', 'data-false-failovers')).toBe('0');
     await expectServesWithNothingLost(second);
     await second.screenshot({ path: 'test-results/tabs-after-close.png' });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('a move whose primary is killed before the new secondary holds a checkpoint: the old secondary takes over, and nothing is lost', async () => {
+    const context = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const first = await context.newPage();
+    const problems = await watchProblems(first);
+    await first.goto(new URL('/?tabs', rig.baseUrl).href);
+    await first.waitForSelector('body[data-protected="true"]', { timeout: 60_000 });
+    // The new secondary stops before its checkpoint-ready: the new pair cannot take checkpoint 1.
+    await first.selectOption('[data-control="break-before"]', 'checkpoint-ready');
+    const second = await openedBy(context, first, 'move-secondary', problems);
+    await expectTabRuns(second, 'PC C');
+    await expect
+      .poll(() => first.textContent('[data-status]'), { timeout: 60_000 })
+      .toMatch(/^Protected by PC B, which holds checkpoint #\d+ and stays until PC C, the new secondary, holds one/);
+    expect(await isProtected(first)).toBe('true');
+    await first.click('[data-action="kill-primary"]');
+    await expect.poll(() => first.textContent('[data-status]'), { timeout: 30_000 }).toMatch(/^Failed over: PC B serves the client from checkpoint #\d+/);
+    await first.selectOption('[data-control="break-before"]', '');
+    await expectServesWithNothingLost(first);
     expect(problems).toEqual([]);
     await context.close();
   });

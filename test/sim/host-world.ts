@@ -1,6 +1,7 @@
 // A small world around the host's phase machine, for checking it
-// exhaustively: each PC of the pair and the spare as a few states (where it
-// is in COLO, whether it holds a checkpoint, hangs or is gone), the link, the
+// exhaustively: each PC of the pair, the spare and a hand-over's former as a
+// few states (where it is in COLO, whether it holds a checkpoint, hangs or is
+// gone), the link, the
 // pings out and each PC's commands not yet carried out. Every event the host
 // can meet is a move of this world: a worker's report, a ping's answer, a
 // deadline, an operator's command, a fault. The world answers the host's
@@ -44,13 +45,13 @@ export type WorldEvent =
   | 'tick'
   | 'failover'
   | `kill:${Side}`
-  | 'retire'
+  | 'hand-over'
   | 'freeze'
   | 'cut'
   | 'reprotect'
   | 'auto'
-  | `hang:${Side | 'spare'}`
-  | `ended:${Side | 'standby'}`
+  | `hang:${Side | 'spare' | 'former'}`
+  | `ended:${Side | 'standby' | 'former'}`
   | 'spare-ready'
   | 'spare-fails'
   | `deliver:${Side}`;
@@ -69,7 +70,7 @@ const HEALED: readonly string[] = [
   'tick',
 ];
 
-const OPTIONS = { config: DEFAULT_REPLICATION, pingTimeoutMs: 100, linkFailureMs: 400, takeoverMs: 600, leaveMs: 300, spareStartMs: 1000 };
+const OPTIONS = { config: DEFAULT_REPLICATION, pingTimeoutMs: 100, linkFailureMs: 400, takeoverMs: 600, leaveMs: 300, spareStartMs: 1000, handOverMs: 800 };
 const other = (side: Side): Side => (side === 'primary' ? 'secondary' : 'primary');
 
 export class HostWorld {
@@ -77,6 +78,8 @@ export class HostWorld {
   now = 0;
   pcs: Record<Side, PcModel> = { primary: newPc(1), secondary: newPc(1) };
   spare: SpareModel | undefined;
+  /** The old secondary of a hand-over, kept by the host until the new one holds a checkpoint; the host does not hear from it. */
+  former: PcModel | undefined;
   linkCut = false;
   pings: { id: number; side: Side }[] = [];
   /** What went wrong, named: a broken invariant, seen as it happened. */
@@ -112,9 +115,10 @@ export class HostWorld {
     }
     for (const ping of this.pings) if (!this.pcs[ping.side].hung) all.push(`pong:${ping.id}`);
     if (Number.isFinite(this.core.nextDeadline)) all.push('tick');
-    all.push('failover', 'kill:primary', 'kill:secondary', 'retire', 'freeze', 'cut', 'reprotect', 'auto');
+    all.push('failover', 'kill:primary', 'kill:secondary', 'hand-over', 'freeze', 'cut', 'reprotect', 'auto');
     all.push('hang:primary', 'hang:secondary', 'ended:primary', 'ended:secondary');
     if (this.spare) all.push('hang:spare', 'ended:standby', 'spare-fails');
+    if (this.former && !this.former.dead) all.push('hang:former', 'ended:former');
     if (this.spare?.state === 'starting' && !this.spare.hung) all.push('spare-ready');
     const unique = [...new Set(all)];
     if (!healed) return unique;
@@ -166,8 +170,8 @@ export class HostWorld {
         return this.input({ kind: 'failover' });
       case 'kill':
         return this.input({ kind: 'kill', side: arg as Side });
-      case 'retire':
-        return this.input({ kind: 'retire-secondary' });
+      case 'hand-over':
+        return this.input({ kind: 'hand-over' });
       case 'freeze':
         return this.input({ kind: 'freeze-primary' });
       case 'cut':
@@ -180,12 +184,16 @@ export class HostWorld {
       case 'hang':
         if (arg === 'spare') {
           if (this.spare) this.spare.hung = true;
+        } else if (arg === 'former') {
+          if (this.former) this.former.hung = true;
         } else this.pcs[arg as Side].hung = true;
         return;
       case 'ended':
         if (arg === 'standby') this.spare = undefined;
-        else this.pcs[arg as Side].dead = true;
-        return this.input({ kind: 'worker-ended', side: arg as Side | 'standby', detail: 'its tab closed' });
+        else if (arg === 'former') {
+          if (this.former) this.former.dead = true;
+        } else this.pcs[arg as Side].dead = true;
+        return this.input({ kind: 'worker-ended', side: arg as Side | 'standby' | 'former', detail: 'its tab closed' });
       case 'spare-ready':
         if (this.spare) this.spare.state = 'ready';
         return this.input({ kind: 'standby-ready' });
@@ -218,7 +226,8 @@ export class HostWorld {
     const serving = this.core.serving;
     if (runs(this.pcs[serving]) && this.pcs[serving].state !== 'exited') return false;
     if (serving === 'primary' && runs(p)) return false;
-    return !(serving === 'primary' && runs(s) && s.state === 'colo' && s.committed);
+    const holds = (pc: PcModel | undefined) => pc !== undefined && runs(pc) && pc.state === 'colo' && pc.committed;
+    return !(serving === 'primary' && (holds(s) || holds(this.former)));
   }
 
   /** A key for the state: what decides what happens next (times relative to now, pings by order). */
@@ -245,6 +254,7 @@ export class HostWorld {
       JSON.stringify(this.core.running),
       pcKey(this.pcs.primary),
       pcKey(this.pcs.secondary),
+      this.former ? pcKey(this.former) : '-',
       this.spare ? `${this.spare.state} ${this.spare.hung}` : '-',
       spare ? `${spare.ready}` : '-',
       this.linkCut,
@@ -307,6 +317,7 @@ export class HostWorld {
         return;
       case 'terminate':
         if (effect.side === 'standby') this.spare = undefined;
+        else if (effect.side === 'former') this.former = undefined;
         else {
           this.pcs[effect.side].dead = true;
           this.pcs[effect.side].inbox = [];
@@ -319,8 +330,9 @@ export class HostWorld {
         this.spare = { state: 'starting', hung: false };
         return;
       case 'pair': {
-        // The survivor leads the new pair; the spare is its secondary.
+        // The survivor leads the new pair; the spare is its secondary. A hand-over keeps the old secondary as the former.
         const survivor = this.pcs[effect.survivor];
+        if (effect.handOver) this.former = this.pcs.secondary;
         this.pcs = {
           primary: { ...newPc(effect.pair), hung: survivor.hung, dead: survivor.dead, inbox: survivor.inbox },
           secondary: { ...newPc(effect.pair), hung: this.spare?.hung ?? true },
@@ -328,6 +340,18 @@ export class HostWorld {
         this.spare = undefined;
         this.linkCut = false;
         this.pings = [];
+        return;
+      }
+      case 'fall-back': {
+        // Only while the new secondary holds nothing may the former take its place: the primary may have released what the new checkpoint covers.
+        if (this.pcs.secondary.committed) this.violations.push('the host fell back to the former though the new secondary held a checkpoint');
+        const former = this.former;
+        if (!former) {
+          this.violations.push('the host fell back to a former it did not keep');
+          return;
+        }
+        this.pcs.secondary = former;
+        this.former = undefined;
         return;
       }
       case 'trace':
@@ -344,6 +368,8 @@ export class HostWorld {
     if (p.state === 'released' && !s.dead && (s.state === 'colo' || s.state === 'took-over')) {
       this.violations.push(`the primary released alone while the secondary ${s.state === 'colo' ? 'could still take over' : 'serves'}`);
     }
+    const f = this.former;
+    if (p.state === 'released' && f && !f.dead && f.state === 'colo') this.violations.push('the primary released alone while the former could still take over');
     if (
       p.state !== 'exited' &&
       p.state !== 'released' &&

@@ -5,7 +5,8 @@
 // a primary releases alone only once no secondary can take over, no two PCs
 // both serve, and no phase waits without a deadline; and from every state, a
 // healed world reaches a protected pair (or the service is lost in truth: no
-// PC that runs holds its state). Controls show each check catching the
+// PC that runs holds its state); a hand-over falls back to its old secondary
+// only while the new one holds nothing. Controls show each check catching the
 // unsafe version it is there for.
 import { describe, expect, it } from 'vitest';
 import { HostCore, type HostEffect, type Phase } from '../../engine/host/host-core.ts';
@@ -76,9 +77,13 @@ interface Inside {
   send(side: 'primary' | 'secondary', call: CommandCall): HostEffect;
   orderTakeover(call: CommandCall): HostEffect[];
   suspect(reporter: 'primary' | 'secondary', detail: string, silentMs: number): HostEffect[];
+  formerNow: unknown;
+  fallBack(): HostEffect[];
+  onStatus(side: 'primary' | 'secondary', status: { phase: string }): HostEffect[];
+  settleAlone(): HostEffect[];
 }
 // The originals, for the unsafe versions that wrap them.
-const { orderTakeover, suspect } = HostCore.prototype as unknown as Inside;
+const { orderTakeover, suspect, onStatus, settleAlone } = HostCore.prototype as unknown as Inside;
 
 describe("the host's phases, every sequence of events", () => {
   it(`to a depth of ${DEPTH}: safe in every state, and protected again once the world heals`, () => {
@@ -120,6 +125,49 @@ describe("the host's phases, every sequence of events", () => {
     };
     const result = unsafe('orderTakeover', order, () => walk(4, 1));
     expect(result.violations[0]).toMatch(/^(the host waits in takeover with no deadline|a healed world is not protected again \(phase takeover\)) after /);
+  });
+
+  // A move makes before it breaks: the old secondary (the former) is kept until the new one holds a checkpoint.
+  it('a hand-over whose primary fails before the new secondary holds a checkpoint: the old secondary takes over', () => {
+    const world = replay(['checkpoint', 'spare-ready', 'hand-over'], true);
+    expect(world.core.protected).toBe(true);
+    expect(world.former).toBeDefined();
+    world.apply('kill:primary');
+    world.apply('silent:secondary');
+    for (let i = 0; i < 10 && world.core.serving !== 'secondary'; i++) world.apply(world.events(true)[0] ?? 'tick');
+    expect(world.core.serving).toBe('secondary');
+    expect(world.core.names.secondary).toBe('PC B');
+    expect(world.pcs.secondary.state).toBe('took-over');
+    expect(world.violations).toEqual([]);
+  });
+
+  it('catches a hand-over that falls back to its former after the new secondary held a checkpoint', () => {
+    // The former kept past the new secondary's checkpoint (the primary's report of it does not retire it), and preferred to the new secondary.
+    const keepFormer = function (this: Inside, side: 'primary' | 'secondary', status: { phase: string }): HostEffect[] {
+      if (side !== 'primary' || status.phase === 'exited') return onStatus.call(this, side, status);
+      const former = this.formerNow;
+      this.formerNow = undefined;
+      const effects = onStatus.call(this, side, status);
+      this.formerNow ??= former;
+      return effects;
+    };
+    const preferFormer = function (this: Inside, call: CommandCall): HostEffect[] {
+      return [...(this.formerNow ? this.fallBack() : []), ...orderTakeover.call(this, call)];
+    };
+    const result = unsafe('onStatus', keepFormer, () => unsafe('orderTakeover', preferFormer, () => walk(6, 1, true)));
+    expect(result.violations[0]).toMatch(/^the host fell back to the former though the new secondary held a checkpoint after /);
+  });
+
+  it('catches a primary let go alone while the old secondary of a hand-over could still take over', () => {
+    const settleKeepingFormer = function (this: Inside): HostEffect[] {
+      const former = this.formerNow;
+      this.formerNow = undefined;
+      const effects = settleAlone.call(this);
+      this.formerNow = former;
+      return effects;
+    };
+    const result = unsafe('settleAlone', settleKeepingFormer, () => walk(5, 1, true));
+    expect(result.violations[0]).toMatch(/^the primary released alone while the former could still take over after /);
   });
 
   it('catches a suspicion whose ping has no deadline', () => {

@@ -26,6 +26,8 @@ const SUMMED = [
   'relaunches',
   'failovers',
   'reprotections',
+  'handOvers',
+  'fallBacks',
   'arbitrations',
   'falseFailovers',
   'unseenFaults',
@@ -112,7 +114,7 @@ export function describeSummary(s: RunSummary): string[] {
     `${s.answered} replies released; compare mode in ${s.compare} schedules (${s.mismatches} replies differed or timed out)`,
     `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations`,
     `${s.falseFailovers} false alarms (protection ended with no fault at all), ${s.unseenFaults} ends of protection for a fault the host could only see by silence (a hang, a closed tab)`,
-    `${s.reprotections} re-protections; service lost in ${s.serviceLost}`,
+    `${s.reprotections} re-protections, ${s.handOvers} moves of the secondary (in ${s.fallBacks} the old secondary took over for the new one); service lost in ${s.serviceLost}`,
     `liveness judged in ${s.livenessJudged}, protected again at most ${s.recoveryMs} ms after the world healed (bound ${RECOVERY_BOUND_MS} ms)`,
     `violations in ${s.failures.length}`,
   ];

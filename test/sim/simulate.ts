@@ -74,6 +74,9 @@ export interface Reached {
   relaunches: number;
   failovers: number;
   reprotections: number;
+  /** Moves of the secondary that began (a hand-over), and those whose old secondary took over in the new one's place. */
+  handOvers: number;
+  fallBacks: number;
   arbitrations: number;
   /**
    * Protection ended with no fault at all (no PC of the pair hung, gone or
@@ -411,6 +414,8 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     relaunches: count((e) => e.kind === 'failover' && e.status === 'relaunch'),
     failovers: count((e) => e.kind === 'host' && e.action === 'primary-changed'),
     reprotections: count((e) => e.kind === 'host' && e.action === 'reprotect'),
+    handOvers: count((e) => e.kind === 'host' && e.action === 'hand-over' && !e.detail.includes('takes over in its place')),
+    fallBacks: count((e) => e.kind === 'host' && e.action === 'hand-over' && e.detail.includes('takes over in its place')),
     arbitrations: count((e) => e.kind === 'host' && e.action === 'arbitrate'),
     falseFailovers: falseAlarms,
     unseenFaults,

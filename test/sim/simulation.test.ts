@@ -61,6 +61,8 @@ describe('seeded fault schedules', () => {
         'arbitrations',
         'dismissals',
         'reprotections',
+        'handOvers',
+        'fallBacks',
         'mismatches',
       ] as const) {
         expect(summary[key], key).toBeGreaterThan(0);

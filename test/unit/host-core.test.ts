@@ -12,6 +12,7 @@ const OPTIONS: HostCoreOptions = {
   takeoverMs: 5000,
   leaveMs: 2000,
   spareStartMs: 60_000,
+  handOverMs: 10_000,
 };
 
 /** A HostCore with a clock of its own: `at(ms)` moves it on and tells the core the time, as the cluster's timer does. */

@@ -88,6 +88,7 @@ function protectedState(): ClusterState {
     dismissedSuspicions: 0,
     spare: undefined,
     spareWaitsFor: undefined,
+    former: undefined,
     roles: { primary: 1, secondary: 2 },
     pcs: [
       { pc: 1, name: 'PC A', alive: true },
