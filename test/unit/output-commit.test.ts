@@ -14,6 +14,15 @@ describe('OutputCommit', () => {
     expect(out.releaseUpTo(2)).toEqual(['a2 ok 3']);
   });
 
+  it('holds the lines a previous commit carried over (a hand-over) until checkpoint 1 covers them, before its own', () => {
+    const commit = new OutputCommit('', ['c1 ok 1', 'c2 ok 3'], 0);
+    expect(commit.heldLines()).toEqual(['c1 ok 1', 'c2 ok 3']);
+    expect(commit.append('c3 ok 6\n', 2).held.map((l) => l.text)).toEqual(['c3 ok 6']);
+    expect(commit.releaseUpTo(0)).toEqual([]);
+    expect(commit.releaseUpTo(1)).toEqual(['c1 ok 1', 'c2 ok 3']);
+    expect(commit.releaseUpTo(2)).toEqual(['c3 ok 6']);
+  });
+
   it('after releaseAll lets output through at once', () => {
     const out = new OutputCommit();
     out.append('x ok 1\n', 1);
