@@ -104,6 +104,9 @@ export async function readVerified(source: AssetSource, manifest: AssetManifest,
   return whole ? bytes.buffer : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
+/** How much packed input the decompressor gets at a time. */
+const GUNZIP_SLICE_BYTES = 256 * 1024;
+
 /**
  * Unpacks gzip `data` into one buffer of the `bytes` the manifest says it
  * holds: the pieces go straight into it, with no copy of the input and no
@@ -111,10 +114,16 @@ export async function readVerified(source: AssetSource, manifest: AssetManifest,
  * three snapshot-sized buffers of garbage).
  */
 export function gunzip(data: ArrayBuffer, name: string, bytes: number): Promise<ArrayBuffer> {
+  // In slices, pulled as the unpacking goes: given the whole file at once, the
+  // decompressor held its worker's thread for hundreds of milliseconds (a PC
+  // rebooting in a busy page missed the host's ping and was failed over).
+  let at = 0;
   const packed = new ReadableStream<Uint8Array<ArrayBuffer>>({
-    start(controller) {
-      controller.enqueue(new Uint8Array(data));
-      controller.close();
+    pull(controller) {
+      if (at >= data.byteLength) return controller.close();
+      const end = Math.min(at + GUNZIP_SLICE_BYTES, data.byteLength);
+      controller.enqueue(new Uint8Array(data, at, end - at));
+      at = end;
     },
   });
   return gunzipStream(packed, name, bytes);
