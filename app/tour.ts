@@ -51,7 +51,7 @@ const STEPS: TourStep[] = [
   {
     target: '[data-action="reboot-guest"]',
     title: 'Block replication: a disk that survives too',
-    text: 'The ledger writes every reply to a journal on its PC’s disk and syncs it before the reply leaves. The disk is replicated like RAM: v86 marks each disk page the guest writes, and each checkpoint carries those pages in a part of its own (the ladder and “The disk” in the measurements count them), applied with undo like the rest; a failover keeps the journal exactly as far as the checkpoint covers. In compare mode the secondary’s own disk writes are put back before a checkpoint applies, as QEMU throws away its hidden disk. “Reboot the guest” reboots the serving PC: it comes back as it was just after boot (the booted snapshot every PC starts from, restored in a fraction of a second, where a BIOS boot takes 20–40 s), its disk as it left it, and the ledger reads its total and every reply back from the disk — try it after a failover.',
+    text: 'The ledger writes every reply to a journal on its PC’s disk and syncs it before the reply leaves. The disk is replicated like RAM: v86 marks each disk page the guest writes, and each checkpoint carries those pages in a part of its own (the ladder and “The disk” in the measurements count them), applied with undo like the rest; a failover keeps the journal exactly as far as the checkpoint covers. In compare mode the secondary’s own disk writes are put back before a checkpoint applies, as QEMU throws away its hidden disk. “Reboot the guest” reboots the serving PC: BIOS, kernel and init run again, RAM starts afresh, and the ledger reads its total and every reply back from the disk — try it after a failover.',
   },
   {
     target: '[data-action="kill-primary"]',

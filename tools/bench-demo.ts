@@ -9,9 +9,8 @@
 // secondary, cut the link), clicked 2 s apart with "re-protect automatically"
 // ticked, as a person would: for each, the time from the click, and from the
 // page saying unprotected, to protected again; the worst is printed beside the
-// median. Then "Reboot the guest": click → the ledger read its journal back,
-// and whether the pair stayed protected meanwhile. Every wait has a deadline,
-// and a run that misses one says which open, which step and what the page said.
+// median. Every wait has a deadline, and a run that misses one says which
+// open, which step and what the page said.
 //   --site S    built (default): the built site from a plain static server; start: what `npm start` serves,
 //               started by running it (its start is timed too); dev: vite's dev server (`npm run dev`)
 //   --opens N   page opens (default 5); the first is also reported apart (a cold cache and server)
@@ -70,13 +69,6 @@ interface FaultFigures {
   /** The page says unprotected → protected again. */
   noticedMs: number;
   spareWasReady: boolean;
-}
-
-interface RebootFigures {
-  /** Click → the ledger read its journal back, as the page says it took. */
-  doneMs: number;
-  /** The page never said unprotected between the click and the reboot's end. */
-  stayedProtected: boolean;
 }
 
 /** Waits for `condition` in the page, or fails naming the step and what the page's status said. */
@@ -153,21 +145,6 @@ async function faults(page: Page, count: number): Promise<FaultFigures[]> {
     figures.push({ kind, clickMs: protectedAt - clickedAt, noticedMs: protectedAt - unprotectedAt, spareWasReady });
   }
   return figures;
-}
-
-/** "Reboot the guest" on a protected pair, as a person clicks it. */
-async function reboot(page: Page): Promise<RebootFigures> {
-  await step(page, 'reboot: the pair protected', () => document.body.dataset.protected === 'true');
-  const clickedAt = await clickNow(page, 'reboot-guest');
-  await step(page, 'reboot: done', () => ['done', 'failed'].includes(document.querySelector<HTMLElement>('[data-reboot]')?.dataset.reboot ?? ''));
-  const status = await page.$eval('[data-reboot]', (e) => ({
-    kind: (e as HTMLElement).dataset.reboot,
-    ms: Number((e as HTMLElement).dataset.ms),
-    text: e.textContent,
-  }));
-  if (status.kind !== 'done') throw new Stalled(`reboot: ${status.text ?? ''}`);
-  const unprotectedAt = Number(await page.getAttribute('body', 'data-unprotected-at'));
-  return { doneMs: status.ms, stayedProtected: !(unprotectedAt > clickedAt) && (await page.getAttribute('body', 'data-protected')) === 'true' };
 }
 
 const mb = (bytes: number | undefined) => `${((bytes ?? NaN) / 1e6).toFixed(1)} MB`;
@@ -249,7 +226,6 @@ async function main(): Promise<void> {
   const context = await browser.newContext();
   const runs: OpenFigures[] = [];
   const faultRuns: FaultFigures[] = [];
-  const reboots: RebootFigures[] = [];
   /** The spares' starts (the warm one and those after each fault), with files the page already holds. */
   const spareStarts: PcStart[] = [];
   const memory = { rss: [] as number[], pss: [] as number[], afterGc: [] as number[], wasm: [] as number[], heaps: [] as number[], buffers: [] as number[] };
@@ -297,14 +273,11 @@ async function main(): Promise<void> {
         const faulted = await faults(page, faultsPerOpen);
         faultRuns.push(...faulted);
         spareStarts.push(...(await readPcStarts(page)).slice(2));
-        const rebooted = await reboot(page);
-        reboots.push(rebooted);
         console.log(
           `open ${i + 1}/${opens}: protected after ${run.protectedMs} ms (script ${run.scriptMs.toFixed(0)}, files fetched ${run.fetchMs.toFixed(0)}, ` +
             `PCs started ${starts.join(' and ')}), ${mb(run.fetchedBytes)} fetched; ${SETTLE_MS / 1000} s later ${mb(memory.rss.at(-1))} more resident ` +
             `(proportional ${mb(memory.pss.at(-1))}, ${mb(memory.afterGc.at(-1))} after collecting garbage); ` +
-            `re-protected after each fault in ${faulted.map((f) => `${f.kind} ${f.noticedMs.toFixed(0)}`).join(', ')} ms (from unprotected); ` +
-            `rebooted in ${rebooted.doneMs} ms, ${rebooted.stayedProtected ? 'protected throughout' : 'unprotected meanwhile'}`,
+            `re-protected after each fault in ${faulted.map((f) => `${f.kind} ${f.noticedMs.toFixed(0)}`).join(', ')} ms (from unprotected)`,
         );
       } finally {
         await page.close();
@@ -357,10 +330,6 @@ async function main(): Promise<void> {
   docs.line(
     `  every fault: unprotected → protected, worst ${worst(faultRuns)}; with the spare ready at the fault, worst ${worst(faultRuns.filter((f) => f.spareWasReady))}`,
   );
-  docs.line(
-    `reboot the guest (the booted snapshot restored, the disk kept): click → the ledger read its journal back ${ms(reboots.map((r) => r.doneMs))}; ` +
-      `the pair protected throughout ${reboots.filter((r) => r.stayedProtected).length}/${reboots.length}`,
-  );
   docs.finish();
   const result = {
     machine: machine(),
@@ -381,8 +350,6 @@ async function main(): Promise<void> {
     reprotect_from_unprotected_ms: Object.fromEntries(
       FAULT_KINDS.map((kind) => [kind, quartiles(faultRuns.filter((f) => f.kind === kind).map((f) => f.noticedMs))]),
     ),
-    reboot_ms: quartiles(reboots.map((r) => r.doneMs)),
-    reboot_stayed_protected: reboots.filter((r) => r.stayedProtected).length,
     reprotect_from_click_ms: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, quartiles(faultRuns.filter((f) => f.kind === kind).map((f) => f.clickMs))])),
   };
   mkdirSync(dirname(out), { recursive: true });

@@ -14,17 +14,16 @@ export class RebootControl {
     this.button = h('button', { type: 'button', 'data-action': 'reboot-guest', text: 'Reboot the guest' });
     this.button.setAttribute(
       'title',
-      'Reboot the serving PC’s guest: it comes back as it was just after boot (the booted snapshot: RAM, CPU and devices afresh), its disk as it left it; the ledger reads its journal back',
+      'Reboot the serving PC’s guest: BIOS, kernel and init run again, RAM starts afresh, the disk stays; the ledger reads its journal back',
     );
     this.button.addEventListener('click', reboot);
     this.status = h('p', { class: 'reboot-status', 'data-reboot': '', 'aria-live': 'polite' });
   }
 
   update(state: RebootState): void {
-    const busy = state.kind === 'rebooting';
+    const busy = state.kind === 'arming' || state.kind === 'rebooting';
     this.button.disabled = busy;
     this.status.dataset.reboot = state.kind === 'idle' ? '' : state.kind;
-    if (state.kind === 'done') this.status.dataset.ms = String(Math.round(state.ms));
     this.status.textContent = describe(state);
   }
 }
@@ -33,8 +32,10 @@ function describe(state: RebootState): string {
   switch (state.kind) {
     case 'idle':
       return '';
+    case 'arming':
+      return `Fetching the guest’s kernel and initrd for ${state.name} and its peer (7 MB: PCs built from the snapshot start without them)…`;
     case 'rebooting':
-      return `${state.name}’s guest reboots: it comes back as it was just after boot (the booted snapshot, restored — a BIOS boot takes 20–40 s here), its disk as it left it. Checkpoints go on; the ledger will read its journal back…`;
+      return `${state.name}’s guest reboots: BIOS, kernel, init — its RAM starts afresh, its disk stays. Checkpoints go on; the ledger will read its journal back…`;
     case 'done':
       return `${state.name} rebooted in ${formatMs(state.ms)}: “${state.line}”`;
     case 'failed':

@@ -81,6 +81,11 @@ export class ColoCluster<N extends ClusterNode = ClusterNode> extends ClusterRea
     }
   }
 
+  /** From now on the guests of the service can reboot (see v86-reboot.ts): both PCs of the pair, the spare, and every PC started after them. */
+  async armReboot(): Promise<void> {
+    await Promise.all([...[this.primary, this.secondary].map((pc) => (pc?.alive ? pc.armReboot() : undefined)), this.spareSlot.armReboot(!!this.spare?.ready)]);
+  }
+
   /** Start a new secondary by itself whenever the pair ends up unprotected; keep a spare waiting while it is protected. */
   setSparePolicy({ autoReprotect, warmSpare }: { autoReprotect?: boolean; warmSpare?: boolean }): void {
     if (autoReprotect !== undefined) this.input({ kind: 'auto-reprotect', on: autoReprotect });

@@ -229,9 +229,15 @@ export class ClusterService<N extends ServicePc> implements ClusterCommands {
   async rebootGuest(): Promise<void> {
     const side = this.cluster.serving;
     const pc = side === 'primary' ? this.cluster.primary : this.cluster.secondary;
-    if (!pc?.alive || this.rebootState.kind === 'rebooting') return;
+    if (!pc?.alive || this.rebootState.kind === 'arming' || this.rebootState.kind === 'rebooting') return;
     const report = (state: RebootState) => ((this.rebootState = state), this.schedule());
-    await rebootGuest(pc, this.cluster.names[side], report, () => this.clock.now());
+    await rebootGuest(
+      pc,
+      this.cluster.names[side],
+      () => this.cluster.armReboot(),
+      report,
+      () => this.clock.now(),
+    );
   }
 
   // --- the procedures and the PCs

@@ -27,6 +27,7 @@ export interface PcInfo {
 /** "Reboot the guest", as far as it has gone. */
 export type RebootState =
   | { kind: 'idle' }
+  | { kind: 'arming'; name: string }
   | { kind: 'rebooting'; name: string; since: number }
   | { kind: 'done'; name: string; ms: number; line: string }
   | { kind: 'failed'; name: string; why: string };
@@ -115,7 +116,7 @@ export interface ClusterCommands {
   /** Keystrokes for a PC's serial console (ttyS0). */
   typeOnConsole(pc: number, text: string): Promise<void>;
   read<R extends PcReading>(pc: number, what: R): Promise<PcReadings[R]>;
-  /** The serving PC's guest reboots: it comes back as the booted snapshot with its disk kept (engine/vm/v86-reboot.ts); its progress is in the state. */
+  /** The serving PC's guest reboots (BIOS, kernel, init), its disk kept; its progress is in the state. */
   rebootGuest(): Promise<void>;
 }
 

@@ -86,5 +86,7 @@ export interface ClusterNode {
   ): Promise<void>;
   /** Bytes for the guest's client port (ttyS1); `at`: their position in the primary's client stream (mirroring). */
   sendClient(data: string | Uint8Array, at?: number): Promise<void>;
+  /** From now on a reboot of this PC's guest boots its kernel afresh (the kernel is fetched the first time). */
+  armReboot(): Promise<void>;
   terminate(): void;
 }

@@ -11,8 +11,6 @@ export const LEDGER_READS_JOURNAL = 'ledger: reading the journal';
 export const RESTART_LEDGER = 'kill $(cat /tmp/ledger.pid)';
 /** A shell command that reboots the guest at once (no init to ask: PID 1 is colo's own script); the disk stays. */
 export const REBOOT_GUEST = 'reboot -f';
-/** What the console says when a reboot could not restore the booted snapshot (engine/vm/machine.ts). */
-export const REBOOT_FAILED = 'colo-v86: the reboot could not restore the booted snapshot';
 
 /**
  * A ledger request line. The leading newline and the final " ." let the ledger

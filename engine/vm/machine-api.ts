@@ -65,6 +65,12 @@ export interface MachineApi {
    * stream to the secondary); without it they follow what came before.
    */
   sendSerial(port: SerialPort, data: string | Uint8Array, at?: number): void;
+  /**
+   * From now on a reset of this VM (the guest's `reboot`) boots the guest's
+   * kernel afresh, keeping the disk. Fetches the kernel and initrd the first
+   * time (a VM built from the snapshot was started without them).
+   */
+  armReboot(): Promise<void>;
   textScreen(): string[];
   /** Instructions executed since start, as a 64-bit-safe count. */
   instructionCount(): number;

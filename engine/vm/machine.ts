@@ -15,9 +15,7 @@ import { zeroSparselyOnce } from './v86-sparse-zero.ts';
 import { keepTscExact } from './v86-tsc.ts';
 import { loadStateInPlace } from './v86-state-load.ts';
 import { ClientInputLog, type ReceivingPort } from './client-input-log.ts';
-import { REBOOT_FAILED } from './guest-protocol.ts';
-import { onGuestReset } from './v86-reboot.ts';
-import { openV86Disk } from './v86-disk.ts';
+import { armReboot } from './v86-reboot.ts';
 
 /** v86 internals the adapter uses; absent from v86.d.ts, so each use checks for them. */
 export interface V86Internals {
@@ -95,10 +93,8 @@ export class GuestMachine implements MachineApi {
   private tracker: V86WriteTracker | { unavailable: string } | undefined;
   /** Where start() read the assets from. */
   private assetBase: string | undefined;
-  /** A reset of the guest under way: the booted snapshot being restored, the VM stopped until it is (see v86-reboot.ts). */
-  private resetting: Promise<void> | undefined;
-  /** What run() and stop() last asked for: a reset runs the VM again only if it should run. */
-  private shouldRun = false;
+  /** armReboot() done or under way. */
+  private rebootArmed: Promise<void> | undefined;
 
   constructor(private readonly openSource: (assetBase: string) => AssetSource) {}
 
@@ -177,11 +173,6 @@ export class GuestMachine implements MachineApi {
       restored?.(manifest.files[files.snapshot]?.sha256 ?? '');
     }
     const t3 = performance.now();
-    if (snapshot) {
-      const cpu = (emulator as unknown as { v86?: { cpu?: object } }).v86?.cpu ?? {};
-      const why = onGuestReset(cpu, () => void (this.resetting ??= this.restoreBooted()));
-      if (why) throw new Error(`machine: a reboot could not restore the booted snapshot: ${why}`);
-    }
     if (options.mode !== 'standby') await this.run();
     this.counterTimer = setInterval(() => this.instructionCount(), INSTRUCTION_POLL_MS);
     return { mode: options.mode, assetsMs: t1 - t0, createMs: t2 - t1, snapshotMs: t2s - t2, restoreMs: t3 - t2s };
@@ -211,16 +202,11 @@ export class GuestMachine implements MachineApi {
   }
 
   async run(): Promise<void> {
-    this.shouldRun = true;
-    // A reset under way runs the VM once the snapshot is back.
-    if (!this.resetting) await this.vm().run();
+    await this.vm().run();
   }
 
   async stop(): Promise<void> {
-    this.shouldRun = false;
     await stopPromptly(this.vm());
-    // Stopped means stopped with the reset done: no capture sees the BIOS it began with.
-    await this.resetting;
   }
 
   isRunning(): boolean {
@@ -228,26 +214,14 @@ export class GuestMachine implements MachineApi {
   }
 
   async saveState(): Promise<ArrayBuffer> {
-    await this.resetting;
     return this.vm().save_state();
   }
 
   async restoreState(state: ArrayBuffer): Promise<void> {
-    await this.resetting;
     const vm = this.vm();
     checkStateFits(readStateSummary(state), GUEST_CONFIG.memoryBytes);
     const wasRunning = vm.is_running();
     if (wasRunning) await vm.stop();
-    try {
-      await this.load(state);
-    } finally {
-      if (wasRunning) await vm.run();
-    }
-  }
-
-  /** Loads `state` into the stopped VM. */
-  private async load(state: ArrayBuffer): Promise<void> {
-    const vm = this.vm();
     // v86 writes all of RAM itself: the write tracking does not see it.
     if (this.tracker && 'wroteBehind' in this.tracker) this.tracker.wroteBehind();
     try {
@@ -255,39 +229,8 @@ export class GuestMachine implements MachineApi {
     } catch (err) {
       if (err instanceof StateError) throw err;
       throw new StateError(`state: v86 could not load it (${(err as Error).message})`);
-    }
-  }
-
-  /**
-   * The guest reset: it comes back as the booted snapshot, its disk kept (see
-   * v86-reboot.ts). Begun inside the time slice that reset it; the VM stops at
-   * its end and stays stopped until the snapshot is loaded. One that cannot be
-   * loaded leaves the guest in its BIOS, with nothing to boot, and says why on
-   * the console.
-   */
-  private async restoreBooted(): Promise<void> {
-    const vm = this.vm();
-    await stopPromptly(vm);
-    try {
-      const source = this.openSource(this.assetBase as string);
-      const manifest = await readManifest(source);
-      const booted = await readSnapshot(source, manifest, checkSnapshotRecord(manifest));
-      checkStateFits(readStateSummary(booted), GUEST_CONFIG.memoryBytes);
-      // v86's state carries the disk whole: the one the guest wrote goes back over the snapshot's.
-      const cpu = (vm as unknown as { v86?: { cpu?: object } }).v86?.cpu ?? {};
-      const disk = openV86Disk(cpu, GUEST_CONFIG.diskBytes)?.disk;
-      if (!disk) throw new Error('v86 has no disk of the guest’s size to keep');
-      const kept = disk.contents().slice();
-      await this.load(booted);
-      disk.contents().set(kept);
-      releaseNow(booted);
-    } catch (err) {
-      const text = `\r\n${REBOOT_FAILED}: ${err instanceof Error ? err.message : String(err)}\r\n`;
-      for (const tap of this.taps[0]) tap(text);
-      this.emit({ type: 'serial', port: 0, text });
     } finally {
-      this.resetting = undefined;
-      if (this.shouldRun) await vm.run();
+      if (wasRunning) await vm.run();
     }
   }
 
@@ -312,6 +255,29 @@ export class GuestMachine implements MachineApi {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     if (port === CLIENT_PORT) this.clientInput.append(bytes, at);
     this.vm().serial_send_bytes(port, bytes);
+  }
+
+  async armReboot(): Promise<void> {
+    if (this.rebootArmed) return this.rebootArmed;
+    const assetBase = this.assetBase;
+    if (assetBase === undefined) throw new Error('machine: not started');
+    this.rebootArmed = (async () => {
+      const source = this.openSource(assetBase);
+      const manifest = await readManifest(source);
+      const [bzimage, initrd] = await Promise.all([
+        readVerified(source, manifest, GUEST_CONFIG.files.kernel),
+        readVerified(source, manifest, GUEST_CONFIG.files.initrd),
+      ]);
+      const cpu = (this.vm() as unknown as { v86?: { cpu?: object } }).v86?.cpu ?? {};
+      // The kernel's copies go into RAM behind the write tracking's back.
+      const why = armReboot(cpu, { bzimage, initrd, cmdline: GUEST_CONFIG.cmdline }, () => {
+        if (this.tracker && 'wroteBehind' in this.tracker) this.tracker.wroteBehind();
+      });
+      if (why) throw new Error(`machine: cannot reboot the guest: ${why}`);
+    })();
+    // A failed attempt may be tried again.
+    this.rebootArmed.catch(() => (this.rebootArmed = undefined));
+    return this.rebootArmed;
   }
 
   /** Stream position up to which the guest has read the client's input (the rest waits in the UART). */

@@ -81,6 +81,10 @@ export class VmHandle implements ClusterNode {
     await this.unlessEnded(() => (role === 'primary' ? this.role.startPrimary(...args) : this.role.startSecondary(...args)));
   }
 
+  armReboot(): Promise<void> {
+    return this.unlessEnded(() => this.machine.armReboot());
+  }
+
   /** What the guest wrote to a serial port (the most recent 128 KiB or more). */
   transcript(port: SerialPort): string {
     return this.transcripts[port].retained;

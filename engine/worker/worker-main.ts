@@ -35,6 +35,7 @@ export function serveWorker(endpoint: Comlink.Endpoint, openSource: (assetBase: 
       },
       restoreState: (state) => machine.restoreState(state),
       sendSerial: (port, data, at) => machine.sendSerial(port, data, at),
+      armReboot: () => machine.armReboot(),
       textScreen: () => machine.textScreen(),
       instructionCount: () => machine.instructionCount(),
       memoryUse: () => machine.memoryUse(),

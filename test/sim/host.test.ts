@@ -86,6 +86,36 @@ describe('the host', () => {
     await until(world, () => cluster.canReprotect, 1000, 'ready to re-protect');
     cluster.dispose();
   });
+  // "Reboot the guest" arms both PCs of the pair. v86's BIOS reads the
+  // kernel's option ROM from the PC itself (fw_cfg), so a spare that joined
+  // unarmed, and took over in the middle of a reboot, would not boot: every
+  // PC that joins later is armed before it joins.
+  it('arms the spare, and every PC that joins after a reboot was armed, before it joins', async () => {
+    const world = createWorld(calm(13));
+    const { cluster } = world;
+    void cluster.start();
+    await until(world, () => cluster.protected, 2000, 'protected');
+    await settled(world, cluster.armReboot());
+    expect([cluster.primary?.rebootArmed, cluster.secondary?.rebootArmed]).toEqual([true, true]);
+    cluster.kill('secondary');
+    await until(world, () => cluster.canReprotect && !!cluster.spare?.ready, 2000, 'a spare ready to protect');
+    const spare = world.nodes.find((node) => node.guest.name === cluster.spare?.name);
+    expect(spare?.rebootArmed).toBe(true);
+    void cluster.reprotect();
+    await until(world, () => cluster.protected, 2000, 'protected again');
+    expect(cluster.secondary).toBe(spare);
+    cluster.dispose();
+
+    // A spare already waiting when the reboot is armed is armed with the pair.
+    const waiting = createWorld(calm(14));
+    void waiting.cluster.start();
+    await until(waiting, () => waiting.cluster.protected, 2000, 'protected');
+    waiting.cluster.kill('secondary');
+    await until(waiting, () => !!waiting.cluster.spare?.ready, 2000, 'a spare waiting');
+    await settled(waiting, waiting.cluster.armReboot());
+    expect(waiting.nodes.find((node) => node.guest.name === waiting.cluster.spare?.name)?.rebootArmed).toBe(true);
+    waiting.cluster.dispose();
+  });
   // A survivor told to lead a new pair that waits before it starts that part
   // (as one that read the booted snapshot again first once did): a freeze in
   // that moment reached its old, exited driver, and the new driver the start

@@ -65,6 +65,8 @@ export class SimNode implements ServicePc {
   /** Parts played so far (the host asked for): a PC that played one may wait before it leads a new pair (leadDelayMs). */
   private roles = 0;
   private readonly leadDelayMs: number;
+  /** armReboot() reached this PC. */
+  rebootArmed = false;
   /** Hung: alive, silent for good (see hang). */
   hung = false;
   /**
@@ -173,6 +175,11 @@ export class SimNode implements ServicePc {
       return new Promise<void>((resolve) => this.scheduler.after(leadLater, resolve)).then(() => this.role.startPrimary(pair, peer, config, guarded));
     });
     this.roles++;
+  }
+
+  /** A simulated guest reboots with nothing to fetch: arming only notes it was asked. */
+  async armReboot(): Promise<void> {
+    await this.deliver(() => (this.rebootArmed = true));
   }
 
   async sendClient(line: string | Uint8Array, at: number): Promise<void> {

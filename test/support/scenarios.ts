@@ -86,14 +86,15 @@ export interface KillResult {
 }
 
 /**
- * Reboots the guest of `vm` (it comes back as the booted snapshot, its disk
- * kept) and waits until its ledger has read its journal back; returns the ids
- * the journal holds, in order.
+ * Reboots the guest of `vm` (BIOS, kernel, init: RAM afresh, the disk kept)
+ * and waits until its ledger has read its journal back; returns the ids the
+ * journal holds, in order.
  */
 export async function rebootGuest(vm: VmHandle): Promise<string[]> {
+  await vm.machine.armReboot();
   const from = vm.transcriptEnd(1);
   await vm.machine.sendSerial(0, `${REBOOT_GUEST}\n`);
-  await vm.waitForOutput(1, LEDGER_READY, 60_000, from);
+  await vm.waitForOutput(1, LEDGER_READY, 180_000, from);
   const journal = await vm.shell("tr -d '\\000' < /dev/sda");
   return journal.split('\n').flatMap((record) => (record.trim() ? [record.trim().split(' ')[0] ?? ''] : []));
 }
@@ -108,7 +109,7 @@ export async function killPrimaryAt(
   stageName: string,
   mode: CheckpointMode = TEST_REPLICATION.mode,
   heartbeat: HeartbeatConfig = TEST_REPLICATION.heartbeat,
-  /** Reboot the new primary's guest at the end and read its disk back (the benches, which time only the failover, skip it). */
+  /** Reboot the new primary's guest at the end and read its disk back (half a minute; the benches, which time only the failover, skip it). */
   reboot = true,
 ): Promise<KillResult> {
   const stage = STAGES.find((s) => s.name === stageName);
