@@ -115,8 +115,8 @@ const GUNZIP_SLICE_BYTES = 256 * 1024;
  */
 export function gunzip(data: ArrayBuffer, name: string, bytes: number): Promise<ArrayBuffer> {
   // In slices, pulled as the unpacking goes: given the whole file at once, the
-  // decompressor held its worker's thread for hundreds of milliseconds (a PC
-  // rebooting in a busy page missed the host's ping and was failed over).
+  // decompressor held its worker's thread for hundreds of milliseconds, and a
+  // PC's heartbeats and the host's pings wait for that thread.
   let at = 0;
   const packed = new ReadableStream<Uint8Array<ArrayBuffer>>({
     pull(controller) {
