@@ -1,7 +1,7 @@
 // Second half of `npm run assets`: boots the guest once under Node, waits for
 // the shell and the ledger, drops the page cache, restarts the ledger and saves
 // a booted snapshot (gzip) while it waits to read its journal: pages start from
-// it instead of booting, and a reboot restores it with the disk kept. Records it in manifest.json.
+// it instead of booting, and each reads the journal of its own disk. Records it in manifest.json.
 // v86 puts the initrd at 64 MiB, in RAM the guest's firmware map reserves; the
 // kernel copies it below at boot and never reads that copy again, but its 1 MB
 // (gzipped already, so it does not shrink) would ride in every snapshot and sit
@@ -64,8 +64,8 @@ async function main(): Promise<void> {
     // Free the page cache so the snapshot holds fewer non-zero pages.
     await vm.shell('sync; echo 3 > /proc/sys/vm/drop_caches; clear');
     // Saved while a restarted ledger waits to read its journal: every PC
-    // resumed from the snapshot, a rebooted one included, reads the journal of
-    // its own disk (wasm-assets/guest/ledger). The pause lasts 300 ms; the VM
+    // resumed from the snapshot reads the journal of its own disk
+    // (wasm-assets/guest/ledger). The pause lasts 300 ms; the VM
     // stops within milliseconds of the ledger saying so.
     const from = vm.transcriptEnd(0);
     await vm.machine.sendSerial(0, `${RESTART_LEDGER}; clear\n`);
