@@ -120,8 +120,7 @@ export class PrimaryDriver extends CoreDriver {
     this.handingOver = true;
     this.cancelPeriod();
     this.link.close();
-    const { phase } = this.core;
-    if (phase !== 'idle' && phase !== 'exited' && phase !== 'wait-ready') {
+    if (!this.coreWaitsForNothing()) {
       this.input({ kind: 'peer-lost', detail: `checkpoint ${this.core.checkpoint} given up: the host hands this primary over to a new secondary` });
     }
     if (!this.settled()) await new Promise<void>((resolve) => (this.settledListener = resolve));
@@ -136,8 +135,13 @@ export class PrimaryDriver extends CoreDriver {
 
   /** No checkpoint under way: the VM runs, and the core waits for nothing of it. */
   private settled(): boolean {
+    return !this.paused && this.coreWaitsForNothing();
+  }
+
+  /** The core is between checkpoints (or before the first, or out of COLO): no transaction is open. */
+  private coreWaitsForNothing(): boolean {
     const { phase } = this.core;
-    return !this.paused && (phase === 'idle' || phase === 'exited' || phase === 'wait-ready');
+    return phase === 'idle' || phase === 'exited' || phase === 'wait-ready';
   }
 
   private notifySettled(): void {
