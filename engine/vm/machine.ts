@@ -10,7 +10,7 @@ import { checkStateFits, readStateSummary, StateError } from './state-header.ts'
 import type { MachineStateAccess } from '../checkpoint/machine-state.ts';
 import { openStateAccess } from './v86-state-access.ts';
 import { openWriteTracker, readV86Wasm, type V86Wasm, type V86WriteTracker } from './write-tracking.ts';
-import { stopPromptly, type V86Loop } from './v86-loop.ts';
+import { idleWithoutSpinning, stopPromptly, type V86Loop } from './v86-loop.ts';
 import { zeroSparselyOnce } from './v86-sparse-zero.ts';
 import { keepTscExact } from './v86-tsc.ts';
 import { loadStateInPlace } from './v86-state-load.ts';
@@ -151,6 +151,7 @@ export class GuestMachine implements MachineApi {
     // Before any state is loaded (the snapshot included): v86's set_tsc is off by its previous offset.
     // A v86 without the internals it needs fails test/node/v86-internals.test.ts.
     keepTscExact(emulator);
+    idleWithoutSpinning(emulator);
     this.emulator = emulator;
     this.wireEvents(emulator);
     const t2 = performance.now();
