@@ -30,7 +30,8 @@ export const LAYERS: readonly LayerRule[] = [
   {
     folder: 'engine/worker',
     may: ['engine/protocol', 'engine/checkpoint', 'engine/vm', 'engine/replication', 'engine/shared'],
-    packages: ['comlink', 'v86', 'node:'],
+    // esbuild: spawn.node.ts bundles the worker's TypeScript for Node.
+    packages: ['comlink', 'v86', 'node:', 'esbuild'],
   },
   { folder: 'engine/host', may: ['engine/protocol', 'engine/shared', ...REPLICATION_SURFACE, ...VM_SURFACE], packages: [] },
   {
