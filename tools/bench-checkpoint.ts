@@ -178,7 +178,7 @@ async function main(): Promise<void> {
         `(async () => {
           const { killPrimaryAt } = await import('/test/support/scenarios.ts');
           const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
-          return killPrimaryAt(spawnBrowserVm, ${assetBase}, 'between checkpoints', undefined, undefined, false);
+          return killPrimaryAt(spawnBrowserVm, ${assetBase}, 'between checkpoints', undefined, undefined, 'none');
         })()`,
         RUN_DEADLINE_MS,
       );

@@ -58,8 +58,13 @@ async function main(): Promise<void> {
   const out = option('--out') ?? join(ROOT, 'bench-results', 'failover.json');
   const started = performance.now();
   const stalled: string[] = [];
-  // The benches time the failover only: the new primary's reboot and disk read-back are the tests' (test/*/colo.test.ts).
-  const node = await series('node', runs, () => killPrimaryAt(spawnNodeVm, join(ROOT, 'wasm-assets'), STAGE, TEST_REPLICATION.mode, HEARTBEAT, false), stalled);
+  // The benches time the failover only: reading the new primary's disk back is the tests' (test/*/colo.test.ts).
+  const node = await series(
+    'node',
+    runs,
+    () => killPrimaryAt(spawnNodeVm, join(ROOT, 'wasm-assets'), STAGE, TEST_REPLICATION.mode, HEARTBEAT, 'none'),
+    stalled,
+  );
   let chromium: KillResult[];
   const rig = await startBrowserRig();
   try {
@@ -68,7 +73,7 @@ async function main(): Promise<void> {
     const script = `(async () => {
         const { killPrimaryAt } = await import('/test/support/scenarios.ts');
         const { spawnBrowserVm } = await import('/engine/worker/spawn.browser.ts');
-        return killPrimaryAt(spawnBrowserVm, new URL('/', location.href).href, ${JSON.stringify(STAGE)}, ${JSON.stringify(TEST_REPLICATION.mode)}, ${JSON.stringify(HEARTBEAT)}, false);
+        return killPrimaryAt(spawnBrowserVm, new URL('/', location.href).href, ${JSON.stringify(STAGE)}, ${JSON.stringify(TEST_REPLICATION.mode)}, ${JSON.stringify(HEARTBEAT)}, 'none');
       })()`;
     chromium = await series('chromium', runs, () => page.evaluate(script) as Promise<KillResult>, stalled);
   } finally {

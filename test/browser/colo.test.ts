@@ -23,6 +23,9 @@ describe('killing the primary in Chromium', () => {
     })()`)) as KillResult;
     expect(result.takeoverFrom).toBe(result.expectedFrom);
     expect(result.finalReply).toBe(result.expectedFinalReply);
+    // The disk came with the checkpoint: read back (the ledger restarted, the guest's caches dropped), it holds each answered id once, and the total.
+    expect(result.journalIds).toEqual(result.idsSent);
+    expect(result.replyAfterReadBack?.split(' ').slice(1)).toEqual(result.expectedFinalReply.split(' ').slice(1));
     expect(result.report.violations).toEqual([]);
     expect(result.report.audits).toBe(1);
     expect(result.secondary).toMatchObject({ role: 'primary', failover: 'completed' });
