@@ -94,23 +94,19 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Pure logic and the simulation first, side by side; then real VMs, one
-    // file after another (they need both cores); the browser's tests are a
-    // run of their own (`npm test` runs it last), the only one that needs Chromium.
+    reporters: ['default', './test/support/file-times-reporter.ts'],
+    // The pure logic and the simulation first; then the real VMs, one file
+    // after another (each needs both cores): under Node, then in Chromium, the
+    // only project that needs a browser. Without one, its global setup stops a
+    // run that includes it before any test, with one line saying how to get
+    // one; `npm test` (tools/run-tests.ts) then leaves it out.
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'], sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'node', include: ['test/node/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'] } },
+      { extends: true, test: { name: 'node', include: ['test/node/**/*.test.ts'], fileParallelism: false } },
       {
         extends: true,
-        test: {
-          name: 'browser',
-          include: ['test/browser/**/*.test.ts'],
-          fileParallelism: false,
-          sequence: { groupOrder: 2 },
-          // No browser, no run: one line says how to get one.
-          globalSetup: ['test/browser/require-chromium.ts'],
-        },
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false, globalSetup: ['test/browser/require-chromium.ts'] },
       },
     ],
   },
