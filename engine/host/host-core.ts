@@ -648,8 +648,7 @@ export class HostCore {
     if (!former) return [];
     this.formerNow = undefined;
     if (!former.pc.running) return [];
-    former.pc.running = false;
-    if (former.pc.fate === 'alive') former.pc.fate = 'fenced';
+    endWorker(former.pc, 'fenced');
     return [trace('retire-secondary', `${former.pc.name} retired: ${why}`), { kind: 'terminate', side: 'former' }];
   }
 
@@ -680,8 +679,7 @@ export class HostCore {
       trace('hand-over', `${replaced.name} holds no checkpoint yet: ${former.pc.name}, the secondary before it, takes over in its place`),
     ];
     if (replaced.running) {
-      replaced.running = false;
-      if (replaced.fate === 'alive') replaced.fate = 'fenced';
+      endWorker(replaced, 'fenced');
       effects.push({ kind: 'terminate', side: 'secondary' });
     }
     this.pcs.secondary = former.pc;
@@ -806,8 +804,7 @@ export class HostCore {
   private fence(side: Side, fate: Fate = 'fenced'): HostEffect[] {
     const pc = this.pcs[side];
     if (!pc.running) return [];
-    pc.running = false;
-    if (pc.fate === 'alive' || pc.fate === 'frozen') pc.fate = fate;
+    endWorker(pc, fate);
     return [{ kind: 'terminate', side }, ...this.gone(side)];
   }
 
@@ -951,6 +948,12 @@ export class HostCore {
 
 function newPc(name: string, pair: number): Pc {
   return { name, fate: 'alive', running: false, pair };
+}
+
+/** The host ends `pc`'s worker: one that had not failed otherwise ends with `fate`. */
+function endWorker(pc: Pc, fate: Fate): void {
+  pc.running = false;
+  if (pc.fate === 'alive' || pc.fate === 'frozen') pc.fate = fate;
 }
 
 function describeFate(fate: Fate): string {
