@@ -11,8 +11,15 @@
 import { spawn } from 'node:child_process';
 import { findChromium } from '../test/browser/find-chromium.ts';
 
+/** Runs `command` with its own output. */
+function run(command: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    spawn(command, args, { stdio: 'inherit' }).on('close', (code) => resolve(code ?? 1));
+  });
+}
+
 /** Runs `command`; its output, line by line, each line after `prefix` (two at once would interleave mid-line otherwise). */
-function run(command: string, args: string[], prefix = ''): Promise<number> {
+function runPrefixed(command: string, args: string[], prefix: string): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     for (const [stream, sink] of [
@@ -34,7 +41,7 @@ function run(command: string, args: string[], prefix = ''): Promise<number> {
 async function main(): Promise<number> {
   const started = performance.now();
   const checks = await Promise.all(
-    ['typecheck', 'lint'].map(async (script) => ({ script, code: await run('npm', ['run', '--silent', script], `[${script}] `) })),
+    ['typecheck', 'lint'].map(async (script) => ({ script, code: await runPrefixed('npm', ['run', '--silent', script], `[${script}] `) })),
   );
   for (const { script, code } of checks) console.log(`npm test: ${script} ${code === 0 ? 'ok' : `failed (exit ${code})`}`);
   if (checks.some(({ code }) => code !== 0)) return 1;
