@@ -3,6 +3,15 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join, normalize, resolve, sep } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
+/**
+ * The limit of a unit or simulation test: pure logic (the simulation on virtual
+ * time), where a limit only stops a runaway. `npm test` runs them at nice 19
+ * beside the real VMs (tools/run-tests.ts), where a test may wait for the CPU for
+ * as long as the VMs run: 120 s was too short for a simulation control in a run
+ * beside other work.
+ */
+const LOGIC_TIMEOUT_MS = 30 * 60_000;
+
 /** The custom element app/xterm-csp.ts defines: a <style> whose text becomes an adopted stylesheet. */
 const XTERM_STYLE_TAG = 'xterm-adopted-style';
 
@@ -101,8 +110,8 @@ export default defineConfig({
     // run that includes it before any test, with one line saying how to get
     // one; `npm test` (tools/run-tests.ts) then leaves it out.
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: LOGIC_TIMEOUT_MS } },
+      { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: LOGIC_TIMEOUT_MS } },
       { extends: true, test: { name: 'node', include: ['test/node/**/*.test.ts'], fileParallelism: false } },
       {
         extends: true,
