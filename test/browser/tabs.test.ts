@@ -7,7 +7,8 @@ import { startBrowserRig, watchProblems, type BrowserRig } from './chromium.ts';
 
 let rig: BrowserRig;
 beforeAll(async () => {
-  rig = await startBrowserRig();
+  // The page as `npm start` serves it.
+  rig = await startBrowserRig('build');
 });
 afterAll(async () => {
   await rig?.close();
