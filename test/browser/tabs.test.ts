@@ -26,6 +26,23 @@ interface TwoTabRun {
 const isProtected = (page: Page) => page.getAttribute('body', 'data-protected');
 const tabRuns = (page: Page) => page.getAttribute('[data-tab-runs]', 'data-tab-runs');
 
+/** Waits until `page` says the pair is protected (or is not); failing, names what the page said instead. */
+async function expectProtected(page: Page, protectedNow = true, timeoutMs = 60_000): Promise<void> {
+  try {
+    await page.waitForSelector(`body[data-protected="${protectedNow}"]`, { state: 'attached', timeout: timeoutMs });
+  } catch {
+    const said = await page.evaluate(() => ({
+      status: document.querySelector('[data-status]')?.textContent,
+      roles: [...document.querySelectorAll('.vm-panel')].map(
+        (panel) => `${panel.getAttribute('data-side')}: ${panel.querySelector('[data-role]')?.textContent}`,
+      ),
+    }));
+    throw new Error(
+      `waited ${timeoutMs / 1000} s for this tab to say protected=${protectedNow}; it says "${said.status ?? ''}" (${said.roles.join(', ')}; this tab runs ${(await tabRuns(page)) ?? 'nothing'})`,
+    );
+  }
+}
+
 /** The PC names a tab says it runs, once the page shows them. */
 async function expectTabRuns(page: Page, names: string): Promise<void> {
   await expect.poll(() => tabRuns(page), { timeout: 60_000 }).toBe(names);
@@ -56,7 +73,7 @@ async function openTwoTabRun(): Promise<TwoTabRun> {
   const second = await openedBy(context, first, 'move-secondary', problems);
   await expectTabRuns(second, 'PC C');
   await expectTabRuns(first, 'PC A');
-  await expect.poll(() => isProtected(first), { timeout: 60_000 }).toBe('true');
+  await expectProtected(first);
   return { context, first, second, problems };
 }
 
@@ -128,10 +145,10 @@ describe('a two-tab run', () => {
     const names: string[] = [];
     for (let cycle = 0; cycle < 10; cycle++) {
       await secondary.close({ runBeforeUnload: false });
-      await expect.poll(() => isProtected(first), { timeout: 30_000 }).toBe('false');
+      await expectProtected(first, false, 30_000);
       await expect.poll(() => first.isEnabled('[data-action="reprotect-in-tab"]'), { timeout: 30_000 }).toBe(true);
       secondary = await openedBy(context, first, 'reprotect-in-tab', problems);
-      await expect.poll(() => isProtected(first), { timeout: 60_000 }).toBe('true');
+      await expectProtected(first);
       const name = (await tabRuns(secondary)) ?? '';
       expect(name).toMatch(/^PC [D-Z]$/);
       names.push(name);
@@ -149,12 +166,12 @@ describe('a two-tab run', () => {
     // The reloaded tab runs no PC: the spare the host starts for the next pair goes there.
     await expectTabRuns(second, 'PC D');
     await second.click('[data-action="reprotect"]');
-    await expect.poll(() => isProtected(second), { timeout: 60_000 }).toBe('true');
+    await expectProtected(second);
     await first.reload();
     // PC A ended with its page: PC D takes over in the second tab, and the reloaded first tab runs the next spare.
     await expectTabRuns(first, 'PC E');
     await first.click('[data-action="reprotect"]');
-    await expect.poll(() => isProtected(first), { timeout: 60_000 }).toBe('true');
+    await expectProtected(first);
     expect(await first.getAttribute('body', 'data-serving')).toBe('primary');
     await expect.poll(() => first.textContent('[data-status]')).toMatch(/^Protected: PC E holds checkpoint/);
     await expectServesWithNothingLost(second);
