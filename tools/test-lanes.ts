@@ -42,7 +42,12 @@ function start(step: Step, niced: boolean): Running {
   const handle: Running = {
     exited: new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1))),
     end: () => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // The group ended between the check and the signal.
+      }
     },
   };
   running.add(handle);
