@@ -104,11 +104,12 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', './test/support/file-times-reporter.ts'],
-    // The pure logic and the simulation first; then the real VMs, one file
-    // after another (each needs both cores): under Node, then in Chromium, the
-    // only project that needs a browser. Without one, its global setup stops a
-    // run that includes it before any test, with one line saying how to get
-    // one; `npm test` (tools/run-tests.ts) then leaves it out.
+    // `npm test` (tools/run-tests.ts) runs the real VMs (node, browser) one file
+    // after another (each needs both cores), and beside them, in a run of its
+    // own at nice 19, the pure logic and the simulation. Only browser needs a
+    // browser: without one, its global setup stops a run that includes it
+    // before any test, with one line saying how to get one; `npm test` then
+    // leaves it out.
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: LOGIC_TIMEOUT_MS } },
       { extends: true, test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: LOGIC_TIMEOUT_MS } },
