@@ -1,6 +1,6 @@
 // The delta path end to end on fake machines: two WebAssembly memories with
 // "RAM" in them and a small device tree with get_state, as v86 has.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DeltaApplier } from '../../engine/checkpoint/delta-apply.ts';
 import { DeltaCapture, MissedWritesError } from '../../engine/checkpoint/delta-capture.ts';
 import { checkDelta, deltaLayout, DELTA_HEADER_BYTES, DELTA_VERSION } from '../../engine/checkpoint/delta-format.ts';
@@ -12,8 +12,15 @@ import type { GuestDisk, MachineStateAccess, WriteTracker } from '../../engine/c
 import { DeltaSink, DeltaSource } from '../../engine/replication/delta-path.ts';
 import { machineStatePaths } from '../../engine/worker/state-paths.ts';
 import { openV86Disk } from '../../engine/vm/v86-disk.ts';
+import * as sparsePages from '../../engine/checkpoint/sparse-pages.ts';
 import { reseal } from '../support/wire.ts';
 import { openDisk, SyncBuffer } from '../support/sync-buffer.ts';
+
+// Counted, not changed: whether a reset scans the RAM shadow (see 'a reset of a shadow that holds only zeros').
+vi.mock('../../engine/checkpoint/sparse-pages.ts', async (original) => {
+  const real = await original<typeof sparsePages>();
+  return { ...real, zeroSparse: vi.fn(real.zeroSparse) };
+});
 
 const RAM_BYTES = 256 * PAGE_BYTES;
 const RAM_OFFSET = 65536;
@@ -162,6 +169,24 @@ describe('delta checkpoints', () => {
     expect(applier.holds).toBe(3);
     // Buffers come back and are reused: one allocation for the whole run.
     expect(capture.allocations).toBe(1);
+  });
+
+  it('a reset of a shadow that holds only zeros does not scan it (fresh memory faults in page by page); one that holds a checkpoint is cleared', () => {
+    const { primary, capture } = pair();
+    const { zeroSparse } = sparsePages;
+    vi.mocked(zeroSparse).mockClear();
+    // A worker that stood by, then leads its first pair: its capture is new.
+    capture.reset(false);
+    expect(zeroSparse).not.toHaveBeenCalled();
+    const secondary = new FakeMachine();
+    expect(send(capture, new DeltaApplier(secondary), 1).delta).toMatchObject({ ramPages: 40 });
+    expectSame(primary, secondary);
+    // Its next pair: the shadow holds checkpoint 1 and must be cleared for a full copy.
+    capture.reset(false);
+    expect(zeroSparse).toHaveBeenCalledTimes(1);
+    const next = new FakeMachine();
+    expect(send(capture, new DeltaApplier(next), 1).delta).toMatchObject({ ramPages: 40 });
+    expectSame(primary, next);
   });
 
   it('tells the VM which devices it holds already: those equal to the last load, when it has not run since', () => {
