@@ -3,14 +3,18 @@
 // sign of life. Counting this side's own beats, not wall time, means a pause
 // of this side (a long capture, a busy thread) is not taken for the peer's death.
 // A worker has one thread: while the peer captures or loads a checkpoint it
-// cannot beat, so for that step of the handshake the peer is allowed a longer
-// silence (detection is fast between checkpoints, slower inside one).
+// cannot beat, so a side about to block says so first (a heartbeat with
+// `busyMs`, and every heartbeat until that work is done), and its silence
+// after such a message may be longer by as much (detection is fast between
+// checkpoints, slower inside one). The peer announces it, not this side
+// guesses it from the handshake: any step that blocks is covered, the first
+// checkpoint's preparation included.
 // Time comes in as an argument.
 
 export interface HeartbeatConfig {
   intervalMs: number;
   missLimit: number;
-  /** How long a peer busy with its part of a checkpoint may stay silent on top of the miss limit. */
+  /** How long a side about to block its thread (its part of a checkpoint) announces it may stay silent, on top of the miss limit. */
   busyMs: number;
 }
 
@@ -18,7 +22,7 @@ export class HeartbeatMonitor {
   private lastHeard: number;
   private missed = 0;
   private heardOnce = false;
-  /** Beats of silence allowed beyond missLimit while the peer is known busy. */
+  /** Beats of silence allowed beyond missLimit: the peer said it is busy. */
   private allowance = 0;
   /** The longest silence of the peer so far, between two things heard from it: what a setting must outlast. */
   longestSilenceMs = 0;
@@ -30,11 +34,13 @@ export class HeartbeatMonitor {
     this.lastHeard = now;
   }
 
-  heard(now: number): void {
+  /** Something came from the peer; `busyMs`: it announced it blocks for up to that long now (0: it does not). */
+  heard(now: number, busyMs = 0): void {
     if (this.heardOnce) this.longestSilenceMs = Math.max(this.longestSilenceMs, now - this.lastHeard);
     this.heardOnce = true;
     this.lastHeard = Math.max(this.lastHeard, now);
     this.missed = 0;
+    this.allowance = Math.ceil(busyMs / this.config.intervalMs);
   }
 
   /** Called at each of this side's heartbeats; true once the peer counts as lost. */
@@ -46,11 +52,6 @@ export class HeartbeatMonitor {
   /** The peer's silence so far was reported: count missed beats afresh (the silence itself goes on counting). */
   rearm(): void {
     this.missed = 0;
-  }
-
-  /** The peer is busy with a step of the handshake for up to `ms` (0: no longer): its silence counts only after that. */
-  peerBusy(ms: number): void {
-    this.allowance = Math.ceil(ms / this.config.intervalMs);
   }
 
   silentMs(now: number): number {

@@ -57,7 +57,16 @@ export type ColoMessage =
 export interface Heartbeat {
   type: 'heartbeat';
   sequence: number;
+  /**
+   * The sender is about to block its only thread (capture, load, the first
+   * checkpoint's preparation) for up to this long: its silence until its next
+   * message counts only after that.
+   */
+  busyMs?: number;
 }
+
+/** The longest busy time a peer may announce; more is refused as malformed (it would blind the detector). */
+export const MAX_BUSY_MS = 60_000;
 
 /** A side leaving COLO on an error tells its peer, as QEMU's closed socket would. */
 export interface ColoExit {
@@ -105,7 +114,11 @@ export function parseWireMessage(data: unknown): WireMessage | { error: string }
   if (typeof data !== 'object' || data === null) return { error: `not a message: ${String(data)}` };
   const m = data as Record<string, unknown>;
   if (m.type === 'heartbeat') {
-    return typeof m.sequence === 'number' ? { type: 'heartbeat', sequence: m.sequence } : { error: 'heartbeat without sequence' };
+    if (typeof m.sequence !== 'number') return { error: 'heartbeat without sequence' };
+    if (m.busyMs === undefined) return { type: 'heartbeat', sequence: m.sequence };
+    if (typeof m.busyMs !== 'number' || !(m.busyMs >= 0 && m.busyMs <= MAX_BUSY_MS))
+      return { error: `heartbeat announcing a busy time of ${String(m.busyMs)} ms (0 to ${MAX_BUSY_MS} allowed)` };
+    return { type: 'heartbeat', sequence: m.sequence, busyMs: m.busyMs };
   }
   if (m.type === 'svm-output') {
     if (!Array.isArray(m.lines) || !m.lines.every((l) => typeof l === 'string')) return { error: 'svm-output without lines' };

@@ -15,8 +15,6 @@ export type LinkInput =
 
 export abstract class CoreDriver {
   protected readonly link: Link;
-  /** How long the peer may stay silent, on top of the miss limit, while it works on its part of a checkpoint. */
-  protected readonly peerBusyMs: number;
 
   constructor(
     side: Side,
@@ -41,7 +39,6 @@ export abstract class CoreDriver {
       (event) => this.trace(event),
     );
     this.link.setGate(config.gate);
-    this.peerBusyMs = config.heartbeat.busyMs;
   }
 
   protected abstract onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;

@@ -55,6 +55,8 @@ export class Link {
   private lastBeatAt: number | undefined;
   private beatsSent: number[] = [];
   private longestBeatGapMs = 0;
+  /** Sections of work that block this thread, begun and not yet ended (see beginBusy). */
+  private busySections = 0;
 
   constructor(
     private readonly side: Side,
@@ -177,9 +179,22 @@ export class Link {
     this.trace(sent);
   }
 
-  /** The peer is capturing or loading a checkpoint for up to `ms` (0: it is done): see HeartbeatMonitor.peerBusy. */
-  peerBusy(ms: number): void {
-    this.monitor.peerBusy(ms);
+  /**
+   * This side is about to block its thread, now and perhaps again before the
+   * returned function is called (a capture, a check and load, the first
+   * checkpoint's preparation): a heartbeat says so at once, and so does every
+   * heartbeat until then, so that the peer allows a silence after each of
+   * them the configured busy time longer (see HeartbeatMonitor).
+   */
+  beginBusy(): () => void {
+    this.busySections += 1;
+    if (!this.ended) this.sendBeat(this.clock.now());
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.busySections -= 1;
+    };
   }
 
   /** Heartbeat gaps seen so far (see ReplicationStatus.heartbeatGaps). */
@@ -192,14 +207,7 @@ export class Link {
     const now = this.clock.now();
     if (this.lastBeatAt !== undefined) this.longestBeatGapMs = Math.max(this.longestBeatGapMs, now - this.lastBeatAt);
     this.lastBeatAt = now;
-    if (!this.cut) {
-      this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence }, []);
-      this.beatsSent.push(now);
-      if (this.beatsSent.length >= BEATS_PER_REPORT) {
-        this.handlers.onHeartbeatsSent(this.beatsSent);
-        this.beatsSent = [];
-      }
-    }
+    this.sendBeat(now);
     if (this.monitor.beat()) {
       this.monitor.rearm();
       const silentMs = this.monitor.silentMs(now);
@@ -207,6 +215,17 @@ export class Link {
         `no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,
         silentMs,
       );
+    }
+  }
+
+  private sendBeat(now: number): void {
+    if (this.closed || this.frozen || this.cut) return;
+    const busy = this.busySections > 0 ? { busyMs: this.heartbeat.busyMs } : {};
+    this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence, ...busy }, []);
+    this.beatsSent.push(now);
+    if (this.beatsSent.length >= BEATS_PER_REPORT) {
+      this.handlers.onHeartbeatsSent(this.beatsSent);
+      this.beatsSent = [];
     }
   }
 
@@ -222,8 +241,9 @@ export class Link {
 
   private receive(data: unknown): void {
     if (this.closed || this.frozen || this.cut) return;
-    this.monitor.heard(this.clock.now());
     const parsed = parseWireMessage(data);
+    // Anything from the peer is a sign of life, a malformed message too.
+    this.monitor.heard(this.clock.now(), 'busyMs' in parsed ? (parsed.busyMs ?? 0) : 0);
     if ('error' in parsed) {
       if (this.ended) return;
       this.trace({ kind: 'error', time: this.clock.now(), side: this.side, detail: `from ${this.peer}: ${parsed.error}` });

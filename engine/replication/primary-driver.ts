@@ -8,7 +8,7 @@ import { type CheckpointMode, type CompareConfig, type ReplicationConfig } from 
 import { CoreDriver } from './core-driver.ts';
 import type { DriverEvent, DriverStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
-import type { StateSource } from './state-path.ts';
+import type { InitialSync, StateSource } from './state-path.ts';
 
 const CLIENT_PORT = 1;
 /** How often held replies are checked against the compare timeout. */
@@ -192,7 +192,14 @@ export class PrimaryDriver extends CoreDriver {
     if (message.type === 'vmstate-loaded' && payload) this.source.recycle(payload);
     // A new secondary says what it holds: checkpoint 1 builds on a shared base, or is a full copy.
     if (message.type === 'checkpoint-ready' && this.core.phase === 'wait-ready') {
-      const sync = (this.nextSource ?? this.source).initialSync(message.base);
+      // Choosing what checkpoint 1 builds on may clear a RAM-sized shadow.
+      const done = this.link.beginBusy();
+      let sync: InitialSync;
+      try {
+        sync = (this.nextSource ?? this.source).initialSync(message.base);
+      } finally {
+        done();
+      }
       this.trace({ kind: 'initial-sync', time: this.clock.now(), ...sync });
     }
     this.input({ kind: 'message', message });
@@ -204,8 +211,6 @@ export class PrimaryDriver extends CoreDriver {
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'primary', phase: this.core.phase, checkpoint: this.core.checkpoint });
-      // The secondary checks and loads the state in its only thread: it cannot beat meanwhile.
-      this.link.peerBusy(this.core.phase === 'await-received' || this.core.phase === 'await-loaded' ? this.peerBusyMs : 0);
     }
     for (const effect of effects) this.apply(effect);
     // Speculative mode resumed the VM at capture: the period starts at vmstate-loaded.
@@ -261,6 +266,7 @@ export class PrimaryDriver extends CoreDriver {
       cancelWatchdog = this.clock.after(CAPTURE_LIMIT_MS, () => reject(new Error(`the VM did not stop and save within ${CAPTURE_LIMIT_MS} ms`)));
     });
     watchdog.catch(() => {});
+    let endBusy = () => {};
     try {
       await Promise.race([this.vm.stop(), watchdog]);
       // COLO may have ended while the VM was stopping (the secondary left, or
@@ -273,6 +279,8 @@ export class PrimaryDriver extends CoreDriver {
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
+      // The capture blocks this thread (v86's whole save_state: 120–360 ms measured).
+      endBusy = this.link.beginBusy();
       const { payload, header: stateHeader, pages, tracking, parts, checksumMs } = await Promise.race([this.source.capture(checkpoint), watchdog]);
       // The stopped VM's unfinished output line: the state holds its rest.
       const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed(), lineStart: this.output.lineStart };
@@ -298,6 +306,7 @@ export class PrimaryDriver extends CoreDriver {
     } catch (err) {
       this.input({ kind: 'capture-failed', checkpoint, error: (err as Error).message });
     } finally {
+      endBusy();
       cancelWatchdog();
     }
   }

@@ -87,7 +87,14 @@ export class SecondaryDriver extends CoreDriver {
 
   private stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
     this.stagedHeader = header;
-    const verdict = this.sink.stage(header, payload, checkpoint);
+    // Checking the state (its checksum over every byte) blocks this thread.
+    const done = this.link.beginBusy();
+    let verdict: 'ok' | { error: string };
+    try {
+      verdict = this.sink.stage(header, payload, checkpoint);
+    } finally {
+      done();
+    }
     if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
     return verdict;
   }
@@ -97,8 +104,6 @@ export class SecondaryDriver extends CoreDriver {
     const effects = this.core.handle(input);
     if (this.core.phase !== before) {
       this.trace({ kind: 'phase', time: this.clock.now(), side: 'secondary', phase: this.core.phase, checkpoint: this.core.incoming });
-      // The primary stops and captures its VM in its only thread: it cannot beat meanwhile.
-      this.link.peerBusy(this.core.phase === 'await-send' || this.core.phase === 'await-size' ? this.peerBusyMs : 0);
     }
     for (const effect of effects) this.apply(effect);
     this.emit({ type: 'status', status: this.status() });
@@ -139,6 +144,8 @@ export class SecondaryDriver extends CoreDriver {
 
   private async load(checkpoint: number): Promise<void> {
     const started = this.clock.now();
+    // Loading blocks this thread (v86's whole restore_state: 120–360 ms measured), perhaps after a wait.
+    const endBusy = this.link.beginBusy();
     try {
       const diverged = this.running;
       if (diverged) {
@@ -146,12 +153,14 @@ export class SecondaryDriver extends CoreDriver {
         this.running = false;
       }
       this.handBack = await this.sink.load(diverged);
+      endBusy();
       this.resumeStreams();
       const reverted = diverged ? this.sink.reverted : undefined;
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: true, ...(reverted ? { reverted } : {}) });
       this.input({ kind: 'loaded', checkpoint });
       if (this.compare) await this.runBetweenCheckpoints();
     } catch (err) {
+      endBusy();
       this.trace({ kind: 'load', time: this.clock.now(), checkpoint, loadMs: this.clock.now() - started, ok: false });
       this.input({ kind: 'load-failed', checkpoint, error: (err as Error).message });
     }

@@ -267,6 +267,9 @@ describe('parseWireMessage', () => {
     [{ type: 'checkpoint-request', checkpoint: -1 }, /without a valid checkpoint number/],
     [{ type: 'vmstate-size', checkpoint: 1 }, /vmstate-size: no header/],
     [{ type: 'heartbeat' }, /heartbeat without sequence/],
+    [{ type: 'heartbeat', sequence: 1, busyMs: -5 }, /heartbeat announcing a busy time of -5 ms \(0 to 60000 allowed\)/],
+    [{ type: 'heartbeat', sequence: 1, busyMs: 1e9 }, /busy time of 1000000000 ms/],
+    [{ type: 'heartbeat', sequence: 1, busyMs: 'long' }, /busy time of long ms/],
     [{ type: 'checkpoint-request', checkpoint: 1.5 }, /without a valid checkpoint number/],
     [{ type: 'checkpoint-request', checkpoint: 2 ** 32 }, /without a valid checkpoint number/],
     [{ type: 'vmstate-size', checkpoint: 1, header: { ...header, bytes: -1 } }, /size -1 is not a whole number of bytes from 0 to 2\^32/],
@@ -286,6 +289,7 @@ describe('parseWireMessage', () => {
   it('accepts well-formed messages and drops unknown fields', () => {
     expect(parseWireMessage({ type: 'vmstate-size', checkpoint: 2, header, extra: 1 })).toEqual(msg.size(2));
     expect(parseWireMessage({ type: 'heartbeat', sequence: 4 })).toEqual({ type: 'heartbeat', sequence: 4 });
+    expect(parseWireMessage({ type: 'heartbeat', sequence: 5, busyMs: 1000 })).toEqual({ type: 'heartbeat', sequence: 5, busyMs: 1000 });
     expect(parseWireMessage({ type: 'colo-exit', detail: 'x' })).toEqual({ type: 'colo-exit', detail: 'x' });
     const base = { image: 'f'.repeat(64), ram: 0x1234 };
     expect(parseWireMessage({ type: 'checkpoint-ready', base: { ...base, extra: 1 } })).toEqual({ type: 'checkpoint-ready', base });
@@ -325,14 +329,14 @@ describe('HeartbeatMonitor', () => {
     expect(m.beat()).toBe(true);
   });
 
-  it('a peer busy with a checkpoint may be silent for its allowance too, and no longer once it is done', () => {
+  it('a peer that announced it blocks may be silent for the time it announced too, and no longer once it spoke again', () => {
     const m = new HeartbeatMonitor({ intervalMs: 20, missLimit: 3 }, 0);
-    m.peerBusy(50);
+    m.heard(0, 50);
     // 3 beats of the limit and ceil(50 / 20) = 3 of the allowance.
     expect(Array.from({ length: 6 }, () => m.beat())).toEqual([false, false, false, false, false, false]);
     expect(m.beat()).toBe(true);
+    // Its next message (no announcement) ends the allowance.
     m.heard(200);
-    m.peerBusy(0);
     expect([m.beat(), m.beat(), m.beat(), m.beat()]).toEqual([false, false, false, true]);
   });
 
