@@ -26,7 +26,7 @@ import type { SerialPort } from '../../engine/vm/machine-api.ts';
 import { V86_STATE_FORMAT_VERSION, V86_STATE_MAGIC } from '../../engine/vm/state-header.ts';
 import type { MachineWithState } from '../../engine/worker/state-paths.ts';
 import { openDisk, SyncBuffer } from '../support/sync-buffer.ts';
-import type { SimScheduler } from './scheduler.ts';
+import type { Clock } from '../../engine/replication/ports.ts';
 
 export const SIM_RAM_BYTES = 128 * 1024;
 /** 512 journal records: a long schedule fills it, and the ledger goes on from memory, as the real one does. */
@@ -69,6 +69,8 @@ export interface GuestTraits {
   inputLogBytes?: number;
   /** Marks the pages it writes, as the write-tracking v86 build does. */
   tracksWrites?: boolean;
+  /** The longest a capture, an initial sync, a check or a load blocks the PC's only thread (default 0; see SimThread). */
+  blockMs?: number;
 }
 
 /** The guest's write marks: where the map is, and how often RAM was written behind them. */
@@ -134,7 +136,7 @@ export class FakeGuest implements MachineWithState {
   refuseLoads: number;
 
   constructor(
-    private readonly scheduler: SimScheduler,
+    private readonly scheduler: Clock,
     private readonly registry: StateRegistry,
     readonly name: string,
     private readonly traits: GuestTraits,

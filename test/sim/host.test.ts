@@ -15,7 +15,7 @@ function calm(seed: number, change: Partial<Schedule> = {}): Schedule {
     compare: false,
     periodMs: 200,
     autoReprotect: false,
-    guests: base.guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8 })),
+    guests: base.guests.map((g) => ({ ...g, refuseLoads: 0, loadMs: 0, stopMs: 1, bytesPerTick: 8, blockMs: 0 })),
     actions: [],
     ...change,
   };

@@ -33,6 +33,7 @@ const SUMMED = [
   'unseenFaults',
   'dismissals',
   'mismatches',
+  'threadBlocks',
 ] as const;
 /** Yes-or-no facts of a schedule, counted as the schedules where they held. */
 const FLAGS = ['compare', 'serviceLost', 'livenessJudged'] as const;
@@ -65,10 +66,11 @@ export function merge(summaries: RunSummary[]): RunSummary {
   return total;
 }
 
-export async function runSeeds(seeds: number[]): Promise<RunSummary> {
+/** The schedules of `seeds` (shaped by `shape`, if given) in this thread. */
+export async function runSeeds(seeds: number[], shape: (seed: number) => Schedule = scheduleFromSeed): Promise<RunSummary> {
   const summary = emptySummary();
   for (const seed of seeds) {
-    const result = await runSchedule(scheduleFromSeed(seed));
+    const result = await runSchedule(shape(seed));
     addReached(summary, result.reached);
     if (result.violations.length > 0) summary.failures.push({ schedule: result.schedule, violations: result.violations });
   }
@@ -112,6 +114,7 @@ export function describeSummary(s: RunSummary): string[] {
     `${s.schedules} schedules, ${s.steps} steps`,
     `${s.checkpoints} checkpoints loaded (${s.deltas} deltas, ${s.fullStates} full states; initial syncs ${s.sharedBaseSyncs} on the shared base, ${s.fullSyncs} full)`,
     `${s.answered} replies released; compare mode in ${s.compare} schedules (${s.mismatches} replies differed or timed out)`,
+    `${s.threadBlocks} blocks of a PC's thread (a capture, an initial sync, a check or a load)`,
     `${s.loadsRefused} loads refused, ${s.relaunches} relaunches, ${s.failovers} failovers, ${s.dismissals} suspicions dismissed (the suspect answered the host), ${s.arbitrations} arbitrations`,
     `${s.falseFailovers} false alarms (protection ended with no fault at all), ${s.unseenFaults} ends of protection for a fault the host could only see by silence (a hang, a closed tab)`,
     `${s.reprotections} re-protections, ${s.handOvers} moves of the secondary (in ${s.fallBacks} the old secondary took over for the new one); service lost in ${s.serviceLost}`,

@@ -59,6 +59,8 @@ export interface GuestPlan {
   tracksWrites?: boolean;
   /** How long starting this PC takes when it is a spare for re-protection (a worker boots and restores the snapshot; default 0). */
   bootMs?: number;
+  /** The longest its capture, initial sync, check or load of a state blocks its thread (default 0): nothing else runs there meanwhile. */
+  blockMs?: number;
   /**
    * How long this PC, a survivor told to lead a new pair, waits before it starts
    * that part (default 0). Today's workers start at once; one that waited (as
@@ -94,6 +96,12 @@ export const MAX_STARTUP_MS = 500;
 export const MAX_LOAD_MS = 150;
 /** The longest a state takes to cross the link and be read. */
 export const MAX_PAYLOAD_MS = 40;
+/**
+ * The longest a capture, an initial sync, a check or a load blocks a PC's
+ * thread: under the busy time a side announces (300 ms here) with room for
+ * the beats around it, as v86's 120–360 ms under its 1 s.
+ */
+export const MAX_BLOCK_MS = 250;
 
 /** Faults, and the operator's commands about the pair: 1 to 6 a schedule, at any moment, two possibly in the same millisecond. */
 const INCIDENTS: ActionKind[] = [
@@ -178,6 +186,9 @@ export function scheduleFromSeed(seed: number): Schedule {
   const tracksWrites = seededRandom(seed ^ 0x2545f491)() < 0.75;
   // And its own for the page's warm spare.
   const warmSpare = seededRandom(seed ^ 0x68e31da4)() < 0.5;
+  // And for busy threads: half the schedules have PCs whose captures, syncs and loads block their thread.
+  const threadRandom = seededRandom(seed ^ 0x7f4a7c15);
+  const blockMs = threadRandom() < 0.5 ? Math.floor(threadRandom() * (MAX_BLOCK_MS + 1)) : 0;
   // Likewise: a spare PC takes a while to start, so a re-protection may find it still starting;
   // and a survivor a while to read the booted snapshot again before it leads a new pair.
   const bootRandom = seededRandom(seed ^ 0x1b873593);
@@ -194,6 +205,7 @@ export function scheduleFromSeed(seed: number): Schedule {
     tracksWrites,
     bootMs: startupMs(),
     leadDelayMs: startupMs(),
+    ...(blockMs > 0 ? { blockMs } : {}),
   }));
   const actions: TimedAction[] = [];
   const at = () => Math.floor(30 + random() * (DURATION_MS - 150));

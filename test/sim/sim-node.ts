@@ -1,8 +1,9 @@
 // One simulated PC: a FakeGuest with the real ReplicationRole (drivers, cores,
 // link) and the real state paths (full and delta, over the guest's memory),
 // on virtual time. Like a worker, it takes the host's calls a little later and
-// in order; terminating it silences it at once. Its answer to the host's ping
-// can be slow while it is alive.
+// in order, on its one thread (SimThread), which its captures, syncs and loads
+// may block; terminating it silences it at once. Its answer to the host's
+// ping can be slow while it is alive.
 import { waitUntil } from '../../engine/shared/wait-until.ts';
 import type { ServicePc } from '../../engine/host/service.ts';
 import type { ReplicationControl } from '../../engine/replication/commands.ts';
@@ -17,19 +18,38 @@ import { machineStatePaths } from '../../engine/worker/state-paths.ts';
 import type { StatePaths } from '../../engine/replication/state-path.ts';
 import { FakeGuest, SIM_RAM_BYTES, type GuestTraits, type StateRegistry } from './fake-guest.ts';
 import { seededRandom, type SimScheduler } from './scheduler.ts';
+import { SimThread } from './sim-thread.ts';
 
 const never = <T>() => new Promise<T>(() => {});
 /** The simulated PCs' booted snapshot, as the manifest's SHA-256 would name it. */
 const SIM_SNAPSHOT = '5'.repeat(64);
 
-/** The real state paths, with each load taking `loadMs` of virtual time first. */
-function slowPaths(paths: StatePaths, loadMs: number, scheduler: SimScheduler): StatePaths {
-  const waited = (ms: number) => new Promise<void>((resolve) => scheduler.after(ms, resolve));
+/**
+ * The real state paths, on the PC's thread: each load takes `loadMs` of
+ * virtual time first (waiting, the thread free), and each capture, initial
+ * sync, check and load blocks the thread for up to `blockMs` (drawn by `draw`).
+ */
+function threadPaths(paths: StatePaths, loadMs: number, blockMs: number, thread: SimThread, draw: () => number): StatePaths {
+  const waited = (ms: number) => new Promise<void>((resolve) => thread.after(ms, resolve));
+  const block = () => thread.block(Math.floor(draw() * (blockMs + 1)));
+  if (loadMs <= 0 && blockMs <= 0) return paths;
   return {
-    source: (mode, options) => paths.source(mode, options),
+    source: (mode, options) => {
+      const source = paths.source(mode, options);
+      return {
+        get path() {
+          return source.path;
+        },
+        get note() {
+          return source.note;
+        },
+        initialSync: (peer) => (block(), source.initialSync(peer)),
+        capture: (checkpoint) => (block(), source.capture(checkpoint)),
+        recycle: (buffer) => source.recycle(buffer),
+      };
+    },
     adoptBase: (image, standby) => paths.adoptBase?.(image, standby),
     sink: (verify) => {
-      if (loadMs <= 0) return paths.sink(verify);
       const sink = paths.sink(verify);
       return {
         get path() {
@@ -41,8 +61,8 @@ function slowPaths(paths: StatePaths, loadMs: number, scheduler: SimScheduler): 
         get base() {
           return sink.base;
         },
-        stage: (header, payload, checkpoint) => sink.stage(header, payload, checkpoint),
-        load: (diverged) => waited(loadMs).then(() => sink.load(diverged)),
+        stage: (header, payload, checkpoint) => (block(), sink.stage(header, payload, checkpoint)),
+        load: (diverged) => waited(loadMs).then(() => (block(), sink.load(diverged))),
         beforeRun: () => sink.beforeRun(),
         discard: () => sink.discard(),
         reloadLastGood: () => sink.reloadLastGood(),
@@ -56,6 +76,8 @@ export class SimNode implements ServicePc {
   alive = true;
   readonly guest: FakeGuest;
   readonly replication: ReplicationControl;
+  /** Its worker's one thread: the role, the guest, the host's calls and its end of the link run there. */
+  readonly thread: SimThread;
   /** How long the host's ping waits for an answer from this PC (it is busy, not dead). */
   pingDelayMs = 0;
   private readonly role: ReplicationRole;
@@ -129,16 +151,21 @@ export class SimNode implements ServicePc {
     private readonly latency: () => number,
   ) {
     this.bootMs = traits.bootMs ?? 0;
-    this.guest = new FakeGuest(scheduler, registry, name, traits, seededRandom);
+    this.thread = new SimThread(scheduler);
+    this.guest = new FakeGuest(this.thread, registry, name, traits, seededRandom);
     this.leadDelayMs = traits.leadDelayMs ?? 0;
-    this.paths = slowPaths(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, scheduler);
-    this.role = new ReplicationRole(this.guest, scheduler, this.paths);
+    const blocks = seededRandom([...name].reduce((sum, c) => sum * 31 + c.charCodeAt(0), traits.randomSeed));
+    this.paths = threadPaths(machineStatePaths(this.guest, SIM_RAM_BYTES), traits.loadMs, traits.blockMs ?? 0, this.thread, blocks);
+    this.role = new ReplicationRole(this.guest, this.thread, this.paths);
     const call = <T>(fn: () => T): Promise<T> => (this.alive && !this.hung ? this.deliver(fn) : never<T>());
     // Every command of the role, delivered like a message to a worker; the
     // ping answers as slowly as the PC is busy. A Proxy, so a command added
     // to the role reaches simulated PCs with no change here.
     const commands = this.role as unknown as Record<string, (...args: unknown[]) => unknown>;
-    const ping = () => (this.alive && !this.hung ? this.role.ping().then(() => this.after(this.pingDelayMs)) : never<true>());
+    const answer = () => this.role.ping().then(() => this.after(this.pingDelayMs));
+    // A blocked thread reads the ping once it is free.
+    const ping = () =>
+      !this.alive || this.hung ? never<true>() : this.thread.busy ? new Promise<void>((free) => this.thread.run(free)).then(answer) : answer();
     this.replication = new Proxy({} as ReplicationControl, {
       get: (_, name: string) => (name === 'ping' ? ping : (...args: unknown[]) => call(() => commands[name]?.apply(this.role, args))),
     });
@@ -166,7 +193,7 @@ export class SimNode implements ServicePc {
     const guarded = (events: ReplicationEvent[]) => {
       if (this.alive && !this.hung) listener(events);
     };
-    const peer = port as unknown as PeerPort;
+    const peer = this.thread.port(port as unknown as PeerPort);
     const leadLater = role === 'primary' && this.roles > 0 ? this.leadDelayMs : 0;
     await this.deliver(() => {
       if (role === 'secondary') return this.role.startSecondary(pair, peer, config, guarded);
@@ -224,14 +251,16 @@ export class SimNode implements ServicePc {
     const at = Math.max(this.scheduler.now() + this.latency(), this.lastDelivery);
     this.lastDelivery = at;
     return new Promise<T>((resolve, reject) => {
-      this.scheduler.after(at - this.scheduler.now(), () => {
-        if (!this.alive || this.hung) return;
-        try {
-          resolve(fn());
-        } catch (err) {
-          reject(err);
-        }
-      });
+      this.scheduler.after(at - this.scheduler.now(), () =>
+        this.thread.run(() => {
+          if (!this.alive || this.hung) return;
+          try {
+            resolve(fn());
+          } catch (err) {
+            reject(err);
+          }
+        }),
+      );
     });
   }
 

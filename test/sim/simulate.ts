@@ -11,7 +11,7 @@ import type { ReplicationConfig } from '../../engine/replication/config.ts';
 import { OPEN_GATE, type GateConfig } from '../../engine/replication/config.ts';
 import { StateRegistry } from './fake-guest.ts';
 import { SimNetwork } from './network.ts';
-import { MAX_LOAD_MS, MAX_PAYLOAD_MS, MAX_STARTUP_MS, type Action, type PcPart, type Schedule } from './schedule.ts';
+import { MAX_BLOCK_MS, MAX_LOAD_MS, MAX_PAYLOAD_MS, MAX_STARTUP_MS, type Action, type PcPart, type Schedule } from './schedule.ts';
 import { SimScheduler, seededRandom } from './scheduler.ts';
 import { SimNode } from './sim-node.ts';
 
@@ -58,6 +58,8 @@ export const RECOVERY_BOUND_MS =
   2 * MAX_STARTUP_MS +
   MAX_PAYLOAD_MS +
   MAX_LOAD_MS +
+  // A busy thread: the survivor's initial sync and capture, the new secondary's check and load.
+  4 * MAX_BLOCK_MS +
   20;
 /** A healed world is watched at least this long, and then until the pair has been protected and served since. */
 const QUIET_MS = 1000;
@@ -89,6 +91,8 @@ export interface Reached {
   /** Suspicions the host dismissed: the suspect answered its ping (late heartbeats that cost nothing). */
   dismissals: number;
   mismatches: number;
+  /** Times a PC's thread was blocked by a capture, initial sync, check or load (see SimThread). */
+  threadBlocks: number;
   serviceLost: boolean;
   /** Whether the schedule's liveness was judged (no message was lost on the link, and some PC could serve). */
   livenessJudged: boolean;
@@ -351,7 +355,10 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   // protected and has served since, or the bound has passed.
   let steps = await scheduler.run(healAt + quietMs, check);
   const recovered = () => protectedSince !== undefined && lastShownAt > protectedSince;
-  while (!recovered() && scheduler.now() < healAt + RECOVERY_BOUND_MS + PROGRESS_MS) steps += await scheduler.run(scheduler.now() + 50, check);
+  // Busy threads slow each round by its three blocks (capture, check, load); a
+  // reply written just after a capture began waits for the round after.
+  const progressMs = PROGRESS_MS + 6 * Math.max(0, ...schedule.guests.map((guest) => guest.blockMs ?? 0));
+  while (!recovered() && scheduler.now() < healAt + RECOVERY_BOUND_MS + progressMs) steps += await scheduler.run(scheduler.now() + 50, check);
 
   const end = scheduler.now();
   const hostSaysLost = cluster.serviceLost;
@@ -372,7 +379,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
   const judgeLiveness = network.injected.drop === 0 && !lost;
   if (judgeLiveness) {
     const where = `${servedBy?.guest.name ?? 'no PC'} serving (${cluster.phase.kind})`;
-    if (end - lastShownAt > PROGRESS_MS) {
+    if (end - lastShownAt > progressMs) {
       const pending = client.ledger.pending;
       violate(
         `stuck: nothing released for ${Math.round(end - lastShownAt)} ms after the world healed, with ${where}` +
@@ -421,6 +428,7 @@ export async function runSchedule(schedule: Schedule, quietMs = QUIET_MS): Promi
     unseenFaults,
     dismissals: count((e) => e.kind === 'host' && e.action === 'dismiss'),
     mismatches: count((e) => e.kind === 'compare' && e.verdict !== 'match'),
+    threadBlocks: nodes.reduce((n, node) => n + node.thread.blocks, 0),
     serviceLost: lost,
     livenessJudged: judgeLiveness,
     recoveryMs: judgeLiveness && protectedSince !== undefined ? Math.max(0, Math.round(protectedSince - healAt)) : 0,

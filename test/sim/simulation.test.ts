@@ -64,6 +64,7 @@ describe('seeded fault schedules', () => {
         'handOvers',
         'fallBacks',
         'mismatches',
+        'threadBlocks',
       ] as const) {
         expect(summary[key], key).toBeGreaterThan(0);
       }
