@@ -64,6 +64,8 @@ export interface Suspicion {
   detail: string;
   silentMs: number;
   deadline: number;
+  /** The deadline was moved once already, the host's timer having come late (see STARVED_GRACE_MS). */
+  graced?: true;
 }
 
 export type Phase =
@@ -72,7 +74,7 @@ export type Phase =
   /** The secondary was told to take over; the primary, if it lives, holds its output meanwhile. */
   | { kind: 'takeover'; deadline: number }
   /** The primary was told to leave COLO; once it has, the secondary is fenced and it releases alone. `ping`: the host asked whether it still answers. */
-  | { kind: 'leaving'; deadline: number; ping?: number }
+  | { kind: 'leaving'; deadline: number; ping?: number; graced?: true }
   | { kind: 'alone'; survivor: Side }
   | { kind: 'reprotecting'; survivor: Side }
   | { kind: 'lost'; serving: Side; reason: string };
@@ -208,6 +210,16 @@ interface Spare {
   state: 'starting' | 'ready';
   deadline: number;
 }
+
+/**
+ * A ping's deadline the host's timer met this late means the host itself was
+ * starved (its thread busy, or the machine): an answer that came meanwhile may
+ * wait behind the timer (Node runs due timers before the messages that came
+ * during a stall), so it has not heard silence. It waits STARVED_GRACE_MS more,
+ * once, before it judges.
+ */
+export const LATE_TICK_MS = 50;
+export const STARVED_GRACE_MS = 50;
 
 const other = (side: Side): Side => (side === 'primary' ? 'secondary' : 'primary');
 const SIDES: readonly Side[] = ['primary', 'secondary'];
@@ -768,7 +780,11 @@ export class HostCore {
     const phase = this.phaseNow;
     if (phase.kind === 'arbitrating') {
       const due = phase.suspicions.find((s) => s.deadline <= this.now);
-      if (due) effects.push(...this.unanswered(due));
+      if (due && this.starvedPast(due)) {
+        const graced: Suspicion = { ...due, deadline: this.now + STARVED_GRACE_MS, graced: true };
+        this.phaseNow = { kind: 'arbitrating', suspicions: phase.suspicions.map((s) => (s === due ? graced : s)) };
+        effects.push(this.lateTick(due, this.pcs[due.suspect].name));
+      } else if (due) effects.push(...this.unanswered(due));
     } else if (phase.kind === 'takeover' && phase.deadline <= this.now) {
       const why = `${this.pcs.secondary.name} did not take over within ${this.options.takeoverMs} ms`;
       // The primary lets go of nothing before the secondary is fenced (leave, then fence: both before any confirmAlone).
@@ -776,12 +792,28 @@ export class HostCore {
         effects.push(trace('fence', `${why}: it is fenced and ${this.pcs.primary.name} goes on alone`), ...this.leave(why), ...this.fence('secondary'));
       else effects.push(...this.lose(`${this.pcs.primary.name}, which served the client, is ${describeFate(this.pcs.primary.fate)} and ${why}`));
     } else if (phase.kind === 'leaving' && phase.deadline <= this.now) {
+      if (phase.ping !== undefined && this.starvedPast(phase)) {
+        this.phaseNow = { ...phase, deadline: this.now + STARVED_GRACE_MS, graced: true };
+        return [...effects, this.lateTick(phase, this.pcs.primary.name)];
+      }
       if (phase.ping !== undefined) return [...effects, ...this.primaryHung()];
       const ping = ++this.pings;
       this.phaseNow = { kind: 'leaving', deadline: this.now + this.options.pingTimeoutMs, ping };
       effects.push({ kind: 'ping', side: 'primary', ping });
     }
     return effects;
+  }
+
+  /** Whether a ping's deadline came so late that the host was starved, and it has not yet waited on for that. */
+  private starvedPast(wait: { deadline: number; graced?: true }): boolean {
+    return !wait.graced && this.now - wait.deadline > LATE_TICK_MS;
+  }
+
+  private lateTick(wait: { deadline: number }, name: string): HostEffect {
+    return trace(
+      'late-tick',
+      `the host's timer came ${Math.round(this.now - wait.deadline)} ms late: it was itself starved, so it waits ${STARVED_GRACE_MS} ms more for ${name}'s answer before it judges`,
+    );
   }
 
   // A PC the host no longer hears from (killed, frozen, its tab closed): what

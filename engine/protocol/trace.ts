@@ -95,6 +95,8 @@ export type HostAction =
   | 'confirm'
   | 'arbitrate'
   | 'false-failover'
+  /** The host's timer came late for a ping's deadline (the host was starved): it waits a moment more for the answer. */
+  | 'late-tick'
   | 'worker-ended'
   | 'spare'
   | 'reprotect'

@@ -1,6 +1,6 @@
 // The host's policy, one situation at a time: data in, effects out.
 import { describe, expect, it } from 'vitest';
-import { HostCore, type HostCoreOptions, type HostEffect, type HostInput } from '../../engine/host/host-core.ts';
+import { HostCore, LATE_TICK_MS, STARVED_GRACE_MS, type HostCoreOptions, type HostEffect, type HostInput } from '../../engine/host/host-core.ts';
 import type { Side } from '../../engine/protocol/messages.ts';
 import { DEFAULT_REPLICATION } from '../../engine/replication/config.ts';
 import type { ReplicationStatus } from '../../engine/replication/events.ts';
@@ -158,6 +158,26 @@ describe('HostCore', () => {
     expect(host.handle({ kind: 'released', side: 'secondary', lines: ['c2 ok 2'] })).toEqual([{ kind: 'deliver', side: 'secondary', lines: ['c2 ok 2'] }]);
   });
 
+  it("waits a moment more, once, when its own timer came late for a ping's deadline: an answer that waited behind the timer still counts", () => {
+    const host = protectedPair();
+    const ping = pingOf(silent(host, 'secondary', 110));
+    // The host was starved: its timer for the deadline at 500 runs at 900, before the answer that came meanwhile.
+    expect(kinds(host.at(900))).toEqual(['trace late-tick']);
+    expect(host.core.nextDeadline).toBe(900 + STARVED_GRACE_MS);
+    expect(kinds(answer(host, ping))).toEqual(['trace dismiss']);
+    expect(host.core.falseFailovers).toBe(0);
+
+    // Once only: still no answer by the moved deadline, however late the timer, and the suspect failed.
+    const starved = protectedPair();
+    silent(starved, 'secondary', 110);
+    starved.at(900);
+    expect(kinds(starved.at(1500))).toEqual(['trace false-failover', 'trace confirm', 'send secondary peerLost']);
+    // A timer no later than LATE_TICK_MS judges at once.
+    const punctual = protectedPair();
+    silent(punctual, 'secondary', 110);
+    expect(kinds(punctual.at(500 + LATE_TICK_MS))).toEqual(['trace false-failover', 'trace confirm', 'send secondary peerLost']);
+  });
+
   it('needs no ping for a PC it ended or froze itself, and counts no false alarm then', () => {
     const killed = protectedPair();
     killed.handle({ kind: 'kill', side: 'primary' });
@@ -256,6 +276,15 @@ describe('HostCore', () => {
     expect(kinds(host.at(4500))).toEqual(['trace confirm', 'terminate primary', 'trace service-lost']);
     expect(answer(host, again)).toEqual([]);
     expect(host.core.serviceLost).toBe('PC A, which served the client, is fenced and no PC can take over');
+
+    // A host whose timer came late for that ping's deadline waits a moment more for its answer.
+    const starved = protectedPair();
+    starved.handle({ kind: 'kill', side: 'secondary' });
+    silent(starved, 'primary', 100);
+    const late = pingOf(starved.at(2000));
+    expect(kinds(starved.at(3000))).toEqual(['trace late-tick']);
+    expect(answer(starved, late)).toEqual([]);
+    expect(starved.core.phase).toEqual({ kind: 'leaving', deadline: 5000 });
   });
 
   it('has a secondary that left COLO let the primary go on alone, or say the service is lost without one', () => {
