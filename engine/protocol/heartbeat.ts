@@ -24,6 +24,8 @@ export class HeartbeatMonitor {
   private heardOnce = false;
   /** Beats of silence allowed beyond missLimit: the peer said it is busy. */
   private allowance = 0;
+  /** How long the peer said, with the last thing heard from it, that it would be busy. */
+  private announcedMs = 0;
   /** The longest silence of the peer so far, between two things heard from it: what a setting must outlast. */
   longestSilenceMs = 0;
 
@@ -40,6 +42,7 @@ export class HeartbeatMonitor {
     this.heardOnce = true;
     this.lastHeard = Math.max(this.lastHeard, now);
     this.missed = 0;
+    this.announcedMs = busyMs;
     this.allowance = Math.ceil(busyMs / this.config.intervalMs);
   }
 
@@ -56,5 +59,15 @@ export class HeartbeatMonitor {
 
   silentMs(now: number): number {
     return now - this.lastHeard;
+  }
+
+  /** The peer's silence beyond the busy time it announced: what a judgement of the link may count. */
+  overdueMs(now: number): number {
+    return Math.max(0, this.silentMs(now) - this.announcedMs);
+  }
+
+  /** The busy time the peer announced with the last thing heard from it (0: none). */
+  get announcedBusyMs(): number {
+    return this.announcedMs;
   }
 }

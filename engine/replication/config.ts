@@ -63,6 +63,17 @@ export interface ReplicationConfig {
  */
 export const PEER_BUSY_MS = 1000;
 
+/**
+ * The slowest a worker was seen to save, check or load a state, halved for
+ * room: v86's whole state of this guest (32 MB) took 1.1 s to capture and
+ * check on a quiet machine, 1.7 s on a loaded one (about 19 MB/s).
+ */
+const SLOWEST_STATE_BYTES_PER_MS = 8_000;
+/** The busy time a side announces before it saves, checks or loads a state of `bytes`: `busyMs`, or longer for a big state. */
+export function busyMsFor(bytes: number, busyMs: number): number {
+  return Math.max(busyMs, Math.ceil(bytes / SLOWEST_STATE_BYTES_PER_MS));
+}
+
 export const DEFAULT_REPLICATION: ReplicationConfig = {
   mode: 'strict',
   compare: { enabled: false, timeoutMs: 3000 },

@@ -15,6 +15,8 @@ export type LinkInput =
 
 export abstract class CoreDriver {
   protected readonly link: Link;
+  /** The busy time this side announces before it blocks its thread for a step (longer for a big state: busyMsFor). */
+  protected readonly busyMs: number;
 
   constructor(
     side: Side,
@@ -39,6 +41,7 @@ export abstract class CoreDriver {
       (event) => this.trace(event),
     );
     this.link.setGate(config.gate);
+    this.busyMs = config.heartbeat.busyMs;
   }
 
   protected abstract onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;

@@ -20,7 +20,7 @@ export interface LinkHandlers {
   onMessage(message: ColoMessage, payload: ArrayBuffer | undefined): void;
   onPeerExit(detail: string): void;
   onProtocolError(error: string): void;
-  /** The peer has been silent for `silentMs`: reported again after each further missLimit beats of silence. */
+  /** The peer has been silent for `silentMs` beyond any busy time it announced: reported again after each further missLimit beats of silence. */
   onPeerSilent(detail: string, silentMs: number): void;
   /** Compare mode, on the primary: the secondary's client output from its run since checkpoint `from`. */
   onSvmOutput(lines: string[], from: number): void;
@@ -55,8 +55,9 @@ export class Link {
   private lastBeatAt: number | undefined;
   private beatsSent: number[] = [];
   private longestBeatGapMs = 0;
-  /** Sections of work that block this thread, begun and not yet ended (see beginBusy). */
+  /** Sections of work that block this thread, begun and not yet ended, and the longest busy time they announced (see beginBusy). */
   private busySections = 0;
+  private announcedMs = 0;
 
   constructor(
     private readonly side: Side,
@@ -184,16 +185,19 @@ export class Link {
    * returned function is called (a capture, a check and load, the first
    * checkpoint's preparation): a heartbeat says so at once, and so does every
    * heartbeat until then, so that the peer allows a silence after each of
-   * them the configured busy time longer (see HeartbeatMonitor).
+   * them `busyMs` longer (see HeartbeatMonitor; a whole state takes longer
+   * than a delta: busyMsFor).
    */
-  beginBusy(): () => void {
+  beginBusy(busyMs = this.heartbeat.busyMs): () => void {
     this.busySections += 1;
+    this.announcedMs = Math.max(this.announcedMs, busyMs);
     if (!this.ended) this.sendBeat(this.clock.now());
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.busySections -= 1;
+      if (this.busySections === 0) this.announcedMs = 0;
     };
   }
 
@@ -210,17 +214,21 @@ export class Link {
     this.sendBeat(now);
     if (this.monitor.beat()) {
       this.monitor.rearm();
+      // The host judges the silence beyond what the peer announced: a long busy step it said it was in is no silence of the link.
+      const announced = this.monitor.announcedBusyMs;
       const silentMs = this.monitor.silentMs(now);
       this.handlers.onPeerSilent(
-        `no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms)`,
-        silentMs,
+        `no message from the ${this.peer} for ${Math.round(silentMs)} ms (${this.heartbeat.missLimit} heartbeats of ${this.heartbeat.intervalMs} ms` +
+          (announced > 0 ? `, after it said it would be busy for up to ${Math.round(announced)} ms` : '') +
+          ')',
+        this.monitor.overdueMs(now),
       );
     }
   }
 
   private sendBeat(now: number): void {
     if (this.closed || this.frozen || this.cut) return;
-    const busy = this.busySections > 0 ? { busyMs: this.heartbeat.busyMs } : {};
+    const busy = this.busySections > 0 ? { busyMs: this.announcedMs } : {};
     this.port.postMessage({ type: 'heartbeat', sequence: ++this.sequence, ...busy }, []);
     this.beatsSent.push(now);
     if (this.beatsSent.length >= BEATS_PER_REPORT) {

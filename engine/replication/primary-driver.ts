@@ -4,7 +4,7 @@
 import { OutputCommit, type HeldLine } from '../protocol/output-commit.ts';
 import { PrimaryCore, type CheckpointCause, type PrimaryEffect, type PrimaryInput, type ResumePolicy } from '../protocol/primary.ts';
 import type { ColoMessage } from '../protocol/messages.ts';
-import { type CheckpointMode, type CompareConfig, type ReplicationConfig } from './config.ts';
+import { busyMsFor, type CheckpointMode, type CompareConfig, type ReplicationConfig } from './config.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { DriverEvent, DriverStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
@@ -279,8 +279,8 @@ export class PrimaryDriver extends CoreDriver {
       const stopMs = this.clock.now() - this.pauseStartedAt;
       // Everything written before the stop is in this checkpoint.
       this.epoch = checkpoint + 1;
-      // The capture blocks this thread (v86's whole save_state: 120–360 ms measured).
-      endBusy = this.link.beginBusy();
+      // The capture blocks this thread (v86's whole save_state and its check: 1.1–1.7 s measured; a delta, milliseconds).
+      endBusy = this.link.beginBusy(busyMsFor(this.source.expectedBytes ?? 0, this.busyMs));
       const { payload, header: stateHeader, pages, tracking, parts, checksumMs } = await Promise.race([this.source.capture(checkpoint), watchdog]);
       // The stopped VM's unfinished output line: the state holds its rest.
       const header = { ...stateHeader, inputAt: this.vm.clientInputConsumed(), lineStart: this.output.lineStart };

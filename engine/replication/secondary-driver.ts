@@ -4,7 +4,7 @@
 import { LineSplitter } from '../protocol/output-commit.ts';
 import type { ColoMessage, VmstateHeader } from '../protocol/messages.ts';
 import { SecondaryCore, type SecondaryEffect, type SecondaryInput } from '../protocol/secondary.ts';
-import { type CompareConfig, type ReplicationConfig } from './config.ts';
+import { busyMsFor, type CompareConfig, type ReplicationConfig } from './config.ts';
 import type { DriverEvent, DriverStatus } from './events.ts';
 import { CoreDriver } from './core-driver.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
@@ -88,7 +88,7 @@ export class SecondaryDriver extends CoreDriver {
   private stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
     this.stagedHeader = header;
     // Checking the state (its checksum over every byte) blocks this thread.
-    const done = this.link.beginBusy();
+    const done = this.link.beginBusy(busyMsFor(header.bytes, this.busyMs));
     let verdict: 'ok' | { error: string };
     try {
       verdict = this.sink.stage(header, payload, checkpoint);
@@ -145,7 +145,7 @@ export class SecondaryDriver extends CoreDriver {
   private async load(checkpoint: number): Promise<void> {
     const started = this.clock.now();
     // Loading blocks this thread (v86's whole restore_state: 120–360 ms measured), perhaps after a wait.
-    const endBusy = this.link.beginBusy();
+    const endBusy = this.link.beginBusy(busyMsFor(this.stagedHeader?.bytes ?? 0, this.busyMs));
     try {
       const diverged = this.running;
       if (diverged) {

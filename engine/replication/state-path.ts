@@ -43,6 +43,8 @@ export interface StateSource {
   capture(checkpoint: number): Promise<CapturedState>;
   /** A payload buffer the secondary handed back with vmstate-loaded. */
   recycle(buffer: ArrayBuffer): void;
+  /** What the next capture's size is expected to be, where it is a whole state: a bigger state blocks the thread longer (busyMsFor). */
+  readonly expectedBytes?: number;
 }
 
 export interface StateSink {
@@ -119,11 +121,16 @@ export function verifyVmstate(header: VmstateHeader, payload: ArrayBuffer | unde
 /** v86's own save_state: every checkpoint a fresh, whole state. */
 export class FullStateSource implements StateSource {
   readonly path = 'full';
+  /** The last capture's size; before the first, the VM's RAM (v86's whole state of this guest is about 40 % of it). */
+  expectedBytes: number;
 
   constructor(
     private readonly vm: ReplicatedVm,
+    memoryBytes: number,
     readonly note?: string,
-  ) {}
+  ) {
+    this.expectedBytes = memoryBytes;
+  }
 
   initialSync(): InitialSync {
     return { method: 'full', detail: "naive mode sends v86's whole state every time" };
@@ -133,6 +140,7 @@ export class FullStateSource implements StateSource {
     const payload = await this.vm.saveState();
     const started = performance.now();
     const checksum = stateChecksum(payload, checkpoint);
+    this.expectedBytes = payload.byteLength;
     return { payload, header: { bytes: payload.byteLength, checksum }, checksumMs: performance.now() - started };
   }
 
@@ -184,5 +192,5 @@ export class FullStateSink implements StateSink {
 
 /** The full path for every mode: for VMs without the delta path (the simulation's). */
 export function fullStatePaths(vm: ReplicatedVm, memoryBytes: number): StatePaths {
-  return { source: () => new FullStateSource(vm), sink: () => new FullStateSink(vm, memoryBytes) };
+  return { source: () => new FullStateSource(vm, memoryBytes), sink: () => new FullStateSink(vm, memoryBytes) };
 }

@@ -97,9 +97,9 @@ export function machineStatePaths(machine: MachineWithState, memoryBytes: number
       digests = BaseDigests.take(bindKernels(access.memory), new WasmArena(access.memory), access.ramOffset, access.ramBytes, ram);
     },
     source(mode, options) {
-      if (mode === 'naive') return new FullStateSource(machine);
+      if (mode === 'naive') return new FullStateSource(machine, memoryBytes);
       const access = machine.stateAccess();
-      if ('unavailable' in access) return new FullStateSource(machine, `delta path unavailable, sending full states: ${access.unavailable}`);
+      if ('unavailable' in access) return new FullStateSource(machine, memoryBytes, `delta path unavailable, sending full states: ${access.unavailable}`);
       capture ??= new DeltaCapture(access);
       return new DeltaSource(capture, { writeTracking: options.writeTracking, verify: options.verify }, image, digests);
     },

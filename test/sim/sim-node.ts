@@ -43,6 +43,9 @@ function threadPaths(paths: StatePaths, loadMs: number, blockMs: number, thread:
         get note() {
           return source.note;
         },
+        get expectedBytes() {
+          return source.expectedBytes;
+        },
         initialSync: (peer) => (block(), source.initialSync(peer)),
         capture: (checkpoint) => (block(), source.capture(checkpoint)),
         recycle: (buffer) => source.recycle(buffer),

@@ -340,6 +340,16 @@ describe('HeartbeatMonitor', () => {
     expect([m.beat(), m.beat(), m.beat(), m.beat()]).toEqual([false, false, false, true]);
   });
 
+  it('counts as overdue only the silence beyond the busy time the peer announced: a long step it said it was in is no silence of the link', () => {
+    const m = new HeartbeatMonitor({ intervalMs: 20, missLimit: 3 }, 0);
+    m.heard(0, 4000);
+    expect(m.silentMs(4300)).toBe(4300);
+    expect(m.overdueMs(4300)).toBe(300);
+    expect(m.overdueMs(1000)).toBe(0);
+    m.heard(5000);
+    expect(m.overdueMs(5500)).toBe(500);
+  });
+
   it('keeps the longest silence it heard, from the first message on', () => {
     const m = new HeartbeatMonitor({ intervalMs: 20, missLimit: 3 }, 0);
     m.heard(500);
