@@ -177,7 +177,7 @@ export class Metrics {
       .join(', ');
     this.detection.textContent =
       `A heartbeat every ${intervalMs} ms each way; a PC that hears nothing for ${missLimit} of its own beats (~${formatMs(intervalMs * missLimit)}) suspects its peer ` +
-      `(up to ${formatMs(view.peerBusyMs)} more after the peer said it blocks its only thread: a capture, a load, preparing checkpoint 1) and tells the host, which pings the suspect: ` +
+      `(up to ${formatMs(view.peerBusyMs)} more after the peer said it blocks its only thread: a capture, a load, preparing checkpoint 1; more for a whole state) and tells the host, which pings the suspect: ` +
       `one that answers was only late. Longest silence heard: ${heard || 'nothing yet'}. ` +
       `Suspicions dismissed (the peer answered the host): ${view.dismissedSuspicions}. False alarms (protection ended with nothing broken): ${view.falseFailovers}.`;
   }
