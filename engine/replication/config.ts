@@ -1,6 +1,6 @@
 // Replication settings shared by both sides and the host.
 import type { HeartbeatConfig } from '../protocol/heartbeat.ts';
-import type { ColoMessageType } from '../protocol/messages.ts';
+import { MAX_BUSY_MS, type ColoMessageType } from '../protocol/messages.ts';
 
 /** Step mode, breakpoints and slow motion: what holds one side's protocol messages. */
 export interface GateConfig {
@@ -69,9 +69,9 @@ export const PEER_BUSY_MS = 1000;
  * check on a quiet machine, 1.7 s on a loaded one (about 19 MB/s).
  */
 const SLOWEST_STATE_BYTES_PER_MS = 8_000;
-/** The busy time a side announces before it saves, checks or loads a state of `bytes`: `busyMs`, or longer for a big state. */
+/** The busy time a side announces before it saves, checks or loads a state of `bytes`: `busyMs`, or longer for a big state, never more than a peer accepts. */
 export function busyMsFor(bytes: number, busyMs: number): number {
-  return Math.max(busyMs, Math.ceil(bytes / SLOWEST_STATE_BYTES_PER_MS));
+  return Math.min(MAX_BUSY_MS, Math.max(busyMs, Math.ceil(bytes / SLOWEST_STATE_BYTES_PER_MS)));
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {

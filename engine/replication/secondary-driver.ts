@@ -20,6 +20,8 @@ export class SecondaryDriver extends CoreDriver {
   private running = false;
   /** What came with the staged state but is not in it: the client's read position, the started output line. */
   private stagedHeader: VmstateHeader | undefined;
+  /** The size of the state staged last, as it arrived: its load blocks this thread that long. */
+  private stagedBytes = 0;
   /** The loaded state's buffer, handed back to the primary with vmstate-loaded. */
   private handBack: ArrayBuffer | undefined;
   /** Replaced with every load: a started line belongs to the state that started it. */
@@ -87,8 +89,9 @@ export class SecondaryDriver extends CoreDriver {
 
   private stage(header: VmstateHeader, payload: ArrayBuffer | undefined, checkpoint: number): 'ok' | { error: string } {
     this.stagedHeader = header;
-    // Checking the state (its checksum over every byte) blocks this thread.
-    const done = this.link.beginBusy(busyMsFor(header.bytes, this.busyMs));
+    this.stagedBytes = Math.min(header.bytes, payload?.byteLength ?? 0);
+    // Checking the state (its checksum over every byte) blocks this thread: for as long as what came is big, whatever the header claims.
+    const done = this.link.beginBusy(busyMsFor(this.stagedBytes, this.busyMs));
     let verdict: 'ok' | { error: string };
     try {
       verdict = this.sink.stage(header, payload, checkpoint);
@@ -145,7 +148,7 @@ export class SecondaryDriver extends CoreDriver {
   private async load(checkpoint: number): Promise<void> {
     const started = this.clock.now();
     // Loading blocks this thread (v86's whole restore_state: 120–360 ms measured), perhaps after a wait.
-    const endBusy = this.link.beginBusy(busyMsFor(this.stagedHeader?.bytes ?? 0, this.busyMs));
+    const endBusy = this.link.beginBusy(busyMsFor(this.stagedBytes, this.busyMs));
     try {
       const diverged = this.running;
       if (diverged) {

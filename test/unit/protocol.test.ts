@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HeartbeatMonitor } from '../../engine/protocol/heartbeat.ts';
-import { parseWireMessage, type ColoMessage } from '../../engine/protocol/messages.ts';
+import { MAX_BUSY_MS, parseWireMessage, type ColoMessage } from '../../engine/protocol/messages.ts';
+import { busyMsFor } from '../../engine/replication/config.ts';
 import { PrimaryCore } from '../../engine/protocol/primary.ts';
 import { SecondaryCore } from '../../engine/protocol/secondary.ts';
 
@@ -298,6 +299,14 @@ describe('parseWireMessage', () => {
   it('a secondary that holds the booted snapshot names it in checkpoint-ready', () => {
     const base = { image: 'f'.repeat(64), ram: 0x1234 };
     expect(new SecondaryCore().handle({ kind: 'ready', base })).toEqual([{ kind: 'send', message: { type: 'checkpoint-ready', base } }]);
+  });
+});
+
+describe('busyMsFor', () => {
+  it('announces the step time for a small state, longer for a big one, and never more than a peer accepts', () => {
+    expect(busyMsFor(900_000, 1000)).toBe(1000);
+    expect(busyMsFor(32_000_000, 1000)).toBe(4000);
+    expect(busyMsFor(2 ** 32, 1000)).toBe(MAX_BUSY_MS);
   });
 });
 
