@@ -27,7 +27,8 @@ const SIM_SNAPSHOT = '5'.repeat(64);
 /**
  * The real state paths, on the PC's thread: each load takes `loadMs` of
  * virtual time first (waiting, the thread free), and each capture, initial
- * sync, check and load blocks the thread for up to `blockMs` (drawn by `draw`).
+ * sync, check, load and copy kept before a run of compare mode blocks the
+ * thread for up to `blockMs` (drawn by `draw`).
  */
 function threadPaths(paths: StatePaths, loadMs: number, blockMs: number, thread: SimThread, draw: () => number): StatePaths {
   const waited = (ms: number) => new Promise<void>((resolve) => thread.after(ms, resolve));
@@ -66,7 +67,7 @@ function threadPaths(paths: StatePaths, loadMs: number, blockMs: number, thread:
         },
         stage: (header, payload, checkpoint) => (block(), sink.stage(header, payload, checkpoint)),
         load: (diverged) => waited(loadMs).then(() => (block(), sink.load(diverged))),
-        beforeRun: () => sink.beforeRun(),
+        beforeRun: () => (block(), sink.beforeRun()),
         discard: () => sink.discard(),
         reloadLastGood: () => sink.reloadLastGood(),
       };
