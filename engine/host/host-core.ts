@@ -89,7 +89,7 @@ export type HostInput =
   | { kind: 'released'; side: Side; lines: string[] }
   /** Output the serving PC released in its previous role while its new pair was starting. */
   | { kind: 'released-before'; lines: string[] }
-  /** `side` heard nothing from its peer for `silentMs` (missed heartbeats, or its end of the channel closed). */
+  /** `side` heard nothing from its peer for `silentMs` beyond any busy time the peer announced (missed heartbeats, or its end of the channel closed). */
   | { kind: 'peer-silent'; side: Side; detail: string; silentMs: number }
   /** The answer to ping `ping`; `answered: false`: the call failed (the worker is gone). */
   | { kind: 'ping-answered'; ping: number; answered: boolean }
@@ -490,7 +490,7 @@ export class HostCore {
       return [];
     }
     const { name } = this.pcs[suspect];
-    const heard = trace('suspect', `${this.pcs[reporter].name} heard nothing from ${name} for ${Math.round(silentMs)} ms (${detail})`);
+    const heard = trace('suspect', `${this.pcs[reporter].name} suspects ${name}: ${detail}`);
     if (suspect === 'secondary' && this.pcs.secondary.status?.phase === 'exited') return [heard, ...this.failed(suspect, 'it left COLO', detail)];
     if (!this.live(suspect)) {
       const { fate, running } = this.pcs[suspect];
@@ -541,7 +541,7 @@ export class HostCore {
     }
     const falseAlarm = this.cutPair !== this.pair;
     if (falseAlarm) this.falseFailovers++;
-    const silence = `the link carried nothing for ${Math.round(suspicion.silentMs)} ms while both PCs answered the host`;
+    const silence = `the link carried nothing for ${Math.round(suspicion.silentMs)} ms past any busy time announced, while both PCs answered the host`;
     return [
       trace('arbitrate', `${silence}: it failed; ${this.pcs.primary.name} goes on alone and ${this.pcs.secondary.name} will be fenced`),
       ...(falseAlarm ? [trace('false-failover', `nobody cut the link (${this.falseFailovers} so far)`)] : []),
