@@ -89,6 +89,9 @@ function packedAssetsAsTheyAre(): Plugin {
   };
 }
 
+/** How long a page test polls for what the page shows, unless the test says otherwise. */
+const PAGE_POLL_MS = 10_000;
+
 // wasm-assets/ is served as-is (guest images, manifest, licences) at the site root.
 export default defineConfig({
   publicDir: 'wasm-assets',
@@ -116,7 +119,17 @@ export default defineConfig({
       { extends: true, test: { name: 'node', include: ['test/node/**/*.test.ts'], fileParallelism: false } },
       {
         extends: true,
-        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false, globalSetup: ['test/browser/require-chromium.ts'] },
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          fileParallelism: false,
+          globalSetup: ['test/browser/require-chromium.ts'],
+          // A page redraws what it shows every 200 ms; in npm test, beside the
+          // niced lane, its thread was seen to fall a second and more behind,
+          // and a poll with vitest's default 1 s gave up on a page that was
+          // only slow. Each poll still waits for its condition, and names it.
+          expect: { poll: { timeout: PAGE_POLL_MS } },
+        },
       },
     ],
   },
