@@ -201,6 +201,16 @@ export class Link {
     };
   }
 
+  /** `work`, which blocks this thread, announced as beginBusy does, and ended with it. */
+  whileBusy<T>(work: () => T, busyMs = this.heartbeat.busyMs): T {
+    const done = this.beginBusy(busyMs);
+    try {
+      return work();
+    } finally {
+      done();
+    }
+  }
+
   /** Heartbeat gaps seen so far (see ReplicationStatus.heartbeatGaps). */
   get gaps(): HeartbeatGaps {
     return { peerSilenceMs: this.monitor.longestSilenceMs, ownBeatGapMs: this.longestBeatGapMs };

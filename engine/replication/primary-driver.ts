@@ -8,7 +8,7 @@ import { busyMsFor, type CheckpointMode, type CompareConfig, type ReplicationCon
 import { CoreDriver } from './core-driver.ts';
 import type { DriverEvent, DriverStatus } from './events.ts';
 import type { Clock, PeerPort, ReplicatedVm } from './ports.ts';
-import type { InitialSync, StateSource } from './state-path.ts';
+import type { StateSource } from './state-path.ts';
 
 const CLIENT_PORT = 1;
 /** How often held replies are checked against the compare timeout. */
@@ -193,13 +193,7 @@ export class PrimaryDriver extends CoreDriver {
     // A new secondary says what it holds: checkpoint 1 builds on a shared base, or is a full copy.
     if (message.type === 'checkpoint-ready' && this.core.phase === 'wait-ready') {
       // Choosing what checkpoint 1 builds on may clear a RAM-sized shadow.
-      const done = this.link.beginBusy();
-      let sync: InitialSync;
-      try {
-        sync = (this.nextSource ?? this.source).initialSync(message.base);
-      } finally {
-        done();
-      }
+      const sync = this.link.whileBusy(() => (this.nextSource ?? this.source).initialSync(message.base));
       this.trace({ kind: 'initial-sync', time: this.clock.now(), ...sync });
     }
     this.input({ kind: 'message', message });

@@ -91,13 +91,7 @@ export class SecondaryDriver extends CoreDriver {
     this.stagedHeader = header;
     this.stagedBytes = Math.min(header.bytes, payload?.byteLength ?? 0);
     // Checking the state (its checksum over every byte) blocks this thread: for as long as what came is big, whatever the header claims.
-    const done = this.link.beginBusy(busyMsFor(this.stagedBytes, this.busyMs));
-    let verdict: 'ok' | { error: string };
-    try {
-      verdict = this.sink.stage(header, payload, checkpoint);
-    } finally {
-      done();
-    }
+    const verdict = this.link.whileBusy(() => this.sink.stage(header, payload, checkpoint), busyMsFor(this.stagedBytes, this.busyMs));
     if (verdict !== 'ok') this.trace({ kind: 'error', time: this.clock.now(), side: 'secondary', detail: verdict.error });
     return verdict;
   }
@@ -190,12 +184,7 @@ export class SecondaryDriver extends CoreDriver {
   private async runBetweenCheckpoints(): Promise<void> {
     if (this.running || this.core.loaded === 0 || this.core.phase !== 'idle') return;
     // Keeping a copy of RAM to undo the run from blocks this thread (80 MB copied: hundreds of ms, more when loaded).
-    const done = this.link.beginBusy();
-    try {
-      this.sink.beforeRun();
-    } finally {
-      done();
-    }
+    this.link.whileBusy(() => this.sink.beforeRun());
     this.running = true;
     await this.vm.run();
     this.emit({ type: 'status', status: this.status() });
