@@ -25,6 +25,21 @@ const never = <T>() => new Promise<T>(() => {});
 const SIM_SNAPSHOT = '5'.repeat(64);
 
 /**
+ * `target` with the members in `overrides` replaced; everything else is the
+ * target's own (its methods bound to it, so their writes land there), a member
+ * added to the interface later included.
+ */
+function overriding<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get: (object, key) => {
+      if (key in overrides) return overrides[key as keyof T];
+      const value: unknown = Reflect.get(object, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
+    },
+  });
+}
+
+/**
  * The real state paths, on the PC's thread: each load takes `loadMs` of
  * virtual time first (waiting, the thread free), and each capture, initial
  * sync, check, load and copy kept before a run of compare mode blocks the
@@ -37,40 +52,19 @@ function threadPaths(paths: StatePaths, loadMs: number, blockMs: number, thread:
   return {
     source: (mode, options) => {
       const source = paths.source(mode, options);
-      return {
-        get path() {
-          return source.path;
-        },
-        get note() {
-          return source.note;
-        },
-        get expectedBytes() {
-          return source.expectedBytes;
-        },
+      return overriding(source, {
         initialSync: (peer) => (block(), source.initialSync(peer)),
         capture: (checkpoint) => (block(), source.capture(checkpoint)),
-        recycle: (buffer) => source.recycle(buffer),
-      };
+      });
     },
     adoptBase: (image, standby) => paths.adoptBase?.(image, standby),
     sink: (verify) => {
       const sink = paths.sink(verify);
-      return {
-        get path() {
-          return sink.path;
-        },
-        get reverted() {
-          return sink.reverted;
-        },
-        get base() {
-          return sink.base;
-        },
+      return overriding(sink, {
         stage: (header, payload, checkpoint) => (block(), sink.stage(header, payload, checkpoint)),
         load: (diverged) => waited(loadMs).then(() => (block(), sink.load(diverged))),
         beforeRun: () => (block(), sink.beforeRun()),
-        discard: () => sink.discard(),
-        reloadLastGood: () => sink.reloadLastGood(),
-      };
+      });
     },
   };
 }
